@@ -1,0 +1,67 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Espnet.Compiled.Generator.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Espnet.Compiled.Generator.Parse;
+
+/// <summary>Turns an attributed class into a <see cref="NetworkSpec"/>: plain data, no symbols.</summary>
+internal static class NetworkParser
+{
+    public const string Namespace = "Espnet.Compiled";
+
+    /// <summary>A class declared layer by layer with [Network] and layer attributes.</summary>
+    public static NetworkSpec ParseLayered(GeneratorAttributeSyntaxContext context, CancellationToken ct)
+    {
+        var type = (INamedTypeSymbol)context.TargetSymbol;
+        var network = new AttributeReader(context.Attributes[0]);
+        var layers = new List<LayerSpec>();
+        foreach (var attribute in type.GetAttributes())
+        {
+            ct.ThrowIfCancellationRequested();
+            if (attribute.AttributeClass?.ContainingNamespace?.ToDisplayString() != Namespace) continue;
+            var layer = LayerParser.TryParse(new AttributeReader(attribute));
+            if (layer is not null) layers.Add(layer);
+        }
+
+        double eps = network.Double("BatchNormEps", 1e-3);
+        layers = layers.Select(l => l.Eps == 0 && l.BatchNorm ? l with { Eps = eps } : l).ToList();
+
+        var diagnostics = new List<DiagnosticInfo>();
+        AddPartialCheck(context, type, diagnostics);
+        if (layers.Count == 0)
+            diagnostics.Add(new DiagnosticInfo("ESPN0014", network.Location, new[] { type.Name }.ToEquatableArray()));
+
+        return Build(context, type, network,
+            origin: "[Network] with " + layers.Count + " layers",
+            batch: network.Int("Batch", 1),
+            inputChannels: network.Int("InputChannels", 3),
+            height: network.Int("Height", 0),
+            width: network.Int("Width", 0),
+            output: network.String("Output"),
+            layers: layers,
+            diagnostics: diagnostics);
+    }
+
+    public static void AddPartialCheck(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, List<DiagnosticInfo> diagnostics)
+    {
+        if (context.TargetNode is ClassDeclarationSyntax cls && !cls.Modifiers.Any(m => m.ValueText == "partial"))
+            diagnostics.Add(new DiagnosticInfo("ESPN0013", LocationInfo.From(cls.Identifier.GetLocation()), new[] { type.Name }.ToEquatableArray()));
+    }
+
+    public static NetworkSpec Build(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, AttributeReader attribute,
+        string origin, int batch, int inputChannels, int height, int width, string? output,
+        IEnumerable<LayerSpec> layers, IEnumerable<DiagnosticInfo> diagnostics)
+    {
+        var containing = new List<string>();
+        for (var outer = type.ContainingType; outer is not null; outer = outer.ContainingType)
+            containing.Insert(0, outer.Name);
+        string? ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
+        string accessibility = type.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
+        return new NetworkSpec(ns, type.Name, accessibility, containing.ToEquatableArray(), origin,
+            batch, inputChannels, height, width, output, layers.ToEquatableArray(),
+            attribute.Location, attribute.ArgumentLocations(), diagnostics.ToEquatableArray());
+    }
+}

@@ -1,0 +1,52 @@
+using Espnet.Compiled.Generator.Model;
+using Espnet.Compiled.Generator.Shape;
+
+namespace Espnet.Compiled.Generator.Plan;
+
+public enum SlotRole { Weight = 0, Bias = 1, RunningMean = 2, RunningVar = 3 }
+
+/// <summary>One tensor of the parameter store: state_dict key, shape, and where it lives in the store.</summary>
+public sealed record ParamSlot(string Key, EquatableArray<int> Shape, SlotRole Role, int Offset)
+{
+    public int Elements
+    {
+        get { int n = 1; foreach (int d in Shape) n *= d; return n; }
+    }
+    public bool Learnable => Role is SlotRole.Weight or SlotRole.Bias;
+}
+
+/// <summary>A layer placed in memory: its parameter slots, its output and scratch regions in the arena, its cost.</summary>
+public sealed record PlannedLayer(
+    ShapedLayer Shaped,
+    EquatableArray<ParamSlot> Slots,
+    int OutOffset,
+    int ScratchOffset,
+    int ScratchFloats,
+    long Parameters,
+    long Macs,
+    long TransposedMacs)
+{
+    public LayerSpec Spec => Shaped.Spec;
+    public string Name => Shaped.Spec.Name;
+
+    public ParamSlot Slot(string key)
+    {
+        foreach (var slot in Slots)
+            if (slot.Key == key) return slot;
+        throw new System.InvalidOperationException($"layer {Name} has no parameter {key}");
+    }
+}
+
+/// <summary>The whole plan the emitters read: layers in order, arena and parameter store sizes, totals.</summary>
+public sealed record PlannedNetwork(
+    ShapedNetwork Shaped,
+    EquatableArray<PlannedLayer> Layers,
+    int ArenaFloats,
+    int ParameterFloats,
+    long ParameterCount,
+    long MacCount,
+    long TransposedMacCount)
+{
+    public NetworkSpec Spec => Shaped.Spec;
+    public PlannedLayer OutputLayer => Layers[Shaped.OutputLayer];
+}

@@ -1,0 +1,100 @@
+using System.Collections.Generic;
+using System.Linq;
+using Espnet.Compiled.Generator.Model;
+
+namespace Espnet.Compiled.Generator.Shape;
+
+/// <summary>Resolves layer references and infers every tensor shape, reporting what cannot be shaped.</summary>
+internal static class ShapeInference
+{
+    public const string InputName = "input";
+
+    public static (ShapedNetwork Network, List<DiagnosticInfo> Diagnostics) Run(NetworkSpec spec)
+    {
+        var diagnostics = new List<DiagnosticInfo>(spec.Diagnostics);
+        var input = new Dims(spec.InputChannels, spec.Height, spec.Width);
+        bool valid = diagnostics.Count == 0;
+        void NetworkError(string id, string argument, params object[] args)
+        {
+            valid = false;
+            diagnostics.Add(new DiagnosticInfo(id, spec.LocationOf(argument), args.Select(a => a.ToString()!).ToEquatableArray()));
+        }
+        if (spec.Height < 1) NetworkError("ESPN0010", "Height", spec.ClassName, "Height", spec.Height, "set the input height (pixels, at least 1)");
+        if (spec.Width < 1) NetworkError("ESPN0010", "Width", spec.ClassName, "Width", spec.Width, "set the input width (pixels, at least 1)");
+        if (spec.Batch < 1) NetworkError("ESPN0010", "Batch", spec.ClassName, "Batch", spec.Batch, "the batch is at least 1");
+        if (spec.InputChannels < 1) NetworkError("ESPN0010", "InputChannels", spec.ClassName, "InputChannels", spec.InputChannels, "an image has at least 1 channel");
+
+        var index = new Dictionary<string, int>(System.StringComparer.Ordinal);
+        var dims = new Dictionary<int, Dims?>();
+        var shaped = new List<ShapedLayer>();
+        if (valid)
+        {
+            foreach (var layer in spec.Layers)
+            {
+                var ctx = new ShapeContext(layer, diagnostics);
+                int self = shaped.Count;
+                if (index.ContainsKey(layer.Name) || layer.Name == InputName)
+                {
+                    ctx.Error("ESPN0009", "#0", layer.Name);
+                    continue;
+                }
+
+                var inputIds = new List<int>();
+                var inputDims = new List<Dims>();
+                bool ready = true;
+                for (int i = 0; i < layer.Inputs.Count; i++)
+                {
+                    string from = layer.Inputs[i];
+                    if (from == InputName) { inputIds.Add(-1); inputDims.Add(input); continue; }
+                    if (!index.TryGetValue(from, out int id))
+                    {
+                        ctx.Error("ESPN0008", "#" + (i + 1), layer.Name, from, Known(index.Keys));
+                        ready = false;
+                        continue;
+                    }
+                    inputIds.Add(id);
+                    if (dims[id] is { } d) inputDims.Add(d); else ready = false;
+                }
+
+                Dims? output = null;
+                int[] dilations = { layer.Dilation };
+                if (ready)
+                {
+                    var x = inputDims[0];
+                    switch (layer.Kind)
+                    {
+                        case LayerKind.Conv: output = ConvShape.Infer(ctx, x); break;
+                        case LayerKind.BatchNorm: output = BatchNormShape.Infer(ctx, x); break;
+                        case LayerKind.AvgPool: output = AvgPoolShape.Infer(ctx, x); break;
+                        case LayerKind.Concat: output = ConcatShape.Infer(ctx, inputDims.ToArray()); break;
+                        case LayerKind.Add: output = AddShape.Infer(ctx, inputDims.ToArray()); break;
+                        case LayerKind.ConvTranspose: output = ConvTransposeShape.Infer(ctx, x); break;
+                        case LayerKind.Esp:
+                            if (EspShape.Infer(ctx, x) is { } esp) { output = esp.Out; dilations = esp.Dilations; }
+                            break;
+                    }
+                }
+                if (ctx.Failed || output is null) valid = false;
+                index[layer.Name] = self;
+                dims[self] = output;
+                shaped.Add(new ShapedLayer(layer, inputIds.ToEquatableArray(), inputDims.ToEquatableArray(),
+                    output ?? default, dilations.ToEquatableArray()));
+            }
+        }
+
+        int outputLayer = shaped.Count - 1;
+        if (valid && spec.Output is { } name)
+        {
+            if (!index.TryGetValue(name, out outputLayer))
+                NetworkError("ESPN0008", "Output", spec.ClassName, name, Known(index.Keys));
+        }
+        if (valid && shaped.Count == 0) valid = false;
+        return (new ShapedNetwork(spec, input, shaped.ToEquatableArray(), outputLayer, valid), diagnostics);
+    }
+
+    private static string Known(IEnumerable<string> names)
+    {
+        var list = new[] { InputName }.Concat(names).ToList();
+        return list.Count <= 8 ? string.Join(", ", list) : string.Join(", ", list.Take(4)) + ", ..., " + string.Join(", ", list.Skip(list.Count - 3));
+    }
+}

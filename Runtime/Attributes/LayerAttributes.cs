@@ -1,0 +1,119 @@
+namespace Espnet.Compiled;
+
+// The layer-level vocabulary. A network is a [Network] class followed by layer attributes in order; each
+// layer names itself (its name is also its state_dict key prefix) and the layers it reads ("input" is the
+// image). The generator checks every shape at compile time.
+
+/// <summary>How a layer's parameters are named in the authors' state_dict.</summary>
+public enum KeyStyle
+{
+    /// <summary>Sub-modules named conv / bn / act (ESPNet's CBR, BR, CB, C).</summary>
+    Module = 0,
+    /// <summary>The layer is the bare PyTorch module: <c>name.weight</c>, <c>name.running_mean</c>, ...</summary>
+    Bare = 1,
+    /// <summary>An nn.Sequential: conv, BN and PReLU at indices 0, 1, 2 of <c>name</c>.</summary>
+    Sequential = 2,
+}
+
+/// <summary>Marks a partial class as a network declared layer by layer.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class NetworkAttribute : Attribute
+{
+    public int Height { get; set; }
+    public int Width { get; set; }
+    public int InputChannels { get; set; } = 3;
+    public int Batch { get; set; } = 1;
+    /// <summary>The layer whose output is the network's output; default the last layer.</summary>
+    public string? Output { get; set; }
+    /// <summary>Default BatchNorm epsilon (ESPNet uses 1e-3, ESPNetv2 1e-5).</summary>
+    public double BatchNormEps { get; set; } = 1e-3;
+}
+
+/// <summary>Convolution, optionally followed by BatchNorm and PReLU (CBR / CB / C).</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class ConvAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Out { get; set; }
+    public int Kernel { get; set; } = 3;
+    public int Stride { get; set; } = 1;
+    public int Dilation { get; set; } = 1;
+    public int Groups { get; set; } = 1;
+    public bool Bias { get; set; }
+    public bool BatchNorm { get; set; } = true;
+    public bool PRelu { get; set; } = true;
+    /// <summary>BatchNorm epsilon; 0 means the network's default.</summary>
+    public double Eps { get; set; }
+    public KeyStyle Keys { get; set; } = KeyStyle.Module;
+}
+
+/// <summary>BatchNorm, optionally followed by PReLU (BR / BN).</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class BatchNormAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public bool PRelu { get; set; } = true;
+    public double Eps { get; set; }
+    public KeyStyle Keys { get; set; } = KeyStyle.Module;
+}
+
+/// <summary>
+/// ESP module: reduce to K branches of width Out/K (the first takes the remainder), dilated 3x3 per branch,
+/// hierarchical feature fusion over branches 2..K, concat, optional identity residual, BN + PReLU.
+/// Stride 2 is the strided ESP (3x3 stride-2 reduce, no residual).
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class EspAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Out { get; set; }
+    public int K { get; set; } = 5;
+    /// <summary>Dilation per branch; default 1, 2, 4, ..., 2^(K-1).</summary>
+    public int[]? Dilations { get; set; }
+    public int Stride { get; set; } = 1;
+    /// <summary>Add the input before BN + PReLU (stride 1 only; needs In == Out).</summary>
+    public bool Residual { get; set; } = true;
+    /// <summary>Hierarchical feature fusion: branch k adds the fused sum of branches 2..k-1.</summary>
+    public bool Fusion { get; set; } = true;
+    public double Eps { get; set; }
+}
+
+/// <summary>k successive 3x3 / stride 2 / pad 1 average poolings, padding counted (input reinforcement).</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class AvgPoolAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Times { get; set; } = 1;
+}
+
+/// <summary>Concatenation along channels, in the order given.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class ConcatAttribute(string name, params string[] from) : Attribute
+{
+    public string Name { get; } = name;
+    public string[] From { get; } = from;
+}
+
+/// <summary>Elementwise sum of two maps of the same shape.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class AddAttribute(string name, string left, string right) : Attribute
+{
+    public string Name { get; } = name;
+    public string Left { get; } = left;
+    public string Right { get; } = right;
+}
+
+/// <summary>Transposed convolution without bias (weights [In, Out, k, k]); ESPNet uses 2x2 stride 2.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class ConvTransposeAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Out { get; set; }
+    public int Kernel { get; set; } = 2;
+    public int Stride { get; set; } = 2;
+}

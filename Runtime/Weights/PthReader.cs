@@ -1,0 +1,56 @@
+namespace Espnet.Compiled.Weights;
+
+/// <summary>
+/// Reads a PyTorch state_dict saved with torch.save, legacy or zip layout, without Python. Only plain data
+/// is accepted: tensors in a (Ordered)Dict, optionally wrapped as {'state_dict': ...} or {'model': ...}.
+/// Any problem with the file is a <see cref="WeightFormatException"/> whose one-line message names the file.
+/// </summary>
+public static class PthReader
+{
+    public static StateDict Read(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        return Read(stream, Path.GetFileName(path));
+    }
+
+    /// <param name="displayName">Names the file in error messages.</param>
+    public static StateDict Read(Stream stream, string displayName)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanSeek)
+        {
+            // Lengths in the file are checked against what is left, so that must be known.
+            var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            copy.Position = 0;
+            stream = copy;
+        }
+        try
+        {
+            return ReadSeekable(stream);
+        }
+        catch (WeightFormatException e)
+        {
+            throw new WeightFormatException($"{displayName}: {e.Message}");
+        }
+    }
+
+    private static StateDict ReadSeekable(Stream stream)
+    {
+        var input = new PthInput(stream);
+        if (input.Remaining == 0)
+            throw new WeightFormatException("empty file (0 bytes) — the download failed; fetch the file again.");
+        long start = stream.Position;
+        Span<byte> head = stackalloc byte[(int)Math.Min(4, input.Remaining)];
+        stream.ReadExactly(head);
+        stream.Position = start;
+
+        if (head is [(byte)'P', (byte)'K', 3, 4, ..])
+            return ZipPth.Read(stream);
+        if (head is [0x80, >= 2 and <= 5, ..]) // pickle PROTO opcode: torch.save's legacy layout
+            return LegacyPth.Read(input);
+        string bytes = string.Join(" ", head.ToArray().Select(b => b.ToString("X2")));
+        throw new WeightFormatException(
+            $"not a PyTorch weight file (starts with bytes {bytes}) — expected a file written by torch.save.");
+    }
+}
