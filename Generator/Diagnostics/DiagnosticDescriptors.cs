@@ -51,19 +51,15 @@ public static class DiagnosticDescriptors
         "Invalid layer argument",
         "'{0}': {1} = {2} is invalid; {3}");
 
-    public static readonly DiagnosticDescriptor MapTooSmall = Error("ESPN0011",
-        "Input too small",
-        "'{0}': {1}");
-
-    public static readonly DiagnosticDescriptor GroupsMismatch = Error("ESPN0012",
+    public static readonly DiagnosticDescriptor GroupsMismatch = Error("ESPN0011",
         "Groups do not divide the channels",
         "'{0}': Groups = {1} must divide both its input channels ({2}) and its output channels ({3}); use a common divisor such as {4}");
 
-    public static readonly DiagnosticDescriptor NotPartial = Error("ESPN0013",
+    public static readonly DiagnosticDescriptor NotPartial = Error("ESPN0012",
         "Network class must be partial",
         "'{0}' must be declared 'partial' so that the generator can add the compiled network to it");
 
-    public static readonly DiagnosticDescriptor NoLayers = Error("ESPN0014",
+    public static readonly DiagnosticDescriptor NoLayers = Error("ESPN0013",
         "Network has no layers",
         "'{0}' is marked [Network] but declares no layers; add layer attributes such as [Conv(\"level1\", \"input\", Out = 16)]");
 }

@@ -32,6 +32,13 @@ public sealed record LayerSpec(
     LocationInfo? Location = null,
     EquatableArray<ArgumentLocation> ArgumentLocations = default)
 {
+    public bool Wrote(string argument)
+    {
+        foreach (var a in ArgumentLocations)
+            if (a.Argument == argument) return true;
+        return false;
+    }
+
     /// <summary>The location of a named argument if it was written, else the attribute's.</summary>
     public LocationInfo? LocationOf(string argument)
     {

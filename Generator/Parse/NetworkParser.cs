@@ -32,7 +32,7 @@ internal static class NetworkParser
         var diagnostics = new List<DiagnosticInfo>();
         AddPartialCheck(context, type, diagnostics);
         if (layers.Count == 0)
-            diagnostics.Add(new DiagnosticInfo("ESPN0014", network.Location, new[] { type.Name }.ToEquatableArray()));
+            diagnostics.Add(new DiagnosticInfo("ESPN0013", network.Location, new[] { type.Name }.ToEquatableArray()));
 
         return Build(context, type, network,
             origin: "[Network] with " + layers.Count + " layers",
@@ -48,7 +48,7 @@ internal static class NetworkParser
     public static void AddPartialCheck(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, List<DiagnosticInfo> diagnostics)
     {
         if (context.TargetNode is ClassDeclarationSyntax cls && !cls.Modifiers.Any(m => m.ValueText == "partial"))
-            diagnostics.Add(new DiagnosticInfo("ESPN0013", LocationInfo.From(cls.Identifier.GetLocation()), new[] { type.Name }.ToEquatableArray()));
+            diagnostics.Add(new DiagnosticInfo("ESPN0012", LocationInfo.From(cls.Identifier.GetLocation()), new[] { type.Name }.ToEquatableArray()));
     }
 
     public static NetworkSpec Build(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, AttributeReader attribute,

@@ -18,16 +18,12 @@ internal static class ConvShape
         if (ctx.Failed) return null;
         if (x.C % l.Groups != 0 || l.Out % l.Groups != 0)
         {
-            ctx.Error("ESPN0012", "Groups", l.Name, l.Groups, x.C, l.Out, Gcd(x.C, l.Out));
+            ctx.Error("ESPN0011", "Groups", l.Name, l.Groups, x.C, l.Out, Gcd(x.C, l.Out));
             return null;
         }
+        // With odd kernels and 'same' padding every output size is at least 1: nothing can collapse.
         int h = ShapeContext.ConvOut(x.H, l.Kernel, l.Stride, l.Dilation);
         int w = ShapeContext.ConvOut(x.W, l.Kernel, l.Stride, l.Dilation);
-        if (h < 1 || w < 1)
-        {
-            ctx.Error("ESPN0011", "#0", l.Name, $"a {l.Kernel}x{l.Kernel} convolution with dilation {l.Dilation} does not fit its {x.H}x{x.W} input; use a larger input or a smaller kernel");
-            return null;
-        }
         ctx.CheckReach(l.Kernel, new[] { l.Dilation }, x, "Dilation");
         return new Dims(l.Out, h, w);
     }

@@ -39,7 +39,7 @@ internal static class EspShape
         int w = l.Stride == 2 ? ShapeContext.ConvOut(x.W, 3, 2, 1) : x.W;
         if (l.Stride == 1 && l.Residual && x.C != l.Out)
         {
-            ctx.Error("ESPN0006", "Residual", l.Name, x, new Dims(l.Out, h, w), $"set Out = {x.C} or Residual = false");
+            ctx.Error("ESPN0006", l.Wrote("Residual") ? "Residual" : "Out", l.Name, x, new Dims(l.Out, h, w), $"set Out = {x.C} or Residual = false");
             return null;
         }
         var output = new Dims(l.Out, h, w);

@@ -26,7 +26,7 @@ internal static class LegacyPth
 
         input.Context = "the state-dict pickle";
         var storages = new StorageTable();
-        object? root = Unpickler.Load(input, storages.Resolve);
+        PyDict tensors = StateDictBuilder.Select(Unpickler.Load(input, storages.Resolve));
 
         input.Context = "the storage key list";
         if (Unpickler.Load(input) is not PyList keys || keys.Any(k => k is not string))
@@ -34,7 +34,7 @@ internal static class LegacyPth
         foreach (string key in keys.Cast<string>())
             ReadStorage(input, storages, key);
 
-        return StateDictBuilder.Build(root, storage => storage.Data ?? throw new WeightFormatException(
+        return StateDictBuilder.Build(tensors, storage => storage.Data ?? throw new WeightFormatException(
             $"damaged file: storage {Py.Quote(storage.Key)} is used by a tensor but has no data — fetch the file again."));
     }
 

@@ -40,6 +40,8 @@ internal sealed class PthInput(Stream stream)
     public byte[] ReadBytes(long count)
     {
         Need(count);
+        if (count > Array.MaxLength)
+            throw new WeightFormatException($"{Context} holds a {count}-byte value, more than this reader supports.");
         var bytes = new byte[count];
         _stream.ReadExactly(bytes);
         return bytes;

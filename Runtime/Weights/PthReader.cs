@@ -7,6 +7,8 @@ namespace Espnet.Compiled.Weights;
 /// </summary>
 public static class PthReader
 {
+    /// <exception cref="WeightFormatException">The file is not a readable state_dict; the message says why and what to do.</exception>
+    /// <exception cref="IOException">The file cannot be opened (missing, no permission): .NET's own exceptions, unchanged.</exception>
     public static StateDict Read(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
@@ -47,7 +49,7 @@ public static class PthReader
 
         if (head is [(byte)'P', (byte)'K', 3, 4, ..])
             return ZipPth.Read(stream);
-        if (head is [0x80, >= 2 and <= 5, ..]) // pickle PROTO opcode: torch.save's legacy layout
+        if (head is [0x80] or [0x80, >= 2 and <= 5, ..]) // pickle PROTO opcode: torch.save's legacy layout
             return LegacyPth.Read(input);
         string bytes = string.Join(" ", head.ToArray().Select(b => b.ToString("X2")));
         throw new WeightFormatException(

@@ -10,9 +10,8 @@ internal static class StateDictBuilder
     private const long OverlapFactor = 4, OverlapSlack = 1 << 20;
 
     /// <param name="data">Gives a storage's values, reading (and so validating) them on first use.</param>
-    public static StateDict Build(object? root, Func<StorageRef, float[]> data)
+    public static StateDict Build(PyDict dict, Func<StorageRef, float[]> data)
     {
-        PyDict dict = Select(root);
         var read = new HashSet<StorageRef>();
         long stored = 0, used = 0;
         var result = new StateDict();
@@ -40,7 +39,8 @@ internal static class StateDictBuilder
 
     private static bool IsTensorDict(PyDict dict) => dict.Items.All(kv => kv.Key is string && kv.Value is TensorRef);
 
-    private static PyDict Select(object? root)
+    /// <summary>The dict of tensors: the top level itself, or a checkpoint's 'state_dict' / 'model' entry.</summary>
+    public static PyDict Select(object? root)
     {
         if (root is not PyDict top)
             throw new WeightFormatException(

@@ -40,8 +40,8 @@ internal static class ZipPth
 
         var input = new PthInput(new MemoryStream(ReadAll(pickle, archiveLength))) { Context = Py.Clean(pickle.FullName) };
         var storages = new StorageTable();
-        object? root = Unpickler.Load(input, storages.Resolve);
-        return StateDictBuilder.Build(root, storage => storage.Data ??= ReadStorage(zip, folder, storage, archiveLength));
+        PyDict tensors = StateDictBuilder.Select(Unpickler.Load(input, storages.Resolve));
+        return StateDictBuilder.Build(tensors, storage => storage.Data ??= ReadStorage(zip, folder, storage, archiveLength));
     }
 
     private static float[] ReadStorage(ZipArchive zip, string folder, StorageRef storage, long archiveLength)
@@ -53,8 +53,7 @@ internal static class ZipPth
         if (CheckedLength(entry, archiveLength) < needed)
             throw new WeightFormatException(
                 $"truncated: storage {Py.Quote(storage.Key)} needs {needed} bytes but {Py.Clean(name)} holds {entry.Length} — fetch the file again.");
-        using Stream data = entry.Open();
-        return TorchStorages.ReadData(data, storage.DType, (int)storage.Elements);
+        return TorchStorages.ReadData(new MemoryStream(ReadAll(entry, archiveLength)), storage.DType, (int)storage.Elements);
     }
 
     private static void CheckByteOrder(ZipArchiveEntry? entry, long archiveLength)
@@ -71,9 +70,25 @@ internal static class ZipPth
         if (length > maxLength)
             throw new WeightFormatException($"damaged file: {Py.Clean(entry.FullName)} claims {length} bytes — fetch the file again.");
         var bytes = new byte[length];
-        using Stream s = entry.Open();
-        s.ReadExactly(bytes);
+        using (Stream s = entry.Open()) s.ReadExactly(bytes);
+        // System.IO.Compression does not check CRCs; torch does, so a flipped bit is caught here too.
+        if (Crc32(bytes) != entry.Crc32)
+            throw new WeightFormatException($"damaged file: {Py.Clean(entry.FullName)} fails its CRC check — fetch the file again.");
         return bytes;
+    }
+
+    private static readonly uint[] CrcTable = Enumerable.Range(0, 256).Select(n =>
+    {
+        uint c = (uint)n;
+        for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        return c;
+    }).ToArray();
+
+    private static uint Crc32(ReadOnlySpan<byte> data)
+    {
+        uint crc = 0xFFFFFFFFu;
+        foreach (byte b in data) crc = CrcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
+        return ~crc;
     }
 
     /// <summary>The entry's stated length, once it is plausible for an archive of this size.</summary>

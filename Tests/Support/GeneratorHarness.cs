@@ -37,6 +37,10 @@ public static class GeneratorHarness
         return new Result(run.Diagnostics, errors, sources, driver, compilation);
     }
 
-    /// <summary>The source text a diagnostic points at.</summary>
-    public static string TextAt(Diagnostic d) => d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan);
+    /// <summary>The source text a diagnostic points at (the generator reports file locations: its spec holds no trees).</summary>
+    public static string TextAt(Result result, Diagnostic d)
+    {
+        var tree = result.Compilation.SyntaxTrees.Single(t => t.FilePath == d.Location.GetLineSpan().Path);
+        return tree.GetText().ToString(d.Location.SourceSpan);
+    }
 }

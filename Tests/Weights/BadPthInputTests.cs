@@ -227,16 +227,16 @@ public class BadPthInputTests
     [Fact]
     public void Huge_declared_lengths_do_not_allocate()
     {
-        // A BINUNICODE claiming 4 GB and a storage claiming 2^31 elements, in files of a few dozen bytes.
+        // A BINUNICODE claiming 4 GB and a storage claiming 8 GB, in files of a few hundred bytes.
         byte[] hugeString = PickleWriter.LegacyHeader().Proto().Op('X').Raw(0xFF, 0xFF, 0xFF, 0xFF).Raw(1, 2, 3).ToArray();
         Assert.Contains("truncated", Fails(hugeString, "bigstr.pth"));
 
         byte[] hugeStorage = PickleWriter.LegacyHeader()
             .Proto().OrderedDict().Mark()
-            .Str("w").Tensor("FloatStorage", "k", int.MaxValue, offset: 0, size: [int.MaxValue], stride: [1])
+            .Str("w").Tensor("FloatStorage", "k", Array.MaxLength, offset: 0, size: [Array.MaxLength], stride: [1])
             .SetItems().Stop().ToArray();
         byte[] withCount = [.. hugeStorage, .. new PickleWriter().Proto().EmptyList().Mark().Str("k").Appends().Stop().ToArray(),
-            .. BitConverter.GetBytes((long)int.MaxValue), 1, 2, 3, 4];
+            .. BitConverter.GetBytes((long)Array.MaxLength), 1, 2, 3, 4];
         Assert.Contains("truncated: storage 'k'", Fails(withCount, "bigstorage.pth"));
 
         // Zero strides would let one stored value expand into billions.
@@ -268,6 +268,15 @@ public class BadPthInputTests
             .SetItems().Stop().ToArray();
         Assert.Contains("no entry archive/data/0", Fails(PickleWriter.Zip(pickle), "missing.pth"));
         Assert.Contains("needs 16 bytes but archive/data/0 holds 8", Fails(PickleWriter.Zip(pickle, ("0", new byte[8])), "short.pth"));
+    }
+
+    [Fact]
+    public void Zip_entry_failing_its_crc()
+    {
+        byte[] bytes = File.ReadAllBytes(Fixture("tiny_zip.pth"));
+        byte[] bias = [.. BitConverter.GetBytes(0.5f), .. BitConverter.GetBytes(-1.5f)]; // conv.bias, tiny_zip/data/1
+        bytes[bytes.AsSpan().IndexOf(bias)] ^= 1;
+        Assert.Contains("tiny_zip/data/1 fails its CRC check", Fails(bytes, "tiny_zip.pth"));
     }
 
     private static byte[] ZipWith(params (string Name, byte[] Bytes)[] entries)

@@ -56,7 +56,7 @@ public class RealPthFileTests
         foreach (string file in files)
         {
             StateDict sd = PthReader.Read(file);
-            Assert.True(sd.Count > 100, $"{file}: only {sd.Count} tensors");
+            Assert.True(sd.Count > 90, $"{file}: only {sd.Count} tensors");
             foreach (string key in sd.Keys)
             {
                 StoredTensor t = sd[key];

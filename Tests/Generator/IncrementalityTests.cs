@@ -1,0 +1,50 @@
+using System.Reflection;
+using Espnet.Compiled.Generator.Model;
+using Espnet.Compiled.Tests.Support;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace Espnet.Compiled.Tests.Generator;
+
+/// <summary>The spec is plain data (no symbols, syntax or Location), so unrelated edits leave outputs cached.</summary>
+public sealed class IncrementalityTests
+{
+    private static readonly Type[] Forbidden = { typeof(ISymbol), typeof(SyntaxNode), typeof(Location), typeof(Compilation), typeof(SemanticModel), typeof(SyntaxTree), typeof(AttributeData) };
+
+    [Fact]
+    public void Spec_types_hold_no_symbols_or_syntax()
+    {
+        var seen = new HashSet<Type>();
+        var queue = new Queue<Type>(new[] { typeof(NetworkSpec) });
+        while (queue.Count > 0)
+        {
+            var type = queue.Dequeue();
+            if (!seen.Add(type) || type.IsPrimitive || type == typeof(string) || type.IsEnum) continue;
+            Assert.DoesNotContain(Forbidden, f => f.IsAssignableFrom(type));
+            foreach (var field in type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+            {
+                var fieldType = field.FieldType.IsArray ? field.FieldType.GetElementType()! : field.FieldType;
+                queue.Enqueue(fieldType);
+                foreach (var arg in fieldType.GetGenericArguments()) queue.Enqueue(arg);
+            }
+        }
+        Assert.Contains(typeof(LayerSpec), seen);
+        Assert.Contains(typeof(LocationInfo), seen);
+    }
+
+    [Fact]
+    public void Editing_an_unrelated_file_keeps_the_compiled_output_cached()
+    {
+        const string model = "using Espnet.Compiled; namespace M; [EspNetC(Classes = 5, P = 1, Q = 1, Height = 32, Width = 32)] public sealed partial class Tiny;";
+        var compilation = GeneratorHarness.CreateCompilation(model);
+        var driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+
+        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("// a comment\nclass Unrelated { }", new CSharpParseOptions(LanguageVersion.Latest), path: "Other.cs"));
+        driver = driver.RunGenerators(edited);
+
+        var steps = driver.GetRunResult().Results.Single().TrackedSteps["Compiled"];
+        var reasons = steps.SelectMany(s => s.Outputs).Select(o => o.Reason).ToList();
+        Assert.NotEmpty(reasons);
+        Assert.All(reasons, r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"output was {r}"));
+    }
+}

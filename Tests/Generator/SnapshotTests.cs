@@ -1,0 +1,44 @@
+using Espnet.Compiled.Tests.Support;
+
+namespace Espnet.Compiled.Tests.Generator;
+
+/// <summary>The generated C# for small representative networks, reviewed and committed as *.verified.cs.</summary>
+public sealed class SnapshotTests
+{
+    [Fact]
+    public void Small_layered_network()
+    {
+        var result = GeneratorHarness.Run("""
+            using Espnet.Compiled;
+            namespace Models;
+
+            [Network(Height = 40, Width = 48)]
+            [Conv("level1", "input", Out = 8, Stride = 2)]
+            [AvgPool("sample1", "input")]
+            [Concat("cat", "level1", "sample1")]
+            [BatchNorm("b1", "cat")]
+            [Esp("down", "b1", Out = 12, K = 3, Stride = 2)]
+            [Esp("esp", "down", Out = 12, K = 3)]
+            [Conv("classifier", "esp", Out = 4, Kernel = 1, BatchNorm = false, PRelu = false)]
+            [ConvTranspose("up", "classifier", Out = 4)]
+            public sealed partial class Small;
+            """);
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.CompilationErrors);
+        Snapshot.Verify(Assert.Single(result.Sources).Value, "cs", "Small");
+    }
+
+    [Fact]
+    public void EspNetC_p1q1_from_the_whole_model_attribute()
+    {
+        var result = GeneratorHarness.Run("""
+            using Espnet.Compiled;
+            namespace Models;
+
+            [EspNetC(Classes = 5, P = 1, Q = 1, Height = 32, Width = 32)]
+            public sealed partial class Tiny;
+            """);
+        Assert.Empty(result.CompilationErrors);
+        Snapshot.Verify(Assert.Single(result.Sources).Value, "cs", "EspNetC_p1q1");
+    }
+}

@@ -1,0 +1,28 @@
+namespace Espnet.Compiled.Tests.Numerics;
+
+// Small networks for differential tests: odd sizes, channel counts below, at and above the SIMD width
+// (8 floats on AVX2) and not multiples of it, stride 2, every layer kind and option.
+
+[Network(Height = 13, Width = 19, BatchNormEps = 1e-3)]
+[Conv("stem", "input", Out = 7, Kernel = 3, Stride = 2)]
+[AvgPool("img1", "input")]
+[Concat("cat", "stem", "img1")]
+[BatchNorm("br", "cat")]
+[Esp("down", "br", Out = 11, K = 3, Stride = 2)]
+[Esp("esp", "down", Out = 11, K = 4, Dilations = new[] { 1, 3, 2, 5 })]
+[Esp("flat", "esp", Out = 9, K = 2, Residual = false, Fusion = false)]
+[Conv("grouped", "flat", Out = 6, Kernel = 3, Groups = 3, Dilation = 2, Bias = true, BatchNorm = false)]
+[Conv("head", "grouped", Out = 17, Kernel = 1, BatchNorm = false, PRelu = false)]
+[ConvTranspose("up", "head", Out = 5)]
+[Conv("side", "up", Out = 5, Kernel = 3, Eps = 0.01)]
+[Add("sum", "up", "side")]
+[BatchNorm("bn", "sum", PRelu = false, Keys = KeyStyle.Bare)]
+public sealed partial class OddNet;
+
+[Network(Height = 24, Width = 40, InputChannels = 2, Batch = 2, BatchNormEps = 1e-5, Output = "e2")]
+[Conv("c1", "input", Out = 19, Kernel = 5, Keys = KeyStyle.Sequential)]
+[AvgPool("p3", "input", Times = 3)]
+[Esp("e1", "c1", Out = 20, Stride = 2)]
+[Esp("e2", "e1", Out = 20)]
+[ConvTranspose("t", "e2", Out = 9, Kernel = 3, Stride = 2)]
+public sealed partial class WideNet;
