@@ -11,8 +11,8 @@ internal static class RunCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var model = new ModelOptions();
-        var weights = new Option<string>("--weights", "-w") { Description = "Weights: the authors' .pth (legacy or zip layout)", Required = true };
-        var input = new Option<string>("--input", "-i") { Description = "Input tensor: raw float32 little-endian NCHW, batch 1 (or float32 .npy)", Required = true };
+        var weights = new Option<string>("--weights", "-w") { Description = "Weights: the authors' .pth (legacy or zip layout), or 'builtin' (ESPNet p2q3 Cityscapes, embedded)", Required = true };
+        var input = new Option<string>("--input", "-i") { Description = "Input tensor: raw float32 little-endian NCHW, batch 1 (or float32 .npy), or 'synthetic' (the reference tests' input pattern)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output logits: raw float32 little-endian NCHW (.npy if the name ends in .npy)", Required = true };
         var threads = new Option<int>("--threads") { Description = "Worker threads (accepted; the CPU kernels are single-threaded for now)", DefaultValueFactory = _ => 1 };
         var device = new Option<string>("--device") { Description = "cpu or cuda (the CUDA backend is not built yet)", DefaultValueFactory = _ => "cpu" };
@@ -31,9 +31,10 @@ internal static class RunCommand
 
             var request = model.Request(parsed);
             var (network, _) = ModelOptions.Resolve(request, stderr);
-            float[] x = ReadInput(inputPath, request, network);
+            float[] x = inputPath == BuiltinData.Input ? BuiltinData.SyntheticInput(network) : ReadInput(inputPath, request, network);
             var clock = Stopwatch.StartNew();
-            LoadWeights(network, weightsPath);
+            if (weightsPath == BuiltinData.Weights) network.LoadWeights(BuiltinData.ReadWeights(request));
+            else LoadWeights(network, weightsPath);
             var loadTime = clock.Elapsed;
 
             var y = new float[network.Batch * network.OutputShape.Elements];

@@ -77,6 +77,7 @@ internal static class RuntimeCompiler
             string temp = Path.Combine(directory, $".{className}-{key}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
             File.WriteAllBytes(temp, image);
             File.Move(temp, path, overwrite: true); // atomic: a concurrent reader sees the old file or the whole new one
+            PruneStale(directory, className, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -84,6 +85,16 @@ internal static class RuntimeCompiler
             origin = "compiled on first use (not cached)";
         }
         return (Load(image, className, key), origin);
+    }
+
+    // Entries for the same model from an older generator or runtime can never be used again.
+    private static void PruneStale(string directory, string className, string current)
+    {
+        foreach (string stale in Directory.EnumerateFiles(directory, className + "-*.dll"))
+        {
+            if (stale == current) continue;
+            try { File.Delete(stale); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
     }
 
     private static string ClassesNote(ModelRequest r) => r.Classes != r.DefaultClasses ? $" with {r.Classes} classes" : "";

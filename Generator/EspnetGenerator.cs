@@ -23,8 +23,9 @@ public sealed class EspnetGenerator : IIncrementalGenerator
         var layered = Specs(context, "NetworkAttribute", NetworkParser.ParseLayered);
         var espNet = Specs(context, "EspNetAttribute", (c, ct) => EspNetZoo.Parse(c, withDecoder: true, ct));
         var espNetC = Specs(context, "EspNetCAttribute", (c, ct) => EspNetZoo.Parse(c, withDecoder: false, ct));
+        var espNetV2 = Specs(context, "EspNetV2Attribute", EspNetV2Zoo.Parse);
 
-        foreach (var specs in new[] { layered, espNet, espNetC })
+        foreach (var specs in new[] { layered, espNet, espNetC, espNetV2 })
         {
             var compiled = specs.Select(static (spec, _) => Compile(spec)).WithTrackingName("Compiled");
             context.RegisterSourceOutput(compiled, static (spc, result) =>

@@ -62,4 +62,24 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor NoLayers = Error("ESPN0013",
         "Network has no layers",
         "'{0}' is marked [Network] but declares no layers; add layer attributes such as [Conv(\"level1\", \"input\", Out = 16)]");
+
+    public static readonly DiagnosticDescriptor EespWidthNotSplittable = Error("ESPN0014",
+        "EESP width not a multiple of K x K",
+        "'{0}': {1} is not a multiple of K x K = {2}: the EESP unit splits it into K = {3} branches of equal width, and that width is the output of a 1x1 convolution with {3} groups; {4}");
+
+    public static readonly DiagnosticDescriptor EespInputNotGroupable = Error("ESPN0015",
+        "EESP input channels not divisible by K",
+        "'{0}' reads {1} channels, but its grouped 1x1 projection splits its input into K = {2} groups and {1} is not a multiple of {2}; make '{3}' produce a multiple of {2} channels or use a K that divides {1}");
+
+    public static readonly DiagnosticDescriptor UnknownScale = Error("ESPN0016",
+        "Unknown ESPNetv2 width multiplier",
+        "Scale = {0} is not a width multiplier ESPNetv2 is defined for; use one of {1}");
+
+    public static readonly DiagnosticDescriptor DownSamplerTooNarrow = Error("ESPN0017",
+        "DownSampler output not wider than its input",
+        "'{0}': Out = {1} must exceed its input's {2} channels: a DownSampler concatenates the pooled input ({2} channels) with an EESP of Out - {2} channels; use Out = {3} or more");
+
+    public static readonly DiagnosticDescriptor ReinforcementMismatch = Error("ESPN0018",
+        "Input reinforcement cannot meet the DownSampler's output",
+        "'{0}': input reinforcement pools the {1} image (3x3, stride 2) until its height equals the output height {2}, but {3}; give the DownSampler a map made from the image by stride-2 steps, or set Reinforce = false");
 }

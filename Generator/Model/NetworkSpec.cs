@@ -1,7 +1,7 @@
 namespace Espnet.Compiled.Generator.Model;
 
 /// <summary>The kinds of layer the vocabulary has. Each has one file per generator stage.</summary>
-public enum LayerKind { Conv, BatchNorm, Esp, AvgPool, Concat, Add, ConvTranspose }
+public enum LayerKind { Conv, BatchNorm, Esp, AvgPool, Concat, Add, ConvTranspose, Eesp, DownSampler, GlobalAvgPool, Linear }
 
 /// <summary>How parameter keys are spelled under a layer's prefix (mirrors the runtime's KeyStyle).</summary>
 public enum KeyStyle { Module = 0, Bare = 1, Sequential = 2 }
@@ -29,6 +29,9 @@ public sealed record LayerSpec(
     bool Residual = false,
     bool Fusion = true,
     int Times = 1,
+    int RLim = 0,
+    bool Reinforce = false,
+    bool ReinforcementWeights = false,
     LocationInfo? Location = null,
     EquatableArray<ArgumentLocation> ArgumentLocations = default)
 {

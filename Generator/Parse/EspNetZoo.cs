@@ -48,7 +48,8 @@ internal static class EspNetZoo
         if (size <= 0 || size % 8 == 0) return;
         int eighth = (size + 7) / 8;
         int down = size / 8 * 8, up = down + 8;
-        diagnostics.Add(Info("ESPN0004", at, argument, size, 8, eighth, 8, eighth * 8, down == 0 ? up : down, up));
+        if (down == 0) (down, up) = (8, 16);
+        diagnostics.Add(Info("ESPN0004", at, argument, size, 8, eighth, 8, eighth * 8, down, up));
     }
 
     private static DiagnosticInfo Info(string id, LocationInfo? at, params object[] args) =>

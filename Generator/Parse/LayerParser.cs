@@ -6,6 +6,8 @@ namespace Espnet.Compiled.Generator.Parse;
 /// <summary>Reads one layer attribute ([Conv], [Esp], ...) into a <see cref="LayerSpec"/>.</summary>
 internal static class LayerParser
 {
+    private const string ShapeInputName = Shape.ShapeInference.InputName;
+
     public static LayerSpec? TryParse(AttributeReader a)
     {
         var names = a.PositionalStrings();
@@ -39,6 +41,22 @@ internal static class LayerParser
             "ConvTransposeAttribute" => new LayerSpec(LayerKind.ConvTranspose, name, inputs,
                 Out: a.Int("Out", 0), Kernel: a.Int("Kernel", 2), Stride: a.Int("Stride", 2),
                 Location: location, ArgumentLocations: args),
+            "EespAttribute" => new LayerSpec(LayerKind.Eesp, name, inputs,
+                Out: a.Int("Out", 0), K: a.Int("K", 4), RLim: a.Int("RLim", 7), Stride: a.Int("Stride", 1), Kernel: 3,
+                Dilations: (a.IntArray("Dilations") ?? System.Array.Empty<int>()).ToEquatableArray(),
+                BatchNorm: true, PRelu: true, Eps: a.Double("Eps", 0),
+                Location: location, ArgumentLocations: args),
+            // Input reinforcement reads the image: the network input becomes the layer's second input.
+            "DownSamplerAttribute" => new LayerSpec(LayerKind.DownSampler, name,
+                a.Bool("Reinforce", true) ? inputs.Append(ShapeInputName).ToEquatableArray() : inputs,
+                Out: a.Int("Out", 0), K: a.Int("K", 4), RLim: a.Int("RLim", 9), Stride: 2, Kernel: 3,
+                Dilations: (a.IntArray("Dilations") ?? System.Array.Empty<int>()).ToEquatableArray(),
+                Reinforce: a.Bool("Reinforce", true), ReinforcementWeights: a.Bool("ReinforcementWeights", true),
+                BatchNorm: true, PRelu: true, Eps: a.Double("Eps", 0),
+                Location: location, ArgumentLocations: args),
+            "GlobalAvgPoolAttribute" => new LayerSpec(LayerKind.GlobalAvgPool, name, inputs, Location: location, ArgumentLocations: args),
+            "LinearAttribute" => new LayerSpec(LayerKind.Linear, name, inputs,
+                Out: a.Int("Out", 0), Bias: a.Bool("Bias", true), Location: location, ArgumentLocations: args),
             _ => null,
         };
     }

@@ -26,6 +26,19 @@ internal static class Costs
             }
             case LayerKind.ConvTranspose:
                 return (0, (long)x.C * l.Out * l.Kernel * l.Kernel * x.H * x.W);
+            case LayerKind.Eesp:
+                return (EespMacs(x, l.Out, l.K, layer.Out), 0);
+            case LayerKind.DownSampler:
+            {
+                long macs = EespMacs(x, l.Out - x.C, l.K, layer.Out);
+                // The reinforcement branch counts only where it runs (level5_0's weights are never applied).
+                if (l.Reinforce)
+                {
+                    const int c = DownSamplerShape.ImageChannels;
+                    macs += ConvMacs(c, layer.Out, c, 3) + ConvMacs(l.Out, layer.Out, c, 1);
+                }
+                return (macs, 0);
+            }
             default:
                 return (0, 0);
         }
@@ -45,8 +58,44 @@ internal static class Costs
                 int h = ShapeContext.ConvOut(x.H, 3, 2, 1), w = ShapeContext.ConvOut(x.W, 3, 2, 1);
                 return 2 * Arena.Align(x.C * h * w);
             }
+            case LayerKind.Eesp:
+                return EespScratch(layer.InputDims[0], l.Out, l.K, layer.Out);
+            case LayerKind.DownSampler:
+            {
+                var x = layer.InputDims[0];
+                int eesp = EespScratch(x, l.Out - x.C, l.K, layer.Out);
+                return l.Reinforce ? System.Math.Max(eesp, ReinforceScratch(layer.InputDims[1], layer.Out).Total) : eesp;
+            }
             default:
                 return 0;
         }
+    }
+
+    /// <summary>
+    /// EESP multiply-accumulates: the grouped 1x1 projection at the input's resolution, K depth-wise 3x3
+    /// branches at the output's (the stride is theirs), and the grouped 1x1 expansion.
+    /// </summary>
+    public static long EespMacs(Dims x, int width, int k, Dims output)
+    {
+        int n = width / k;
+        return ConvMacs(n, x, x.C / k, 1) + k * ConvMacs(n, output, 1, 3) + ConvMacs(width, output, width / k, 1);
+    }
+
+    /// <summary>EESP scratch: the projection (n x H x W) at offset 0, then the concatenated branches at <see cref="EespBranchOffset"/>.</summary>
+    public static int EespScratch(Dims x, int width, int k, Dims output) =>
+        EespBranchOffset(x, width, k) + width * output.H * output.W;
+
+    public static int EespBranchOffset(Dims x, int width, int k) => Arena.Align(width / k * x.H * x.W);
+
+    /// <summary>
+    /// Input-reinforcement scratch, used after the EESP is done: two ping-pong buffers for the pooled image
+    /// (the first pooling is the largest), the CBR output, then the CB output added to the layer's output.
+    /// </summary>
+    public static (int PoolHalf, int Cbr, int Cb, int Total) ReinforceScratch(Dims image, Dims output)
+    {
+        int poolHalf = Arena.Align(image.C * ShapeContext.ConvOut(image.H, 3, 2, 1) * ShapeContext.ConvOut(image.W, 3, 2, 1));
+        int plane = output.H * output.W;
+        int cbr = 2 * poolHalf, cb = cbr + Arena.Align(image.C * plane);
+        return (poolHalf, cbr, cb, cb + output.C * plane);
     }
 }

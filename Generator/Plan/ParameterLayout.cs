@@ -86,7 +86,51 @@ internal sealed class ParameterLayout
             case LayerKind.ConvTranspose:
                 Add(l.Name + ".weight", SlotRole.Weight, x.C, l.Out, l.Kernel, l.Kernel);
                 break;
+            case LayerKind.Eesp:
+                EespUnit(l.Name + ".", x.C, l.Out, l.K);
+                break;
+            case LayerKind.DownSampler:
+            {
+                // Registration order of the authors' DownSampler: eesp, (avg), inp_reinf, act.
+                string p = l.Name + ".";
+                EespUnit(p + "eesp.", x.C, l.Out - x.C, l.K);
+                if (l.ReinforcementWeights)
+                {
+                    const int c = Shape.DownSamplerShape.ImageChannels;
+                    Add(p + "inp_reinf.0.conv.weight", SlotRole.Weight, c, c, 3, 3);
+                    BatchNorm(p + "inp_reinf.0.bn.", c);
+                    PRelu(p + "inp_reinf.0.act.weight", c);
+                    Add(p + "inp_reinf.1.conv.weight", SlotRole.Weight, l.Out, c, 1, 1);
+                    BatchNorm(p + "inp_reinf.1.bn.", l.Out);
+                }
+                PRelu(p + "act.weight", l.Out);
+                break;
+            }
+            case LayerKind.Linear:
+                Add(l.Name + ".weight", SlotRole.Weight, l.Out, (int)x.Elements);
+                if (l.Bias) Add(l.Name + ".bias", SlotRole.Bias, l.Out);
+                break;
         }
+    }
+
+    /// <summary>
+    /// An EESP unit's tensors in the authors' registration order: proj_1x1 (CBR, K groups), spp_dw.0..K-1
+    /// (depth-wise 3x3), conv_1x1_exp (CB, K groups), br_after_cat (BR), module_act (PReLU; present even
+    /// where a strided unit never applies it).
+    /// </summary>
+    public void EespUnit(string prefix, int inChannels, int outChannels, int k)
+    {
+        int n = outChannels / k;
+        Add(prefix + "proj_1x1.conv.weight", SlotRole.Weight, n, inChannels / k, 1, 1);
+        BatchNorm(prefix + "proj_1x1.bn.", n);
+        PRelu(prefix + "proj_1x1.act.weight", n);
+        for (int i = 0; i < k; i++)
+            Add(prefix + "spp_dw." + i + ".conv.weight", SlotRole.Weight, n, 1, 3, 3);
+        Add(prefix + "conv_1x1_exp.conv.weight", SlotRole.Weight, outChannels, outChannels / k, 1, 1);
+        BatchNorm(prefix + "conv_1x1_exp.bn.", outChannels);
+        BatchNorm(prefix + "br_after_cat.bn.", outChannels);
+        PRelu(prefix + "br_after_cat.act.weight", outChannels);
+        PRelu(prefix + "module_act.weight", outChannels);
     }
 
     /// <summary>ESP branch widths: n = Out / K, and the first branch takes the remainder.</summary>

@@ -58,6 +58,7 @@ internal static class ShapeInference
 
                 Dims? output = null;
                 int[] dilations = { layer.Dilation };
+                int imagePools = 0;
                 if (ready)
                 {
                     var x = inputDims[0];
@@ -72,13 +73,22 @@ internal static class ShapeInference
                         case LayerKind.Esp:
                             if (EspShape.Infer(ctx, x) is { } esp) { output = esp.Out; dilations = esp.Dilations; }
                             break;
+                        case LayerKind.Eesp:
+                            if (EespShape.Infer(ctx, x) is { } eesp) { output = eesp.Out; dilations = eesp.Dilations; }
+                            break;
+                        case LayerKind.DownSampler:
+                            if (DownSamplerShape.Infer(ctx, x, inputDims.Count > 1 ? inputDims[1] : null) is { } down)
+                            { output = down.Out; dilations = down.Dilations; imagePools = down.ImagePools; }
+                            break;
+                        case LayerKind.GlobalAvgPool: output = GlobalAvgPoolShape.Infer(ctx, x); break;
+                        case LayerKind.Linear: output = LinearShape.Infer(ctx, x); break;
                     }
                 }
                 if (ctx.Failed || output is null) valid = false;
                 index[layer.Name] = self;
                 dims[self] = output;
                 shaped.Add(new ShapedLayer(layer, inputIds.ToEquatableArray(), inputDims.ToEquatableArray(),
-                    output ?? default, dilations.ToEquatableArray()));
+                    output ?? default, dilations.ToEquatableArray(), imagePools));
             }
         }
 

@@ -69,3 +69,19 @@ internal static class ConvTransposeShape
         return new Dims(l.Out, (x.H - 1) * l.Stride + l.Kernel, (x.W - 1) * l.Stride + l.Kernel);
     }
 }
+
+/// <summary>Global average pooling: C x 1 x 1.</summary>
+internal static class GlobalAvgPoolShape
+{
+    public static Dims? Infer(ShapeContext ctx, Dims x) => new Dims(x.C, 1, 1);
+}
+
+/// <summary>Fully-connected layer over the flattened input: Out x 1 x 1.</summary>
+internal static class LinearShape
+{
+    public static Dims? Infer(ShapeContext ctx, Dims x)
+    {
+        if (ctx.Layer.Out < 1) { ctx.Invalid("Out", ctx.Layer.Out, "a fully-connected layer needs at least one output"); return null; }
+        return new Dims(ctx.Layer.Out, 1, 1);
+    }
+}

@@ -117,3 +117,64 @@ public sealed class ConvTransposeAttribute(string name, string from) : Attribute
     public int Kernel { get; set; } = 2;
     public int Stride { get; set; } = 2;
 }
+
+/// <summary>
+/// EESP unit (ESPNetv2): grouped 1x1 CBR In -> Out/K (K groups), K depth-wise 3x3 branches (dilations from the
+/// r_lim rule or given; the stride sits here), hierarchical fusion over all branches cumulatively, concat,
+/// BN + PReLU, grouped 1x1 CB Out -> Out (K groups), identity residual when the input has the output's shape,
+/// then PReLU (<c>module_act</c>). Keys: <c>proj_1x1</c>, <c>spp_dw.&lt;i&gt;</c>, <c>conv_1x1_exp</c>,
+/// <c>br_after_cat</c>, <c>module_act</c>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class EespAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Out { get; set; }
+    public int K { get; set; } = 4;
+    /// <summary>Largest effective kernel: branch i has 3 + 2i, replaced by 3 when above RLim, sorted; d = (e - 1) / 2.</summary>
+    public int RLim { get; set; } = 7;
+    /// <summary>Dilation per branch, overriding the RLim rule.</summary>
+    public int[]? Dilations { get; set; }
+    public int Stride { get; set; } = 1;
+    public double Eps { get; set; }
+}
+
+/// <summary>
+/// Strided EESP (ESPNetv2's DownSampler): concat [avgpool3x3/2(x), EESP(x -> Out - In, stride 2, no residual,
+/// no module_act)], plus, with <see cref="Reinforce"/>, CB(CBR(image pooled until its height equals the
+/// output's)), then PReLU (<c>act</c>). The image is the network input.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class DownSamplerAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Out { get; set; }
+    public int K { get; set; } = 4;
+    public int RLim { get; set; } = 9;
+    public int[]? Dilations { get; set; }
+    /// <summary>Add the input-reinforcement branch computed from the network input.</summary>
+    public bool Reinforce { get; set; } = true;
+    /// <summary>Declare the <c>inp_reinf.*</c> weights (the authors' level5_0 has them but never uses them).</summary>
+    public bool ReinforcementWeights { get; set; } = true;
+    public double Eps { get; set; }
+}
+
+/// <summary>Global average pooling to C x 1 x 1.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class GlobalAvgPoolAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+}
+
+/// <summary>Fully-connected layer over the flattened input: <c>name.weight</c> [Out, In], <c>name.bias</c> [Out].</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class LinearAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Out { get; set; }
+    public bool Bias { get; set; } = true;
+}

@@ -33,3 +33,15 @@ public sealed class EspNetCAttribute : Attribute
     public int Width { get; set; } = 1024;
     public int Batch { get; set; } = 1;
 }
+
+/// <summary>ESPNetv2 image classifier (EESPNet, Mehta et al. 2019) with width multiplier <see cref="Scale"/>.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class EspNetV2Attribute : Attribute
+{
+    /// <summary>Width multiplier: 0.5, 1.0, 1.25, 1.5 or 2.0.</summary>
+    public double Scale { get; set; } = 1.0;
+    public int Classes { get; set; } = 1000;
+    public int Height { get; set; } = 224;
+    public int Width { get; set; } = 224;
+    public int Batch { get; set; } = 1;
+}

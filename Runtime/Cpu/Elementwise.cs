@@ -63,6 +63,17 @@ public static class Elementwise
         }
     }
 
+    /// <summary>Global average pooling: y[c] = mean of channel c's plane (summed in double).</summary>
+    public static void GlobalAvgPool(ReadOnlySpan<float> x, int channels, int plane, Span<float> y)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            double sum = 0;
+            foreach (float v in x.Slice(c * plane, plane)) sum += v;
+            y[c] = (float)(sum / plane);
+        }
+    }
+
     /// <summary>y = a + b (y may be a or b).</summary>
     public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Add(a, b, y);
 

@@ -45,12 +45,8 @@ public static class ParameterBinder
     private static bool IsBatchCounter(string key, HashSet<string> batchNorms) =>
         key.EndsWith("num_batches_tracked", StringComparison.Ordinal) && batchNorms.Contains(key[..^"num_batches_tracked".Length]);
 
-    private static bool SameShape(int[] model, int[] file)
-    {
-        if (model.SequenceEqual(file)) return true;
-        // A PReLU or BN vector stored as [C] vs [C,1,1] etc. is not accepted: shapes must match as the authors saved them.
-        return false;
-    }
+    // Shapes must match exactly as the authors saved them (no [C] vs [C,1,1] leniency).
+    private static bool SameShape(int[] model, int[] file) => model.SequenceEqual(file);
 
     private static string Describe(string modelName, List<string> missing, List<string> unexpected, List<string> misshaped)
     {
@@ -58,9 +54,10 @@ public static class ParameterBinder
         Append(sb, "missing", missing);
         Append(sb, "unexpected", unexpected);
         Append(sb, "wrong shape", misshaped);
+        sb.Length--; // the last group's ';'
         sb.Append(misshaped.Count > 0 || missing.Count > 0
-            ? " — check that the file belongs to this model, class count and variant (e.g. --model espnet-p2-q8-camvid for the CamVid file)."
-            : " — the file holds more than this model; check the model name.");
+            ? ". Check that the file belongs to this model, class count and variant (e.g. --model espnet-p2-q8-camvid for the CamVid file)."
+            : ". The file holds more than this model; check the model name.");
         return sb.ToString();
     }
 

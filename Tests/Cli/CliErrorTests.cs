@@ -91,7 +91,10 @@ public sealed class CliErrorTests
         Assert.Equal(before, File.ReadAllBytes(input));
     }
 
-    private static CliHarness.Result Run64x128(string weights, string input, string output) =>
-        CliHarness.Run("run", "--model", "espnet-p2-q3", "--height", "64", "--width", "128",
+    private static CliHarness.Result Run64x128(string weights, string input, string output)
+    {
+        CliHarness.EnsureP2Q3At64x128Compiled();
+        return CliHarness.Run("run", "--model", "espnet-p2-q3", "--height", "64", "--width", "128",
             "--weights", weights, "--input", input, "--output", Path.IsPathRooted(output) ? output : Path.Combine(CliHarness.TempDirectory(), output));
+    }
 }

@@ -30,6 +30,12 @@ public static class CliHarness
         return new Result(code, stdout.ToString(), stderr.ToString());
     }
 
+    private static readonly Lazy<Result> s_p2q3At64x128 = new(() => Run("info", "--model", "espnet-p2-q3", "--height", "64", "--width", "128"));
+
+    /// <summary>Compiles espnet-p2-q3 at 64x128 once per process, so that the first test to use it does not
+    /// also see the one-time "compiling ..." progress line on stderr.</summary>
+    public static void EnsureP2Q3At64x128Compiled() => Assert.Equal(0, s_p2q3At64x128.Value.Code);
+
     /// <summary>The contract for every failure: the exit code, and exactly one stderr line with no stack trace.</summary>
     public static string AssertFails(Result result, int expectedCode)
     {

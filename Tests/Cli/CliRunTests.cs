@@ -28,6 +28,30 @@ public sealed class CliRunTests
     }
 
     [Fact]
+    public void Builtin_weights_and_synthetic_input_need_no_download_and_equal_the_files()
+    {
+        string dir = CliHarness.TempDirectory();
+        string builtinOut = Path.Combine(dir, "builtin.f32");
+        var result = CliHarness.Run("run", "--model", "espnet-p2-q3", "--height", "64", "--width", "128",
+            "--weights", "builtin", "--input", "synthetic", "--output", builtinOut);
+        Assert.True(result.Code == 0, result.Err);
+
+        // The same run from the shared files gives the same bytes.
+        string fileOut = Path.Combine(dir, "files.f32");
+        Assert.Equal(0, CliHarness.Run("run", "--model", "espnet-p2-q3", "--height", "64", "--width", "128",
+            "--weights", SharedData.Require(Weights), "--input", SharedData.Require(Input), "--output", fileOut).Code);
+        Assert.Equal(File.ReadAllBytes(fileOut), File.ReadAllBytes(builtinOut));
+    }
+
+    [Fact]
+    public void Builtin_weights_refuse_another_model()
+    {
+        var result = CliHarness.Run("run", "--model", "espnet-p2-q8", "--weights", "builtin", "--input", "synthetic", "--output", Path.Combine(CliHarness.TempDirectory(), "o.f32"));
+        Assert.Equal(2, result.Code);
+        Assert.Contains("builtin holds espnet-p2-q3", result.Err);
+    }
+
+    [Fact]
     public void Npy_input_and_output_carry_the_same_values_as_raw_float32()
     {
         string weights = SharedData.Require(Weights);

@@ -130,6 +130,64 @@ public sealed class DiagnosticTests
             DiagnosticSeverity.Error, "Network(Height = 16, Width = 16)", "'M'", "declares no layers");
 
     [Fact]
+    public void ESPN0014_eesp_width_not_a_multiple_of_k_squared() =>
+        AssertAt(Single("[Network(Height = 16, Width = 16)][Conv(\"a\", \"input\", Out = 8)][Eesp(\"e\", \"a\", Out = 24, K = 4)] public partial class M;", "ESPN0014"),
+            DiagnosticSeverity.Error, "Out = 24", "'e'", "Out = 24 is not a multiple of K x K = 16", "K = 4 branches", "use Out = 16 or 32");
+
+    [Fact]
+    public void ESPN0014_downsampler_eesp_width_counts_out_minus_input() =>
+        AssertAt(Single("[Network(Height = 16, Width = 16)][Conv(\"a\", \"input\", Out = 8)][DownSampler(\"d\", \"a\", Out = 20, K = 4, Reinforce = false)] public partial class M;", "ESPN0014"),
+            DiagnosticSeverity.Error, "Out = 20", "'d'", "Out - input channels = 20 - 8 = 12", "K x K = 16", "use Out = 24");
+
+    [Fact]
+    public void ESPN0015_eesp_input_channels_not_divisible_by_k() =>
+        AssertAt(Single("[Network(Height = 16, Width = 16)][Conv(\"a\", \"input\", Out = 6)][Eesp(\"e\", \"a\", Out = 16, K = 4)] public partial class M;", "ESPN0015"),
+            DiagnosticSeverity.Error, "\"a\"", "'e' reads 6 channels", "K = 4 groups", "make 'a' produce a multiple of 4 channels");
+
+    [Fact]
+    public void ESPN0016_unknown_espnetv2_scale_lists_the_valid_ones() =>
+        AssertAt(Single("[EspNetV2(Scale = 0.75, Classes = 10)] public partial class M;", "ESPN0016"),
+            DiagnosticSeverity.Error, "Scale = 0.75", "Scale = 0.75", "0.5, 1.0, 1.25, 1.5, 2.0");
+
+    [Fact]
+    public void ESPN0017_downsampler_not_wider_than_its_input() =>
+        AssertAt(Single("[Network(Height = 16, Width = 16)][Conv(\"a\", \"input\", Out = 16)][DownSampler(\"d\", \"a\", Out = 16)] public partial class M;", "ESPN0017"),
+            DiagnosticSeverity.Error, "Out = 16", "'d'", "Out = 16 must exceed its input's 16 channels", "use Out = 32 or more");
+
+    [Fact]
+    public void ESPN0018_image_pooling_that_never_meets_the_output_height() =>
+        AssertAt(Single("""
+            [Network(Height = 16, Width = 16)]
+            [ConvTranspose("up", "input", Out = 8)]
+            [DownSampler("d", "up", Out = 24, K = 4)]
+            public partial class M;
+            """, "ESPN0018"),
+            DiagnosticSeverity.Error, "DownSampler(\"d\", \"up\", Out = 24, K = 4)", "'d'", "the 3x16x16 image", "output height 16", "the heights go 8 and never reach 16", "Reinforce = false");
+
+    [Fact]
+    public void ESPN0018_pooled_image_of_another_width() =>
+        // The image's first pooling is 3x8x6; the DownSampler's output (from a 15x13 map) is 20x8x7.
+        AssertAt(Single("""
+            [Network(Height = 16, Width = 12)]
+            [ConvTranspose("t1", "input", Out = 4, Kernel = 3, Stride = 1)]
+            [Conv("s", "t1", Out = 4, Stride = 2)]
+            [ConvTranspose("t2", "s", Out = 4, Kernel = 3, Stride = 1)]
+            [ConvTranspose("t3", "t2", Out = 4, Kernel = 3, Stride = 1)]
+            [ConvTranspose("t4", "t3", Out = 4, Kernel = 3, Stride = 1)]
+            [DownSampler("d", "t4", Out = 20, K = 4, Reinforce = true)]
+            public partial class M;
+            """, "ESPN0018"),
+            DiagnosticSeverity.Error, "Reinforce = true", "'d'", "the 3x16x12 image", "output height 8", "after 1 pooling the image is 3x8x6, but the output is 20x8x7");
+
+    [Fact]
+    public void A_valid_EspNetV2_compiles_without_diagnostics()
+    {
+        var result = GeneratorHarness.Run(Usings + "[EspNetV2(Scale = 0.5, Classes = 10)] public sealed partial class M;");
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.CompilationErrors);
+    }
+
+    [Fact]
     public void Every_descriptor_has_a_test_and_a_README_row()
     {
         var ids = typeof(Espnet.Compiled.Generator.Diagnostics.DiagnosticDescriptors).GetFields()

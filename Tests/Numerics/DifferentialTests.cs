@@ -71,6 +71,46 @@ public sealed class DifferentialTests
         }
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(20261130)]
+    public void EespNet_matches_the_reference_at_every_layer(int seed)
+    {
+        var model = new EespNet();
+        var sd = RandomWeights.For(model, seed);
+        model.LoadWeights(sd);
+        var input = RandomWeights.Input(EespNet.InputLength, seed + 1);
+        var taps = new TapRecorder();
+        var output = new float[EespNet.OutputLength];
+        model.Forward(input, output, taps);
+
+        var p = RandomWeights.Lookup(sd);
+        var x = new T(3, 23, 29, input.Select(v => (double)v).ToArray());
+        var expected = new Dictionary<string, T>();
+        double e5 = 1e-5;
+        T down0 = expected["down0"] = Ref.DownSampler(x, x, p, "down0", 12, 3, Ref.RLimDilations(3, 7), e5);
+        T stem = expected["stem"] = Ref.PRelu(Ref.Bn(Ref.Conv(down0, p("stem.conv.weight"), 16, 3), p, "stem.bn.", e5), p("stem.act.weight"));
+        T down = expected["down"] = Ref.DownSampler(stem, x, p, "down", 32, 4, Ref.RLimDilations(4, 9), e5);
+        T e4 = expected["e4"] = Ref.Eesp(down, p, "e4", 32, 4, new[] { 1, 3, 2, 2 }, 1, e5);
+        T e4b = expected["e4b"] = Ref.Eesp(e4, p, "e4b", 48, 4, Ref.RLimDilations(4, 11), 1, e5);
+        T e3 = expected["e3"] = Ref.Eesp(e4b, p, "e3", 18, 3, Ref.RLimDilations(3, 5), 1, e5);
+        T e3r = expected["e3r"] = Ref.Eesp(e3, p, "e3r", 18, 3, new[] { 2, 1, 3 }, 1, e5);
+        T e3s = expected["e3s"] = Ref.Eesp(e3r, p, "e3s", 18, 3, Ref.RLimDilations(3, 7), 2, e5);
+        T down2 = expected["down2"] = Ref.DownSampler(e3s, null, p, "down2", 27, 3, Ref.RLimDilations(3, 9), e5);
+        T gap = expected["gap"] = Ref.GlobalAvgPool(down2);
+        T fc = expected["fc"] = Ref.Linear(gap, p("fc.weight"), p("fc.bias"), 10);
+
+        Assert.Equal(new[] { 1, 2, 3, 4 }, Ref.RLimDilations(4, 9));
+        Assert.Equal(new[] { 1, 1, 2, 3 }, Ref.RLimDilations(4, 7));
+        Assert.Equal(new[] { 1, 1, 1, 2 }, Ref.RLimDilations(4, 5));
+        Assert.Equal((18, 6, 8), (e3.C, e3.H, e3.W));
+        Assert.Equal((27, 2, 2), (down2.C, down2.H, down2.W));
+        AssertAll(taps, expected, seed);
+        Compare.AssertClose(output, fc.D, "output", seedNote: $"seed {seed}");
+        // Every tensor of the store is used except down2's inp_reinf (declared, as the authors' level5_0 has it).
+        Assert.Contains(model.Parameters, q => q.Key == "down2.inp_reinf.1.conv.weight");
+    }
+
     private static void AssertAll(TapRecorder taps, Dictionary<string, T> expected, int seed, string where = "")
     {
         Assert.Equal(expected.Keys.Order(), taps.Values.Keys.Order());

@@ -124,4 +124,90 @@ public static class Ref
         string act = strided ? name + ".act.weight" : name + ".bn.act.weight";
         return PRelu(BatchNorm(y, p(bn + "weight"), p(bn + "bias"), p(bn + "running_mean"), p(bn + "running_var"), eps), p(act));
     }
+
+    /// <summary>Inference BatchNorm with the four tensors of <c>prefix</c> (weight, bias, running_mean, running_var).</summary>
+    public static T Bn(T x, Func<string, double[]> p, string prefix, double eps) =>
+        BatchNorm(x, p(prefix + "weight"), p(prefix + "bias"), p(prefix + "running_mean"), p(prefix + "running_var"), eps);
+
+    /// <summary>
+    /// ESPNetv2's branch dilations (espnet-reference.md §3.1): candidate kernel sizes 3, 5, 7, ... per branch,
+    /// any above r_lim becomes 3, sorted ascending, dilation = (size - 1) / 2.
+    /// </summary>
+    public static int[] RLimDilations(int k, int rLim)
+    {
+        var sizes = new int[k];
+        for (int i = 0; i < k; i++) sizes[i] = 3 + 2 * i > rLim ? 3 : 3 + 2 * i;
+        Array.Sort(sizes);
+        return sizes.Select(e => (e - 1) / 2).ToArray();
+    }
+
+    /// <summary>
+    /// EESP unit (Mehta et al. 2019; espnet-reference.md §3.1): o = CBR(x, 1x1, K groups) to n = out/K; branch j
+    /// is a depth-wise 3x3 (dilation d_j, the unit's stride) of o; t_0 = b_0, t_j = b_j + t_(j-1) over all branches;
+    /// z = concat(t); y = BN(conv1x1_K-groups(PReLU(BN(z)))). A DownSampler's unit ('avg' mode) returns y here;
+    /// otherwise y + x when the shapes agree, then PReLU (module_act).
+    /// </summary>
+    public static T Eesp(T x, Func<string, double[]> p, string name, int outC, int k, int[] dilations, int stride, double eps, bool avgMode = false)
+    {
+        string q = name + ".";
+        int n = outC / k;
+        var o = PRelu(Bn(Conv(x, p(q + "proj_1x1.conv.weight"), n, 1, groups: k), p, q + "proj_1x1.bn.", eps), p(q + "proj_1x1.act.weight"));
+        var t = new T[k];
+        for (int j = 0; j < k; j++)
+        {
+            var b = Conv(o, p($"{q}spp_dw.{j}.conv.weight"), n, 3, stride: stride, dilation: dilations[j], groups: n);
+            t[j] = j == 0 ? b : Add(b, t[j - 1]);
+        }
+        var z = PRelu(Bn(Concat(t), p, q + "br_after_cat.bn.", eps), p(q + "br_after_cat.act.weight"));
+        var y = Bn(Conv(z, p(q + "conv_1x1_exp.conv.weight"), outC, 1, groups: k), p, q + "conv_1x1_exp.bn.", eps);
+        if (avgMode) return y;
+        if (y.C == x.C && y.H == x.H && y.W == x.W) y = Add(y, x);
+        return PRelu(y, p(q + "module_act.weight"));
+    }
+
+    /// <summary>
+    /// Strided EESP (espnet-reference.md §3.2): concat(avgpool(x), EESP(x -> out - in, stride 2, 'avg')); with an
+    /// image, pool it (at least once) until its height equals the output's, add CB(CBR(image)); then PReLU.
+    /// </summary>
+    public static T DownSampler(T x, T? image, Func<string, double[]> p, string name, int outC, int k, int[] dilations, double eps)
+    {
+        string q = name + ".";
+        var a = AvgPool(x);
+        var y = Concat(a, Eesp(x, p, q + "eesp", outC - x.C, k, dilations, 2, eps, avgMode: true));
+        if (image is not null)
+        {
+            var im = image;
+            do im = AvgPool(im); while (im.H != a.H);
+            var r = PRelu(Bn(Conv(im, p(q + "inp_reinf.0.conv.weight"), 3, 3), p, q + "inp_reinf.0.bn.", eps), p(q + "inp_reinf.0.act.weight"));
+            r = Bn(Conv(r, p(q + "inp_reinf.1.conv.weight"), outC, 1), p, q + "inp_reinf.1.bn.", eps);
+            y = Add(y, r);
+        }
+        return PRelu(y, p(q + "act.weight"));
+    }
+
+    public static T GlobalAvgPool(T x)
+    {
+        var y = T.Zeros(x.C, 1, 1);
+        for (int c = 0; c < x.C; c++)
+        {
+            double s = 0;
+            for (int i = 0; i < x.H * x.W; i++) s += x.D[c * x.H * x.W + i];
+            y.D[c] = s / (x.H * x.W);
+        }
+        return y;
+    }
+
+    /// <summary>Fully connected over the flattened input: y[o] = b[o] + sum_i W[o, i] x[i].</summary>
+    public static T Linear(T x, double[] w, double[]? b, int outC)
+    {
+        int features = x.D.Length;
+        var y = T.Zeros(outC, 1, 1);
+        for (int o = 0; o < outC; o++)
+        {
+            double s = b?[o] ?? 0;
+            for (int i = 0; i < features; i++) s += w[o * features + i] * x.D[i];
+            y.D[o] = s;
+        }
+        return y;
+    }
 }

@@ -26,3 +26,19 @@ public sealed partial class OddNet;
 [Esp("e2", "e1", Out = 20)]
 [ConvTranspose("t", "e2", Out = 9, Kernel = 3, Stride = 2)]
 public sealed partial class WideNet;
+
+// ESPNetv2 blocks: EESP with K = 3 and 4 (explicit dilations with duplicates, RLim rules), residual and not,
+// stride 2; DownSamplers with 1 and 2 image poolings and one without reinforcement (weights present, unused).
+[Network(Height = 23, Width = 29, BatchNormEps = 1e-5)]
+[DownSampler("down0", "input", Out = 12, K = 3, RLim = 7)]
+[Conv("stem", "down0", Out = 16, Kernel = 3)]
+[DownSampler("down", "stem", Out = 32, K = 4, RLim = 9)]
+[Eesp("e4", "down", Out = 32, K = 4, Dilations = new[] { 1, 3, 2, 2 })]
+[Eesp("e4b", "e4", Out = 48, K = 4, RLim = 11)]
+[Eesp("e3", "e4b", Out = 18, K = 3, RLim = 5)]
+[Eesp("e3r", "e3", Out = 18, K = 3, Dilations = new[] { 2, 1, 3 })]
+[Eesp("e3s", "e3r", Out = 18, K = 3, Stride = 2)]
+[DownSampler("down2", "e3s", Out = 27, K = 3, Reinforce = false)]
+[GlobalAvgPool("gap", "down2")]
+[Linear("fc", "gap", Out = 10)]
+public sealed partial class EespNet;

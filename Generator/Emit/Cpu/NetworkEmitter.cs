@@ -142,6 +142,8 @@ internal static class NetworkEmitter
         var parameters = many
             ? Enumerable.Range(0, layer.Shaped.Inputs.Count).Select(i => $"global::System.ReadOnlySpan<float> x{i}").ToList()
             : new() { "global::System.ReadOnlySpan<float> x" };
+        // A reinforced DownSampler also reads the image (the network input).
+        if (kind == LayerKind.DownSampler && layer.Shaped.Inputs.Count > 1) parameters.Add("global::System.ReadOnlySpan<float> image");
         parameters.Add("global::System.Span<float> y");
         if (layer.ScratchFloats > 0) parameters.Add("global::System.Span<float> scratch");
 
@@ -158,6 +160,10 @@ internal static class NetworkEmitter
             case LayerKind.Concat: ConcatEmitter.Emit(context); break;
             case LayerKind.Add: AddEmitter.Emit(context); break;
             case LayerKind.ConvTranspose: ConvTransposeEmitter.Emit(context); break;
+            case LayerKind.Eesp: EespEmitter.Emit(context); break;
+            case LayerKind.DownSampler: DownSamplerEmitter.Emit(context); break;
+            case LayerKind.GlobalAvgPool: GlobalAvgPoolEmitter.Emit(context); break;
+            case LayerKind.Linear: LinearEmitter.Emit(context); break;
         }
         w.Close();
     }
@@ -183,6 +189,13 @@ internal static class NetworkEmitter
             LayerKind.Concat => "concat",
             LayerKind.Add => "add",
             LayerKind.ConvTranspose => $"transposed conv {l.Kernel}x{l.Kernel} stride {l.Stride}",
+            LayerKind.Eesp => (l.Stride == 2 ? "strided EESP" : "EESP") + $" K={l.K} d=[{string.Join(",", s.Dilations)}] HFF"
+                              + (s.InputDims[0] == s.Out ? " residual" : ""),
+            LayerKind.DownSampler => $"DownSampler: avgpool + strided EESP K={l.K} d=[{string.Join(",", s.Dilations)}]"
+                                     + (l.Reinforce ? $" + image/2^{s.ImagePools} reinforcement" : "")
+                                     + (l.ReinforcementWeights && !l.Reinforce ? " (inp_reinf weights unused)" : ""),
+            LayerKind.GlobalAvgPool => "global average pool",
+            LayerKind.Linear => "fully connected" + (l.Bias ? " +bias" : ""),
             _ => l.Kind.ToString(),
         };
         return $"{what}: {ins} -> {s.Out}";

@@ -52,3 +52,22 @@ internal static class ConvTransposeEmitter
         c.W.Line($"global::Espnet.Compiled.Cpu.Conv.ConvTranspose2d(x, {c.X.C}, {c.X.H}, {c.X.W}, {c.P(l.Name + ".weight")}, y, {c.Y.C}, {c.Y.H}, {c.Y.W}, kernel: {l.Kernel}, stride: {l.Stride});");
     }
 }
+
+/// <summary>Global average pooling to C x 1 x 1.</summary>
+internal static class GlobalAvgPoolEmitter
+{
+    public static void Emit(LayerEmitContext c) =>
+        c.W.Line($"global::Espnet.Compiled.Cpu.Elementwise.GlobalAvgPool(x, {c.X.C}, {c.X.H * c.X.W}, y);");
+}
+
+/// <summary>Fully-connected layer: a 1x1 convolution over the flattened input seen as In x 1 x 1, plus bias.</summary>
+internal static class LinearEmitter
+{
+    public static void Emit(LayerEmitContext c)
+    {
+        var l = c.Layer.Spec;
+        long features = c.X.Elements;
+        c.W.Line($"global::Espnet.Compiled.Cpu.Conv.Conv2d(x, {features}, 1, 1, {c.P(l.Name + ".weight")}, y, {l.Out}, 1, 1, kernel: 1, stride: 1, dilation: 1, groups: 1);");
+        if (l.Bias) c.W.Line($"global::Espnet.Compiled.Cpu.Conv.AddBias(y, {l.Out}, 1, {c.P(l.Name + ".bias")});");
+    }
+}
