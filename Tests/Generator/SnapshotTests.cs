@@ -41,4 +41,25 @@ public sealed class SnapshotTests
         Assert.Empty(result.CompilationErrors);
         Snapshot.Verify(Assert.Single(result.Sources).Value, "cs", "EspNetC_p1q1");
     }
+
+    [Fact]
+    public void EspNetV2_blocks()
+    {
+        var result = GeneratorHarness.Run("""
+            using Espnet.Compiled;
+            namespace Models;
+
+            [Network(Height = 32, Width = 32, BatchNormEps = 1e-5)]
+            [Conv("level1", "input", Out = 8, Stride = 2)]
+            [DownSampler("level2_0", "level1", Out = 24, RLim = 13)]
+            [Eesp("level2.0", "level2_0", Out = 16, K = 4, RLim = 5)]
+            [DownSampler("level3_0", "level2.0", Out = 32, RLim = 7, Reinforce = false)]
+            [GlobalAvgPool("pool", "level3_0")]
+            [Linear("classifier", "pool", Out = 5)]
+            public sealed partial class V2Blocks;
+            """);
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.CompilationErrors);
+        Snapshot.Verify(Assert.Single(result.Sources).Value, "cs", "EspNetV2_blocks");
+    }
 }

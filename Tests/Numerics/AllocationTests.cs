@@ -29,4 +29,19 @@ public sealed class AllocationTests
         long everything = model.Layers.Sum(l => (long)l.Output.Elements);
         Assert.True(model.ArenaFloats < everything / 2, $"arena {model.ArenaFloats} floats vs {everything} for all intermediates");
     }
+
+    [Fact]
+    public void EESP_and_DownSampler_forward_allocates_zero_bytes_after_the_first_call()
+    {
+        var model = new EespNet();
+        model.LoadWeights(RandomWeights.For(model, 3));
+        var input = RandomWeights.Input(EespNet.InputLength, 4);
+        var output = new float[EespNet.OutputLength];
+        model.Forward(input, output);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++) model.Forward(input, output);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Contains(output, v => v != output[0]);
+    }
 }

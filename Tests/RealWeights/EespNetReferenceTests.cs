@@ -29,7 +29,7 @@ public sealed class EespNetReferenceTests(ITestOutputHelper output)
     });
 
     [Fact]
-    public void The_weights_file_loads_strictly_with_every_tensor_used()
+    public void The_weights_file_loads_strictly_into_every_slot()
     {
         var (_, _, fileTensors) = Run.Value;
         var model = new EespNetS10At224();
