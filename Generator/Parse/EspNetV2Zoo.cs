@@ -47,18 +47,27 @@ internal static class EspNetV2Zoo
 
         string origin = string.Format(CultureInfo.InvariantCulture,
             "[EspNetV2(Scale = {0}, Classes = {1}, Height = {2}, Width = {3}, Batch = {4})]", scale, classes, height, width, batch);
-        var layers = diagnostics.Count == 0 ? Layers(channels!, classes, At("Classes")) : new List<LayerSpec>();
+        var layers = diagnostics.Count == 0 ? Layers(channels!, classes, a.Location, At("Classes"), At("Height")) : new List<LayerSpec>();
         return NetworkParser.Build(context, type, a, origin, batch, 3, height, width, output: null, layers, diagnostics);
     }
 
     private static DiagnosticInfo Info(string id, LocationInfo? at, params object[] args) =>
         new(id, at, args.Select(x => System.Convert.ToString(x, CultureInfo.InvariantCulture) ?? "").ToEquatableArray());
 
-    private static List<LayerSpec> Layers(int[] c, int classes, LocationInfo? classesAt)
+    private static List<LayerSpec> Layers(int[] c, int classes, LocationInfo? attribute, LocationInfo? classesAt, LocationInfo? heightAt)
     {
+        // Diagnostics on expanded layers point at the whole-model attribute; a reinforcement that cannot meet
+        // its DownSampler's output (a map too flat for the authors' height-only loop) at its Height.
+        var reinforceAt = heightAt is null ? EquatableArray<ArgumentLocation>.Empty : new[] { new ArgumentLocation("Reinforce", heightAt) }.ToEquatableArray();
         var layers = new List<LayerSpec>();
         string last = "input";
-        void Add(LayerSpec layer) { layers.Add(layer); last = layer.Name; }
+        void Add(LayerSpec layer)
+        {
+            layer = layer with { Location = attribute };
+            if (layer.Kind == LayerKind.DownSampler) layer = layer with { ArgumentLocations = reinforceAt };
+            layers.Add(layer);
+            last = layer.Name;
+        }
 
         // r_lim per level: level2_0 13, level3_0 11, level3 and level4_0 9, level4 and level5_0 7, level5 5.
         Add(new LayerSpec(LayerKind.Conv, "level1", From("input"), Out: c[0], Kernel: 3, Stride: 2, BatchNorm: true, PRelu: true, Eps: Eps));

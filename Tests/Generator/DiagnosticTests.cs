@@ -180,6 +180,12 @@ public sealed class DiagnosticTests
             DiagnosticSeverity.Error, "Reinforce = true", "'d'", "the 3x16x12 image", "output height 8", "after 1 pooling the image is 3x8x6, but the output is 20x8x7");
 
     [Fact]
+    public void ESPN0018_espnetv2_input_too_flat_for_the_height_only_pooling_loop() =>
+        // The authors pool the image until its height matches: 2x64 -> 1x32 stops at once, but level2_0 is 1x16.
+        AssertAt(Single("[EspNetV2(Scale = 0.5, Height = 2, Width = 64)] public partial class M;", "ESPN0018"),
+            DiagnosticSeverity.Error, "Height = 2", "'level2_0'", "the 3x2x64 image", "after 1 pooling the image is 3x1x32, but the output is 32x1x16");
+
+    [Fact]
     public void A_valid_EspNetV2_compiles_without_diagnostics()
     {
         var result = GeneratorHarness.Run(Usings + "[EspNetV2(Scale = 0.5, Classes = 10)] public sealed partial class M;");

@@ -1,5 +1,6 @@
 using Espnet.Compiled.Tests.Support;
 using Espnet.Compiled.Weights;
+using Espnet.Compiled.Zoo;
 
 namespace Espnet.Compiled.Tests.RealWeights;
 
@@ -38,6 +39,18 @@ public sealed class EespNetReferenceTests(ITestOutputHelper output)
         Assert.Equal(487, fileTensors);
         Assert.Equal(fileTensors, model.Parameters.Count + batchNorms);
         Assert.Equal(1_694_016, model.Parameters.Sum(p => (long)p.Elements));
+    }
+
+    [Fact]
+    public void A_file_for_another_scale_names_the_misshaped_keys_and_changes_nothing()
+    {
+        var model = new EspNetV2S05();
+        var before = model.Store.ToArray();
+        var sd = PthReader.Read(SharedData.Require("reference/eespnet_s1.0_random_weights_legacy.pth"));
+        var error = Assert.Throws<WeightLoadException>(() => model.LoadWeights(sd));
+        Assert.Contains("level1.conv.weight (model [16, 3, 3, 3], file [32, 3, 3, 3])", error.Message);
+        Assert.DoesNotContain("missing", error.Message);
+        Assert.Equal(before, model.Store.ToArray());
     }
 
     [Theory]
