@@ -33,7 +33,7 @@ internal static class InfoCommand
         o.WriteLine($"input        {n.Batch}x{n.InputShape} ({N(n.InputShape.Elements)} floats)");
         o.WriteLine($"output       {n.Batch}x{n.OutputShape} ({N(n.OutputShape.Elements)} floats)");
         o.WriteLine($"parameters   {N(n.ParameterCount)}");
-        o.WriteLine($"conv MACs    {(n.MacCount / 1e6).ToString("N1", Invariant)} M (convolutions only; transposed convolutions excluded, as the authors count)");
+        o.WriteLine($"conv MACs    {(n.MacCount / 1e6).ToString("N1", Invariant)} M (convolutions only, as the authors count: transposed convolutions and linear layers excluded)");
         o.WriteLine($"arena        {(n.ArenaFloats * 4.0 / 1e6).ToString("N1", Invariant)} MB ({N(n.ArenaFloats)} floats of intermediate activations)");
         o.WriteLine();
 

@@ -8,12 +8,12 @@ internal sealed class ModelOptions
 {
     public Option<string> Model { get; } = new("--model", "-m")
     {
-        Description = "Model name: " + string.Join(", ", ModelCatalog.Patterns) + " (e.g. espnet-p2-q8)",
+        Description = "Model name: " + string.Join(", ", ModelCatalog.Patterns) + " (e.g. espnet-p2-q8, espnetv2-s1.0)",
         Required = true,
     };
-    public Option<int> Height { get; } = new("--height") { Description = "Input height (default: the model's published size, 512 or 360)" };
-    public Option<int> Width { get; } = new("--width") { Description = "Input width (default: the model's published size, 1024 or 480)" };
-    public Option<int> Classes { get; } = new("--classes") { Description = "Override the class count (default 20, or 12 for -camvid)" };
+    public Option<int> Height { get; } = new("--height") { Description = "Input height (default: the model's published size: 512 Cityscapes, 360 CamVid, 384 PASCAL, 224 ImageNet)" };
+    public Option<int> Width { get; } = new("--width") { Description = "Input width (default: the model's published size: 1024 Cityscapes, 480 CamVid, 384 PASCAL, 224 ImageNet)" };
+    public Option<int> Classes { get; } = new("--classes") { Description = "Override the class count (default 20; 12 for -camvid, 21 for -pascal, 1000 for the espnetv2-s classifiers)" };
 
     public void AddTo(Command command)
     {

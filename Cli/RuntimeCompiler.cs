@@ -68,7 +68,7 @@ internal static class RuntimeCompiler
             }
         }
 
-        byte[] image = Compile(source, className, onAccepted: () =>
+        byte[] image = Compile(source, className, request.Name, onAccepted: () =>
             log.WriteLine($"compiling {request.Name} for {request.SizeText}{ClassesNote(request)} (first use, cached afterwards)..."));
         string origin = $"compiled on first use, cached at {path}";
         try
@@ -101,7 +101,7 @@ internal static class RuntimeCompiler
 
     /// <param name="onAccepted">Called once the generator accepted the declaration, before the slow part: a rejected
     /// request then prints only its error line.</param>
-    private static byte[] Compile(string source, string className, Action onAccepted)
+    private static byte[] Compile(string source, string className, string modelName, Action onAccepted)
     {
         var parseOptions = new CSharpParseOptions(LanguageVersion.Latest);
         var compilation = CSharpCompilation.Create($"{Namespace}.{className}",
@@ -120,6 +120,12 @@ internal static class RuntimeCompiler
         if (rejected is not null)
             throw new UsageException($"{rejected.Id}: {rejected.GetMessage(CultureInfo.InvariantCulture)}");
 
+        // A generator without support for the attribute adds nothing and reports nothing: say so, not "missing class".
+        var declared = generated.GetTypeByMetadataName($"{Namespace}.{className}");
+        var contract = generated.GetTypeByMetadataName(typeof(ICompiledNetwork).FullName!);
+        if (declared is null || contract is null || !declared.AllInterfaces.Contains(contract, SymbolEqualityComparer.Default))
+            throw new CommandException($"{modelName}: this build's generator does not compile {AttributeName(source)} yet");
+
         onAccepted();
         using var image = new MemoryStream();
         var emitted = generated.Emit(image);
@@ -129,6 +135,14 @@ internal static class RuntimeCompiler
             throw new CommandException($"generated code for {className} does not compile (a generator bug): {error.Id}: {error.GetMessage(CultureInfo.InvariantCulture)}");
         }
         return image.ToArray();
+    }
+
+    // "[global::Espnet.Compiled.EspNetV2Segmentation(...)]" -> "[EspNetV2Segmentation]".
+    private static string AttributeName(string source)
+    {
+        int open = source.IndexOf('[', StringComparison.Ordinal), paren = source.IndexOf('(', open + 1);
+        string name = open < 0 || paren < 0 ? "its attribute" : source[(open + 1)..paren];
+        return "[" + name.Replace("global::Espnet.Compiled.", "", StringComparison.Ordinal) + "]";
     }
 
     // The framework's own assemblies plus the runtime library and what it references (System.Numerics.Tensors).

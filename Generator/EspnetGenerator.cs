@@ -24,8 +24,9 @@ public sealed class EspnetGenerator : IIncrementalGenerator
         var espNet = Specs(context, "EspNetAttribute", (c, ct) => EspNetZoo.Parse(c, withDecoder: true, ct));
         var espNetC = Specs(context, "EspNetCAttribute", (c, ct) => EspNetZoo.Parse(c, withDecoder: false, ct));
         var espNetV2 = Specs(context, "EspNetV2Attribute", EspNetV2Zoo.Parse);
+        var espNetV2Seg = Specs(context, "EspNetV2SegmentationAttribute", EspNetV2SegZoo.Parse);
 
-        foreach (var specs in new[] { layered, espNet, espNetC, espNetV2 })
+        foreach (var specs in new[] { layered, espNet, espNetC, espNetV2, espNetV2Seg })
         {
             var compiled = specs.Select(static (spec, _) => Compile(spec)).WithTrackingName("Compiled");
             context.RegisterSourceOutput(compiled, static (spc, result) =>

@@ -1,7 +1,7 @@
 namespace Espnet.Compiled.Generator.Model;
 
 /// <summary>The kinds of layer the vocabulary has. Each has one file per generator stage.</summary>
-public enum LayerKind { Conv, BatchNorm, Esp, AvgPool, Concat, Add, ConvTranspose, Eesp, DownSampler, GlobalAvgPool, Linear }
+public enum LayerKind { Conv, BatchNorm, Esp, AvgPool, Concat, Add, ConvTranspose, Eesp, DownSampler, GlobalAvgPool, Linear, Resize, PyramidPool, GatedConv, PspPool }
 
 /// <summary>How parameter keys are spelled under a layer's prefix (mirrors the runtime's KeyStyle).</summary>
 public enum KeyStyle { Module = 0, Bare = 1, Sequential = 2 }
@@ -32,6 +32,8 @@ public sealed record LayerSpec(
     int RLim = 0,
     bool Reinforce = false,
     bool ReinforcementWeights = false,
+    double Factor = 2.0,
+    int Proj = 0,
     LocationInfo? Location = null,
     EquatableArray<ArgumentLocation> ArgumentLocations = default)
 {

@@ -69,13 +69,7 @@ internal static class EspNetV2Zoo
             last = layer.Name;
         }
 
-        // r_lim per level: level2_0 13, level3_0 11, level3 and level4_0 9, level4 and level5_0 7, level5 5.
-        Add(new LayerSpec(LayerKind.Conv, "level1", From("input"), Out: c[0], Kernel: 3, Stride: 2, BatchNorm: true, PRelu: true, Eps: Eps));
-        Add(DownSampler("level2_0", last, c[1], rLim: 13, reinforce: true));
-        Add(DownSampler("level3_0", last, c[2], rLim: 11, reinforce: true));
-        for (int i = 0; i < 3; i++) Add(Eesp("level3." + i, last, c[2], rLim: 9));
-        Add(DownSampler("level4_0", last, c[3], rLim: 9, reinforce: true));
-        for (int i = 0; i < 7; i++) Add(Eesp("level4." + i, last, c[3], rLim: 7));
+        foreach (var layer in BaseLayers("", c)) Add(layer);
         // level5_0 is built with reinforcement but called without the image: its inp_reinf weights are dead.
         Add(DownSampler("level5_0", last, c[4], rLim: 7, reinforce: false));
         for (int i = 0; i < 3; i++) Add(Eesp("level5." + i, last, c[4], rLim: 5));
@@ -88,9 +82,30 @@ internal static class EspNetV2Zoo
         return layers;
     }
 
+    /// <summary>
+    /// Levels 1-4 of EESPNet under a key prefix (the segmentation heads reuse them as "base_net." or "net.").
+    /// r_lim per level: level2_0 13, level3_0 11, level3 and level4_0 9, level4 (and level5_0) 7.
+    /// </summary>
+    public static List<LayerSpec> BaseLayers(string prefix, int[] c)
+    {
+        var layers = new List<LayerSpec>();
+        string last = "input";
+        void Add(LayerSpec layer) { layers.Add(layer); last = layer.Name; }
+        Add(new LayerSpec(LayerKind.Conv, prefix + "level1", From("input"), Out: c[0], Kernel: 3, Stride: 2, BatchNorm: true, PRelu: true, Eps: Eps));
+        Add(DownSampler(prefix + "level2_0", last, c[1], rLim: 13, reinforce: true));
+        Add(DownSampler(prefix + "level3_0", last, c[2], rLim: 11, reinforce: true));
+        for (int i = 0; i < 3; i++) Add(Eesp(prefix + "level3." + i, last, c[2], rLim: 9));
+        Add(DownSampler(prefix + "level4_0", last, c[3], rLim: 9, reinforce: true));
+        for (int i = 0; i < 7; i++) Add(Eesp(prefix + "level4." + i, last, c[3], rLim: 7));
+        return layers;
+    }
+
+    /// <summary>The channel table row of a width multiplier, or null.</summary>
+    public static int[]? Channels(double scale) => Table.Where(t => t.Scale == scale).Select(t => t.Channels).FirstOrDefault();
+
     private static EquatableArray<string> From(params string[] names) => names.ToEquatableArray();
 
-    private static LayerSpec Eesp(string name, string from, int channels, int rLim) =>
+    public static LayerSpec Eesp(string name, string from, int channels, int rLim) =>
         new(LayerKind.Eesp, name, From(from), Out: channels, K: K, RLim: rLim, Stride: 1, Kernel: 3, BatchNorm: true, PRelu: true, Eps: Eps);
 
     private static LayerSpec DownSampler(string name, string from, int channels, int rLim, bool reinforce) =>

@@ -57,6 +57,17 @@ internal static class LayerParser
             "GlobalAvgPoolAttribute" => new LayerSpec(LayerKind.GlobalAvgPool, name, inputs, Location: location, ArgumentLocations: args),
             "LinearAttribute" => new LayerSpec(LayerKind.Linear, name, inputs,
                 Out: a.Int("Out", 0), Bias: a.Bool("Bias", true), Location: location, ArgumentLocations: args),
+            // Resize to another layer's size: that layer becomes the second input (only its shape is read).
+            "ResizeAttribute" => new LayerSpec(LayerKind.Resize, name,
+                a.String("Like") is { } like ? inputs.Append(like).ToEquatableArray() : inputs,
+                Factor: a.Double("Factor", 2.0), Location: location, ArgumentLocations: args),
+            "PyramidPoolAttribute" => new LayerSpec(LayerKind.PyramidPool, name, inputs,
+                Out: a.Int("Out", 0), Proj: a.Int("Proj", 0), BatchNorm: a.Bool("LastBatchNorm", true), Bias: !a.Bool("LastBatchNorm", true),
+                PRelu: true, Eps: a.Double("Eps", 0), Location: location, ArgumentLocations: args),
+            "GatedConvAttribute" => new LayerSpec(LayerKind.GatedConv, name, inputs,
+                Out: a.Int("Out", 0), Kernel: 3, Eps: a.Double("Eps", 0), Location: location, ArgumentLocations: args),
+            "PspPoolAttribute" => new LayerSpec(LayerKind.PspPool, name, inputs,
+                Out: a.Int("Out", 0), Times: a.Int("Levels", 4), Eps: a.Double("Eps", 0), Location: location, ArgumentLocations: args),
             _ => null,
         };
     }

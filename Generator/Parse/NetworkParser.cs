@@ -27,7 +27,7 @@ internal static class NetworkParser
         }
 
         double eps = network.Double("BatchNormEps", 1e-3);
-        layers = layers.Select(l => l.Eps == 0 && l.BatchNorm ? l with { Eps = eps } : l).ToList();
+        layers = layers.Select(l => l.Eps == 0 ? l with { Eps = eps } : l).ToList();
 
         var diagnostics = new List<DiagnosticInfo>();
         AddPartialCheck(context, type, diagnostics);

@@ -39,6 +39,9 @@ internal static class Costs
                 }
                 return (macs, 0);
             }
+            case LayerKind.PyramidPool: return (HeadPlans.PyramidPoolMacs(layer), 0);
+            case LayerKind.GatedConv: return (HeadPlans.GatedConvMacs(layer), 0);
+            case LayerKind.PspPool: return (HeadPlans.PspPoolMacs(layer), 0);
             default:
                 return (0, 0);
         }
@@ -66,6 +69,9 @@ internal static class Costs
                 int eesp = EespScratch(x, l.Out - x.C, l.K, layer.Out);
                 return l.Reinforce ? System.Math.Max(eesp, ReinforceScratch(layer.InputDims[1], layer.Out).Total) : eesp;
             }
+            case LayerKind.PyramidPool: return HeadPlans.PyramidPoolScratch(layer).Total;
+            case LayerKind.GatedConv: return HeadPlans.GatedConvScratch(layer);
+            case LayerKind.PspPool: return HeadPlans.PspPoolScratch(layer).Total;
             default:
                 return 0;
         }

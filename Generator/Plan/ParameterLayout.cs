@@ -110,6 +110,9 @@ internal sealed class ParameterLayout
                 Add(l.Name + ".weight", SlotRole.Weight, l.Out, (int)x.Elements);
                 if (l.Bias) Add(l.Name + ".bias", SlotRole.Bias, l.Out);
                 break;
+            case LayerKind.PyramidPool: HeadPlans.PyramidPoolParameters(this, layer); break;
+            case LayerKind.GatedConv: HeadPlans.GatedConvParameters(this, layer); break;
+            case LayerKind.PspPool: HeadPlans.PspPoolParameters(this, layer); break;
         }
     }
 

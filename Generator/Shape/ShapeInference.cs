@@ -82,6 +82,10 @@ internal static class ShapeInference
                             break;
                         case LayerKind.GlobalAvgPool: output = GlobalAvgPoolShape.Infer(ctx, x); break;
                         case LayerKind.Linear: output = LinearShape.Infer(ctx, x); break;
+                        case LayerKind.Resize: output = ResizeShape.Infer(ctx, inputDims.ToArray()); break;
+                        case LayerKind.PyramidPool: output = PyramidPoolShape.Infer(ctx, x); break;
+                        case LayerKind.GatedConv: output = GatedConvShape.Infer(ctx, x); break;
+                        case LayerKind.PspPool: output = PspPoolShape.Infer(ctx, x); break;
                     }
                 }
                 if (ctx.Failed || output is null) valid = false;

@@ -178,3 +178,51 @@ public sealed class LinearAttribute(string name, string from) : Attribute
     public int Out { get; set; }
     public bool Bias { get; set; } = true;
 }
+
+/// <summary>Bilinear resize with aligned corners: by <see cref="Factor"/> (floor(f * size)) or to the size of <see cref="Like"/>.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class ResizeAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public double Factor { get; set; } = 2.0;
+    /// <summary>A layer (or "input") whose height and width the output takes.</summary>
+    public string? Like { get; set; }
+}
+
+/// <summary>
+/// EfficientPyrPool (EdgeNets): 1x1 CBR to Proj channels; depthwise 3x3 branches at scales 2.0, 1.5, 1.0, 0.5,
+/// 0.1 (size ceil(s * map), at least 5; adaptive average pooling and aligned-corners bilinear in between);
+/// BR, 5-group channel shuffle, grouped 3x3 CBR, 1x1 conv to Out, then BR (or a bias when LastBatchNorm is false).
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class PyramidPoolAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Proj { get; set; }
+    public int Out { get; set; }
+    public bool LastBatchNorm { get; set; } = true;
+    public double Eps { get; set; }
+}
+
+/// <summary>EfficientPWConv (EdgeNets): 3x3 CBR with groups gcd(in, Out), gated per channel by sigmoid(1x1(global pool(x))).</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class GatedConvAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Out { get; set; }
+    public double Eps { get; set; }
+}
+
+/// <summary>The older ESPNetv2 head's PSP module: the input and Levels cumulatively pooled depthwise branches, resized back, 1x1 CBR.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class PspPoolAttribute(string name, string from) : Attribute
+{
+    public string Name { get; } = name;
+    public string From { get; } = from;
+    public int Out { get; set; }
+    public int Levels { get; set; } = 4;
+    public double Eps { get; set; }
+}

@@ -45,3 +45,26 @@ public sealed class EspNetV2Attribute : Attribute
     public int Width { get; set; } = 224;
     public int Batch { get; set; } = 1;
 }
+
+/// <summary>Which segmentation head an ESPNetv2 base carries.</summary>
+public enum EspNetV2Head
+{
+    /// <summary>EdgeNets' ESPNetv2Segmentation: EfficientPyrPool decoder with gated skips; every EdgeNets model-zoo file.</summary>
+    EdgeNets = 0,
+    /// <summary>The older ESPNetv2-repo EESPNet_Seg head (PSP module); the three espnetv2_segmentation_s_*.pth files.</summary>
+    Psp = 1,
+}
+
+/// <summary>ESPNetv2 segmentation: the EESPNet base (levels 1-4) with a segmentation head.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class EspNetV2SegmentationAttribute : Attribute
+{
+    /// <summary>Width multiplier: 0.5, 1.0, 1.5 or 2.0 (1.25 has a base configuration but no released head).</summary>
+    public double Scale { get; set; } = 2.0;
+    /// <summary>20 for Cityscapes ('city'), 21 for PASCAL VOC.</summary>
+    public int Classes { get; set; } = 20;
+    public int Height { get; set; } = 512;
+    public int Width { get; set; } = 1024;
+    public int Batch { get; set; } = 1;
+    public EspNetV2Head Head { get; set; } = EspNetV2Head.EdgeNets;
+}

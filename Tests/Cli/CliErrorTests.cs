@@ -11,7 +11,12 @@ public sealed class CliErrorTests
 
     [Theory]
     [InlineData("unknown model 'resnet-50'", "info", "--model", "resnet-50")]
-    [InlineData("not available yet in this build", "info", "--model", "espnetv2-s1.0")]
+    [InlineData("espnetv2-seg-old-s{0.5,1.0,1.5}", "info", "--model", "resnet-50")]
+    [InlineData("model 'espnetv2-s1.75': scale '1.75' is not one of espnetv2-s{0.5,1.0,1.25,1.5,2.0}; valid scales: 0.5, 1.0, 1.25, 1.5, 2.0", "info", "--model", "espnetv2-s1.75")]
+    [InlineData("valid scales: 0.5, 1.0, 1.5, 2.0 (1.25 has a classifier but no released segmentation head)", "info", "--model", "espnetv2-seg-s1.25-city")]
+    [InlineData("valid scales: 0.5, 1.0, 1.5 (", "info", "--model", "espnetv2-seg-old-s2.0")]
+    [InlineData("valid scales: 0.5, 1.0, 1.5 (", "run", "--model", "espnetv2-seg-old-s2.0", "--weights", "w.pth", "--input", "x.f32", "--output", "y.f32")]
+    [InlineData("espnetv2-seg-s1.0-city (Cityscapes, 20 classes) or espnetv2-seg-s1.0-pascal", "info", "--model", "espnetv2-seg-s1.0")]
     [InlineData("espnet-p{P}-q{Q}-camvid", "info", "--model", "espnet-c-p2-q3-camvid")]
     [InlineData("'--model' is required", "info")]
     [InlineData("'--bogus'", "info", "--model", "espnet-p2-q3", "--bogus")]

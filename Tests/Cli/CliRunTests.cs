@@ -28,6 +28,26 @@ public sealed class CliRunTests
     }
 
     [Fact]
+    public void Run_espnetv2_s1_0_writes_the_authors_logits()
+    {
+        string weights = SharedData.Require("reference/eespnet_s1.0_random_weights_legacy.pth");
+        string input = SharedData.Require("reference/synth_input_1x3x224x224.f32");
+        float[] expected = SharedData.ReadF32(SharedData.Require("reference/eespnet_s1.0_random__synth224__logits.f32"));
+        string output = Path.Combine(CliHarness.TempDirectory(), "logits.f32");
+
+        var result = CliHarness.Run("run", "--model", "espnetv2-s1.0", "--weights", weights, "--input", input, "--output", output);
+
+        Assert.True(result.Code == 0, result.Err);
+        Assert.Equal("", result.Err); // precompiled: nothing to compile
+        Assert.StartsWith("espnetv2-s1.0 at 224x224: wrote 1x1000x1x1 float32 to ", result.Out);
+        float[] actual = SharedData.ReadF32(output);
+        Assert.Equal(1000, expected.Length);
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = actual.Zip(expected, (a, b) => (double)Math.Abs(a - b)).Max();
+        Assert.True(worst < 1e-4, $"max abs diff {worst}");
+    }
+
+    [Fact]
     public void Builtin_weights_and_synthetic_input_need_no_download_and_equal_the_files()
     {
         string dir = CliHarness.TempDirectory();

@@ -125,7 +125,9 @@ internal static class NetworkEmitter
         foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)))
         {
             w.Line($"// {layer.Name}: {Describe(layer)}");
-            var args = layer.Shaped.Inputs.Select(from => from < 0 ? "input" : Region(plan.Layers[from])).ToList();
+            // A Resize "like" another layer reads only that layer's shape, not its data.
+            var read = layer.Spec.Kind == LayerKind.Resize ? layer.Shaped.Inputs.Take(1) : layer.Shaped.Inputs;
+            var args = read.Select(from => from < 0 ? "input" : Region(plan.Layers[from])).ToList();
             args.Add(Region(layer));
             if (layer.ScratchFloats > 0) args.Add($"arena.Slice({layer.ScratchOffset}, {layer.ScratchFloats})");
             w.Line($"{MethodName(layer, i)}({string.Join(", ", args)});");
@@ -164,6 +166,10 @@ internal static class NetworkEmitter
             case LayerKind.DownSampler: DownSamplerEmitter.Emit(context); break;
             case LayerKind.GlobalAvgPool: GlobalAvgPoolEmitter.Emit(context); break;
             case LayerKind.Linear: LinearEmitter.Emit(context); break;
+            case LayerKind.Resize: ResizeEmitter.Emit(context); break;
+            case LayerKind.PyramidPool: PyramidPoolEmitter.Emit(context); break;
+            case LayerKind.GatedConv: GatedConvEmitter.Emit(context); break;
+            case LayerKind.PspPool: PspPoolEmitter.Emit(context); break;
         }
         w.Close();
     }
@@ -196,6 +202,10 @@ internal static class NetworkEmitter
                                      + (l.ReinforcementWeights && !l.Reinforce ? " (inp_reinf weights unused)" : ""),
             LayerKind.GlobalAvgPool => "global average pool",
             LayerKind.Linear => "fully connected" + (l.Bias ? " +bias" : ""),
+            LayerKind.Resize => "bilinear resize (aligned corners)",
+            LayerKind.PyramidPool => $"EfficientPyrPool proj {l.Proj}, scales 2/1.5/1/0.5/0.1" + (l.BatchNorm ? " + BR" : " +bias"),
+            LayerKind.GatedConv => "EfficientPWConv: 3x3 CBR x sigmoid gate",
+            LayerKind.PspPool => $"PSP pool, {l.Times} levels",
             _ => l.Kind.ToString(),
         };
         return $"{what}: {ins} -> {s.Out}";
