@@ -31,9 +31,10 @@ public static class Resampling
                 for (int j = 0; j < wo; j++)
                 {
                     int a = x0[j], b = Math.Min(a + 1, w - 1);
-                    float top = (1 - lx[j]) * xc[y0 * w + a] + lx[j] * xc[y0 * w + b];
-                    float bottom = (1 - lx[j]) * xc[y1 * w + a] + lx[j] * xc[y1 * w + b];
-                    yc[i * wo + j] = (1 - ly) * top + ly * bottom;
+                    double fx = lx[j];
+                    double top = (1 - fx) * xc[y0 * w + a] + fx * xc[y0 * w + b];
+                    double bottom = (1 - fx) * xc[y1 * w + a] + fx * xc[y1 * w + b];
+                    yc[i * wo + j] = (float)((1 - ly) * top + ly * bottom);
                 }
             }
         }

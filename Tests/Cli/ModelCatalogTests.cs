@@ -165,11 +165,13 @@ public sealed class ModelCatalogTests
         Assert.Equal("espnetv2-s1.25 (10 classes) at 96x160", request.Label);
     }
 
-    // The segmentation zoo may or may not precompile a given default; where it does, the class must be declared
-    // exactly as the request (scale, classes, size, head).
+    // Every released segmentation model is in the zoo (Definitions/EspNetV2/EspNetV2SegZoo.cs), declared exactly as
+    // the request: scale, classes, size, head.
     private static void AssertPrecompiledMatches(ModelRequest request)
     {
-        if (ModelCatalog.PrecompiledType(request) is not { } type) return;
+        var type = ModelCatalog.PrecompiledType(request);
+        Assert.True(type is not null, $"no zoo class for {ModelCatalog.Declaration(request)}");
+        Assert.IsType(type, ModelCatalog.CreatePrecompiled(request));
         var a = (EspNetV2SegmentationAttribute)Attribute.GetCustomAttribute(type, typeof(EspNetV2SegmentationAttribute))!;
         Assert.Equal((request.Scale, request.Classes, request.Height, request.Width, request.Head, 1),
                      (a.Scale, a.Classes, a.Height, a.Width, a.Head, a.Batch));
