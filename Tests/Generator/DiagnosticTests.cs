@@ -53,6 +53,16 @@ public sealed class DiagnosticTests
             DiagnosticSeverity.Error, "Height = 100", "Height = 100", "multiple of 8", "13", "104", "Height = 96 or 104");
 
     [Fact]
+    public void ESPN0004_segmentation_size_not_a_multiple_of_16() =>
+        AssertAt(Single("[EspNetV2Segmentation(Scale = 1.0, Height = 96, Width = 168)] public partial class M;", "ESPN0004"),
+            DiagnosticSeverity.Error, "Width = 168", "Width = 168", "multiple of 16", "11", "176", "Width = 160 or 176");
+
+    [Fact]
+    public void ESPN0016_scale_without_a_released_PSP_head() =>
+        AssertAt(Single("[EspNetV2Segmentation(Scale = 2.0, Height = 64, Width = 128, Head = EspNetV2Head.Psp)] public partial class M;", "ESPN0016"),
+            DiagnosticSeverity.Error, "Scale = 2.0", "0.5, 1.0, 1.5 for the PSP head");
+
+    [Fact]
     public void ESPN0005_concat_of_different_sizes_points_at_the_mismatched_input() =>
         AssertAt(Single("""
             [Network(Height = 16, Width = 16)]
