@@ -62,4 +62,24 @@ public sealed class SnapshotTests
         Assert.Empty(result.CompilationErrors);
         Snapshot.Verify(Assert.Single(result.Sources).Value, "cs", "EspNetV2_blocks");
     }
+
+    [Fact]
+    public void Segmentation_head_blocks()
+    {
+        var result = GeneratorHarness.Run("""
+            using Espnet.Compiled;
+            namespace Models;
+
+            [Network(Height = 12, Width = 20, InputChannels = 6, BatchNormEps = 1e-5)]
+            [GatedConv("gate", "input", Out = 4)]
+            [PyramidPool("pyr", "gate", Proj = 2, Out = 3, LastBatchNorm = false)]
+            [Resize("up", "pyr")]
+            [PspPool("psp", "up", Out = 3, Levels = 2)]
+            [Resize("out", "psp", Like = "input")]
+            public sealed partial class Heads;
+            """);
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.CompilationErrors);
+        Snapshot.Verify(Assert.Single(result.Sources).Value, "cs", "Segmentation_heads");
+    }
 }

@@ -44,4 +44,19 @@ public sealed class AllocationTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Contains(output, v => v != output[0]);
     }
+
+    [Fact]
+    public void Segmentation_heads_allocate_zero_bytes_after_the_first_call()
+    {
+        var model = new EdgeNetsS20CityAt64x128();
+        model.LoadWeights(RandomWeights.For(model, 8));
+        var input = RandomWeights.Input(EdgeNetsS20CityAt64x128.InputLength, 9);
+        var output = new float[EdgeNetsS20CityAt64x128.OutputLength];
+        model.Forward(input, output);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        model.Forward(input, output);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Contains(output, v => v != output[0]);
+    }
 }
