@@ -36,13 +36,13 @@ internal static class EspNetV2SegZoo
         double[] scales = psp ? PspScales : EdgeNetsScales;
         int[]? channels = scales.Contains(scale) ? EspNetV2Zoo.Channels(scale) : null;
         if (channels is null)
-            diagnostics.Add(Info("ESPN0016", At("Scale"), scale.ToString("R", CultureInfo.InvariantCulture),
+            diagnostics.Add(ZooDiagnostics.Info("ESPN0016", At("Scale"), scale.ToString("R", CultureInfo.InvariantCulture),
                 string.Join(", ", scales.Select(s => s.ToString("0.0##", CultureInfo.InvariantCulture))) + (psp ? " for the PSP head" : " for the EdgeNets head")));
-        if (classes < 1) diagnostics.Add(Info("ESPN0001", At("Classes"), classes));
+        if (classes < 1) diagnostics.Add(ZooDiagnostics.Info("ESPN0001", At("Classes"), classes));
         // EdgeNets' decoder halves four times and adds each level back: sizes must be multiples of 16.
         // The PSP head upsamples by 2 and concatenates at every level: the same rule.
-        CheckRestorable("Height", height, At("Height"), diagnostics);
-        CheckRestorable("Width", width, At("Width"), diagnostics);
+        ZooDiagnostics.CheckRestorable("Height", height, 16, At("Height"), diagnostics);
+        ZooDiagnostics.CheckRestorable("Width", width, 16, At("Width"), diagnostics);
 
         string origin = string.Format(CultureInfo.InvariantCulture,
             "[EspNetV2Segmentation(Scale = {0}, Classes = {1}, Height = {2}, Width = {3}, Batch = {4}, Head = {5})]",
@@ -52,18 +52,6 @@ internal static class EspNetV2SegZoo
             : new List<LayerSpec>();
         return NetworkParser.Build(context, type, a, origin, batch, 3, height, width, output: null, layers, diagnostics);
     }
-
-    private static void CheckRestorable(string argument, int size, LocationInfo? at, List<DiagnosticInfo> diagnostics)
-    {
-        if (size <= 0 || size % 16 == 0) return;
-        int reduced = (size + 15) / 16;
-        int down = size / 16 * 16, up = down + 16;
-        if (down == 0) (down, up) = (16, 32);
-        diagnostics.Add(Info("ESPN0004", at, argument, size, 16, reduced, 16, reduced * 16, down, up));
-    }
-
-    private static DiagnosticInfo Info(string id, LocationInfo? at, params object[] args) =>
-        new(id, at, args.Select(x => System.Convert.ToString(x, CultureInfo.InvariantCulture) ?? "").ToEquatableArray());
 
     /// <summary>EdgeNets ESPNetv2Segmentation: decoder widths [64, 48, 32, classes], projection min(classes / 2, 16).</summary>
     private static List<LayerSpec> EdgeNetsHead(int[] c, int classes)

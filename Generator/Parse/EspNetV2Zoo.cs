@@ -42,17 +42,14 @@ internal static class EspNetV2Zoo
         NetworkParser.AddPartialCheck(context, type, diagnostics);
         int[]? channels = Table.Where(t => t.Scale == scale).Select(t => t.Channels).FirstOrDefault();
         if (channels is null)
-            diagnostics.Add(Info("ESPN0016", At("Scale"), scale.ToString("R", CultureInfo.InvariantCulture), ValidScales));
-        if (classes < 1) diagnostics.Add(Info("ESPN0001", At("Classes"), classes));
+            diagnostics.Add(ZooDiagnostics.Info("ESPN0016", At("Scale"), scale.ToString("R", CultureInfo.InvariantCulture), ValidScales));
+        if (classes < 1) diagnostics.Add(ZooDiagnostics.Info("ESPN0001", At("Classes"), classes));
 
         string origin = string.Format(CultureInfo.InvariantCulture,
             "[EspNetV2(Scale = {0}, Classes = {1}, Height = {2}, Width = {3}, Batch = {4})]", scale, classes, height, width, batch);
         var layers = diagnostics.Count == 0 ? Layers(channels!, classes, a.Location, At("Classes"), At("Height")) : new List<LayerSpec>();
         return NetworkParser.Build(context, type, a, origin, batch, 3, height, width, output: null, layers, diagnostics);
     }
-
-    private static DiagnosticInfo Info(string id, LocationInfo? at, params object[] args) =>
-        new(id, at, args.Select(x => System.Convert.ToString(x, CultureInfo.InvariantCulture) ?? "").ToEquatableArray());
 
     private static List<LayerSpec> Layers(int[] c, int classes, LocationInfo? attribute, LocationInfo? classesAt, LocationInfo? heightAt)
     {

@@ -26,13 +26,13 @@ internal static class EspNetZoo
 
         var diagnostics = new List<DiagnosticInfo>();
         NetworkParser.AddPartialCheck(context, type, diagnostics);
-        if (classes < 1) diagnostics.Add(Info("ESPN0001", At("Classes"), classes));
-        if (p < 0) diagnostics.Add(Info("ESPN0002", At("P"), "P", p));
-        if (q < 0) diagnostics.Add(Info("ESPN0002", At("Q"), "Q", q));
+        if (classes < 1) diagnostics.Add(ZooDiagnostics.Info("ESPN0001", At("Classes"), classes));
+        if (p < 0) diagnostics.Add(ZooDiagnostics.Info("ESPN0002", At("P"), "P", p));
+        if (q < 0) diagnostics.Add(ZooDiagnostics.Info("ESPN0002", At("Q"), "Q", q));
         if (withDecoder)
         {
-            CheckRestorable("Height", height, At("Height"), diagnostics);
-            CheckRestorable("Width", width, At("Width"), diagnostics);
+            ZooDiagnostics.CheckRestorable("Height", height, 8, At("Height"), diagnostics);
+            ZooDiagnostics.CheckRestorable("Width", width, 8, At("Width"), diagnostics);
         }
 
         string kind = withDecoder ? "EspNet" : "EspNetC";
@@ -42,18 +42,6 @@ internal static class EspNetZoo
         var layers = valid ? Layers(withDecoder, classes, p, q, reinforcedSkip, At("Classes")) : new List<LayerSpec>();
         return NetworkParser.Build(context, type, a, origin, batch, 3, height, width, output: null, layers, diagnostics);
     }
-
-    private static void CheckRestorable(string argument, int size, LocationInfo? at, List<DiagnosticInfo> diagnostics)
-    {
-        if (size <= 0 || size % 8 == 0) return;
-        int eighth = (size + 7) / 8;
-        int down = size / 8 * 8, up = down + 8;
-        if (down == 0) (down, up) = (8, 16);
-        diagnostics.Add(Info("ESPN0004", at, argument, size, 8, eighth, 8, eighth * 8, down, up));
-    }
-
-    private static DiagnosticInfo Info(string id, LocationInfo? at, params object[] args) =>
-        new(id, at, args.Select(x => System.Convert.ToString(x, System.Globalization.CultureInfo.InvariantCulture) ?? "").ToEquatableArray());
 
     private static List<LayerSpec> Layers(bool withDecoder, int classes, int p, int q, bool reinforcedSkip, LocationInfo? classesAt)
     {
