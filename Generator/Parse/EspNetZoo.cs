@@ -39,7 +39,10 @@ internal static class EspNetZoo
         string origin = $"[{kind}(Classes = {classes}, P = {p}, Q = {q}, Height = {height}, Width = {width}, Batch = {batch}"
                         + (withDecoder ? $", Skip = {(reinforcedSkip ? "Reinforced" : "Level1")})]" : ")]");
         bool valid = diagnostics.Count == 0;
-        var layers = valid ? Layers(withDecoder, classes, p, q, reinforcedSkip, At("Classes")) : new List<LayerSpec>();
+        // Expanded layers report at the attribute (or, through their argument locations, at its Classes).
+        var layers = valid
+            ? Layers(withDecoder, classes, p, q, reinforcedSkip, At("Classes")).Select(l => l with { Location = a.Location }).ToList()
+            : new List<LayerSpec>();
         return NetworkParser.Build(context, type, a, origin, batch, 3, height, width, output: null, layers, diagnostics);
     }
 
