@@ -27,10 +27,10 @@ public sealed class EspNetReferenceTests(ITestOutputHelper output)
         { "out", "classifier" },
     };
 
-    // The last two tensors reach |b| ~ 2.5e3 and cancel heavily (BN with tiny variances after a 324-term conv),
-    // so the reference's own float32 rounding exceeds 1e-4 x |b| at a few small elements: the authors' run
-    // differs from its float64 twin by up to 4.4e-3 (reference-manifest.json), i.e. 2.3e-6 x max|b|. There we
-    // allow that float32 noise floor on top of the tolerance; everything upstream meets 1e-4 x max(1,|b|) plainly.
+    // The last two tensors reach |b| ~ 2.5e3 next to elements near 1, after BNs with gains near 100: a float32
+    // pipeline's rounding (ours, or the authors' float32 run that produced `out`) exceeds 1e-4 x |b| at ~0.1%
+    // of the small elements. There we allow the float32 noise floor, 2.5e-6 x max|b| (the manifest's float32 vs
+    // float64 difference, 4.4e-3 on |b| <= 1.9e3); EspNetDoubleReferenceTests measures both against exact arithmetic.
     private static readonly Dictionary<string, double> NoiseFloor = new() { ["conv"] = 2.5e-6, ["out"] = 2.5e-6 };
 
     private static readonly Lazy<(Dictionary<string, float[]> Taps, float[] Output)> Run = new(() =>
