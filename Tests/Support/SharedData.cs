@@ -29,8 +29,9 @@ public static class SharedData
 
     private static string? Find()
     {
+        // Set, it is the only place looked at (a missing folder means "no shared data", e.g. to try a fresh clone).
         string? env = Environment.GetEnvironmentVariable("ESPNET_SHARED_DATA");
-        if (!string.IsNullOrEmpty(env) && Directory.Exists(env)) return Path.GetFullPath(env);
+        if (!string.IsNullOrEmpty(env)) return Directory.Exists(env) ? Path.GetFullPath(env) : null;
         foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
