@@ -12,7 +12,7 @@ internal static class RunCommand
     {
         var model = new ModelOptions();
         var weights = new Option<string>("--weights", "-w") { Description = "Weights: the authors' .pth (legacy or zip layout), or 'builtin' (ESPNet p2q3 Cityscapes, embedded)", Required = true };
-        var input = new Option<string>("--input", "-i") { Description = "Input tensor: raw float32 little-endian NCHW, batch 1 (or float32 .npy), or 'synthetic' (the reference tests' input pattern)", Required = true };
+        var input = new Option<string>("--input", "-i") { Description = "Input tensor: raw float32 little-endian NCHW, batch 1 (or float32 .npy of shape (1, C, H, W) or (C, H, W)), or 'synthetic' (the reference tests' input pattern)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output logits: raw float32 little-endian NCHW (.npy if the name ends in .npy)", Required = true };
         var threads = new Option<int>("--threads") { Description = "Worker threads (accepted; the CPU kernels are single-threaded for now)", DefaultValueFactory = _ => 1 };
         var device = new Option<string>("--device") { Description = "cpu or cuda (the CUDA backend is not built yet)", DefaultValueFactory = _ => "cpu" };
@@ -65,7 +65,13 @@ internal static class RunCommand
 
     private static float[] ReadInput(string path, ModelRequest request, ICompiledNetwork network)
     {
-        float[] x = TensorFile.Read(path);
+        float[] x = TensorFile.Read(path, out int[]? shape);
+        var i = network.InputShape;
+        int[] batched = [network.Batch, i.Channels, i.Height, i.Width], single = [i.Channels, i.Height, i.Width];
+        // An .npy file says its shape: a transposed (HWC) or HxW-swapped array has the right count but the wrong layout.
+        if (shape is not null && !shape.SequenceEqual(batched) && !(network.Batch == 1 && shape.SequenceEqual(single)))
+            throw new InvalidDataException($"{Path.GetFileName(path)} has shape {TensorFile.FormatShape(shape)} but {request.Label} expects " +
+                                           TensorFile.FormatShape(batched) + (network.Batch == 1 ? $" or {TensorFile.FormatShape(single)}" : ""));
         int expected = network.Batch * network.InputShape.Elements;
         if (x.Length != expected)
             throw new InvalidDataException($"{Path.GetFileName(path)} holds {x.Length} floats but {request.Label} expects " +

@@ -9,12 +9,14 @@ internal static partial class TensorFile
 {
     private static readonly byte[] NpyMagic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
-    /// <summary>The floats in a file; an .npy file's shape is checked for sanity, its count is checked by the caller.</summary>
-    public static float[] Read(string path)
+    /// <summary>The floats in a file, and for an .npy file the shape its header declares (null for raw float32).
+    /// Neither the shape nor the count is checked against anything here; the caller does that.</summary>
+    public static float[] Read(string path, out int[]? shape)
     {
         byte[] bytes = File.ReadAllBytes(path);
         string name = Path.GetFileName(path);
-        int start = bytes.AsSpan().StartsWith(NpyMagic) ? NpyDataOffset(bytes, name) : 0;
+        shape = null;
+        int start = bytes.AsSpan().StartsWith(NpyMagic) ? NpyDataOffset(bytes, name, out shape) : 0;
         int length = bytes.Length - start;
         if (length % 4 != 0)
             throw new InvalidDataException($"{name} holds {length} bytes of data, not a whole number of float32 values");
@@ -23,6 +25,10 @@ internal static partial class TensorFile
             values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(start + 4 * i, 4));
         return values;
     }
+
+    /// <summary>A shape as NumPy prints it: (1, 3, 64, 128), (5,) or ().</summary>
+    public static string FormatShape(IReadOnlyList<int> shape) =>
+        shape.Count == 1 ? $"({shape[0]},)" : $"({string.Join(", ", shape)})";
 
     /// <summary>Writes raw float32 little-endian, or .npy when the path ends in .npy.</summary>
     public static void Write(string path, ReadOnlySpan<float> values, int[] shape)
@@ -38,19 +44,39 @@ internal static partial class TensorFile
         }
     }
 
-    private static int NpyDataOffset(byte[] bytes, string name)
+    private static int NpyDataOffset(byte[] bytes, string name, out int[] shape)
     {
         if (bytes.Length < 10) throw new InvalidDataException($"{name}: truncated .npy header");
         int major = bytes[6];
-        int headerLength = major == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)) : (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
+        if (major is < 1 or > 3) throw new InvalidDataException($"{name}: unsupported .npy format version {major}.{bytes[7]}");
         int headerStart = major == 1 ? 10 : 12;
-        if (headerLength < 0 || headerStart + headerLength > bytes.Length) throw new InvalidDataException($"{name}: truncated .npy header");
-        string header = Encoding.Latin1.GetString(bytes, headerStart, headerLength);
+        if (bytes.Length < headerStart) throw new InvalidDataException($"{name}: truncated .npy header");
+        long headerLength = major == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)) : BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
+        long dataStart = headerStart + headerLength; // long: a v2/v3 length near 4 GiB must not wrap
+        if (dataStart > bytes.Length) throw new InvalidDataException($"{name}: truncated .npy header");
+        string header = Encoding.Latin1.GetString(bytes, headerStart, (int)headerLength);
         if (!DescrFloat32().IsMatch(header))
             throw new InvalidDataException($"{name}: only little-endian float32 .npy files are accepted (descr '<f4'); header is {header.Trim()}");
         if (!NotFortran().IsMatch(header))
             throw new InvalidDataException($"{name}: Fortran-order .npy is not accepted; save a C-order array (np.ascontiguousarray)");
-        return headerStart + headerLength;
+        shape = ParseShape(header, name);
+        return (int)dataStart;
+    }
+
+    private static int[] ParseShape(string header, string name)
+    {
+        var match = ShapeTuple().Match(header);
+        if (!match.Success) throw new InvalidDataException($"{name}: .npy header has no readable 'shape'; header is {header.Trim()}");
+        string[] parts = match.Groups[1].Value.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length > 0 && parts[^1].Length == 0) parts = parts[..^1]; // (5,) and ()
+        var shape = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            string digits = parts[i].TrimEnd('L'); // Python 2 longs: (1L, 3L, ...)
+            if (!int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out shape[i]))
+                throw new InvalidDataException($"{name}: .npy header has an unreadable shape ({match.Groups[1].Value})");
+        }
+        return shape;
     }
 
     private static byte[] NpyHeader(int[] shape)
@@ -72,4 +98,7 @@ internal static partial class TensorFile
 
     [GeneratedRegex(@"'fortran_order'\s*:\s*False")]
     private static partial Regex NotFortran();
+
+    [GeneratedRegex(@"'shape'\s*:\s*\(([^)]*)\)")]
+    private static partial Regex ShapeTuple();
 }

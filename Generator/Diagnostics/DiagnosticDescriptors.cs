@@ -59,6 +59,14 @@ public static class DiagnosticDescriptors
         "Network class must be partial",
         "'{0}' must be declared 'partial' so that the generator can add the compiled network to it");
 
+    public static readonly DiagnosticDescriptor SeveralModels = Error("ESPN0019",
+        "More than one model attribute",
+        "'{0}' carries {1}; a class compiles one network, so keep one attribute and declare the others on their own classes");
+
+    public static readonly DiagnosticDescriptor UnsupportedDeclaration = Error("ESPN0020",
+        "Unsupported declaration for a network",
+        "'{0}' cannot hold a compiled network because '{1}' is {2}; declare the network on a non-generic partial class (nested only in non-generic classes)");
+
     public static readonly DiagnosticDescriptor NoLayers = Error("ESPN0013",
         "Network has no layers",
         "'{0}' is marked [Network] but declares no layers; add layer attributes such as [Conv(\"level1\", \"input\", Out = 16)]");

@@ -49,7 +49,9 @@ internal sealed class AttributeReader
         foreach (var arg in _data.ConstructorArguments)
         {
             if (arg.Kind == TypedConstantKind.Array)
-                result.AddRange(arg.Values.Select(v => v.Value as string ?? ""));
+            {
+                if (!arg.IsNull) result.AddRange(arg.Values.Select(v => v.Value as string ?? ""));
+            }
             else
                 result.Add(arg.Value as string ?? "");
         }
@@ -75,6 +77,8 @@ internal sealed class AttributeReader
         }
         return list.ToEquatableArray();
     }
+
+    public bool Wrote(string name) => _data.NamedArguments.Any(pair => pair.Key == name);
 
     private TypedConstant? Named(string name)
     {

@@ -60,7 +60,8 @@ internal static class LayerParser
             // Resize to another layer's size: that layer becomes the second input (only its shape is read).
             "ResizeAttribute" => new LayerSpec(LayerKind.Resize, name,
                 a.String("Like") is { } like ? inputs.Append(like).ToEquatableArray() : inputs,
-                Factor: a.Double("Factor", 2.0), Location: location, ArgumentLocations: args),
+                Factor: a.Double("Factor", 2.0), Location: location,
+                ArgumentLocations: args.Concat(args.Where(x => x.Argument == "Like").Select(x => new ArgumentLocation("#2", x.Location))).ToEquatableArray()),
             "PyramidPoolAttribute" => new LayerSpec(LayerKind.PyramidPool, name, inputs,
                 Out: a.Int("Out", 0), Proj: a.Int("Proj", 0), BatchNorm: a.Bool("LastBatchNorm", true), Bias: !a.Bool("LastBatchNorm", true),
                 PRelu: true, Eps: a.Double("Eps", 0), Location: location, ArgumentLocations: args),

@@ -26,8 +26,11 @@ internal static class NetworkParser
             if (layer is not null) layers.Add(layer);
         }
 
+        // A layer's Eps, else the network's BatchNormEps where written, else the authors' value for the kind:
+        // 1e-3 for ESPNet's blocks, 1e-5 for ESPNetv2's.
+        bool networkEps = network.Wrote("BatchNormEps");
         double eps = network.Double("BatchNormEps", 1e-3);
-        layers = layers.Select(l => l.Eps == 0 ? l with { Eps = eps } : l).ToList();
+        layers = layers.Select(l => l.Eps != 0 ? l : l with { Eps = networkEps ? eps : DefaultEps(l.Kind) }).ToList();
 
         var diagnostics = new List<DiagnosticInfo>();
         AddPartialCheck(context, type, diagnostics);
@@ -45,8 +48,36 @@ internal static class NetworkParser
             diagnostics: diagnostics);
     }
 
+    private static double DefaultEps(LayerKind kind) =>
+        kind is LayerKind.Eesp or LayerKind.DownSampler or LayerKind.PyramidPool or LayerKind.GatedConv or LayerKind.PspPool ? 1e-5 : 1e-3;
+
+    private static readonly string[] ModelAttributes =
+        { "NetworkAttribute", "EspNetAttribute", "EspNetCAttribute", "EspNetV2Attribute", "EspNetV2SegmentationAttribute" };
+
+    /// <summary>
+    /// Checks every parser makes of the class itself: partial (ESPN0012), one model attribute (ESPN0019),
+    /// a non-generic class whose containers are non-generic classes (ESPN0020).
+    /// </summary>
     public static void AddPartialCheck(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, List<DiagnosticInfo> diagnostics)
     {
+        var models = type.GetAttributes()
+            .Where(a => a.AttributeClass?.ContainingNamespace?.ToDisplayString() == Namespace && ModelAttributes.Contains(a.AttributeClass.Name))
+            .Select(a => "[" + a.AttributeClass!.Name.Substring(0, a.AttributeClass.Name.Length - "Attribute".Length) + "]")
+            .ToList();
+        if (models.Count > 1)
+            diagnostics.Add(new DiagnosticInfo("ESPN0019", LocationInfo.From(context.Attributes[0].ApplicationSyntaxReference?.GetSyntax()),
+                new[] { type.Name, string.Join(", ", models) }.ToEquatableArray()));
+        for (var t = type; t is not null; t = t.ContainingType)
+        {
+            if (t.IsGenericType || t.TypeKind != TypeKind.Class || t.IsRecord)
+            {
+                string what = t.IsGenericType ? "generic" : t.IsRecord ? "a record" : "a " + t.TypeKind.ToString().ToLowerInvariant();
+                diagnostics.Add(new DiagnosticInfo("ESPN0020", LocationInfo.From(type.Locations.FirstOrDefault() ?? Location.None),
+                    new[] { type.Name, t.Name, what }.ToEquatableArray()));
+                break;
+            }
+        }
+
         if (context.TargetNode is ClassDeclarationSyntax cls && !cls.Modifiers.Any(m => m.ValueText == "partial"))
             diagnostics.Add(new DiagnosticInfo("ESPN0012", LocationInfo.From(cls.Identifier.GetLocation()), new[] { type.Name }.ToEquatableArray()));
     }

@@ -17,12 +17,16 @@ internal static class ShapeInference
         void NetworkError(string id, string argument, params object[] args)
         {
             valid = false;
-            diagnostics.Add(new DiagnosticInfo(id, spec.LocationOf(argument), args.Select(a => a.ToString()!).ToEquatableArray()));
+            diagnostics.Add(new DiagnosticInfo(id, spec.LocationOf(argument),
+                args.Select(a => System.Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture) ?? "").ToEquatableArray()));
         }
         if (spec.Height < 1) NetworkError("ESPN0010", "Height", spec.ClassName, "Height", spec.Height, "set the input height (pixels, at least 1)");
         if (spec.Width < 1) NetworkError("ESPN0010", "Width", spec.ClassName, "Width", spec.Width, "set the input width (pixels, at least 1)");
         if (spec.Batch < 1) NetworkError("ESPN0010", "Batch", spec.ClassName, "Batch", spec.Batch, "the batch is at least 1");
         if (spec.InputChannels < 1) NetworkError("ESPN0010", "InputChannels", spec.ClassName, "InputChannels", spec.InputChannels, "an image has at least 1 channel");
+        if (valid && input.Elements * spec.Batch > LayerChecks.MaxTensorFloats)
+            NetworkError("ESPN0010", "Height", spec.ClassName, "Height x Width", $"{spec.Height}x{spec.Width}",
+                $"a batch of {(input.Elements * spec.Batch).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} input floats exceeds the {(LayerChecks.MaxTensorFloats).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} a network may hold");
 
         var index = new Dictionary<string, int>(System.StringComparer.Ordinal);
         var dims = new Dictionary<int, Dims?>();
@@ -38,6 +42,9 @@ internal static class ShapeInference
                     ctx.Error("ESPN0009", "#0", layer.Name);
                     continue;
                 }
+
+                LayerChecks.Arguments(ctx);
+                bool argumentsValid = !ctx.Failed;
 
                 var inputIds = new List<int>();
                 var inputDims = new List<Dims>();
@@ -59,7 +66,7 @@ internal static class ShapeInference
                 Dims? output = null;
                 int[] dilations = { layer.Dilation };
                 int imagePools = 0;
-                if (ready)
+                if (ready && argumentsValid)
                 {
                     var x = inputDims[0];
                     switch (layer.Kind)
@@ -87,6 +94,12 @@ internal static class ShapeInference
                         case LayerKind.GatedConv: output = GatedConvShape.Infer(ctx, x); break;
                         case LayerKind.PspPool: output = PspPoolShape.Infer(ctx, x); break;
                     }
+                }
+                if (output is { } o && !ctx.Failed && !LayerChecks.FitsInMemory(ctx, o, spec.Batch)) output = null;
+                if (output is not null && layer.Kind == LayerKind.Linear && (long)layer.Out * inputDims[0].Elements > LayerChecks.MaxTensorFloats)
+                {
+                    ctx.Invalid("Out", layer.Out, $"its weights would hold {((long)layer.Out * inputDims[0].Elements).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} floats; pool the map first");
+                    output = null;
                 }
                 if (ctx.Failed || output is null) valid = false;
                 index[layer.Name] = self;

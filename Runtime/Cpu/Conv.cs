@@ -19,19 +19,23 @@ public static class Conv
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups, bool accumulate = false)
     {
-        if (wo > MaxStackRow) throw new ArgumentOutOfRangeException(nameof(wo), $"rows wider than {MaxStackRow} are not supported");
         int pad = (kernel - 1) / 2 * dilation;
         int cinG = cin / groups, coutG = cout / groups, plane = ho * wo;
-        Span<double> acc = stackalloc double[wo];
+        // Each output row is accumulated in double, in column chunks that fit on the stack.
+        int chunk = Math.Min(wo, MaxStackRow);
+        Span<double> acc = stackalloc double[chunk];
         for (int oc = 0; oc < cout; oc++)
         {
             int g = oc / coutG;
             ReadOnlySpan<float> wOc = weight.Slice(oc * cinG * kernel * kernel, cinG * kernel * kernel);
             for (int oy = 0; oy < ho; oy++)
+            for (int cx = 0; cx < wo; cx += chunk)
             {
-                Span<float> yRow = y.Slice(oc * plane + oy * wo, wo);
-                if (accumulate) for (int i = 0; i < wo; i++) acc[i] = yRow[i];
-                else acc.Clear();
+                int cw = Math.Min(chunk, wo - cx);
+                Span<float> yRow = y.Slice(oc * plane + oy * wo + cx, cw);
+                Span<double> a = acc.Slice(0, cw);
+                if (accumulate) for (int i = 0; i < cw; i++) a[i] = yRow[i];
+                else a.Clear();
                 for (int icg = 0; icg < cinG; icg++)
                 {
                     ReadOnlySpan<float> xc = x.Slice((g * cinG + icg) * h * w, h * w);
@@ -43,16 +47,17 @@ public static class Conv
                         for (int kx = 0; kx < kernel; kx++)
                         {
                             int dx = kx * dilation - pad;
-                            int ox0 = FirstInside(dx, stride), ox1 = Math.Min(wo - 1, LastInside(dx, stride, w));
+                            int ox0 = Math.Max(FirstInside(dx, stride), cx);
+                            int ox1 = Math.Min(Math.Min(wo - 1, LastInside(dx, stride, w)), cx + cw - 1);
                             if (ox1 < ox0) continue;
                             double wv = wOc[(icg * kernel + ky) * kernel + kx];
-                            if (stride == 1) AxpyWiden(xRow.Slice(ox0 + dx, ox1 - ox0 + 1), wv, acc.Slice(ox0, ox1 - ox0 + 1));
+                            if (stride == 1) AxpyWiden(xRow.Slice(ox0 + dx, ox1 - ox0 + 1), wv, a.Slice(ox0 - cx, ox1 - ox0 + 1));
                             else
-                                for (int ox = ox0, ix = ox0 * stride + dx; ox <= ox1; ox++, ix += stride) acc[ox] += wv * xRow[ix];
+                                for (int ox = ox0, ix = ox0 * stride + dx; ox <= ox1; ox++, ix += stride) a[ox - cx] += wv * xRow[ix];
                         }
                     }
                 }
-                for (int i = 0; i < wo; i++) yRow[i] = (float)acc[i];
+                for (int i = 0; i < cw; i++) yRow[i] = (float)a[i];
             }
         }
     }

@@ -9,15 +9,7 @@ public static class Resampling
     /// </summary>
     public static void BilinearAlignCorners(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
-        Span<int> x0 = wo <= 4096 ? stackalloc int[wo] : new int[wo];
-        Span<float> lx = wo <= 4096 ? stackalloc float[wo] : new float[wo];
         float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
-        for (int j = 0; j < wo; j++)
-        {
-            float src = sx * j;
-            x0[j] = Math.Min((int)src, w - 1);
-            lx[j] = src - x0[j];
-        }
         float sy = ho > 1 ? (float)(h - 1) / (ho - 1) : 0f;
         for (int c = 0; c < channels; c++)
         {
@@ -30,8 +22,9 @@ public static class Resampling
                 float ly = src - y0;
                 for (int j = 0; j < wo; j++)
                 {
-                    int a = x0[j], b = Math.Min(a + 1, w - 1);
-                    double fx = lx[j];
+                    float srcX = sx * j;
+                    int a = Math.Min((int)srcX, w - 1), b = Math.Min(a + 1, w - 1);
+                    double fx = srcX - a;
                     double top = (1 - fx) * xc[y0 * w + a] + fx * xc[y0 * w + b];
                     double bottom = (1 - fx) * xc[y1 * w + a] + fx * xc[y1 * w + b];
                     yc[i * wo + j] = (float)((1 - ly) * top + ly * bottom);
@@ -72,17 +65,6 @@ public static class Resampling
         for (int k = 0; k < groups; k++)
         for (int j = 0; j < perGroup; j++)
             x.Slice((k * perGroup + j) * plane, plane).CopyTo(y.Slice((j * groups + k) * plane, plane));
-    }
-
-    /// <summary>Mean of each channel over its plane.</summary>
-    public static void GlobalAvgPool(ReadOnlySpan<float> x, int channels, int plane, Span<float> y)
-    {
-        for (int c = 0; c < channels; c++)
-        {
-            double sum = 0;
-            foreach (float v in x.Slice(c * plane, plane)) sum += v;
-            y[c] = (float)(sum / plane);
-        }
     }
 
     /// <summary>y[c, :] *= sigmoid(gate[c]): the per-channel gate of EfficientPWConv, broadcast over the plane.</summary>

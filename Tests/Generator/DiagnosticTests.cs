@@ -204,6 +204,52 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void ESPN0019_two_model_attributes_on_one_class()
+    {
+        var result = GeneratorHarness.Run(Usings + "[EspNet(Height = 64, Width = 128)][EspNetC(Height = 64, Width = 128)] public partial class M;");
+        var found = result.GeneratorDiagnostics.Where(d => d.Id == "ESPN0019").ToList();
+        Assert.Equal(2, found.Count); // one at each attribute; neither network is emitted
+        AssertAt((result, found[0]), DiagnosticSeverity.Error, "EspNet(Height = 64, Width = 128)", "'M'", "[EspNet], [EspNetC]");
+        Assert.Empty(result.Sources);
+    }
+
+    [Fact]
+    public void ESPN0020_generic_class() =>
+        AssertAt(Single("[EspNetC(Height = 64, Width = 64)] public partial class M<T>;", "ESPN0020"),
+            DiagnosticSeverity.Error, "M", "'M'", "generic");
+
+    [Fact]
+    public void ESPN0020_nested_in_a_struct() =>
+        AssertAt(Single("public partial struct Outer { [EspNetC(Height = 64, Width = 64)] public partial class M; }", "ESPN0020"),
+            DiagnosticSeverity.Error, "M", "'Outer' is a struct");
+
+    [Theory]
+    [InlineData("[Concat(\"c\")]", "\"c\"", "name the layer")]
+    [InlineData("[Concat(\"c\", null)]", "\"c\"", "name the layer")]
+    [InlineData("[Conv(\"\", \"input\", Out = 4)]", "\"\"", "non-empty name")]
+    [InlineData("[Conv(\"a\", \"\", Out = 4)]", "\"\"", "name the layer")]
+    [InlineData("[Conv(\"a\", \"input\", Out = 4, Eps = double.NaN)]", "Eps = double.NaN", "small positive number")]
+    [InlineData("[Conv(\"a\", \"input\", Out = 4, Dilation = 100000)]", "Dilation = 100000", "largest supported value is 4096")]
+    [InlineData("[Conv(\"a\", \"input\", Out = 4)][Resize(\"r\", \"a\", Factor = double.PositiveInfinity)]", "Factor = double.PositiveInfinity", "finite factor")]
+    [InlineData("[Conv(\"a\", \"input\", Out = 40000, Kernel = 1)]", "\"a\"", "exceeds the 268,435,456")]
+    public void ESPN0010_malformed_layers_are_diagnosed_not_crashes(string layers, string at, string message)
+    {
+        var result = GeneratorHarness.Run(Usings + "[Network(Height = 128, Width = 128)]" + layers + " public partial class M;");
+        Assert.DoesNotContain(result.GeneratorDiagnostics, d => d.Id.StartsWith("CS"));
+        var d = Assert.Single(result.GeneratorDiagnostics, d => d.Id == "ESPN0010");
+        AssertAt((result, d), DiagnosticSeverity.Error, at, message);
+    }
+
+    [Fact]
+    public void Layered_ESPNetv2_blocks_default_to_their_authors_epsilon()
+    {
+        var result = GeneratorHarness.Run(Usings + "[Network(Height = 32, Width = 32)][Conv(\"c\", \"input\", Out = 16)][Eesp(\"e\", \"c\", Out = 16, K = 2)] public partial class M;");
+        string source = Assert.Single(result.Sources).Value;
+        Assert.Contains(", 0.001f);", source); // the Conv: ESPNet's 1e-3
+        Assert.Contains(", 1E-05f);", source); // the EESP: ESPNetv2's 1e-5
+    }
+
+    [Fact]
     public void Every_descriptor_has_a_test_and_a_README_row()
     {
         var ids = typeof(Espnet.Compiled.Generator.Diagnostics.DiagnosticDescriptors).GetFields()

@@ -32,3 +32,26 @@ public sealed class HeadDifferentialTests
             Compare.AssertClose(taps.Values[name], t.D, name, seedNote: $"seed {seed}");
     }
 }
+
+/// <summary>Rows wider than one stack chunk of the convolution and resize kernels.</summary>
+public sealed class WideRowTests
+{
+    [Fact]
+    public void Rows_wider_than_4096_columns_match_the_reference()
+    {
+        const int seed = 5;
+        var model = new WideRowNet();
+        var sd = RandomWeights.For(model, seed);
+        model.LoadWeights(sd);
+        var input = RandomWeights.Input(WideRowNet.InputLength, seed + 1);
+        var taps = new TapRecorder();
+        model.Forward(input, new float[WideRowNet.OutputLength], taps);
+        var p = RandomWeights.Lookup(sd);
+        var x = new T(2, 3, 9001, input.Select(v => (double)v).ToArray());
+        var wide = Ref.PRelu(Ref.Bn(Ref.Conv(x, p("wide.conv.weight"), 3, 3, dilation: 2), p, "wide.bn.", 1e-3), p("wide.act.weight"));
+        var half = Ref.Conv(wide, p("half.conv.weight"), 2, 3, stride: 2);
+        Compare.AssertClose(taps.Values["wide"], wide.D, "wide", seedNote: $"seed {seed}");
+        Compare.AssertClose(taps.Values["half"], half.D, "half", seedNote: $"seed {seed}");
+        Compare.AssertClose(taps.Values["back"], RefHeads.Bilinear(half, 3, 9001).D, "back", seedNote: $"seed {seed}");
+    }
+}

@@ -9,3 +9,10 @@ namespace Espnet.Compiled.Tests.Numerics;
 [PyramidPool("last", "up", Proj = 2, Out = 5, LastBatchNorm = false)]
 [Resize("out", "last", Like = "input")]
 public sealed partial class HeadNet;
+
+// Rows wider than the kernels' 4096-column stack chunk.
+[Network(Height = 3, Width = 9001, InputChannels = 2)]
+[Conv("wide", "input", Out = 3, Kernel = 3, Dilation = 2)]
+[Conv("half", "wide", Out = 2, Kernel = 3, Stride = 2, BatchNorm = false, PRelu = false)]
+[Resize("back", "half", Like = "input")]
+public sealed partial class WideRowNet;

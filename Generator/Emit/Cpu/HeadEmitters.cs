@@ -78,7 +78,7 @@ internal static class GatedConvEmitter
         int gateAt = Arena.Align(x.C);
         c.W.Line($"var pooled = scratch.Slice(0, {x.C});");
         c.W.Line($"var gate = scratch.Slice({gateAt}, {l.Out});");
-        c.W.Line($"global::Espnet.Compiled.Cpu.Resampling.GlobalAvgPool(x, {x.C}, {plane}, pooled);");
+        c.W.Line($"global::Espnet.Compiled.Cpu.Elementwise.GlobalAvgPool(x, {x.C}, {plane}, pooled);");
         c.W.Line($"global::Espnet.Compiled.Cpu.Conv.Conv2d(pooled, {x.C}, 1, 1, {c.P(n + "wt_layer.1.weight")}, gate, {l.Out}, 1, 1, kernel: 1, stride: 1, dilation: 1, groups: 1);");
         c.W.Line($"global::Espnet.Compiled.Cpu.Conv.Conv2d(x, {x.C}, {x.H}, {x.W}, {c.P(n + "expansion_layer.cbr.0.weight")}, y, {l.Out}, {x.H}, {x.W}, kernel: 3, stride: 1, dilation: 1, groups: {groups});");
         c.BatchNormPRelu("y", l.Out, plane, n + "expansion_layer.cbr.1.", n + "expansion_layer.cbr.2.weight", l.Eps);

@@ -133,7 +133,7 @@ namespace Models
         {
             var pooled = scratch.Slice(0, 6);
             var gate = scratch.Slice(16, 4);
-            global::Espnet.Compiled.Cpu.Resampling.GlobalAvgPool(x, 6, 240, pooled);
+            global::Espnet.Compiled.Cpu.Elementwise.GlobalAvgPool(x, 6, 240, pooled);
             global::Espnet.Compiled.Cpu.Conv.Conv2d(pooled, 6, 1, 1, P(0, 24), gate, 4, 1, 1, kernel: 1, stride: 1, dilation: 1, groups: 1);
             global::Espnet.Compiled.Cpu.Conv.Conv2d(x, 6, 12, 20, P(32, 108), y, 4, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2);
             global::Espnet.Compiled.Cpu.Elementwise.BatchNorm(y, 4, 240, P(144, 4), P(160, 4), P(176, 4), P(192, 4), 1E-05f);
