@@ -13,7 +13,8 @@ namespace Espnet.Compiled.Generator;
 
 /// <summary>
 /// The pipeline: attributes -> <see cref="NetworkSpec"/> (parse, cached by content) -> shapes and
-/// diagnostics -> plan -> C#. Diagnostics and source are separate outputs.
+/// diagnostics -> plan -> C#. Diagnostics and source are separate outputs: the source branch sees the spec
+/// without source locations, so an edit that only moves a declaration leaves its generated code cached.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class EspnetGenerator : IIncrementalGenerator
@@ -28,10 +29,17 @@ public sealed class EspnetGenerator : IIncrementalGenerator
 
         foreach (var specs in new[] { layered, espNet, espNetC, espNetV2, espNetV2Seg })
         {
-            var compiled = specs.Select(static (spec, _) => Compile(spec)).WithTrackingName("Compiled");
+            var diagnostics = specs.Select(static (spec, _) => ShapeInference.Run(spec).Diagnostics.ToEquatableArray()).WithTrackingName("Diagnostics");
+            context.RegisterSourceOutput(diagnostics, static (spc, found) =>
+            {
+                foreach (var d in found) spc.ReportDiagnostic(ToDiagnostic(d));
+            });
+
+            var compiled = specs
+                .Select(static (spec, _) => spec.WithoutLocations()).WithTrackingName("LocationFreeSpec")
+                .Select(static (spec, _) => Compile(spec)).WithTrackingName("Compiled");
             context.RegisterSourceOutput(compiled, static (spc, result) =>
             {
-                foreach (var d in result.Diagnostics) spc.ReportDiagnostic(ToDiagnostic(d));
                 if (result.Source is not null) spc.AddSource(result.HintName, result.Source);
             });
         }

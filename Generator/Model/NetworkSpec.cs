@@ -1,3 +1,4 @@
+using System.Linq;
 namespace Espnet.Compiled.Generator.Model;
 
 /// <summary>The kinds of layer the vocabulary has. Each has one file per generator stage.</summary>
@@ -76,4 +77,13 @@ public sealed record NetworkSpec(
             if (a.Argument == argument) return a.Location;
         return Location;
     }
+
+    /// <summary>The same network with every source location removed: what the emitted code depends on.</summary>
+    public NetworkSpec WithoutLocations() => this with
+    {
+        Location = null,
+        ArgumentLocations = EquatableArray<ArgumentLocation>.Empty,
+        Layers = Layers.Select(l => l with { Location = null, ArgumentLocations = EquatableArray<ArgumentLocation>.Empty }).ToEquatableArray(),
+        Diagnostics = Diagnostics.Select(d => d with { Location = null }).ToEquatableArray(),
+    };
 }

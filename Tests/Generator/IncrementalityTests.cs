@@ -47,4 +47,23 @@ public sealed class IncrementalityTests
         Assert.NotEmpty(reasons);
         Assert.All(reasons, r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"output was {r}"));
     }
+
+    [Fact]
+    public void Moving_the_declaration_within_its_file_keeps_the_generated_code_cached()
+    {
+        const string model = "using Espnet.Compiled; namespace M; [EspNetC(Classes = 5, P = 1, Q = 1, Height = 32, Width = 32)] public sealed partial class Tiny;";
+        var compilation = GeneratorHarness.CreateCompilation(model);
+        var driver = GeneratorHarness.CreateDriver().RunGenerators(compilation, TestContext.Current.CancellationToken);
+
+        var tree = compilation.SyntaxTrees.Single();
+        var moved = compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From("// a comment that moves every span\n\n" + model)));
+        driver = driver.RunGenerators(moved, TestContext.Current.CancellationToken);
+
+        var run = driver.GetRunResult().Results.Single();
+        var compiled = run.TrackedSteps["Compiled"].SelectMany(s => s.Outputs).Select(o => o.Reason).ToList();
+        Assert.NotEmpty(compiled);
+        Assert.All(compiled, r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"generated code was {r}"));
+        // The diagnostics branch did see the new positions.
+        Assert.Contains(run.TrackedSteps["Diagnostics"].SelectMany(s => s.Outputs), o => o.Reason == IncrementalStepRunReason.Modified); // its ESPN0007 warnings moved
+    }
 }
