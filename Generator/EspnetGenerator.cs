@@ -27,6 +27,19 @@ public sealed class EspnetGenerator : IIncrementalGenerator
         var espNetV2 = Specs(context, "EspNetV2Attribute", EspNetV2Zoo.Parse);
         var espNetV2Seg = Specs(context, "EspNetV2SegmentationAttribute", EspNetV2SegZoo.Parse);
 
+        // Layer attributes only mean something under [Network]: anywhere else, say they are ignored.
+        foreach (string layerAttribute in NetworkParser.LayerAttributes)
+        {
+            var ignored = context.SyntaxProvider.ForAttributeWithMetadataName(
+                NetworkParser.Namespace + "." + layerAttribute,
+                static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax,
+                static (ctx, _) => NetworkParser.IgnoredLayers(ctx));
+            context.RegisterSourceOutput(ignored, static (spc, found) =>
+            {
+                foreach (var d in found) spc.ReportDiagnostic(ToDiagnostic(d));
+            });
+        }
+
         foreach (var specs in new[] { layered, espNet, espNetC, espNetV2, espNetV2Seg })
         {
             var diagnostics = specs.Select(static (spec, _) => ShapeInference.Run(spec).Diagnostics.ToEquatableArray()).WithTrackingName("Diagnostics");

@@ -67,6 +67,11 @@ public static class DiagnosticDescriptors
         "Unsupported declaration for a network",
         "'{0}' cannot hold a compiled network because '{1}' is {2}; declare the network on a non-generic partial class (nested only in non-generic classes)");
 
+    public static readonly DiagnosticDescriptor IgnoredLayer = new("ESPN0021",
+        "Layer attribute ignored",
+        "'{0}': [{1}] is ignored because {2}",
+        Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor NoLayers = Error("ESPN0013",
         "Network has no layers",
         "'{0}' is marked [Network] but declares no layers; add layer attributes such as [Conv(\"level1\", \"input\", Out = 16)]");

@@ -48,6 +48,31 @@ internal static class NetworkParser
             diagnostics: diagnostics);
     }
 
+    public static readonly string[] LayerAttributes =
+    {
+        "ConvAttribute", "BatchNormAttribute", "EspAttribute", "AvgPoolAttribute", "ConcatAttribute", "AddAttribute",
+        "ConvTransposeAttribute", "EespAttribute", "DownSamplerAttribute", "GlobalAvgPoolAttribute", "LinearAttribute",
+        "ResizeAttribute", "PyramidPoolAttribute", "GatedConvAttribute", "PspPoolAttribute",
+    };
+
+    /// <summary>ESPN0021 for layer attributes on a class without [Network] (a whole-model attribute brings its own layers).</summary>
+    public static EquatableArray<DiagnosticInfo> IgnoredLayers(GeneratorAttributeSyntaxContext context)
+    {
+        var type = (INamedTypeSymbol)context.TargetSymbol;
+        var models = type.GetAttributes()
+            .Where(a => a.AttributeClass?.ContainingNamespace?.ToDisplayString() == Namespace && ModelAttributes.Contains(a.AttributeClass.Name))
+            .Select(a => a.AttributeClass!.Name)
+            .ToList();
+        if (models.Contains("NetworkAttribute")) return EquatableArray<DiagnosticInfo>.Empty;
+        string why = models.Count == 0
+            ? "the class has no [Network] attribute; add [Network(Height = ..., Width = ...)] to compile them"
+            : $"[{models[0].Substring(0, models[0].Length - "Attribute".Length)}] expands to the authors' own layers; declare yours on a [Network] class";
+        return context.Attributes
+            .Select(a => new DiagnosticInfo("ESPN0021", LocationInfo.From(a.ApplicationSyntaxReference?.GetSyntax()),
+                new[] { type.Name, a.AttributeClass!.Name.Substring(0, a.AttributeClass.Name.Length - "Attribute".Length), why }.ToEquatableArray()))
+            .ToEquatableArray();
+    }
+
     private static double DefaultEps(LayerKind kind) =>
         kind is LayerKind.Eesp or LayerKind.DownSampler or LayerKind.PyramidPool or LayerKind.GatedConv or LayerKind.PspPool ? 1e-5 : 1e-3;
 

@@ -250,6 +250,24 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void ESPN0021_layer_attributes_without_a_Network_are_reported_ignored()
+    {
+        var result = GeneratorHarness.Run(Usings + "[Conv(\"a\", \"input\", Out = 4)] public partial class M;");
+        var d = Assert.Single(result.GeneratorDiagnostics);
+        Assert.Equal("ESPN0021", d.Id);
+        AssertAt((result, d), DiagnosticSeverity.Warning, "Conv(\"a\", \"input\", Out = 4)", "'M': [Conv] is ignored", "no [Network] attribute");
+    }
+
+    [Fact]
+    public void ESPN0021_layer_attributes_on_a_whole_model_class()
+    {
+        var result = GeneratorHarness.Run(Usings + "[EspNetC(Height = 64, Width = 64)][Esp(\"x\", \"input\", Out = 10)] public partial class M;");
+        var d = Assert.Single(result.GeneratorDiagnostics, d => d.Id == "ESPN0021");
+        AssertAt((result, d), DiagnosticSeverity.Warning, "Esp(\"x\", \"input\", Out = 10)", "[EspNetC] expands to the authors' own layers");
+        Assert.Single(result.Sources);
+    }
+
+    [Fact]
     public void Every_descriptor_has_a_test_and_a_README_row()
     {
         var ids = typeof(Espnet.Compiled.Generator.Diagnostics.DiagnosticDescriptors).GetFields()
