@@ -92,6 +92,10 @@ internal static class NetworkParser
         if (models.Count > 1)
             diagnostics.Add(new DiagnosticInfo("ESPN0019", LocationInfo.From(context.Attributes[0].ApplicationSyntaxReference?.GetSyntax()),
                 new[] { type.Name, string.Join(", ", models) }.ToEquatableArray()));
+        // The generated part derives from the runtime's CompiledNetwork: the class cannot have a base of its own.
+        if (type.BaseType is { SpecialType: not SpecialType.System_Object } baseType && baseType.Name != "CompiledNetwork")
+            diagnostics.Add(new DiagnosticInfo("ESPN0020", LocationInfo.From(type.Locations.FirstOrDefault() ?? Location.None),
+                new[] { type.Name, type.Name, "derived from '" + baseType.Name + "' (the compiled network derives from CompiledNetwork)" }.ToEquatableArray()));
         for (var t = type; t is not null; t = t.ContainingType)
         {
             if (t.IsGenericType || t.TypeKind != TypeKind.Class || t.IsRecord)

@@ -219,6 +219,11 @@ public sealed class DiagnosticTests
             DiagnosticSeverity.Error, "M", "'M'", "generic");
 
     [Fact]
+    public void ESPN0020_class_with_a_base_class() =>
+        AssertAt(Single("public class Base { } [EspNetC(Height = 64, Width = 64)] public partial class M : Base;", "ESPN0020"),
+            DiagnosticSeverity.Error, "M", "derived from 'Base'");
+
+    [Fact]
     public void ESPN0020_nested_in_a_struct() =>
         AssertAt(Single("public partial struct Outer { [EspNetC(Height = 64, Width = 64)] public partial class M; }", "ESPN0020"),
             DiagnosticSeverity.Error, "M", "'Outer' is a struct");

@@ -23,11 +23,11 @@ internal static class NetworkEmitter
         w.Line();
         if (spec.Namespace is not null) w.Open("namespace " + spec.Namespace);
         foreach (string outer in spec.ContainingTypes) w.Open("partial class " + outer);
-        w.Open($"partial class {spec.ClassName} : {Api}.ICompiledNetwork");
+        w.Open($"partial class {spec.ClassName} : {Api}.CompiledNetwork");
 
         EmitConstants(w, plan);
         EmitTables(w, plan);
-        EmitMembers(w, plan);
+        EmitConstructor(w, plan);
         EmitForward(w, plan);
         foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)))
             EmitLayer(w, layer, i);
@@ -79,49 +79,20 @@ internal static class NetworkEmitter
         w.Line();
     }
 
-    private static void EmitMembers(CodeWriter w, PlannedNetwork plan)
+    private static void EmitConstructor(CodeWriter w, PlannedNetwork plan)
     {
-        var input = plan.Shaped.Input;
-        var output = plan.OutputLayer.Shaped.Out;
-        w.Line("private readonly float[] _store = new float[StoreLength];");
-        w.Line("private readonly float[] _arena = new float[ArenaLength];");
+        w.Line($"public {plan.Spec.ClassName}()");
+        w.Line($"    : base({CodeWriter.Str(plan.Spec.ClassName)}, BatchSize, new(InputChannels, InputHeight, InputWidth), new(OutputChannels, OutputHeight, OutputWidth),");
+        w.Line("           ParameterTotal, MacTotal, StoreLength, ArenaLength, s_parameters, s_layers)");
+        w.Line("{");
+        w.Line("}");
         w.Line();
-        w.Line($"public string Name => {CodeWriter.Str(plan.Spec.ClassName)};");
-        w.Line("public int Batch => BatchSize;");
-        w.Line($"public {Api}.TensorShape InputShape => new(InputChannels, InputHeight, InputWidth);");
-        w.Line($"public {Api}.TensorShape OutputShape => new(OutputChannels, OutputHeight, OutputWidth);");
-        w.Line("public long ParameterCount => ParameterTotal;");
-        w.Line("public long MacCount => MacTotal;");
-        w.Line("public int ArenaFloats => ArenaLength;");
-        w.Line($"public global::System.Collections.Generic.IReadOnlyList<{Api}.ParameterInfo> Parameters => s_parameters;");
-        w.Line($"public global::System.Collections.Generic.IReadOnlyList<{Api}.LayerInfo> Layers => s_layers;");
-        w.Line();
-        w.Line("/// <summary>The parameter store (weights, BN statistics) in the layout of <see cref=\"Parameters\"/>.</summary>");
-        w.Line("public global::System.Span<float> Store => _store;");
-        w.Line();
-        w.Open($"public void LoadWeights({Api}.Weights.StateDict stateDict)");
-        w.Line($"{Api}.Weights.ParameterBinder.Bind(stateDict, s_parameters, _store, Name);");
-        w.Close();
-        w.Line();
-        w.Line("private global::System.ReadOnlySpan<float> P(int offset, int length) => new(_store, offset, length);");
-        w.Line();
-        _ = input; _ = output;
     }
 
     private static void EmitForward(CodeWriter w, PlannedNetwork plan)
     {
-        var input = plan.Shaped.Input;
-        var output = plan.OutputLayer.Shaped.Out;
-        w.Open($"public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, {Api}.IActivationObserver? observer = null)");
-        w.Line("if (input.Length != InputLength) throw new global::System.ArgumentException($\"{Name} expects {InputLength} input floats (" + $"{plan.Spec.Batch}x{input.C}x{input.H}x{input.W}" + ") but got {input.Length}.\", nameof(input));");
-        w.Line("if (output.Length != OutputLength) throw new global::System.ArgumentException($\"{Name} writes {OutputLength} output floats (" + $"{plan.Spec.Batch}x{output.C}x{output.H}x{output.W}" + ") but the buffer holds {output.Length}.\", nameof(output));");
-        w.Line($"for (int n = 0; n < BatchSize; n++)");
-        w.Line($"    ForwardSample(n, input.Slice(n * {input.Elements}, {input.Elements}), output.Slice(n * {output.Elements}, {output.Elements}), observer);");
-        w.Close();
-        w.Line();
-
-        w.Open($"private void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, {Api}.IActivationObserver? observer)");
-        w.Line("global::System.Span<float> arena = _arena;");
+        w.Open($"protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, {Api}.IActivationObserver? observer)");
+        w.Line("global::System.Span<float> arena = Arena;");
         foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)))
         {
             w.Line($"// {layer.Name}: {Describe(layer)}");

@@ -5,7 +5,7 @@
 
 namespace Models
 {
-    partial class Tiny : global::Espnet.Compiled.ICompiledNetwork
+    partial class Tiny : global::Espnet.Compiled.CompiledNetwork
     {
         public const int BatchSize = 1;
         public const int InputChannels = 3, InputHeight = 32, InputWidth = 32;
@@ -112,40 +112,15 @@ namespace Models
             new(13, "classifier", "Conv", "conv 1x1: 256x4x4 -> 5x4x4", new(5, 4, 4), 1280, 20480),
         };
 
-        private readonly float[] _store = new float[StoreLength];
-        private readonly float[] _arena = new float[ArenaLength];
-
-        public string Name => "Tiny";
-        public int Batch => BatchSize;
-        public global::Espnet.Compiled.TensorShape InputShape => new(InputChannels, InputHeight, InputWidth);
-        public global::Espnet.Compiled.TensorShape OutputShape => new(OutputChannels, OutputHeight, OutputWidth);
-        public long ParameterCount => ParameterTotal;
-        public long MacCount => MacTotal;
-        public int ArenaFloats => ArenaLength;
-        public global::System.Collections.Generic.IReadOnlyList<global::Espnet.Compiled.ParameterInfo> Parameters => s_parameters;
-        public global::System.Collections.Generic.IReadOnlyList<global::Espnet.Compiled.LayerInfo> Layers => s_layers;
-
-        /// <summary>The parameter store (weights, BN statistics) in the layout of <see cref="Parameters"/>.</summary>
-        public global::System.Span<float> Store => _store;
-
-        public void LoadWeights(global::Espnet.Compiled.Weights.StateDict stateDict)
+        public Tiny()
+            : base("Tiny", BatchSize, new(InputChannels, InputHeight, InputWidth), new(OutputChannels, OutputHeight, OutputWidth),
+                   ParameterTotal, MacTotal, StoreLength, ArenaLength, s_parameters, s_layers)
         {
-            global::Espnet.Compiled.Weights.ParameterBinder.Bind(stateDict, s_parameters, _store, Name);
         }
 
-        private global::System.ReadOnlySpan<float> P(int offset, int length) => new(_store, offset, length);
-
-        public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer = null)
+        protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
         {
-            if (input.Length != InputLength) throw new global::System.ArgumentException($"{Name} expects {InputLength} input floats (1x3x32x32) but got {input.Length}.", nameof(input));
-            if (output.Length != OutputLength) throw new global::System.ArgumentException($"{Name} writes {OutputLength} output floats (1x5x4x4) but the buffer holds {output.Length}.", nameof(output));
-            for (int n = 0; n < BatchSize; n++)
-                ForwardSample(n, input.Slice(n * 3072, 3072), output.Slice(n * 80, 80), observer);
-        }
-
-        private void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
-        {
-            global::System.Span<float> arena = _arena;
+            global::System.Span<float> arena = Arena;
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 16x16x16
             Layer0_level1(input, arena.Slice(4864, 4096));
             observer?.OnActivation(sample, s_layers[0], arena.Slice(4864, 4096));

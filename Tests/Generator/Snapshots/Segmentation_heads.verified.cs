@@ -5,7 +5,7 @@
 
 namespace Models
 {
-    partial class Heads : global::Espnet.Compiled.ICompiledNetwork
+    partial class Heads : global::Espnet.Compiled.CompiledNetwork
     {
         public const int BatchSize = 1;
         public const int InputChannels = 6, InputHeight = 12, InputWidth = 20;
@@ -76,40 +76,15 @@ namespace Models
             new(4, "out", "Resize", "bilinear resize (aligned corners): 3x24x40 + 6x12x20 -> 3x12x20", new(3, 12, 20), 0, 0),
         };
 
-        private readonly float[] _store = new float[StoreLength];
-        private readonly float[] _arena = new float[ArenaLength];
-
-        public string Name => "Heads";
-        public int Batch => BatchSize;
-        public global::Espnet.Compiled.TensorShape InputShape => new(InputChannels, InputHeight, InputWidth);
-        public global::Espnet.Compiled.TensorShape OutputShape => new(OutputChannels, OutputHeight, OutputWidth);
-        public long ParameterCount => ParameterTotal;
-        public long MacCount => MacTotal;
-        public int ArenaFloats => ArenaLength;
-        public global::System.Collections.Generic.IReadOnlyList<global::Espnet.Compiled.ParameterInfo> Parameters => s_parameters;
-        public global::System.Collections.Generic.IReadOnlyList<global::Espnet.Compiled.LayerInfo> Layers => s_layers;
-
-        /// <summary>The parameter store (weights, BN statistics) in the layout of <see cref="Parameters"/>.</summary>
-        public global::System.Span<float> Store => _store;
-
-        public void LoadWeights(global::Espnet.Compiled.Weights.StateDict stateDict)
+        public Heads()
+            : base("Heads", BatchSize, new(InputChannels, InputHeight, InputWidth), new(OutputChannels, OutputHeight, OutputWidth),
+                   ParameterTotal, MacTotal, StoreLength, ArenaLength, s_parameters, s_layers)
         {
-            global::Espnet.Compiled.Weights.ParameterBinder.Bind(stateDict, s_parameters, _store, Name);
         }
 
-        private global::System.ReadOnlySpan<float> P(int offset, int length) => new(_store, offset, length);
-
-        public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer = null)
+        protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
         {
-            if (input.Length != InputLength) throw new global::System.ArgumentException($"{Name} expects {InputLength} input floats (1x6x12x20) but got {input.Length}.", nameof(input));
-            if (output.Length != OutputLength) throw new global::System.ArgumentException($"{Name} writes {OutputLength} output floats (1x3x12x20) but the buffer holds {output.Length}.", nameof(output));
-            for (int n = 0; n < BatchSize; n++)
-                ForwardSample(n, input.Slice(n * 1440, 1440), output.Slice(n * 720, 720), observer);
-        }
-
-        private void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
-        {
-            global::System.Span<float> arena = _arena;
+            global::System.Span<float> arena = Arena;
             // gate: EfficientPWConv: 3x3 CBR x sigmoid gate: 6x12x20 -> 4x12x20
             Layer0_gate(input, arena.Slice(9600, 960), arena.Slice(0, 32));
             observer?.OnActivation(sample, s_layers[0], arena.Slice(9600, 960));

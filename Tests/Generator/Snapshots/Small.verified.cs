@@ -5,7 +5,7 @@
 
 namespace Models
 {
-    partial class Small : global::Espnet.Compiled.ICompiledNetwork
+    partial class Small : global::Espnet.Compiled.CompiledNetwork
     {
         public const int BatchSize = 1;
         public const int InputChannels = 3, InputHeight = 40, InputWidth = 48;
@@ -71,40 +71,15 @@ namespace Models
             new(7, "up", "ConvTranspose", "transposed conv 2x2 stride 2: 4x10x12 -> 4x20x24", new(4, 20, 24), 64, 0),
         };
 
-        private readonly float[] _store = new float[StoreLength];
-        private readonly float[] _arena = new float[ArenaLength];
-
-        public string Name => "Small";
-        public int Batch => BatchSize;
-        public global::Espnet.Compiled.TensorShape InputShape => new(InputChannels, InputHeight, InputWidth);
-        public global::Espnet.Compiled.TensorShape OutputShape => new(OutputChannels, OutputHeight, OutputWidth);
-        public long ParameterCount => ParameterTotal;
-        public long MacCount => MacTotal;
-        public int ArenaFloats => ArenaLength;
-        public global::System.Collections.Generic.IReadOnlyList<global::Espnet.Compiled.ParameterInfo> Parameters => s_parameters;
-        public global::System.Collections.Generic.IReadOnlyList<global::Espnet.Compiled.LayerInfo> Layers => s_layers;
-
-        /// <summary>The parameter store (weights, BN statistics) in the layout of <see cref="Parameters"/>.</summary>
-        public global::System.Span<float> Store => _store;
-
-        public void LoadWeights(global::Espnet.Compiled.Weights.StateDict stateDict)
+        public Small()
+            : base("Small", BatchSize, new(InputChannels, InputHeight, InputWidth), new(OutputChannels, OutputHeight, OutputWidth),
+                   ParameterTotal, MacTotal, StoreLength, ArenaLength, s_parameters, s_layers)
         {
-            global::Espnet.Compiled.Weights.ParameterBinder.Bind(stateDict, s_parameters, _store, Name);
         }
 
-        private global::System.ReadOnlySpan<float> P(int offset, int length) => new(_store, offset, length);
-
-        public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer = null)
+        protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
         {
-            if (input.Length != InputLength) throw new global::System.ArgumentException($"{Name} expects {InputLength} input floats (1x3x40x48) but got {input.Length}.", nameof(input));
-            if (output.Length != OutputLength) throw new global::System.ArgumentException($"{Name} writes {OutputLength} output floats (1x4x20x24) but the buffer holds {output.Length}.", nameof(output));
-            for (int n = 0; n < BatchSize; n++)
-                ForwardSample(n, input.Slice(n * 5760, 5760), output.Slice(n * 1920, 1920), observer);
-        }
-
-        private void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
-        {
-            global::System.Span<float> arena = _arena;
+            global::System.Span<float> arena = Arena;
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x40x48 -> 8x20x24
             Layer0_level1(input, arena.Slice(5280, 3840));
             observer?.OnActivation(sample, s_layers[0], arena.Slice(5280, 3840));

@@ -1,0 +1,68 @@
+using Espnet.Compiled.Weights;
+
+namespace Espnet.Compiled;
+
+/// <summary>
+/// What every generated network shares: its description, the parameter store and the activation arena,
+/// weight loading and the batch loop of <see cref="Forward"/>. The generator emits the constants, the
+/// tables and <see cref="ForwardSample"/>, one fixed-shape method per layer.
+/// </summary>
+public abstract class CompiledNetwork : ICompiledNetwork
+{
+    private readonly float[] _store;
+    private readonly float[] _arena;
+    private readonly ParameterInfo[] _parameters;
+    private readonly LayerInfo[] _layers;
+
+    protected CompiledNetwork(string name, int batch, TensorShape input, TensorShape output, long parameterCount, long macCount,
+        int storeFloats, int arenaFloats, ParameterInfo[] parameters, LayerInfo[] layers)
+    {
+        Name = name;
+        Batch = batch;
+        InputShape = input;
+        OutputShape = output;
+        ParameterCount = parameterCount;
+        MacCount = macCount;
+        _store = new float[storeFloats];
+        _arena = new float[arenaFloats];
+        _parameters = parameters;
+        _layers = layers;
+    }
+
+    public string Name { get; }
+    public int Batch { get; }
+    public TensorShape InputShape { get; }
+    public TensorShape OutputShape { get; }
+    public long ParameterCount { get; }
+    public long MacCount { get; }
+    public int ArenaFloats => _arena.Length;
+    public IReadOnlyList<ParameterInfo> Parameters => _parameters;
+    public IReadOnlyList<LayerInfo> Layers => _layers;
+
+    /// <summary>The parameter store (weights, BN statistics) in the layout of <see cref="Parameters"/>.</summary>
+    public Span<float> Store => _store;
+
+    public void LoadWeights(StateDict stateDict) => ParameterBinder.Bind(stateDict, _parameters, _store, Name);
+
+    public void Forward(ReadOnlySpan<float> input, Span<float> output, IActivationObserver? observer = null)
+    {
+        int inputSample = InputShape.Elements, outputSample = OutputShape.Elements;
+        if (input.Length != Batch * inputSample)
+            throw new ArgumentException($"{Name} expects {Batch * inputSample} input floats ({Batch}x{InputShape}) but got {input.Length}.", nameof(input));
+        if (output.Length != Batch * outputSample)
+            throw new ArgumentException($"{Name} writes {Batch * outputSample} output floats ({Batch}x{OutputShape}) but the buffer holds {output.Length}.", nameof(output));
+        for (int n = 0; n < Batch; n++)
+            ForwardSample(n, input.Slice(n * inputSample, inputSample), output.Slice(n * outputSample, outputSample), observer);
+    }
+
+    /// <summary>One sample through every layer; intermediates live in <see cref="Arena"/>.</summary>
+    protected abstract void ForwardSample(int sample, ReadOnlySpan<float> input, Span<float> output, IActivationObserver? observer);
+
+    protected Span<float> Arena => _arena;
+
+    /// <summary>A read-only slice of the parameter store.</summary>
+    protected ReadOnlySpan<float> P(int offset, int length) => new(_store, offset, length);
+
+    /// <summary>The layer table entry, for observers.</summary>
+    protected LayerInfo Layer(int index) => _layers[index];
+}
