@@ -62,7 +62,4 @@ public abstract class CompiledNetwork : ICompiledNetwork
 
     /// <summary>A read-only slice of the parameter store.</summary>
     protected ReadOnlySpan<float> P(int offset, int length) => new(_store, offset, length);
-
-    /// <summary>The layer table entry, for observers.</summary>
-    protected LayerInfo Layer(int index) => _layers[index];
 }
