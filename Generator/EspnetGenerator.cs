@@ -75,7 +75,7 @@ public sealed class EspnetGenerator : IIncrementalGenerator
         string hint = string.Join(".", new[] { spec.Namespace }.Concat(spec.ContainingTypes).Append(spec.ClassName).Where(s => s is not null)) + ".g.cs";
         bool hasError = diagnostics.Any(d => Descriptor(d.Id).DefaultSeverity == DiagnosticSeverity.Error);
         if (!shaped.Valid || hasError) return new CompileResult(hint, null, diagnostics.ToEquatableArray());
-        var plan = Planner.Run(shaped);
+        var plan = Planner.Run(shaped, Plan.Passes.PassOptions.None);
         return new CompileResult(hint, NetworkEmitter.Emit(plan), diagnostics.ToEquatableArray());
     }
 

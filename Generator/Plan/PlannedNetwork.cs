@@ -1,4 +1,5 @@
 using Espnet.Compiled.Generator.Model;
+using Espnet.Compiled.Generator.Plan.Schedule;
 using Espnet.Compiled.Generator.Shape;
 
 namespace Espnet.Compiled.Generator.Plan;
@@ -15,34 +16,25 @@ public sealed record ParamSlot(string Key, EquatableArray<int> Shape, SlotRole R
     public bool Learnable => Role is SlotRole.Weight or SlotRole.Bias;
 }
 
-/// <summary>A layer placed in memory: its parameter slots, its output and scratch regions in the arena, its cost.</summary>
-public sealed record PlannedLayer(
-    ShapedLayer Shaped,
-    EquatableArray<ParamSlot> Slots,
-    int OutOffset,
-    int ScratchOffset,
-    int ScratchFloats,
-    long Parameters,
-    long Macs,
-    long TransposedMacs)
+/// <summary>A layer placed in memory: its program (after the passes), its output and scratch regions in the arena.</summary>
+public sealed record PlannedLayer(ShapedLayer Shaped, LayerProgram Program, int OutOffset, int ScratchOffset)
 {
     public LayerSpec Spec => Shaped.Spec;
     public string Name => Shaped.Spec.Name;
-
-    public ParamSlot Slot(string key)
-    {
-        foreach (var slot in Slots)
-            if (slot.Key == key) return slot;
-        throw new System.InvalidOperationException($"layer {Name} has no parameter {key}");
-    }
+    public EquatableArray<ParamSlot> Slots => Program.Slots;
+    public int ScratchFloats => Program.ScratchFloats;
+    public long Parameters => Program.Parameters;
+    public long Macs => Program.Macs;
+    public long TransposedMacs => Program.TransposedMacs;
 }
 
-/// <summary>The whole plan the emitters read: layers in order, arena and parameter store sizes, totals.</summary>
+/// <summary>The whole plan a printer reads: layers in order, arena and parameter store sizes, totals.</summary>
 public sealed record PlannedNetwork(
     ShapedNetwork Shaped,
     EquatableArray<PlannedLayer> Layers,
     int ArenaFloats,
     int ParameterFloats,
+    int DerivedFloats,
     long ParameterCount,
     long MacCount,
     long TransposedMacCount)

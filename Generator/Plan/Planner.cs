@@ -1,17 +1,29 @@
 using System.Collections.Generic;
 using System.Linq;
 using Espnet.Compiled.Generator.Model;
+using Espnet.Compiled.Generator.Plan.Lower;
+using Espnet.Compiled.Generator.Plan.Passes;
+using Espnet.Compiled.Generator.Plan.Schedule;
 using Espnet.Compiled.Generator.Shape;
 
 namespace Espnet.Compiled.Generator.Plan;
 
-/// <summary>Decides where every parameter and activation lives and what each layer costs.</summary>
+/// <summary>
+/// Lowers every layer to its program (<c>Plan/Lower</c>), runs the passes the network's kernel set asks for
+/// (<c>Plan/Passes</c>), then places every output and scratch buffer in one arena by liveness.
+/// </summary>
 internal static class Planner
 {
-    public static PlannedNetwork Run(ShapedNetwork network)
+    public static PlannedNetwork Run(ShapedNetwork network, PassOptions options)
     {
         var layers = network.Layers;
         int count = layers.Count;
+
+        var store = new ParameterLayout(0);
+        var derived = new DerivedLayout();
+        var programs = new List<LayerProgram>();
+        foreach (var layer in layers)
+            programs.Add(PassPipeline.Run(Lowering.Lower(layer, store), derived, options));
 
         // Lifetimes: a layer's output lives from the layer until its last reader; the network output to the end.
         var last = Enumerable.Range(0, count).ToArray();
@@ -24,29 +36,15 @@ internal static class Planner
         for (int i = 0; i < count; i++)
         {
             buffers.Add(new Arena.Buffer(2 * i, (int)layers[i].Out.Elements, i, last[i]));
-            buffers.Add(new Arena.Buffer(2 * i + 1, Costs.Scratch(layers[i]), i, i));
+            buffers.Add(new Arena.Buffer(2 * i + 1, programs[i].ScratchFloats, i, i));
         }
         var (offsets, arenaFloats) = Arena.Place(buffers);
 
-        var planned = new List<PlannedLayer>();
-        var store = new ParameterLayout(0);
-        foreach (var (layer, i) in layers.Select((l, i) => (l, i)))
-        {
-            int firstSlot = store.Slots.Count;
-            store.Build(layer);
-            var slots = store.Slots.Skip(firstSlot).ToEquatableArray();
-            var (macs, transposed) = Costs.Of(layer);
-            int scratch = Costs.Scratch(layer);
-            planned.Add(new PlannedLayer(layer, slots,
-                OutOffset: offsets[2 * i],
-                ScratchOffset: scratch > 0 ? offsets[2 * i + 1] : 0,
-                ScratchFloats: scratch,
-                Parameters: slots.Where(s => s.Learnable).Sum(s => (long)s.Elements),
-                Macs: macs,
-                TransposedMacs: transposed));
-        }
+        var planned = layers.Select((layer, i) => new PlannedLayer(layer, programs[i],
+            OutOffset: offsets[2 * i],
+            ScratchOffset: programs[i].ScratchFloats > 0 ? offsets[2 * i + 1] : 0)).ToEquatableArray();
 
-        return new PlannedNetwork(network, planned.ToEquatableArray(), arenaFloats, store.Offset,
+        return new PlannedNetwork(network, planned, arenaFloats, store.Offset, derived.Offset,
             planned.Sum(l => l.Parameters), planned.Sum(l => l.Macs), planned.Sum(l => l.TransposedMacs));
     }
 }

@@ -1,5 +1,4 @@
 using System.Linq;
-using Espnet.Compiled.Generator.Model;
 using Espnet.Compiled.Generator.Plan;
 
 namespace Espnet.Compiled.Generator.Emit.Cpu;
@@ -96,9 +95,7 @@ internal static class NetworkEmitter
         foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)))
         {
             w.Line($"// {layer.Name}: {Describe(layer)}");
-            // A Resize "like" another layer reads only that layer's shape, not its data.
-            var read = layer.Spec.Kind == LayerKind.Resize ? layer.Shaped.Inputs.Take(1) : layer.Shaped.Inputs;
-            var args = read.Select(from => from < 0 ? "input" : Region(plan.Layers[from])).ToList();
+            var args = layer.Program.Operands.Select(o => o.Source < 0 ? "input" : Region(plan.Layers[o.Source])).ToList();
             args.Add(Region(layer));
             if (layer.ScratchFloats > 0) args.Add($"arena.Slice({layer.ScratchOffset}, {layer.ScratchFloats})");
             w.Line($"{MethodName(layer, i)}({string.Join(", ", args)});");
@@ -110,38 +107,14 @@ internal static class NetworkEmitter
 
     private static void EmitLayer(CodeWriter w, PlannedLayer layer, int index)
     {
-        var kind = layer.Spec.Kind;
-        bool many = kind is LayerKind.Concat or LayerKind.Add;
-        var parameters = many
-            ? Enumerable.Range(0, layer.Shaped.Inputs.Count).Select(i => $"global::System.ReadOnlySpan<float> x{i}").ToList()
-            : new() { "global::System.ReadOnlySpan<float> x" };
-        // A reinforced DownSampler also reads the image (the network input).
-        if (kind == LayerKind.DownSampler && layer.Shaped.Inputs.Count > 1) parameters.Add("global::System.ReadOnlySpan<float> image");
+        var parameters = layer.Program.Operands.Select(o => $"global::System.ReadOnlySpan<float> {o.Name}").ToList();
         parameters.Add("global::System.Span<float> y");
         if (layer.ScratchFloats > 0) parameters.Add("global::System.Span<float> scratch");
 
         w.Line();
         w.Line($"/// <summary>{layer.Name}: {Describe(layer)}</summary>");
         w.Open($"private void {MethodName(layer, index)}({string.Join(", ", parameters)})");
-        var context = new LayerEmitContext(layer, w);
-        switch (kind)
-        {
-            case LayerKind.Conv: ConvEmitter.Emit(context); break;
-            case LayerKind.BatchNorm: BatchNormEmitter.Emit(context); break;
-            case LayerKind.Esp: EspEmitter.Emit(context); break;
-            case LayerKind.AvgPool: AvgPoolEmitter.Emit(context); break;
-            case LayerKind.Concat: ConcatEmitter.Emit(context); break;
-            case LayerKind.Add: AddEmitter.Emit(context); break;
-            case LayerKind.ConvTranspose: ConvTransposeEmitter.Emit(context); break;
-            case LayerKind.Eesp: EespEmitter.Emit(context); break;
-            case LayerKind.DownSampler: DownSamplerEmitter.Emit(context); break;
-            case LayerKind.GlobalAvgPool: GlobalAvgPoolEmitter.Emit(context); break;
-            case LayerKind.Linear: LinearEmitter.Emit(context); break;
-            case LayerKind.Resize: ResizeEmitter.Emit(context); break;
-            case LayerKind.PyramidPool: PyramidPoolEmitter.Emit(context); break;
-            case LayerKind.GatedConv: GatedConvEmitter.Emit(context); break;
-            case LayerKind.PspPool: PspPoolEmitter.Emit(context); break;
-        }
+        foreach (var op in layer.Program.Ops) SchedulePrinter.Print(w, op);
         w.Close();
     }
 
@@ -149,36 +122,7 @@ internal static class NetworkEmitter
 
     private static string Region(PlannedLayer layer) => $"arena.Slice({layer.OutOffset}, {layer.Shaped.Out.Elements})";
 
-    /// <summary>A one-line human description: "ESP 64->64 K=5 d=[1,2,4,8,16] residual: 64x16x32 -> 64x16x32".</summary>
-    public static string Describe(PlannedLayer layer)
-    {
-        var l = layer.Spec;
-        var s = layer.Shaped;
-        string ins = string.Join(" + ", s.InputDims.Select(d => d.ToString()));
-        string what = l.Kind switch
-        {
-            LayerKind.Conv => $"conv {l.Kernel}x{l.Kernel}" + (l.Stride != 1 ? $" stride {l.Stride}" : "") + (l.Dilation != 1 ? $" dilation {l.Dilation}" : "")
-                              + (l.Groups != 1 ? $" groups {l.Groups}" : "") + (l.Bias ? " +bias" : "") + (l.BatchNorm ? " + BN" : "") + (l.PRelu ? " + PReLU" : ""),
-            LayerKind.BatchNorm => "BN" + (l.PRelu ? " + PReLU" : ""),
-            LayerKind.Esp => (l.Stride == 2 ? "strided ESP" : "ESP") + $" K={l.K} d=[{string.Join(",", s.Dilations)}]"
-                             + (l.Fusion ? " HFF" : "") + (l.Stride == 1 && l.Residual ? " residual" : ""),
-            LayerKind.AvgPool => $"avgpool 3x3/2 x{l.Times}",
-            LayerKind.Concat => "concat",
-            LayerKind.Add => "add",
-            LayerKind.ConvTranspose => $"transposed conv {l.Kernel}x{l.Kernel} stride {l.Stride}",
-            LayerKind.Eesp => (l.Stride == 2 ? "strided EESP" : "EESP") + $" K={l.K} d=[{string.Join(",", s.Dilations)}] HFF"
-                              + (s.InputDims[0] == s.Out ? " residual" : ""),
-            LayerKind.DownSampler => $"DownSampler: avgpool + strided EESP K={l.K} d=[{string.Join(",", s.Dilations)}]"
-                                     + (l.Reinforce ? $" + image/2^{s.ImagePools} reinforcement" : "")
-                                     + (l.ReinforcementWeights && !l.Reinforce ? " (inp_reinf weights unused)" : ""),
-            LayerKind.GlobalAvgPool => "global average pool",
-            LayerKind.Linear => "fully connected" + (l.Bias ? " +bias" : ""),
-            LayerKind.Resize => "bilinear resize (aligned corners)",
-            LayerKind.PyramidPool => $"EfficientPyrPool proj {l.Proj}, scales 2/1.5/1/0.5/0.1" + (l.BatchNorm ? " + BR" : " +bias"),
-            LayerKind.GatedConv => "EfficientPWConv: 3x3 CBR x sigmoid gate",
-            LayerKind.PspPool => $"PSP pool, {l.Times} levels",
-            _ => l.Kind.ToString(),
-        };
-        return $"{what}: {ins} -> {s.Out}";
-    }
+    /// <summary>A one-line human description: "ESP K=5 d=[1,2,4,8,16] HFF residual: 64x16x32 -> 64x16x32".</summary>
+    public static string Describe(PlannedLayer layer) =>
+        $"{layer.Program.Description}: {string.Join(" + ", layer.Shaped.InputDims.Select(d => d.ToString()))} -> {layer.Shaped.Out}";
 }

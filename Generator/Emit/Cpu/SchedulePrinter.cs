@@ -1,0 +1,48 @@
+using System.Linq;
+using Espnet.Compiled.Generator.Plan.Schedule;
+
+namespace Espnet.Compiled.Generator.Emit.Cpu;
+
+/// <summary>
+/// Prints schedule ops as C# calls into the runtime's CPU kernels: plain ops to the reference kernels
+/// (<c>Espnet.Compiled.Cpu</c>), fused ops to the fast ones (<c>Espnet.Compiled.Cpu.Fast</c>). Knows ops, never layer kinds.
+/// </summary>
+internal static class SchedulePrinter
+{
+    private const string Cpu = "global::Espnet.Compiled.Cpu";
+
+    public static void Print(CodeWriter w, Op op)
+    {
+        switch (op)
+        {
+            case Note n: w.Line("// " + n.Text); break;
+            case Let l: w.Line($"var {l.Name} = {V(l.Of)};"); break;
+            case Conv c:
+                w.Line($"{Cpu}.Conv.Conv2d({V(c.X)}, {c.Cin}, {c.H}, {c.W}, {P(c.Weight)}, {V(c.Y)}, {c.Cout}, {c.Ho}, {c.Wo}, kernel: {c.Kernel}, stride: {c.Stride}, dilation: {c.Dilation}, groups: {c.Groups});");
+                break;
+            case ConvTranspose t:
+                w.Line($"{Cpu}.Conv.ConvTranspose2d({V(t.X)}, {t.Cin}, {t.H}, {t.W}, {P(t.Weight)}, {V(t.Y)}, {t.Cout}, {t.Ho}, {t.Wo}, kernel: {t.Kernel}, stride: {t.Stride});");
+                break;
+            case AddBias b: w.Line($"{Cpu}.Conv.AddBias({V(b.Y)}, {b.C}, {b.Plane}, {P(b.Bias)});"); break;
+            case BatchNorm b:
+                w.Line($"{Cpu}.Elementwise.BatchNorm({V(b.Y)}, {b.C}, {b.Plane}, {P(b.Bn.Gamma)}, {P(b.Bn.Beta)}, {P(b.Bn.Mean)}, {P(b.Bn.Variance)}, {CodeWriter.Float(b.Eps)});");
+                break;
+            case PRelu p: w.Line($"{Cpu}.Elementwise.PRelu({V(p.Y)}, {p.C}, {p.Plane}, {P(p.Slope)});"); break;
+            case Add a: w.Line($"{Cpu}.Elementwise.Add({V(a.A)}, {V(a.B)}, {V(a.Y)});"); break;
+            case Copy c: w.Line($"{V(c.X)}.CopyTo({V(c.Y)});"); break;
+            case AvgPool p: w.Line($"{Cpu}.Elementwise.AvgPool3x3S2({V(p.X)}, {p.C}, {p.H}, {p.W}, {V(p.Y)}, {p.Ho}, {p.Wo});"); break;
+            case GlobalAvgPool g: w.Line($"{Cpu}.Elementwise.GlobalAvgPool({V(g.X)}, {g.C}, {g.Plane}, {V(g.Y)});"); break;
+            case Bilinear r: w.Line($"{Cpu}.Resampling.BilinearAlignCorners({V(r.X)}, {r.C}, {r.H}, {r.W}, {V(r.Y)}, {r.Ho}, {r.Wo});"); break;
+            case AdaptiveAvgPool a: w.Line($"{Cpu}.Resampling.AdaptiveAvgPool({V(a.X)}, {a.C}, {a.H}, {a.W}, {V(a.Y)}, {a.Ho}, {a.Wo});"); break;
+            case Shuffle s: w.Line($"{Cpu}.Resampling.ChannelShuffle({V(s.X)}, {s.C}, {s.Plane}, {s.Groups}, {V(s.Y)});"); break;
+            case SigmoidGate g: w.Line($"{Cpu}.Resampling.SigmoidGate({V(g.Y)}, {g.C}, {g.Plane}, {V(g.Gate)});"); break;
+            default: throw new System.InvalidOperationException($"the C# printer has no form for {op.GetType().Name}");
+        }
+    }
+
+    /// <summary>A view as a span expression.</summary>
+    public static string V(View v) => v.Sliced ? $"{v.Base}.Slice({v.Offset}, {v.Length})" : v.Base;
+
+    /// <summary>A parameter as a read-only slice of its store.</summary>
+    public static string P(Param p) => p.Store == Store.Loaded ? $"P({p.Offset}, {p.Length})" : $"D({p.Offset}, {p.Length})";
+}

@@ -1,0 +1,32 @@
+using Espnet.Compiled.Generator.Plan.Schedule;
+
+namespace Espnet.Compiled.Generator.Plan.Passes;
+
+/// <summary>Which passes run. The reference kernel set runs none: its schedule is exactly what lowering wrote.</summary>
+public sealed record PassOptions(bool FoldBatchNorm, bool FuseEpilogues)
+{
+    public static PassOptions None { get; } = new(false, false);
+    public static PassOptions Inference { get; } = new(true, true);
+}
+
+/// <summary>Runs the enabled passes over one layer's program, in order; each takes a program and returns one.</summary>
+internal static class PassPipeline
+{
+    public static LayerProgram Run(LayerProgram program, DerivedLayout derived, PassOptions options)
+    {
+        return program;
+    }
+}
+
+/// <summary>The store of tensors computed from the loaded ones at load time (folded weights, BN scales).</summary>
+internal sealed class DerivedLayout
+{
+    public int Offset { get; private set; }
+
+    public Param Add(int length, string what)
+    {
+        var p = new Param(Store.Derived, Offset, length, what);
+        Offset += (length + 15) / 16 * 16;
+        return p;
+    }
+}

@@ -1,0 +1,103 @@
+using Espnet.Compiled.Generator.Model;
+
+namespace Espnet.Compiled.Generator.Plan.Schedule;
+
+/// <summary>
+/// A window of floats in a span the layer's code can name: its inputs (<c>x</c>, <c>x0</c>, ...), its output
+/// <c>y</c>, its <c>scratch</c>, the network's <c>image</c>, or a local name bound by <see cref="Let"/>.
+/// <see cref="Sliced"/> says whether the window is written as a slice of its base (printers keep the spelling).
+/// </summary>
+public sealed record View(string Base, int Offset, int Length, bool Sliced)
+{
+    public static View Of(string name, int length) => new(name, 0, length, false);
+    public static View Of(string name, long length) => new(name, 0, checked((int)length), false);
+
+    /// <summary>A sub-window, offsets relative to this view.</summary>
+    public View Slice(int offset, int length) => new(Base, Offset + offset, length, true);
+}
+
+/// <summary>Which parameter store a reference reads: the loaded state_dict tensors, or tensors derived from them at load.</summary>
+public enum Store { Loaded = 0, Derived = 1 }
+
+/// <summary>A tensor of a parameter store. Loaded ones carry their state_dict key.</summary>
+public sealed record Param(Store Store, int Offset, int Length, string Key);
+
+/// <summary>The four tensors of one BatchNorm.</summary>
+public sealed record BatchNormParams(Param Gamma, Param Beta, Param Mean, Param Variance);
+
+/// <summary>
+/// One primitive operation of a schedule, over views and parameters, with every shape a constant. Records,
+/// so that schedules compare structurally (snapshot tests, incremental caching). Plain ops are what lowering
+/// produces; the passes rewrite them into fewer, fused ones (see <c>Plan/Passes</c>).
+/// </summary>
+public abstract record Op;
+
+/// <summary>A comment for readers of the generated code.</summary>
+public sealed record Note(string Text) : Op;
+
+/// <summary>Binds a local name to a view, so later views can be relative to it.</summary>
+public sealed record Let(string Name, View Of) : Op;
+
+/// <summary>2-D convolution, PyTorch semantics (padding (k-1)/2*dilation, contiguous groups), weights [cout, cin/g, k, k].
+/// <see cref="Counted"/>: whether its MACs count in the authors' convention (their counters skip nn.Linear).</summary>
+public sealed record Conv(View X, int Cin, int H, int W, Param Weight, View Y, int Cout, int Ho, int Wo,
+    int Kernel, int Stride, int Dilation, int Groups, bool Counted = true) : Op
+{
+    public long Macs => (long)Cout * Ho * Wo * (Cin / Groups) * Kernel * Kernel;
+}
+
+/// <summary>Transposed convolution without padding, weights [cin, cout, k, k].</summary>
+public sealed record ConvTranspose(View X, int Cin, int H, int W, Param Weight, View Y, int Cout, int Ho, int Wo, int Kernel, int Stride) : Op
+{
+    public long Macs => (long)Cin * Cout * Kernel * Kernel * H * W;
+}
+
+/// <summary>Per-channel bias, in place. <see cref="Counted"/>: EdgeNets' counter adds one MAC per output element for it.</summary>
+public sealed record AddBias(View Y, int C, int Plane, Param Bias, bool Counted = false) : Op;
+
+/// <summary>Inference BatchNorm in place.</summary>
+public sealed record BatchNorm(View Y, int C, int Plane, BatchNormParams Bn, double Eps) : Op;
+
+/// <summary>PReLU in place, one slope per channel.</summary>
+public sealed record PRelu(View Y, int C, int Plane, Param Slope) : Op;
+
+/// <summary>Y = A + B (Y may be A or B).</summary>
+public sealed record Add(View A, View B, View Y) : Op;
+
+/// <summary>Y = X.</summary>
+public sealed record Copy(View X, View Y) : Op;
+
+/// <summary>3x3, stride 2, pad 1 average pooling, padding counted.</summary>
+public sealed record AvgPool(View X, int C, int H, int W, View Y, int Ho, int Wo) : Op;
+
+/// <summary>Mean of each channel's plane.</summary>
+public sealed record GlobalAvgPool(View X, int C, int Plane, View Y) : Op;
+
+/// <summary>Bilinear resize with aligned corners.</summary>
+public sealed record Bilinear(View X, int C, int H, int W, View Y, int Ho, int Wo) : Op;
+
+/// <summary>Adaptive average pooling (also to a larger size).</summary>
+public sealed record AdaptiveAvgPool(View X, int C, int H, int W, View Y, int Ho, int Wo) : Op;
+
+/// <summary>Channel shuffle with <see cref="Groups"/> groups.</summary>
+public sealed record Shuffle(View X, int C, int Plane, int Groups, View Y) : Op;
+
+/// <summary>Y[c] *= sigmoid(Gate[c]) over each plane.</summary>
+public sealed record SigmoidGate(View Y, int C, int Plane, View Gate) : Op;
+
+// ---- Ops the passes introduce (inference, fast kernels) ----
+
+/// <summary>
+/// A convolution with its per-channel epilogue fused: y = prelu(conv(x) + bias) (+ the residual before the
+/// activation when given). Produced by <c>FoldBatchNorm</c> / <c>FuseEpilogues</c>; weights and bias usually derived.
+/// </summary>
+public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope) : Op;
+
+/// <summary>y = prelu(y * scale + shift), per channel: an unfoldable BatchNorm (after a sum) and its activation.</summary>
+public sealed record ScaleShift(View Y, int C, int Plane, Param Scale, Param Shift, Param? Slope) : Op;
+
+/// <summary>Load-time derivation: a convolution's weights and bias with the following BatchNorm folded in.</summary>
+public sealed record FoldIntoConv(Param Weight, Param? Bias, BatchNormParams Bn, double Eps, int Cout, Param FoldedWeight, Param FoldedBias) : Op;
+
+/// <summary>Load-time derivation: a BatchNorm as scale and shift.</summary>
+public sealed record BatchNormAsScaleShift(BatchNormParams Bn, double Eps, int C, Param Scale, Param Shift) : Op;
