@@ -75,9 +75,20 @@ public sealed class EspnetGenerator : IIncrementalGenerator
         string hint = string.Join(".", new[] { spec.Namespace }.Concat(spec.ContainingTypes).Append(spec.ClassName).Where(s => s is not null)) + ".g.cs";
         bool hasError = diagnostics.Any(d => Descriptor(d.Id).DefaultSeverity == DiagnosticSeverity.Error);
         if (!shaped.Valid || hasError) return new CompileResult(hint, null, diagnostics.ToEquatableArray());
-        var plan = Planner.Run(shaped, Plan.Passes.PassOptions.None);
+        var plan = Planner.Run(shaped, Options(spec));
         return new CompileResult(hint, NetworkEmitter.Emit(plan), diagnostics.ToEquatableArray());
     }
+
+    /// <summary>The network's schedule as text (after the passes its kernel set runs), or null when it does not shape.</summary>
+    public static string? Schedule(NetworkSpec spec)
+    {
+        var (shaped, diagnostics) = ShapeInference.Run(spec);
+        if (!shaped.Valid || diagnostics.Any(d => Descriptor(d.Id).DefaultSeverity == DiagnosticSeverity.Error)) return null;
+        return Emit.Text.ScheduleText.Print(Planner.Run(shaped, Options(spec)));
+    }
+
+    private static Plan.Passes.PassOptions Options(NetworkSpec spec) =>
+        spec.Kernels == KernelSet.Reference ? Plan.Passes.PassOptions.None : Plan.Passes.PassOptions.Inference;
 
     private static readonly Dictionary<string, DiagnosticDescriptor> s_descriptors =
         typeof(DiagnosticDescriptors).GetFields()

@@ -4,6 +4,9 @@ namespace Espnet.Compiled.Generator.Model;
 /// <summary>The kinds of layer the vocabulary has. Each has one file per generator stage.</summary>
 public enum LayerKind { Conv, BatchNorm, Esp, AvgPool, Concat, Add, ConvTranspose, Eesp, DownSampler, GlobalAvgPool, Linear, Resize, PyramidPool, GatedConv, PspPool }
 
+/// <summary>Which CPU kernels a network compiles to (mirrors the runtime's CpuKernels).</summary>
+public enum KernelSet { Fast = 0, Reference = 1 }
+
 /// <summary>How parameter keys are spelled under a layer's prefix (mirrors the runtime's KeyStyle).</summary>
 public enum KeyStyle { Module = 0, Bare = 1, Sequential = 2 }
 
@@ -69,7 +72,8 @@ public sealed record NetworkSpec(
     EquatableArray<LayerSpec> Layers,
     LocationInfo? Location,
     EquatableArray<ArgumentLocation> ArgumentLocations,
-    EquatableArray<DiagnosticInfo> Diagnostics)
+    EquatableArray<DiagnosticInfo> Diagnostics,
+    KernelSet Kernels = KernelSet.Fast)
 {
     public LocationInfo? LocationOf(string argument)
     {

@@ -120,8 +120,10 @@ internal static class NetworkParser
             containing.Insert(0, outer.Name);
         string? ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
         string accessibility = type.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
+        var kernels = (KernelSet)attribute.Enum("Kernels", (int)KernelSet.Fast);
+        if (kernels != KernelSet.Fast) origin += ", " + kernels + " kernels";
         return new NetworkSpec(ns, type.Name, accessibility, containing.ToEquatableArray(), origin,
             batch, inputChannels, height, width, output, layers.ToEquatableArray(),
-            attribute.Location, attribute.ArgumentLocations(), diagnostics.ToEquatableArray());
+            attribute.Location, attribute.ArgumentLocations(), diagnostics.ToEquatableArray(), kernels);
     }
 }

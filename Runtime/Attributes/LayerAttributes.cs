@@ -15,6 +15,15 @@ public enum KeyStyle
     Sequential = 2,
 }
 
+/// <summary>Which CPU kernels a compiled network runs on.</summary>
+public enum CpuKernels
+{
+    /// <summary>BatchNorm folded into convolutions, fused epilogues, vectorised multithreaded float32 kernels (the default).</summary>
+    Fast = 0,
+    /// <summary>The plain kernels, double accumulation, no passes: the oracle the fast path is tested against.</summary>
+    Reference = 1,
+}
+
 /// <summary>Marks a partial class as a network declared layer by layer.</summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class NetworkAttribute : Attribute
@@ -27,6 +36,8 @@ public sealed class NetworkAttribute : Attribute
     public string? Output { get; set; }
     /// <summary>Default BatchNorm epsilon (ESPNet uses 1e-3, ESPNetv2 1e-5).</summary>
     public double BatchNormEps { get; set; } = 1e-3;
+    /// <summary>The CPU kernels it compiles to (default <see cref="CpuKernels.Fast"/>).</summary>
+    public CpuKernels Kernels { get; set; }
 }
 
 /// <summary>Convolution, optionally followed by BatchNorm and PReLU (CBR / CB / C).</summary>

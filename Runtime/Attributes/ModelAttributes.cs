@@ -19,6 +19,8 @@ public sealed class EspNetAttribute : Attribute
     public int Height { get; set; } = 512;
     public int Width { get; set; } = 1024;
     public int Batch { get; set; } = 1;
+    /// <summary>The CPU kernels it compiles to (default <see cref="CpuKernels.Fast"/>).</summary>
+    public CpuKernels Kernels { get; set; }
     public EspNetDecoderSkip Skip { get; set; } = EspNetDecoderSkip.Level1;
 }
 
@@ -32,6 +34,8 @@ public sealed class EspNetCAttribute : Attribute
     public int Height { get; set; } = 512;
     public int Width { get; set; } = 1024;
     public int Batch { get; set; } = 1;
+    /// <summary>The CPU kernels it compiles to (default <see cref="CpuKernels.Fast"/>).</summary>
+    public CpuKernels Kernels { get; set; }
 }
 
 /// <summary>ESPNetv2 image classifier (EESPNet, Mehta et al. 2019) with width multiplier <see cref="Scale"/>.</summary>
@@ -44,6 +48,8 @@ public sealed class EspNetV2Attribute : Attribute
     public int Height { get; set; } = 224;
     public int Width { get; set; } = 224;
     public int Batch { get; set; } = 1;
+    /// <summary>The CPU kernels it compiles to (default <see cref="CpuKernels.Fast"/>).</summary>
+    public CpuKernels Kernels { get; set; }
 }
 
 /// <summary>Which segmentation head an ESPNetv2 base carries.</summary>
@@ -66,5 +72,7 @@ public sealed class EspNetV2SegmentationAttribute : Attribute
     public int Height { get; set; } = 512;
     public int Width { get; set; } = 1024;
     public int Batch { get; set; } = 1;
+    /// <summary>The CPU kernels it compiles to (default <see cref="CpuKernels.Fast"/>).</summary>
+    public CpuKernels Kernels { get; set; }
     public EspNetV2Head Head { get; set; } = EspNetV2Head.EdgeNets;
 }

@@ -11,11 +11,12 @@ public abstract class CompiledNetwork : ICompiledNetwork
 {
     private readonly float[] _store;
     private readonly float[] _arena;
+    private readonly float[] _derived;
     private readonly ParameterInfo[] _parameters;
     private readonly LayerInfo[] _layers;
 
     protected CompiledNetwork(string name, int batch, TensorShape input, TensorShape output, long parameterCount, long macCount,
-        int storeFloats, int arenaFloats, ParameterInfo[] parameters, LayerInfo[] layers)
+        int storeFloats, int arenaFloats, ParameterInfo[] parameters, LayerInfo[] layers, int derivedFloats = 0)
     {
         Name = name;
         Batch = batch;
@@ -25,6 +26,7 @@ public abstract class CompiledNetwork : ICompiledNetwork
         MacCount = macCount;
         _store = new float[storeFloats];
         _arena = new float[arenaFloats];
+        _derived = new float[derivedFloats];
         _parameters = parameters;
         _layers = layers;
     }
@@ -40,9 +42,27 @@ public abstract class CompiledNetwork : ICompiledNetwork
     public IReadOnlyList<LayerInfo> Layers => _layers;
 
     /// <summary>The parameter store (weights, BN statistics) in the layout of <see cref="Parameters"/>.</summary>
-    public Span<float> Store => _store;
+    public ReadOnlySpan<float> Store => _store;
 
-    public void LoadWeights(StateDict stateDict) => ParameterBinder.Bind(stateDict, _parameters, _store, Name);
+    public void LoadWeights(StateDict stateDict)
+    {
+        ParameterBinder.Bind(stateDict, _parameters, _store, Name);
+        PrepareInference();
+    }
+
+    /// <summary>
+    /// Recomputes the tensors the fast kernels derive from the loaded ones (BatchNorm folded into weights,
+    /// scale-shifts); generated where the network has any. Runs after every load.
+    /// </summary>
+    protected virtual void PrepareInference()
+    {
+    }
+
+    /// <summary>The derived store <see cref="PrepareInference"/> fills.</summary>
+    protected Span<float> DerivedStore => _derived;
+
+    /// <summary>A read-only slice of the derived store.</summary>
+    protected ReadOnlySpan<float> D(int offset, int length) => new(_derived, offset, length);
 
     public void Forward(ReadOnlySpan<float> input, Span<float> output, IActivationObserver? observer = null)
     {

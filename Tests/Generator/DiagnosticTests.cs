@@ -250,8 +250,9 @@ public sealed class DiagnosticTests
     {
         var result = GeneratorHarness.Run(Usings + "[Network(Height = 32, Width = 32)][Conv(\"c\", \"input\", Out = 16)][Eesp(\"e\", \"c\", Out = 16, K = 2)] public partial class M;");
         string source = Assert.Single(result.Sources).Value;
-        Assert.Contains(", 0.001f);", source); // the Conv: ESPNet's 1e-3
-        Assert.Contains(", 1E-05f);", source); // the EESP: ESPNetv2's 1e-5
+        Assert.Contains(", 0.001f", source); // the Conv: ESPNet's 1e-3
+        Assert.Contains(", 1E-05f", source); // the EESP: ESPNetv2's 1e-5
+        Assert.DoesNotContain(", 1E-05f, 16, DerivedStore.Slice(0,", source); // the first BN folded is the Conv's
     }
 
     [Fact]

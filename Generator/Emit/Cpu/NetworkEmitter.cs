@@ -57,6 +57,7 @@ internal static class NetworkEmitter
         w.Line($"public const long TransposedMacTotal = {CodeWriter.Inv(plan.TransposedMacCount)};");
         w.Line($"public const int ArenaLength = {plan.ArenaFloats};");
         w.Line($"public const int StoreLength = {plan.ParameterFloats};");
+        if (plan.DerivedFloats > 0) w.Line($"public const int DerivedLength = {plan.DerivedFloats};");
         w.Line();
     }
 
@@ -82,10 +83,19 @@ internal static class NetworkEmitter
     {
         w.Line($"public {plan.Spec.ClassName}()");
         w.Line($"    : base({CodeWriter.Str(plan.Spec.ClassName)}, BatchSize, new(InputChannels, InputHeight, InputWidth), new(OutputChannels, OutputHeight, OutputWidth),");
-        w.Line("           ParameterTotal, MacTotal, StoreLength, ArenaLength, s_parameters, s_layers)");
+        w.Line("           ParameterTotal, MacTotal, StoreLength, ArenaLength, s_parameters, s_layers" + (plan.DerivedFloats > 0 ? ", DerivedLength)" : ")"));
         w.Line("{");
+        if (plan.DerivedFloats > 0) w.Line("    PrepareInference();");
         w.Line("}");
         w.Line();
+        if (plan.DerivedFloats > 0)
+        {
+            w.Line("/// <summary>Recomputes what the fast kernels derive from the loaded weights (folded BatchNorms, scale-shifts).</summary>");
+            w.Open("protected override void PrepareInference()");
+            foreach (var op in plan.Layers.SelectMany(l => l.Program.Prepare)) SchedulePrinter.Print(w, op);
+            w.Close();
+            w.Line();
+        }
     }
 
     private static void EmitForward(CodeWriter w, PlannedNetwork plan)

@@ -10,6 +10,7 @@ namespace Espnet.Compiled.Generator.Emit.Cpu;
 internal static class SchedulePrinter
 {
     private const string Cpu = "global::Espnet.Compiled.Cpu";
+    private const string Fast = "global::Espnet.Compiled.Cpu.Fast";
 
     public static void Print(CodeWriter w, Op op)
     {
@@ -36,12 +37,38 @@ internal static class SchedulePrinter
             case AdaptiveAvgPool a: w.Line($"{Cpu}.Resampling.AdaptiveAvgPool({V(a.X)}, {a.C}, {a.H}, {a.W}, {V(a.Y)}, {a.Ho}, {a.Wo});"); break;
             case Shuffle s: w.Line($"{Cpu}.Resampling.ChannelShuffle({V(s.X)}, {s.C}, {s.Plane}, {s.Groups}, {V(s.Y)});"); break;
             case SigmoidGate g: w.Line($"{Cpu}.Resampling.SigmoidGate({V(g.Y)}, {g.C}, {g.Plane}, {V(g.Gate)});"); break;
+            case FusedConv f:
+            {
+                var c = f.Conv;
+                w.Line($"{Fast}.FastConv.Conv2d({V(c.X)}, {c.Cin}, {c.H}, {c.W}, {P(c.Weight)}, {V(c.Y)}, {c.Cout}, {c.Ho}, {c.Wo}, kernel: {c.Kernel}, stride: {c.Stride}, dilation: {c.Dilation}, groups: {c.Groups}, "
+                       + $"bias: {Opt(f.Bias)}, slope: {Opt(f.Slope)}, scratch: {(f.Padding is null ? "default" : V(f.Padding))});");
+                break;
+            }
+            case ScaleShift s:
+                w.Line($"{Fast}.FastElementwise.ScaleShift({V(s.Y)}, {s.C}, {s.Plane}, {P(s.Bn.Mean)}, {P(s.Scale)}, {P(s.Bn.Beta)}, {Opt(s.Slope)});");
+                break;
+            case ConvTranspose2x2 { Of: var t }:
+                w.Line($"{Fast}.FastElementwise.ConvTranspose2x2({V(t.X)}, {t.Cin}, {t.H}, {t.W}, {P(t.Weight)}, {V(t.Y)}, {t.Cout});");
+                break;
+            case FoldIntoConv f:
+                w.Line($"{Fast}.FastElementwise.FoldBatchNorm({P(f.Weight)}, {Opt(f.Bias)}, {P(f.Bn.Gamma)}, {P(f.Bn.Beta)}, {P(f.Bn.Mean)}, {P(f.Bn.Variance)}, {CodeWriter.Float(f.Eps)}, {f.Cout}, {Out(f.FoldedWeight)}, {Out(f.FoldedBias)});");
+                break;
+            case BatchNormScale b:
+                w.Line($"{Fast}.FastElementwise.BatchNormScale({P(b.Bn.Gamma)}, {P(b.Bn.Variance)}, {CodeWriter.Float(b.Eps)}, {b.C}, {Out(b.Scale)});");
+                break;
             default: throw new System.InvalidOperationException($"the C# printer has no form for {op.GetType().Name}");
         }
     }
 
     /// <summary>A view as a span expression.</summary>
     public static string V(View v) => v.Sliced ? $"{v.Base}.Slice({v.Offset}, {v.Length})" : v.Base;
+
+    private static string Opt(Param? p) => p is null ? "default" : P(p);
+
+    /// <summary>A derived parameter as the writable slice a load-time derivation fills.</summary>
+    private static string Out(Param p) => p.Store == Store.Derived
+        ? $"DerivedStore.Slice({p.Offset}, {p.Length})"
+        : throw new System.InvalidOperationException("load-time derivations write derived parameters only");
 
     /// <summary>A parameter as a read-only slice of its store.</summary>
     public static string P(Param p) => p.Store == Store.Loaded ? $"P({p.Offset}, {p.Length})" : $"D({p.Offset}, {p.Length})";

@@ -3,10 +3,10 @@ using Espnet.Compiled.Generator.Plan.Schedule;
 namespace Espnet.Compiled.Generator.Plan.Passes;
 
 /// <summary>Which passes run. The reference kernel set runs none: its schedule is exactly what lowering wrote.</summary>
-public sealed record PassOptions(bool FoldBatchNorm, bool FuseEpilogues)
+public sealed record PassOptions(bool FoldBatchNorm, bool FuseEpilogues, bool FastKernels)
 {
-    public static PassOptions None { get; } = new(false, false);
-    public static PassOptions Inference { get; } = new(true, true);
+    public static PassOptions None { get; } = new(false, false, false);
+    public static PassOptions Inference { get; } = new(true, true, true);
 }
 
 /// <summary>Runs the enabled passes over one layer's program, in order; each takes a program and returns one.</summary>
@@ -14,6 +14,9 @@ internal static class PassPipeline
 {
     public static LayerProgram Run(LayerProgram program, DerivedLayout derived, PassOptions options)
     {
+        if (options.FoldBatchNorm) program = Passes.FoldBatchNorm.Run(program, derived);
+        if (options.FuseEpilogues) program = Passes.FuseEpilogues.Run(program);
+        if (options.FastKernels) program = SelectKernels.Run(program);
         return program;
     }
 }

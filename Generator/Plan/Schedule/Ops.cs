@@ -88,16 +88,20 @@ public sealed record SigmoidGate(View Y, int C, int Plane, View Gate) : Op;
 // ---- Ops the passes introduce (inference, fast kernels) ----
 
 /// <summary>
-/// A convolution with its per-channel epilogue fused: y = prelu(conv(x) + bias) (+ the residual before the
-/// activation when given). Produced by <c>FoldBatchNorm</c> / <c>FuseEpilogues</c>; weights and bias usually derived.
+/// A convolution with its per-channel epilogue fused, y = prelu(conv(x) + bias), run by the fast kernels.
+/// <see cref="Padding"/>: the scratch window its spatial kernel pads the input into (none for 1x1).
+/// Produced by <c>FoldBatchNorm</c>, <c>FuseEpilogues</c> and <c>SelectKernels</c>; weights and bias usually derived.
 /// </summary>
-public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope) : Op;
+public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null) : Op;
 
-/// <summary>y = prelu(y * scale + shift), per channel: an unfoldable BatchNorm (after a sum) and its activation.</summary>
-public sealed record ScaleShift(View Y, int C, int Plane, Param Scale, Param Shift, Param? Slope) : Op;
+/// <summary>y = prelu((y - mean) * scale + beta), per channel: a BatchNorm that cannot fold (it follows a sum) and its activation.</summary>
+public sealed record ScaleShift(View Y, int C, int Plane, BatchNormParams Bn, Param Scale, Param? Slope) : Op;
+
+/// <summary>The 2x2 stride-2 transposed convolution of ESPNet's decoder, as the fast kernel computes it.</summary>
+public sealed record ConvTranspose2x2(ConvTranspose Of) : Op;
 
 /// <summary>Load-time derivation: a convolution's weights and bias with the following BatchNorm folded in.</summary>
 public sealed record FoldIntoConv(Param Weight, Param? Bias, BatchNormParams Bn, double Eps, int Cout, Param FoldedWeight, Param FoldedBias) : Op;
 
-/// <summary>Load-time derivation: a BatchNorm as scale and shift.</summary>
-public sealed record BatchNormAsScaleShift(BatchNormParams Bn, double Eps, int C, Param Scale, Param Shift) : Op;
+/// <summary>Load-time derivation: a BatchNorm's scale, gamma / sqrt(var + eps).</summary>
+public sealed record BatchNormScale(BatchNormParams Bn, double Eps, int C, Param Scale) : Op;

@@ -1,0 +1,65 @@
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using Espnet.Compiled.Generator.Plan;
+using Espnet.Compiled.Generator.Plan.Schedule;
+
+namespace Espnet.Compiled.Generator.Emit.Text;
+
+/// <summary>
+/// The schedule as compact text, one op per line: what schedule snapshot tests compare, and a way to read
+/// what the passes did to a network. A printer like the C# one, for people.
+/// </summary>
+internal static class ScheduleText
+{
+    public static string Print(PlannedNetwork plan)
+    {
+        var sb = new StringBuilder();
+        sb.Append("network ").Append(plan.Spec.ClassName).Append(": arena ").Append(plan.ArenaFloats)
+          .Append(", store ").Append(plan.ParameterFloats).Append(", derived ").Append(plan.DerivedFloats)
+          .Append(", MACs ").Append(plan.MacCount).Append('\n');
+        foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)))
+        {
+            var p = layer.Program;
+            sb.Append($"layer {i} {layer.Name}: {p.Description}; reads {string.Join(", ", p.Operands.Select(o => $"{o.Name}=" + (o.Source < 0 ? "input" : "#" + o.Source)))}; y @{layer.OutOffset}")
+              .Append(p.ScratchFloats > 0 ? $"; scratch {p.ScratchFloats} @{layer.ScratchOffset}" : "").Append('\n');
+            foreach (var op in p.Prepare) sb.Append("  load: ").Append(Op(op)).Append('\n');
+            foreach (var op in p.Ops.Where(o => o is not Note)) sb.Append("  ").Append(Op(op)).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    private static string Op(Op op) => op switch
+    {
+        Let l => $"let {l.Name} = {V(l.Of)}",
+        Conv c => Conv(c),
+        FusedConv f => Conv(f.Conv) + (f.Bias is null ? "" : " +bias " + P(f.Bias)) + (f.Slope is null ? "" : " prelu " + P(f.Slope))
+                       + (f.Padding is null ? "" : " pad " + V(f.Padding)),
+        ConvTranspose t => $"convT{t.Kernel}x{t.Kernel}/{t.Stride} {V(t.X)} {t.Cin}x{t.H}x{t.W} -> {V(t.Y)} {t.Cout}x{t.Ho}x{t.Wo} w {P(t.Weight)}",
+        ConvTranspose2x2 t => "fast " + Op(t.Of),
+        AddBias b => $"bias {V(b.Y)} {b.C}x{b.Plane} {P(b.Bias)}" + (b.Counted ? " (counted)" : ""),
+        BatchNorm b => $"bn {V(b.Y)} {b.C}x{b.Plane} {P(b.Bn.Gamma)} eps {F(b.Eps)}",
+        PRelu p => $"prelu {V(p.Y)} {p.C}x{p.Plane} {P(p.Slope)}",
+        ScaleShift s => $"scaleshift {V(s.Y)} {s.C}x{s.Plane} scale {P(s.Scale)} mean {P(s.Bn.Mean)} beta {P(s.Bn.Beta)}" + (s.Slope is null ? "" : " prelu " + P(s.Slope)),
+        Add a => $"add {V(a.A)} + {V(a.B)} -> {V(a.Y)}",
+        Copy c => $"copy {V(c.X)} -> {V(c.Y)}",
+        AvgPool a => $"avgpool3x3/2 {V(a.X)} {a.C}x{a.H}x{a.W} -> {V(a.Y)} {a.Ho}x{a.Wo}",
+        GlobalAvgPool g => $"gap {V(g.X)} {g.C}x{g.Plane} -> {V(g.Y)}",
+        Bilinear r => $"bilinear {V(r.X)} {r.C}x{r.H}x{r.W} -> {V(r.Y)} {r.Ho}x{r.Wo}",
+        AdaptiveAvgPool a => $"adaptivepool {V(a.X)} {a.C}x{a.H}x{a.W} -> {V(a.Y)} {a.Ho}x{a.Wo}",
+        Shuffle s => $"shuffle {V(s.X)} {s.C}x{s.Plane} g{s.Groups} -> {V(s.Y)}",
+        SigmoidGate g => $"gate {V(g.Y)} {g.C}x{g.Plane} by {V(g.Gate)}",
+        FoldIntoConv f => $"fold bn {P(f.Bn.Gamma)} eps {F(f.Eps)} into {P(f.Weight)}" + (f.Bias is null ? "" : " + " + P(f.Bias)) + $" -> {P(f.FoldedWeight)}, {P(f.FoldedBias)}",
+        BatchNormScale b => $"bn scale {P(b.Bn.Gamma)} eps {F(b.Eps)} -> {P(b.Scale)}",
+        _ => op.GetType().Name,
+    };
+
+    private static string Conv(Conv c) =>
+        $"conv{c.Kernel}x{c.Kernel}/{c.Stride} d{c.Dilation} g{c.Groups} {V(c.X)} {c.Cin}x{c.H}x{c.W} -> {V(c.Y)} {c.Cout}x{c.Ho}x{c.Wo} w {P(c.Weight)}" + (c.Counted ? "" : " (not counted)");
+
+    private static string V(View v) => v.Sliced ? $"{v.Base}[{v.Offset}+{v.Length}]" : v.Base;
+
+    private static string P(Param p) => (p.Store == Store.Loaded ? "P" : "D") + $"[{p.Offset}+{p.Length}]";
+
+    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}

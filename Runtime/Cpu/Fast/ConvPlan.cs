@@ -1,0 +1,29 @@
+namespace Espnet.Compiled.Cpu.Fast;
+
+/// <summary>
+/// How the fast kernels run a convolution, and the scratch that needs: compiled into both the runtime (which
+/// dispatches on it) and the generator (which plans the scratch), so the two cannot disagree.
+/// </summary>
+internal static class ConvPlan
+{
+    public enum Method { Pointwise, Dense, Depthwise }
+
+    /// <summary>1x1 stride 1 convolutions are matrix products; depth-wise ones run per channel; the rest directly.</summary>
+    public static Method Choose(int cin, int cout, int kernel, int stride, int groups) =>
+        kernel == 1 && stride == 1 ? Method.Pointwise
+        : groups == cin && groups == cout ? Method.Depthwise
+        : Method.Dense;
+
+    /// <summary>
+    /// Floats of the zero-padded copy of the input a spatial kernel reads (no bounds checks in its loops):
+    /// each channel padded by (k-1)/2*d on every side, plus one row of slack for vector over-reads; a strided
+    /// kernel stores each padded row split into its even then odd columns, the same size.
+    /// </summary>
+    public static long PaddedFloats(int cin, int h, int w, int kernel, int stride, int dilation, int groups)
+    {
+        if (kernel == 1 && stride == 1) return 0;
+        int pad = (kernel - 1) / 2 * dilation;
+        long rowLength = w + 2L * pad;
+        return (long)cin * (h + 2L * pad) * rowLength + rowLength;
+    }
+}

@@ -1,0 +1,159 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Espnet.Compiled.Cpu.Fast;
+
+/// <summary>
+/// The fast path's per-channel and resampling kernels: scale-shift (an unfoldable BatchNorm) with PReLU,
+/// the 2x2 stride-2 transposed convolution, and load-time folding of BatchNorm into convolution weights.
+/// </summary>
+public static unsafe class FastElementwise
+{
+    /// <summary>
+    /// Inference BatchNorm in place, per channel: y = prelu((y - mean) * scale + beta), <paramref name="slope"/>
+    /// empty: no activation. The mean is subtracted first (exact when y is near it) and the rest is one fused
+    /// multiply-add: the authors' BatchNorms have gains near 100 after sums near their mean, where
+    /// y * scale + (beta - mean * scale) would lose the digits that matter.
+    /// </summary>
+    public static void ScaleShift(Span<float> y, int channels, int plane, ReadOnlySpan<float> mean, ReadOnlySpan<float> scale, ReadOnlySpan<float> beta, ReadOnlySpan<float> slope)
+    {
+        if (y.Length < (long)channels * plane || scale.Length < channels || beta.Length < channels || mean.Length < channels || (!slope.IsEmpty && slope.Length < channels))
+            throw new ArgumentException($"ScaleShift: spans too short for {channels} channels of {plane}.");
+        fixed (float* py = y, pm = mean, ps = scale, pt = beta, pa = slope)
+        {
+            var a = new ChannelArgs { Y = py, Mean = pm, Scale = ps, Shift = pt, Slope = slope.IsEmpty ? null : pa, Plane = plane };
+            Workers.For(&a, &ScaleShiftItem, channels);
+        }
+    }
+
+    private struct ChannelArgs
+    {
+        public float* Y, Mean, Scale, Shift, Slope;
+        public int Plane;
+    }
+
+    private static void ScaleShiftItem(void* state, int c)
+    {
+        ref ChannelArgs a = ref *(ChannelArgs*)state;
+        float* y = a.Y + (nint)c * a.Plane;
+        float m = a.Mean[c], s = a.Scale[c], t = a.Shift[c];
+        bool act = a.Slope != null;
+        float slope = act ? a.Slope[c] : 0;
+        var vm = Vector256.Create(m);
+        var vs = Vector256.Create(s);
+        var vt = Vector256.Create(t);
+        var va = Vector256.Create(slope);
+        int i = 0;
+        for (; i + 8 <= a.Plane; i += 8)
+        {
+            var d = Vector256.Load(y + i) - vm;
+            var v = Fma.IsSupported ? Fma.MultiplyAdd(d, vs, vt) : d * vs + vt;
+            if (act) v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * va, v);
+            v.Store(y + i);
+        }
+        for (; i < a.Plane; i++)
+        {
+            float v = MathF.FusedMultiplyAdd(y[i] - m, s, t);
+            y[i] = act && v < 0 ? v * slope : v;
+        }
+    }
+
+    /// <summary>
+    /// Transposed convolution with kernel 2, stride 2 and no padding, weights [cin, cout, 2, 2]:
+    /// y[o, 2i+a, 2j+b] = sum over c of x[c, i, j] * W[c, o, a, b]. Other shapes use the plain kernel.
+    /// </summary>
+    public static void ConvTranspose2x2(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout)
+    {
+        if (x.Length < (long)cin * h * w || weight.Length < (long)cin * cout * 4 || y.Length < (long)cout * 4 * h * w)
+            throw new ArgumentException("ConvTranspose2x2: spans too short for the shapes given.");
+        fixed (float* px = x, pw = weight, py = y)
+        {
+            var a = new TransposeArgs { X = px, W = pw, Y = py, Cin = cin, H = h, Wd = w, Cout = cout };
+            Workers.For(&a, &TransposeItem, cout * h);
+        }
+    }
+
+    private struct TransposeArgs
+    {
+        public float* X, W, Y;
+        public int Cin, H, Wd, Cout;
+    }
+
+    private static void TransposeItem(void* state, int item)
+    {
+        ref TransposeArgs a = ref *(TransposeArgs*)state;
+        int i = item % a.H, o = item / a.H, w = a.Wd, plane = a.H * w, wo = 2 * w;
+        float* x = a.X + (nint)i * w;
+        float* wt = a.W + o * 4;
+        int wStep = a.Cout * 4;
+        float* row0 = a.Y + (nint)o * 4 * plane + (nint)(2 * i) * wo;
+        float* row1 = row0 + wo;
+        int j = 0;
+        if (Avx.IsSupported)
+        {
+            for (; j + 8 <= w; j += 8)
+            {
+                Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default;
+                float* xp = x + j;
+                float* wc = wt;
+                for (int c = 0; c < a.Cin; c++, xp += plane, wc += wStep)
+                {
+                    var v = Vector256.Load(xp);
+                    a00 = Mul(v, wc[0], a00); a01 = Mul(v, wc[1], a01);
+                    a10 = Mul(v, wc[2], a10); a11 = Mul(v, wc[3], a11);
+                }
+                Interleave(a00, a01, row0 + 2 * j);
+                Interleave(a10, a11, row1 + 2 * j);
+            }
+        }
+        for (; j < w; j++)
+        {
+            float s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+            float* xp = x + j;
+            float* wc = wt;
+            for (int c = 0; c < a.Cin; c++, xp += plane, wc += wStep)
+            {
+                float v = *xp;
+                s00 = MathF.FusedMultiplyAdd(v, wc[0], s00); s01 = MathF.FusedMultiplyAdd(v, wc[1], s01);
+                s10 = MathF.FusedMultiplyAdd(v, wc[2], s10); s11 = MathF.FusedMultiplyAdd(v, wc[3], s11);
+            }
+            row0[2 * j] = s00; row0[2 * j + 1] = s01;
+            row1[2 * j] = s10; row1[2 * j + 1] = s11;
+        }
+    }
+
+    private static Vector256<float> Mul(Vector256<float> v, float w, Vector256<float> acc) =>
+        Fma.IsSupported ? Fma.MultiplyAdd(v, Vector256.Create(w), acc) : v * Vector256.Create(w) + acc;
+
+    // Writes e0 o0 e1 o1 ... e7 o7 (16 floats) from the even-column and odd-column vectors.
+    private static void Interleave(Vector256<float> even, Vector256<float> odd, float* to)
+    {
+        var lo = Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
+        var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
+        Avx.Permute2x128(lo, hi, 0x20).Store(to);
+        Avx.Permute2x128(lo, hi, 0x31).Store(to + 8);
+    }
+
+    /// <summary>
+    /// Folds an inference BatchNorm into the convolution before it, in double, rounded once:
+    /// w' = w * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps). <paramref name="bias"/> empty: none.
+    /// </summary>
+    public static void FoldBatchNorm(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float eps, int cout, Span<float> foldedWeight, Span<float> foldedBias)
+    {
+        int perChannel = weight.Length / cout;
+        for (int o = 0; o < cout; o++)
+        {
+            double s = gamma[o] / Math.Sqrt((double)variance[o] + eps);
+            for (int i = 0; i < perChannel; i++) foldedWeight[o * perChannel + i] = (float)(weight[o * perChannel + i] * s);
+            double b = bias.IsEmpty ? 0 : bias[o];
+            foldedBias[o] = (float)((b - mean[o]) * s + beta[o]);
+        }
+    }
+
+    /// <summary>An inference BatchNorm's scale, gamma / sqrt(var + eps), computed in double and rounded once.</summary>
+    public static void BatchNormScale(ReadOnlySpan<float> gamma, ReadOnlySpan<float> variance, float eps, int channels, Span<float> scale)
+    {
+        for (int c = 0; c < channels; c++) scale[c] = (float)(gamma[c] / Math.Sqrt((double)variance[c] + eps));
+    }
+}

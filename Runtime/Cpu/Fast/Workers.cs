@@ -1,0 +1,93 @@
+using System.Threading;
+
+namespace Espnet.Compiled.Cpu.Fast;
+
+/// <summary>
+/// An allocation-free parallel-for over independent work items, shared by the fast kernels. Each item is
+/// computed whole by one thread, in the same order of arithmetic whichever thread takes it, so results are
+/// bit-identical for any thread count. Items are claimed with an atomic counter (load balance without
+/// a schedule); the calling thread works too and returns when every item is done.
+/// </summary>
+public static unsafe class Workers
+{
+    private static readonly object s_gate = new();
+    private static int s_threads = System.Environment.ProcessorCount;
+    private static Thread[] s_helpers = System.Array.Empty<Thread>();
+    private static readonly SemaphoreSlim s_start = new(0);
+
+    private static delegate*<void*, int, void> s_body;
+    private static void* s_state;
+    private static int s_items, s_next, s_pending;
+
+    /// <summary>Threads the kernels use (the caller included); default: the machine's processors.</summary>
+    public static int Threads
+    {
+        get => s_threads;
+        set
+        {
+            if (value < 1) throw new System.ArgumentOutOfRangeException(nameof(value), value, "at least one thread");
+            lock (s_gate) s_threads = value;
+        }
+    }
+
+    /// <summary>Runs body(state, i) for i in [0, items), spread over <see cref="Threads"/> threads.</summary>
+    public static void For(void* state, delegate*<void*, int, void> body, int items)
+    {
+        if (items <= 0) return;
+        if (s_threads == 1 || items == 1)
+        {
+            for (int i = 0; i < items; i++) body(state, i);
+            return;
+        }
+        lock (s_gate)
+        {
+            int helpers = System.Math.Min(s_threads, items) - 1;
+            EnsureHelpers(s_threads - 1);
+            s_body = body;
+            s_state = state;
+            s_items = items;
+            s_next = 0;
+            s_pending = helpers;
+            s_start.Release(helpers);
+            Work();
+            // Every helper released for this call decrements once, after its last item: only then is the
+            // call done (and only then may the next call reset the shared state). The wait is the tail of
+            // one item at most, so spin and yield rather than sleep.
+            var spin = new SpinWait();
+            while (Volatile.Read(ref s_pending) > 0) spin.SpinOnce(sleep1Threshold: -1);
+            s_body = null;
+            s_state = null;
+        }
+    }
+
+    private static void Work()
+    {
+        var body = s_body;
+        void* state = s_state;
+        int items = s_items, i;
+        while ((i = Interlocked.Increment(ref s_next) - 1) < items) body(state, i);
+    }
+
+    private static void EnsureHelpers(int wanted)
+    {
+        if (s_helpers.Length >= wanted) return;
+        var grown = new Thread[wanted];
+        System.Array.Copy(s_helpers, grown, s_helpers.Length);
+        for (int t = s_helpers.Length; t < wanted; t++)
+        {
+            grown[t] = new Thread(HelperLoop) { IsBackground = true, Name = "espnet-worker-" + t };
+            grown[t].Start();
+        }
+        s_helpers = grown;
+    }
+
+    private static void HelperLoop()
+    {
+        while (true)
+        {
+            s_start.Wait();
+            Work();
+            Interlocked.Decrement(ref s_pending);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using Espnet.Compiled.Cpu;
+using Espnet.Compiled.Cpu.Fast;
+using Espnet.Compiled.Tests.Support;
+
+namespace Espnet.Compiled.Tests.Kernels;
+
+/// <summary>
+/// The fast convolution kernels against the plain ones (the oracle, double accumulation) over the edge
+/// classes: channel counts below, at and above the 4-channel block and the 8-float vector, not multiples of
+/// either; widths below 8, between 8 and 16, above 16 and odd; stride 1 and 2; every dilation the zoo uses;
+/// groups, depth-wise, kernel 1, 3 and 5; with and without bias and PReLU.
+/// </summary>
+public sealed class FastConvTests
+{
+    public static TheoryData<int, int, int, int, int, int, int, int> Cases()
+    {
+        var data = new TheoryData<int, int, int, int, int, int, int, int>();
+        // cin, cout, h, w, kernel, stride, dilation, groups
+        foreach (int cin in new[] { 1, 3, 8, 13 })
+        foreach (int cout in new[] { 1, 4, 7, 17 })
+            data.Add(cin, cout, 11, 21, 1, 1, 1, 1);
+        foreach (var (h, w) in new[] { (5, 5), (9, 8), (12, 16), (13, 37), (7, 70) })
+        foreach (int d in new[] { 1, 2, 3, 4, 8, 16 })
+        foreach (int stride in new[] { 1, 2 })
+            data.Add(6, 9, h, w, 3, stride, d, 1);
+        foreach (int d in new[] { 1, 2, 5, 7 })
+        foreach (int stride in new[] { 1, 2 })
+        {
+            data.Add(12, 12, 17, 45, 3, stride, d, 12);   // depth-wise
+            data.Add(12, 8, 17, 45, 3, stride, d, 4);     // grouped
+        }
+        data.Add(3, 16, 32, 64, 3, 2, 1, 1);              // ESPNet level1
+        data.Add(19, 12, 16, 32, 3, 2, 1, 1);             // strided ESP reduce
+        data.Add(4, 5, 14, 23, 5, 1, 1, 1);               // kernel 5
+        data.Add(4, 5, 14, 23, 5, 2, 2, 1);
+        data.Add(10, 6, 9, 19, 1, 1, 1, 2);               // grouped 1x1
+        data.Add(1280, 10, 1, 1, 1, 1, 1, 1);             // a linear layer
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Matches_the_plain_kernel(int cin, int cout, int h, int w, int kernel, int stride, int dilation, int groups)
+    {
+        int seed = HashCode.Combine(cin, cout, h, w, kernel, stride, dilation, groups) & 0x7fffffff;
+        var rng = new Random(seed);
+        int pad = (kernel - 1) / 2 * dilation;
+        int ho = (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1, wo = (w + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+        var x = Random(rng, cin * h * w);
+        var weight = Random(rng, cout * (cin / groups) * kernel * kernel);
+        var bias = Random(rng, cout);
+        var slope = Random(rng, cout);
+        var scratch = new float[FastConv.ScratchFloats(cin, h, w, kernel, stride, dilation, groups)];
+
+        foreach (bool epilogue in new[] { false, true })
+        {
+            var expected = new float[cout * ho * wo];
+            Conv.Conv2d(x, cin, h, w, weight, expected, cout, ho, wo, kernel, stride, dilation, groups);
+            if (epilogue)
+            {
+                Conv.AddBias(expected, cout, ho * wo, bias);
+                Elementwise.PRelu(expected, cout, ho * wo, slope);
+            }
+            // Guard values past the end catch writes out of bounds.
+            var actual = new float[expected.Length + 8];
+            Array.Fill(actual, 12345f);
+            FastConv.Conv2d(x, cin, h, w, weight, actual.AsSpan(0, expected.Length), cout, ho, wo, kernel, stride, dilation, groups,
+                epilogue ? bias : default, epilogue ? slope : default, scratch);
+            for (int i = expected.Length; i < actual.Length; i++) Assert.Equal(12345f, actual[i]);
+            // float32 accumulation of up to cin*k*k products of magnitude <= 1 against a double sum.
+            double tolerance = 1e-6 * Math.Max(8, cin / groups * kernel * kernel);
+            Compare.AssertClose(actual.AsSpan(0, expected.Length), (ReadOnlySpan<float>)expected,
+                $"conv {cin}->{cout} {h}x{w} k{kernel} s{stride} d{dilation} g{groups} epilogue={epilogue} (seed {seed})", tolerance);
+        }
+    }
+
+    private static float[] Random(Random rng, int n)
+    {
+        var v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float)(2 * rng.NextDouble() - 1);
+        return v;
+    }
+}
