@@ -20,6 +20,7 @@ public static class Program
         {
             InfoCommand.Create(stdout, stderr),
             RunCommand.Create(stdout, stderr),
+            BenchCommand.Create(stdout, stderr),
         };
         ParseResult parsed;
         try

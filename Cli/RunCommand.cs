@@ -14,7 +14,7 @@ internal static class RunCommand
         var weights = new Option<string>("--weights", "-w") { Description = "Weights: the authors' .pth (legacy or zip layout), or 'builtin' (ESPNet p2q3 Cityscapes, embedded)", Required = true };
         var input = new Option<string>("--input", "-i") { Description = "Input tensor: raw float32 little-endian NCHW, batch 1 (or float32 .npy of shape (1, C, H, W) or (C, H, W)), or 'synthetic' (the reference tests' input pattern)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output logits: raw float32 little-endian NCHW (.npy if the name ends in .npy)", Required = true };
-        var threads = new Option<int>("--threads") { Description = "Worker threads (accepted; the CPU kernels are single-threaded for now)", DefaultValueFactory = _ => 1 };
+        var threads = ThreadsOption.Create();
         var device = new Option<string>("--device") { Description = "cpu or cuda (the CUDA backend is not built yet)", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
 
@@ -23,8 +23,8 @@ internal static class RunCommand
         foreach (var option in new Option[] { weights, input, output, threads, device }) command.Options.Add(option);
         command.SetAction(parsed => Program.Guard(stderr, () =>
         {
-            if (parsed.GetValue(threads) < 1) throw new UsageException("--threads must be 1 or more");
             if (parsed.GetValue(device) == "cuda") throw new CommandException("CUDA backend not built yet; use --device cpu");
+            int threadCount = ThreadsOption.Apply(parsed, threads, stderr);
             string inputPath = parsed.GetValue(input)!, outputPath = parsed.GetValue(output)!, weightsPath = parsed.GetValue(weights)!;
             if (SamePath(outputPath, inputPath)) throw new UsageException($"--output {outputPath} is the input file; refusing to overwrite it");
             if (SamePath(outputPath, weightsPath)) throw new UsageException($"--output {outputPath} is the weights file; refusing to overwrite it");
@@ -44,7 +44,7 @@ internal static class RunCommand
             var o = network.OutputShape;
             TensorFile.Write(outputPath, y, [network.Batch, o.Channels, o.Height, o.Width]);
             stdout.WriteLine($"{request.Label}: wrote {network.Batch}x{o} float32 to {outputPath} " +
-                             $"(forward {forwardTime.TotalMilliseconds:F0} ms, weights {loadTime.TotalMilliseconds:F0} ms, cpu, 1 thread)");
+                             $"(forward {forwardTime.TotalMilliseconds:F0} ms, weights {loadTime.TotalMilliseconds:F0} ms, cpu, {threadCount} thread{(threadCount == 1 ? "" : "s")})");
             return Program.Success;
         }));
         return command;

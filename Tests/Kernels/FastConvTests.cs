@@ -10,6 +10,7 @@ namespace Espnet.Compiled.Tests.Kernels;
 /// either; widths below 8, between 8 and 16, above 16 and odd; stride 1 and 2; every dilation the zoo uses;
 /// groups, depth-wise, kernel 1, 3 and 5; with and without bias and PReLU.
 /// </summary>
+[Collection(nameof(KernelSettings))]
 public sealed class FastConvTests
 {
     public static TheoryData<int, int, int, int, int, int, int, int> Cases()
@@ -42,6 +43,13 @@ public sealed class FastConvTests
     [MemberData(nameof(Cases))]
     public void Matches_the_plain_kernel(int cin, int cout, int h, int w, int kernel, int stride, int dilation, int groups)
     {
+        foreach (bool wide in new[] { false, true })
+            using (KernelSettings.Width(wide))
+                Check(cin, cout, h, w, kernel, stride, dilation, groups, wide);
+    }
+
+    private static void Check(int cin, int cout, int h, int w, int kernel, int stride, int dilation, int groups, bool wide)
+    {
         int seed = HashCode.Combine(cin, cout, h, w, kernel, stride, dilation, groups) & 0x7fffffff;
         var rng = new Random(seed);
         int pad = (kernel - 1) / 2 * dilation;
@@ -70,7 +78,7 @@ public sealed class FastConvTests
             // float32 accumulation of up to cin*k*k products of magnitude <= 1 against a double sum.
             double tolerance = 1e-6 * Math.Max(8, cin / groups * kernel * kernel);
             Compare.AssertClose(actual.AsSpan(0, expected.Length), (ReadOnlySpan<float>)expected,
-                $"conv {cin}->{cout} {h}x{w} k{kernel} s{stride} d{dilation} g{groups} epilogue={epilogue} (seed {seed})", tolerance);
+                $"conv {cin}->{cout} {h}x{w} k{kernel} s{stride} d{dilation} g{groups} epilogue={epilogue} {(wide ? 512 : 256)}-bit (seed {seed})", tolerance);
         }
     }
 

@@ -1,0 +1,175 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Espnet.Compiled.Cpu.Fast;
+using Espnet.Compiled.Weights;
+
+namespace Espnet.Compiled.Cli;
+
+/// <summary>
+/// `espnet bench`: times forward passes of a model on a random input with seeded random weights. Prints a
+/// readable table (progress on stderr); with --json, one JSON object on the last line of stdout.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new ModelOptions();
+        var threads = ThreadsOption.Create();
+        var runs = new Option<int>("--runs") { Description = "Timed forward passes (default 10)", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed passes first (default 2)", DefaultValueFactory = _ => 2 };
+        var device = new Option<string>("--device") { Description = "cpu or cuda (the CUDA backend is not built yet)", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var json = new Option<bool>("--json") { Description = "Also print one JSON object with the figures on the last line" };
+        var layers = new Option<bool>("--layers") { Description = "Also time each layer (one extra pass) and print the slowest ten" };
+
+        var command = new Command("bench", "Time forward passes on a random input: median and best time, GFLOP/s, allocations, peak memory.");
+        model.AddTo(command);
+        foreach (var option in new Option[] { threads, runs, warmup, device, json, layers }) command.Options.Add(option);
+        command.SetAction(parsed => Program.Guard(stderr, () =>
+        {
+            int runCount = parsed.GetValue(runs), warmupCount = parsed.GetValue(warmup);
+            if (runCount < 1) throw new UsageException($"--runs must be 1 or more (got {runCount})");
+            if (warmupCount < 0) throw new UsageException($"--warmup must be 0 or more (got {warmupCount})");
+            if (parsed.GetValue(device) == "cuda") throw new CommandException("CUDA backend not built yet; use --device cpu");
+            int threadCount = ThreadsOption.Apply(parsed, threads, stderr);
+
+            var request = model.Request(parsed);
+            var (network, origin) = ModelOptions.Resolve(request, stderr);
+            network.LoadWeights(RandomStateDict(network, seed: 1));
+            var x = new float[network.Batch * network.InputShape.Elements];
+            var rng = new Random(2);
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(2 * rng.NextDouble() - 1);
+            var y = new float[network.Batch * network.OutputShape.Elements];
+
+            for (int i = 0; i < warmupCount; i++)
+            {
+                stderr.Write($"\rwarm-up {i + 1}/{warmupCount}   ");
+                network.Forward(x, y);
+            }
+            var times = new double[runCount];
+            long allocated = 0;
+            for (int i = 0; i < runCount; i++)
+            {
+                // Allocations on every thread, counted around the forward pass alone (the progress line allocates).
+                long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+                long start = Stopwatch.GetTimestamp();
+                network.Forward(x, y);
+                times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                allocated += GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+                stderr.Write($"\rrun {i + 1}/{runCount}: {times[i]:F1} ms   ");
+            }
+            stderr.WriteLine();
+            if (y.Any(float.IsNaN)) throw new CommandException($"{request.Label} produced NaN on the benchmark input");
+
+            Array.Sort(times);
+            double median = runCount % 2 == 1 ? times[runCount / 2] : (times[runCount / 2 - 1] + times[runCount / 2]) / 2;
+            double gflops = 2.0 * network.MacCount * network.Batch / (median / 1e3) / 1e9;
+            double peakMb = PeakResidentMegabytes();
+            long perRun = allocated / runCount;
+
+            var i0 = network.InputShape;
+            stdout.WriteLine($"{request.Label}, batch {network.Batch}, {threadCount} thread{(threadCount == 1 ? "" : "s")}, cpu ({origin})");
+            stdout.WriteLine($"  median      {median,10:F2} ms");
+            stdout.WriteLine($"  best        {times[0],10:F2} ms   ({runCount} runs after {warmupCount} warm-up)");
+            stdout.WriteLine($"  MACs        {network.MacCount / 1e9,10:F3} G    (convolutions, as the authors count)");
+            stdout.WriteLine($"  rate        {gflops,10:F1} GFLOP/s at the median");
+            stdout.WriteLine($"  allocated   {perRun,10} bytes per run (all threads)");
+            stdout.WriteLine($"  peak RSS    {peakMb,10:F0} MB");
+            if (parsed.GetValue(layers)) PrintSlowestLayers(network, x, y, stdout);
+            if (parsed.GetValue(json))
+            {
+                var inv = CultureInfo.InvariantCulture;
+                stdout.WriteLine(string.Create(inv,
+                    $"{{\"model\":\"{request.Label}\",\"height\":{i0.Height},\"width\":{i0.Width},\"batch\":{network.Batch},\"threads\":{threadCount},\"device\":\"cpu\"," +
+                    $"\"median_ms\":{median:F3},\"min_ms\":{times[0]:F3},\"runs\":{runCount},\"warmup\":{warmupCount},\"macs\":{network.MacCount}," +
+                    $"\"gflops\":{gflops:F2},\"allocated_bytes_per_run\":{perRun},\"peak_rss_mb\":{peakMb:F1}}}"));
+            }
+            return Program.Success;
+        }));
+        return command;
+    }
+
+    private static void PrintSlowestLayers(ICompiledNetwork network, float[] x, float[] y, TextWriter stdout)
+    {
+        var clock = new LayerClock(network.Layers.Count);
+        network.Forward(x, y, clock);
+        double total = clock.Elapsed.Sum();
+        stdout.WriteLine("  slowest layers:");
+        foreach (var (ms, layer) in clock.Elapsed.Select((ms, i) => (ms, network.Layers[i])).OrderByDescending(t => t.ms).Take(Environment.GetEnvironmentVariable("ESPNET_BENCH_LAYERS") is { } n ? int.Parse(n) : 10))
+            stdout.WriteLine($"    {ms,8:F2} ms {100 * ms / total,5:F1}%  {layer.Name}: {layer.Description}");
+    }
+
+    /// <summary>Time between consecutive layers' outputs (batch 1: the layers run in order).</summary>
+    private sealed class LayerClock(int layers) : IActivationObserver
+    {
+        private long _last = Stopwatch.GetTimestamp();
+        public double[] Elapsed { get; } = new double[layers];
+
+        public void OnActivation(int sample, LayerInfo layer, ReadOnlySpan<float> values)
+        {
+            long now = Stopwatch.GetTimestamp();
+            Elapsed[layer.Index] += Stopwatch.GetElapsedTime(_last, now).TotalMilliseconds;
+            _last = Stopwatch.GetTimestamp();
+        }
+    }
+
+    /// <summary>Seeded random weights shaped like the model's parameters: conv weights scaled by fan-in, BN statistics sane.</summary>
+    internal static StateDict RandomStateDict(ICompiledNetwork network, int seed)
+    {
+        var rng = new Random(seed);
+        var sd = new StateDict();
+        foreach (var p in network.Parameters)
+        {
+            var v = new float[p.Elements];
+            int fanIn = p.Shape.Length >= 2 ? p.Elements / p.Shape[0] : 1;
+            for (int i = 0; i < v.Length; i++)
+            {
+                double u = rng.NextDouble();
+                v[i] = (float)(p.Role switch
+                {
+                    ParameterRole.RunningVar => 0.5 + u,
+                    ParameterRole.RunningMean or ParameterRole.Bias => 0.2 * (u - 0.5),
+                    _ when p.Shape.Length == 1 => 0.25 + 0.5 * u,
+                    _ => (2 * u - 1) * Math.Sqrt(3.0 / fanIn),
+                });
+            }
+            sd.Add(p.Key, new StoredTensor(p.Shape, StoredDType.Float32, v));
+        }
+        return sd;
+    }
+
+    /// <summary>The process's peak resident set (VmHWM on Linux; the peak working set elsewhere).</summary>
+    private static double PeakResidentMegabytes()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan(6).Trim().ToString().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+    }
+}
+
+/// <summary>--threads, shared by the commands that compute: default the machine's processors; more is allowed, with a note.</summary>
+internal static class ThreadsOption
+{
+    public static Option<int> Create() => new("--threads")
+    {
+        Description = $"Worker threads for the CPU kernels (default: the machine's {Environment.ProcessorCount} processors; results are identical for any count)",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    public static int Apply(ParseResult parsed, Option<int> option, TextWriter stderr)
+    {
+        int n = parsed.GetValue(option);
+        if (n < 1) throw new UsageException($"--threads must be 1 or more (got {n})");
+        if (n > Environment.ProcessorCount)
+            stderr.WriteLine($"espnet: note: --threads {n} is more than the {Environment.ProcessorCount} processors here; allowed, but expect no gain");
+        Workers.Threads = n;
+        return n;
+    }
+}
