@@ -21,11 +21,13 @@ internal static class BenchCommand
         var device = new Option<string>("--device") { Description = "cpu or cuda (the CUDA backend is not built yet)", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var json = new Option<bool>("--json") { Description = "Also print one JSON object with the figures on the last line" };
+        var peak = new Option<bool>("--peak") { Description = "Measure this machine's float32 peak (FMA chains at the kernels' vector width) instead of a model" };
         var layers = new Option<bool>("--layers") { Description = "Also time each layer (one extra pass) and print the slowest ten" };
 
         var command = new Command("bench", "Time forward passes on a random input: median and best time, GFLOP/s, allocations, peak memory.");
         model.AddTo(command);
-        foreach (var option in new Option[] { threads, runs, warmup, device, json, layers }) command.Options.Add(option);
+        model.Model.Required = false;
+        foreach (var option in new Option[] { threads, runs, warmup, device, json, layers, peak }) command.Options.Add(option);
         command.SetAction(parsed => Program.Guard(stderr, () =>
         {
             int runCount = parsed.GetValue(runs), warmupCount = parsed.GetValue(warmup);
@@ -33,6 +35,16 @@ internal static class BenchCommand
             if (warmupCount < 0) throw new UsageException($"--warmup must be 0 or more (got {warmupCount})");
             if (parsed.GetValue(device) == "cuda") throw new CommandException("CUDA backend not built yet; use --device cpu");
             int threadCount = ThreadsOption.Apply(parsed, threads, stderr);
+            if (parsed.GetValue(peak))
+            {
+                var (one, all, n, bits) = PeakFlops.Measure(threadCount);
+                stdout.WriteLine($"float32 peak, {bits}-bit FMA: {one:F1} GFLOP/s on one thread, {all:F1} GFLOP/s on {n} threads at once");
+                if (parsed.GetValue(json))
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{{\"peak_gflops_per_thread\":{one:F2},\"peak_gflops_all_threads\":{all:F2},\"threads\":{n},\"vector_bits\":{bits}}}"));
+                return Program.Success;
+            }
+            if (parsed.GetResult(model.Model) is null) throw new UsageException("--model is required (or --peak)");
 
             var request = model.Request(parsed);
             var (network, origin) = ModelOptions.Resolve(request, stderr);

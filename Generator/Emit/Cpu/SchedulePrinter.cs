@@ -41,11 +41,16 @@ internal static class SchedulePrinter
             {
                 var c = f.Conv;
                 w.Line($"{Fast}.FastConv.Conv2d({V(c.X)}, {c.Cin}, {c.H}, {c.W}, {P(c.Weight)}, {V(c.Y)}, {c.Cout}, {c.Ho}, {c.Wo}, kernel: {c.Kernel}, stride: {c.Stride}, dilation: {c.Dilation}, groups: {c.Groups}, "
-                       + $"bias: {Opt(f.Bias)}, slope: {Opt(f.Slope)}, scratch: {(f.Padding is null ? "default" : V(f.Padding))});");
+                       + $"bias: {Opt(f.Bias)}, slope: {Opt(f.Slope)}, scratch: {(f.Padding is null ? "default" : V(f.Padding))}"
+                       + (f.Residual is null ? ");" : $", residual: {V(f.Residual)});"));
                 break;
             }
             case ScaleShift s:
-                w.Line($"{Fast}.FastElementwise.ScaleShift({V(s.Y)}, {s.C}, {s.Plane}, {P(s.Bn.Mean)}, {P(s.Scale)}, {P(s.Bn.Beta)}, {Opt(s.Slope)});");
+                w.Line($"{Fast}.FastElementwise.ScaleShift({V(s.Y)}, {s.C}, {s.Plane}, {P(s.Bn.Mean)}, {P(s.Scale)}, {P(s.Bn.Beta)}, {Opt(s.Slope)}"
+                       + (s.Residual is null ? ");" : $", residual: {V(s.Residual)});"));
+                break;
+            case FastAvgPool { Of: var p }:
+                w.Line($"{Fast}.FastElementwise.AvgPool3x3S2({V(p.X)}, {p.C}, {p.H}, {p.W}, {V(p.Y)}, {p.Ho}, {p.Wo});");
                 break;
             case ConvTranspose2x2 { Of: var t }:
                 w.Line($"{Fast}.FastElementwise.ConvTranspose2x2({V(t.X)}, {t.Cin}, {t.H}, {t.W}, {P(t.Weight)}, {V(t.Y)}, {t.Cout});");

@@ -37,6 +37,8 @@ internal static class SelectKernels
                 }
                 result.Add(fused);
             }
+            else if (op is AvgPool pool)
+                result.Add(new FastAvgPool(pool));
             else if (op is ConvTranspose { Kernel: 2, Stride: 2 } t)
                 result.Add(new ConvTranspose2x2(t));
             else

@@ -12,6 +12,12 @@ public sealed record View(string Base, int Offset, int Length, bool Sliced)
     public static View Of(string name, int length) => new(name, 0, length, false);
     public static View Of(string name, long length) => new(name, 0, checked((int)length), false);
 
+    /// <summary>Whether two views name the same floats (however they are spelled).</summary>
+    public bool SameWindow(View other) => Base == other.Base && Offset == other.Offset && Length == other.Length;
+
+    /// <summary>Whether two views share any float (views of different spans never do: the arena places live buffers apart).</summary>
+    public bool Overlaps(View other) => Base == other.Base && Offset < other.Offset + other.Length && other.Offset < Offset + Length;
+
     /// <summary>A sub-window, offsets relative to this view.</summary>
     public View Slice(int offset, int length) => new(Base, Offset + offset, length, true);
 }
@@ -90,12 +96,16 @@ public sealed record SigmoidGate(View Y, int C, int Plane, View Gate) : Op;
 /// <summary>
 /// A convolution with its per-channel epilogue fused, y = prelu(conv(x) + bias), run by the fast kernels.
 /// <see cref="Padding"/>: the scratch window its spatial kernel pads the input into (none for 1x1).
-/// Produced by <c>FoldBatchNorm</c>, <c>FuseEpilogues</c> and <c>SelectKernels</c>; weights and bias usually derived.
+/// <see cref="Residual"/>: a tensor shaped like the output, added before the bias and activation (a fused sum).
+/// Produced by <c>FoldBatchNorm</c>, <c>FuseEpilogues</c>, <c>SelectKernels</c>, <c>FuseSums</c>; weights and bias usually derived.
 /// </summary>
-public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null) : Op;
+public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null, View? Residual = null) : Op;
 
 /// <summary>y = prelu((y - mean) * scale + beta), per channel: a BatchNorm that cannot fold (it follows a sum) and its activation.</summary>
-public sealed record ScaleShift(View Y, int C, int Plane, BatchNormParams Bn, Param Scale, Param? Slope) : Op;
+public sealed record ScaleShift(View Y, int C, int Plane, BatchNormParams Bn, Param Scale, Param? Slope, View? Residual = null) : Op;
+
+/// <summary>3x3 / 2 average pooling on the fast path (the same sums, in parallel).</summary>
+public sealed record FastAvgPool(AvgPool Of) : Op;
 
 /// <summary>The 2x2 stride-2 transposed convolution of ESPNet's decoder, as the fast kernel computes it.</summary>
 public sealed record ConvTranspose2x2(ConvTranspose Of) : Op;

@@ -21,12 +21,12 @@ public static unsafe class FastConv
 
     /// <summary>
     /// Convolution with PyTorch semantics (padding (k-1)/2*dilation, contiguous groups, weights [cout, cin/g, k, k]),
-    /// then + <paramref name="bias"/> and PReLU with <paramref name="slope"/> (either may be empty: none).
-    /// <paramref name="scratch"/> holds at least <see cref="ScratchFloats"/> floats.
+    /// then + <paramref name="residual"/> (a tensor shaped like the output), + <paramref name="bias"/>, and PReLU with
+    /// <paramref name="slope"/> (each may be empty: none). <paramref name="scratch"/> holds at least <see cref="ScratchFloats"/> floats.
     /// </summary>
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups,
-        ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch)
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch, ReadOnlySpan<float> residual = default)
     {
         int cinG = cin / groups, coutG = cout / groups;
         if (stride is not (1 or 2) || groups < 1 || cin % groups != 0 || cout % groups != 0)
@@ -36,17 +36,18 @@ public static unsafe class FastConv
         Check(weight.Length >= (long)cout * cinG * kernel * kernel, "weight", weight.Length, (long)cout * cinG * kernel * kernel);
         Check(bias.IsEmpty || bias.Length >= cout, "bias", bias.Length, cout);
         Check(slope.IsEmpty || slope.Length >= cout, "slope", slope.Length, cout);
+        Check(residual.IsEmpty || residual.Length >= (long)cout * ho * wo, "residual", residual.Length, (long)cout * ho * wo);
         long padded = ScratchFloats(cin, h, w, kernel, stride, dilation, groups);
         Check(scratch.Length >= padded, "scratch", scratch.Length, padded);
         int pad = (kernel - 1) / 2 * dilation;
         Check(ho == (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1 && wo == (w + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1,
             "output size", (long)ho * wo, -1);
 
-        fixed (float* px = x, pw = weight, py = y, pb = bias, ps = slope, pscratch = scratch)
+        fixed (float* px = x, pw = weight, py = y, pb = bias, ps = slope, pscratch = scratch, pr = residual)
         {
             var a = new Args
             {
-                X = px, W = pw, Y = py, Bias = bias.IsEmpty ? null : pb, Slope = slope.IsEmpty ? null : ps,
+                X = px, W = pw, Y = py, Bias = bias.IsEmpty ? null : pb, Slope = slope.IsEmpty ? null : ps, Residual = residual.IsEmpty ? null : pr,
                 Cin = cin, H = h, Wd = w, Cout = cout, Ho = ho, Wo = wo, Kernel = kernel, Stride = stride, Dilation = dilation,
                 Groups = groups, CinG = cinG, CoutG = coutG,
             };
@@ -83,7 +84,7 @@ public static unsafe class FastConv
 
     private struct Args
     {
-        public float* X, W, Y, Bias, Slope, Padded;
+        public float* X, W, Y, Bias, Slope, Residual, Padded;
         public int Cin, H, Wd, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, CinG, CoutG, Tiles;
         public int Pad, RowLength, PlaneLength, EvenLength;
     }
@@ -150,19 +151,27 @@ public static unsafe class FastConv
     /// in ESPNet's strided blocks) then lose little more than a blocked BLAS does, which matters because the
     /// authors' BatchNorms multiply the error of the sums before them by up to ~100.
     /// </summary>
+    /// <remarks>The epilogue: + the residual (same layout as the output, when given), + bias, PReLU.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate<TV>(TV acc, float* to, bool first, bool last, float bias, float slope, bool activate) where TV : struct, IVec<TV>
+    private static void Accumulate<TV>(in Args a, TV acc, float* to, bool first, bool last, int oc) where TV : struct, IVec<TV>
     {
         if (!first) acc = TV.Add(acc, TV.Load(to));
-        if (last) acc = TV.Epilogue(acc, bias, slope, activate);
+        if (last)
+        {
+            if (a.Residual != null) acc = TV.Add(acc, TV.Load(a.Residual + (to - a.Y)));
+            acc = TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
+        }
         acc.Store(to);
     }
 
+    /// <summary>The epilogue for one output element summed in double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish(double acc, float bias, float slope, bool activate)
+    private static float Finish(in Args a, double acc, float* to, int oc)
     {
-        float v = (float)acc + bias;
-        return activate && v < 0 ? v * slope : v;
+        float v = (float)acc;
+        if (a.Residual != null) v += a.Residual[to - a.Y];
+        v += Bias(a, oc);
+        return a.Slope != null && v < 0 ? v * Slope(a, oc) : v;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -179,7 +188,6 @@ public static unsafe class FastConv
         int tile = item % a.Tiles, g = item / a.Tiles, cinG = a.CinG, coutG = a.CoutG, L = TV.Count;
         int plane = a.Ho * a.Wo, p0 = tile * PixelTile, p1 = Math.Min(plane, p0 + PixelTile);
         float* x = a.X + (nint)g * cinG * plane;
-        bool act = a.Slope != null;
         int oc = 0;
         for (; oc + OcBlock <= coutG; oc += OcBlock)
         {
@@ -205,10 +213,10 @@ public static unsafe class FastConv
                         v = TV.Splat(w2[ci]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
                         v = TV.Splat(w3[ci]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
                     }
-                    Accumulate(c00, yp, first, last, Bias(a, o), Slope(a, o), act); Accumulate(c01, yp + L, first, last, Bias(a, o), Slope(a, o), act);
-                    Accumulate(c10, yp + plane, first, last, Bias(a, o + 1), Slope(a, o + 1), act); Accumulate(c11, yp + plane + L, first, last, Bias(a, o + 1), Slope(a, o + 1), act);
-                    Accumulate(c20, yp + 2 * plane, first, last, Bias(a, o + 2), Slope(a, o + 2), act); Accumulate(c21, yp + 2 * plane + L, first, last, Bias(a, o + 2), Slope(a, o + 2), act);
-                    Accumulate(c30, yp + 3 * plane, first, last, Bias(a, o + 3), Slope(a, o + 3), act); Accumulate(c31, yp + 3 * plane + L, first, last, Bias(a, o + 3), Slope(a, o + 3), act);
+                    Accumulate(a, c00, yp, first, last, o); Accumulate(a, c01, yp + L, first, last, o);
+                    Accumulate(a, c10, yp + plane, first, last, o + 1); Accumulate(a, c11, yp + plane + L, first, last, o + 1);
+                    Accumulate(a, c20, yp + 2 * plane, first, last, o + 2); Accumulate(a, c21, yp + 2 * plane + L, first, last, o + 2);
+                    Accumulate(a, c30, yp + 3 * plane, first, last, o + 3); Accumulate(a, c31, yp + 3 * plane + L, first, last, o + 3);
                 }
             }
             for (int k = 0; k < OcBlock; k++) PointwiseRest<TV>(a, x, o + k, p, p1);
@@ -222,7 +230,6 @@ public static unsafe class FastConv
         int cinG = a.CinG, plane = a.Ho * a.Wo, L = TV.Count;
         float* w = a.W + (nint)o * cinG;
         float* y = a.Y + (nint)o * plane;
-        bool act = a.Slope != null;
         for (; p + L <= p1; p += L)
             for (int cb = 0; cb < cinG; cb += SumRun)
             {
@@ -230,13 +237,13 @@ public static unsafe class FastConv
                 TV c = default;
                 float* xp = x + (nint)cb * plane + p;
                 for (int ci = cb; ci < ce; ci++, xp += plane) c = TV.FusedMultiplyAdd(TV.Load(xp), TV.Splat(w[ci]), c);
-                Accumulate(c, y + p, cb == 0, ce == cinG, Bias(a, o), Slope(a, o), act);
+                Accumulate(a, c, y + p, cb == 0, ce == cinG, o);
             }
         for (; p < p1; p++)
         {
             double acc = 0;
             for (int ci = 0; ci < cinG; ci++) acc += (double)x[(nint)ci * plane + p] * w[ci];
-            y[p] = Finish(acc, Bias(a, o), Slope(a, o), act);
+            y[p] = Finish(a, acc, y + p, o);
         }
     }
 
@@ -250,7 +257,6 @@ public static unsafe class FastConv
         nint rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
         nint c0 = ColumnOffset(a, 0), c1 = ColumnOffset(a, 1), c2 = ColumnOffset(a, 2);
         float* xg = a.Padded + (nint)g * cinG * planeLength + (nint)oy * a.Stride * a.RowLength;
-        bool act = a.Slope != null;
         int oc = 0;
         for (; oc + OcBlock <= coutG; oc += OcBlock)
         {
@@ -295,10 +301,10 @@ public static unsafe class FastConv
                             v = TV.Splat(wc[3 * wStride + 2]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
                         }
                     }
-                    Accumulate(c00, yp, first, last, Bias(a, o), Slope(a, o), act); Accumulate(c01, yp + L, first, last, Bias(a, o), Slope(a, o), act);
-                    Accumulate(c10, yp + plane, first, last, Bias(a, o + 1), Slope(a, o + 1), act); Accumulate(c11, yp + plane + L, first, last, Bias(a, o + 1), Slope(a, o + 1), act);
-                    Accumulate(c20, yp + 2 * plane, first, last, Bias(a, o + 2), Slope(a, o + 2), act); Accumulate(c21, yp + 2 * plane + L, first, last, Bias(a, o + 2), Slope(a, o + 2), act);
-                    Accumulate(c30, yp + 3 * plane, first, last, Bias(a, o + 3), Slope(a, o + 3), act); Accumulate(c31, yp + 3 * plane + L, first, last, Bias(a, o + 3), Slope(a, o + 3), act);
+                    Accumulate(a, c00, yp, first, last, o); Accumulate(a, c01, yp + L, first, last, o);
+                    Accumulate(a, c10, yp + plane, first, last, o + 1); Accumulate(a, c11, yp + plane + L, first, last, o + 1);
+                    Accumulate(a, c20, yp + 2 * plane, first, last, o + 2); Accumulate(a, c21, yp + 2 * plane + L, first, last, o + 2);
+                    Accumulate(a, c30, yp + 3 * plane, first, last, o + 3); Accumulate(a, c31, yp + 3 * plane + L, first, last, o + 3);
                 }
             }
             for (int k = 0; k < OcBlock; k++) DenseRest<TV>(a, oy, g, o + k, ox);
@@ -316,7 +322,6 @@ public static unsafe class FastConv
         int* taps = stackalloc int[kk];
         Taps(a, oy, taps);
         float* xg = a.Padded + (nint)g * cinG * a.PlaneLength;
-        bool act = a.Slope != null;
         int oc = 0;
         for (; oc + OcBlock <= coutG; oc += OcBlock)
         {
@@ -345,10 +350,10 @@ public static unsafe class FastConv
                         v = TV.Splat(wc[2 * wStride + t]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
                         v = TV.Splat(wc[3 * wStride + t]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
                     }
-                    Accumulate(c00, yp, first, last, Bias(a, o), Slope(a, o), act); Accumulate(c01, yp + L, first, last, Bias(a, o), Slope(a, o), act);
-                    Accumulate(c10, yp + plane, first, last, Bias(a, o + 1), Slope(a, o + 1), act); Accumulate(c11, yp + plane + L, first, last, Bias(a, o + 1), Slope(a, o + 1), act);
-                    Accumulate(c20, yp + 2 * plane, first, last, Bias(a, o + 2), Slope(a, o + 2), act); Accumulate(c21, yp + 2 * plane + L, first, last, Bias(a, o + 2), Slope(a, o + 2), act);
-                    Accumulate(c30, yp + 3 * plane, first, last, Bias(a, o + 3), Slope(a, o + 3), act); Accumulate(c31, yp + 3 * plane + L, first, last, Bias(a, o + 3), Slope(a, o + 3), act);
+                    Accumulate(a, c00, yp, first, last, o); Accumulate(a, c01, yp + L, first, last, o);
+                    Accumulate(a, c10, yp + plane, first, last, o + 1); Accumulate(a, c11, yp + plane + L, first, last, o + 1);
+                    Accumulate(a, c20, yp + 2 * plane, first, last, o + 2); Accumulate(a, c21, yp + 2 * plane + L, first, last, o + 2);
+                    Accumulate(a, c30, yp + 3 * plane, first, last, o + 3); Accumulate(a, c31, yp + 3 * plane + L, first, last, o + 3);
                 }
             }
             for (int k = 0; k < OcBlock; k++) DenseRest<TV>(a, oy, g, o + k, ox);
@@ -374,7 +379,6 @@ public static unsafe class FastConv
         float* xg = a.Padded + (nint)g * cinG * a.PlaneLength;
         float* w = a.W + (nint)o * cinG * kk;
         float* y = a.Y + (nint)o * a.Ho * a.Wo + (nint)oy * a.Wo;
-        bool act = a.Slope != null;
         for (; ox + L <= a.Wo; ox += L)
             for (int cb = 0; cb < cinG; cb += run)
             {
@@ -384,7 +388,7 @@ public static unsafe class FastConv
                 float* wc = w + cb * kk;
                 for (int ci = cb; ci < ce; ci++, xc += a.PlaneLength, wc += kk)
                 for (int t = 0; t < kk; t++) c = TV.FusedMultiplyAdd(TV.Load(xc + taps[t]), TV.Splat(wc[t]), c);
-                Accumulate(c, y + ox, cb == 0, ce == cinG, Bias(a, o), Slope(a, o), act);
+                Accumulate(a, c, y + ox, cb == 0, ce == cinG, o);
             }
         for (; ox < a.Wo; ox++)
         {
@@ -393,7 +397,7 @@ public static unsafe class FastConv
             float* wc = w;
             for (int ci = 0; ci < cinG; ci++, xc += a.PlaneLength, wc += kk)
             for (int t = 0; t < kk; t++) c += (double)xc[taps[t]] * wc[t];
-            y[ox] = Finish(c, Bias(a, o), Slope(a, o), act);
+            y[ox] = Finish(a, c, y + ox, o);
         }
     }
 
@@ -408,8 +412,6 @@ public static unsafe class FastConv
         float* x = a.Padded + (nint)c * a.PlaneLength;
         float* w = a.W + (nint)c * kk;
         float* y = a.Y + (nint)c * a.Ho * wo + (nint)oy * wo;
-        bool act = a.Slope != null;
-        float bias = Bias(a, c), slope = Slope(a, c);
         int ox = 0;
         for (; ox + 4 * L <= wo; ox += 4 * L)
         {
@@ -423,22 +425,22 @@ public static unsafe class FastConv
                 c2 = TV.FusedMultiplyAdd(TV.Load(xp + 2 * L), v, c2);
                 c3 = TV.FusedMultiplyAdd(TV.Load(xp + 3 * L), v, c3);
             }
-            TV.Epilogue(c0, bias, slope, act).Store(y + ox);
-            TV.Epilogue(c1, bias, slope, act).Store(y + ox + L);
-            TV.Epilogue(c2, bias, slope, act).Store(y + ox + 2 * L);
-            TV.Epilogue(c3, bias, slope, act).Store(y + ox + 3 * L);
+            Accumulate(a, c0, y + ox, true, true, c);
+            Accumulate(a, c1, y + ox + L, true, true, c);
+            Accumulate(a, c2, y + ox + 2 * L, true, true, c);
+            Accumulate(a, c3, y + ox + 3 * L, true, true, c);
         }
         for (; ox + L <= wo; ox += L)
         {
             TV c0 = default;
             for (int t = 0; t < kk; t++) c0 = TV.FusedMultiplyAdd(TV.Load(x + taps[t] + ox), TV.Splat(w[t]), c0);
-            TV.Epilogue(c0, bias, slope, act).Store(y + ox);
+            Accumulate(a, c0, y + ox, true, true, c);
         }
         for (; ox < wo; ox++)
         {
             double s = 0;
             for (int t = 0; t < kk; t++) s += (double)x[taps[t] + ox] * w[t];
-            y[ox] = Finish(s, bias, slope, act);
+            y[ox] = Finish(a, s, y + ox, c);
         }
     }
 }

@@ -15,20 +15,23 @@ public static unsafe class FastElementwise
     /// multiply-add: the authors' BatchNorms have gains near 100 after sums near their mean, where
     /// y * scale + (beta - mean * scale) would lose the digits that matter.
     /// </summary>
-    public static void ScaleShift(Span<float> y, int channels, int plane, ReadOnlySpan<float> mean, ReadOnlySpan<float> scale, ReadOnlySpan<float> beta, ReadOnlySpan<float> slope)
+    /// <remarks><paramref name="residual"/>, when given (shaped like y), is added first: y = prelu((y + r - mean) * scale + beta).</remarks>
+    public static void ScaleShift(Span<float> y, int channels, int plane, ReadOnlySpan<float> mean, ReadOnlySpan<float> scale, ReadOnlySpan<float> beta,
+        ReadOnlySpan<float> slope, ReadOnlySpan<float> residual = default)
     {
-        if (y.Length < (long)channels * plane || scale.Length < channels || beta.Length < channels || mean.Length < channels || (!slope.IsEmpty && slope.Length < channels))
+        if (y.Length < (long)channels * plane || scale.Length < channels || beta.Length < channels || mean.Length < channels || (!slope.IsEmpty && slope.Length < channels)
+            || (!residual.IsEmpty && residual.Length < (long)channels * plane))
             throw new ArgumentException($"ScaleShift: spans too short for {channels} channels of {plane}.");
-        fixed (float* py = y, pm = mean, ps = scale, pt = beta, pa = slope)
+        fixed (float* py = y, pm = mean, ps = scale, pt = beta, pa = slope, pr = residual)
         {
-            var a = new ChannelArgs { Y = py, Mean = pm, Scale = ps, Shift = pt, Slope = slope.IsEmpty ? null : pa, Plane = plane };
+            var a = new ChannelArgs { Y = py, Mean = pm, Scale = ps, Shift = pt, Slope = slope.IsEmpty ? null : pa, Residual = residual.IsEmpty ? null : pr, Plane = plane };
             Workers.For(&a, &ScaleShiftItem, channels);
         }
     }
 
     private struct ChannelArgs
     {
-        public float* Y, Mean, Scale, Shift, Slope;
+        public float* Y, Mean, Scale, Shift, Slope, Residual;
         public int Plane;
     }
 
@@ -36,6 +39,7 @@ public static unsafe class FastElementwise
     {
         ref ChannelArgs a = ref *(ChannelArgs*)state;
         float* y = a.Y + (nint)c * a.Plane;
+        float* r = a.Residual == null ? null : a.Residual + (nint)c * a.Plane;
         float m = a.Mean[c], s = a.Scale[c], t = a.Shift[c];
         bool act = a.Slope != null;
         float slope = act ? a.Slope[c] : 0;
@@ -46,14 +50,14 @@ public static unsafe class FastElementwise
         int i = 0;
         for (; i + 8 <= a.Plane; i += 8)
         {
-            var d = Vector256.Load(y + i) - vm;
+            var d = (r == null ? Vector256.Load(y + i) : Vector256.Load(y + i) + Vector256.Load(r + i)) - vm;
             var v = Fma.IsSupported ? Fma.MultiplyAdd(d, vs, vt) : d * vs + vt;
             if (act) v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * va, v);
             v.Store(y + i);
         }
         for (; i < a.Plane; i++)
         {
-            float v = MathF.FusedMultiplyAdd(y[i] - m, s, t);
+            float v = MathF.FusedMultiplyAdd((r == null ? y[i] : y[i] + r[i]) - m, s, t);
             y[i] = act && v < 0 ? v * slope : v;
         }
     }
@@ -132,6 +136,47 @@ public static unsafe class FastElementwise
         var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
         Avx.Permute2x128(lo, hi, 0x20).Store(to);
         Avx.Permute2x128(lo, hi, 0x31).Store(to + 8);
+    }
+
+    /// <summary>
+    /// 3x3, stride 2, pad 1 average pooling with the padding counted (divisor 9), summing in the plain kernel's
+    /// order (rows, then columns, skipping the padding) so the result is the same to the bit; rows in parallel.
+    /// </summary>
+    public static void AvgPool3x3S2(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
+    {
+        if (x.Length < (long)channels * h * w || y.Length < (long)channels * ho * wo || ho != (h - 1) / 2 + 1 || wo != (w - 1) / 2 + 1)
+            throw new ArgumentException("AvgPool3x3S2: spans or sizes do not agree.");
+        fixed (float* px = x, py = y)
+        {
+            var a = new PoolArgs { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo };
+            Workers.For(&a, &PoolItem, channels * ho);
+        }
+    }
+
+    private struct PoolArgs
+    {
+        public float* X, Y;
+        public int H, W, Ho, Wo;
+    }
+
+    private static void PoolItem(void* state, int item)
+    {
+        ref PoolArgs a = ref *(PoolArgs*)state;
+        int oy = item % a.Ho, c = item / a.Ho, w = a.W;
+        float* plane = a.X + (nint)c * a.H * w;
+        float* y = a.Y + (nint)c * a.Ho * a.Wo + (nint)oy * a.Wo;
+        int y0 = Math.Max(0, 2 * oy - 1), y1 = Math.Min(a.H - 1, 2 * oy + 1);
+        for (int ox = 0; ox < a.Wo; ox++)
+        {
+            int x0 = Math.Max(0, 2 * ox - 1), x1 = Math.Min(w - 1, 2 * ox + 1);
+            float sum = 0;
+            for (int iy = y0; iy <= y1; iy++)
+            {
+                float* row = plane + (nint)iy * w;
+                for (int ix = x0; ix <= x1; ix++) sum += row[ix];
+            }
+            y[ox] = sum / 9f;
+        }
     }
 
     /// <summary>

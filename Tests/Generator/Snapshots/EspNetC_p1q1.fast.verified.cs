@@ -190,14 +190,14 @@ namespace Models
         /// <summary>sample1: avgpool 3x3/2 x1: 3x32x32 -> 3x16x16</summary>
         private void Layer1_sample1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(x, 3, 32, 32, y, 16, 16);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(x, 3, 32, 32, y, 16, 16);
         }
 
         /// <summary>sample2: avgpool 3x3/2 x2: 3x32x32 -> 3x8x8</summary>
         private void Layer2_sample2(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(x, 3, 32, 32, scratch.Slice(0, 768), 16, 16);
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(scratch.Slice(0, 768), 3, 16, 16, y, 8, 8);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(x, 3, 32, 32, scratch.Slice(0, 768), 16, 16);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(scratch.Slice(0, 768), 3, 16, 16, y, 8, 8);
         }
 
         /// <summary>cat_b1: concat: 16x16x16 + 3x16x16 -> 19x16x16</summary>
@@ -225,14 +225,11 @@ namespace Models
             // branch 1: 3x3 dilation 2 -> channels [16, 28)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(4464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 1740));
             // branch 2: 3x3 dilation 4 -> channels [28, 40)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(5760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 3088));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(1792, 768), y.Slice(1024, 768), y.Slice(1792, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(5760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 3088), residual: y.Slice(1024, 768));
             // branch 3: 3x3 dilation 8 -> channels [40, 52)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(7056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6936));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(2560, 768), y.Slice(1792, 768), y.Slice(2560, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(7056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6936), residual: y.Slice(1792, 768));
             // branch 4: 3x3 dilation 16 -> channels [52, 64)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(8352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 19240));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(3328, 768), y.Slice(2560, 768), y.Slice(3328, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(8352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 19240), residual: y.Slice(2560, 768));
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 64, 64, P(9776, 64), D(480, 64), P(9712, 64), P(9904, 64));
         }
 
@@ -247,17 +244,13 @@ namespace Models
             // branch 1: 3x3 dilation 2 -> channels [16, 28)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(12464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 1740));
             // branch 2: 3x3 dilation 4 -> channels [28, 40)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(13760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 3088));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(1792, 768), y.Slice(1024, 768), y.Slice(1792, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(13760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 3088), residual: y.Slice(1024, 768));
             // branch 3: 3x3 dilation 8 -> channels [40, 52)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(15056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6936));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(2560, 768), y.Slice(1792, 768), y.Slice(2560, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(15056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6936), residual: y.Slice(1792, 768));
             // branch 4: 3x3 dilation 16 -> channels [52, 64)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(16352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 19240));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(3328, 768), y.Slice(2560, 768), y.Slice(3328, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(16352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 19240), residual: y.Slice(2560, 768));
             // identity residual, before normalisation
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(0, 4096), x.Slice(0, 4096), y.Slice(0, 4096));
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 64, 64, P(17776, 64), D(544, 64), P(17712, 64), P(17904, 64));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 64, 64, P(17776, 64), D(544, 64), P(17712, 64), P(17904, 64), residual: x.Slice(0, 4096));
         }
 
         /// <summary>cat_b2: concat: 64x8x8 + 64x8x8 + 3x8x8 -> 131x8x8</summary>
@@ -286,14 +279,11 @@ namespace Models
             // branch 1: 3x3 dilation 2 -> channels [28, 53)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(54480, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 1608));
             // branch 2: 3x3 dilation 4 -> channels [53, 78)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(60112, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 3612));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(848, 400), y.Slice(448, 400), y.Slice(848, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(60112, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 3612), residual: y.Slice(448, 400));
             // branch 3: 3x3 dilation 8 -> channels [78, 103)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(65744, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 10020));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(1248, 400), y.Slice(848, 400), y.Slice(1248, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(65744, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 10020), residual: y.Slice(848, 400));
             // branch 4: 3x3 dilation 16 -> channels [103, 128)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(71376, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 32436));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(1648, 400), y.Slice(1248, 400), y.Slice(1648, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(71376, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 32436), residual: y.Slice(1248, 400));
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 128, 16, P(77264, 128), D(752, 128), P(77136, 128), P(77520, 128));
         }
 
@@ -308,17 +298,13 @@ namespace Models
             // branch 1: 3x3 dilation 2 -> channels [28, 53)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(87152, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 1608));
             // branch 2: 3x3 dilation 4 -> channels [53, 78)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(92784, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 3612));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(848, 400), y.Slice(448, 400), y.Slice(848, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(92784, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 3612), residual: y.Slice(448, 400));
             // branch 3: 3x3 dilation 8 -> channels [78, 103)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(98416, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 10020));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(1248, 400), y.Slice(848, 400), y.Slice(1248, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(98416, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 10020), residual: y.Slice(848, 400));
             // branch 4: 3x3 dilation 16 -> channels [103, 128)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(104048, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 32436));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(1648, 400), y.Slice(1248, 400), y.Slice(1648, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(104048, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 32436), residual: y.Slice(1248, 400));
             // identity residual, before normalisation
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(0, 2048), x.Slice(0, 2048), y.Slice(0, 2048));
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 128, 16, P(109936, 128), D(880, 128), P(109808, 128), P(110192, 128));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 128, 16, P(109936, 128), D(880, 128), P(109808, 128), P(110192, 128), residual: x.Slice(0, 2048));
         }
 
         /// <summary>cat_b3: concat: 128x4x4 + 128x4x4 -> 256x4x4</summary>

@@ -192,7 +192,7 @@ namespace Models
         private void Layer1_level2_0(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> image, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // avg: 3x3 / stride 2 / pad 1 average of the input -> channels [0, 8)
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(x, 8, 16, 16, y.Slice(0, 512), 8, 8);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(x, 8, 16, 16, y.Slice(0, 512), 8, 8);
             // eesp: strided EESP 8 -> 16 -> channels [8, 24); it returns after conv_1x1_exp's BN (no residual, no module_act)
             var eesp = y.Slice(512, 1024);
             // proj_1x1: 1x1 conv, 4 groups, 8 -> 4 channels, + BN + PReLU
@@ -202,21 +202,18 @@ namespace Models
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 2 -> channels [0, 4)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(400, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 1314));
             // spp_dw.1: depth-wise 3x3, dilation 2, stride 2 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(448, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 1620));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(cat.Slice(256, 256), cat.Slice(0, 256), cat.Slice(256, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(448, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 1620), residual: cat.Slice(0, 256));
             // spp_dw.2: depth-wise 3x3, dilation 3, stride 2 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(496, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 1958));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(cat.Slice(512, 256), cat.Slice(256, 256), cat.Slice(512, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(496, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 1958), residual: cat.Slice(256, 256));
             // spp_dw.3: depth-wise 3x3, dilation 4, stride 2 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(544, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 4, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 2328));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(cat.Slice(768, 256), cat.Slice(512, 256), cat.Slice(768, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(544, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 4, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 2328), residual: cat.Slice(512, 256));
             // br_after_cat: BN + PReLU over the concatenation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 64, P(752, 16), D(272, 16), P(736, 16), P(784, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 16, 8, 8, D(288, 64), eesp, 16, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(352, 16), slope: default, scratch: default);
             // inp_reinf: the image pooled 2x to the output's height, CBR(3 -> 3, 3x3), CB(3 -> 24, 1x1), added
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(image, 3, 32, 32, scratch.Slice(0, 768), 16, 16);
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(scratch.Slice(0, 768), 3, 16, 16, scratch.Slice(768, 192), 8, 8);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(image, 3, 32, 32, scratch.Slice(0, 768), 16, 16);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(scratch.Slice(0, 768), 3, 16, 16, scratch.Slice(768, 192), 8, 8);
             var cbr = scratch.Slice(1536, 192);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 192), 3, 8, 8, D(368, 81), cbr, 3, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: D(464, 3), slope: P(976, 3), scratch: scratch.Slice(3264, 310));
             var cb = scratch.Slice(1728, 1536);
@@ -235,14 +232,11 @@ namespace Models
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 1 -> channels [0, 4)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1344, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 410));
             // spp_dw.1: depth-wise 3x3, dilation 1, stride 1 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1392, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 410));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(cat.Slice(256, 256), cat.Slice(0, 256), cat.Slice(256, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1392, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 410), residual: cat.Slice(0, 256));
             // spp_dw.2: depth-wise 3x3, dilation 1, stride 1 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1440, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 410));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(cat.Slice(512, 256), cat.Slice(256, 256), cat.Slice(512, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1440, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 410), residual: cat.Slice(256, 256));
             // spp_dw.3: depth-wise 3x3, dilation 2, stride 1 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1488, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 588));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(cat.Slice(768, 256), cat.Slice(512, 256), cat.Slice(768, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1488, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 588), residual: cat.Slice(512, 256));
             // br_after_cat: BN + PReLU over the concatenation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 64, P(1696, 16), D(640, 16), P(1680, 16), P(1728, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
@@ -253,7 +247,7 @@ namespace Models
         private void Layer3_level3_0(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // avg: 3x3 / stride 2 / pad 1 average of the input -> channels [0, 16)
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(x, 16, 8, 8, y.Slice(0, 256), 4, 4);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(x, 16, 8, 8, y.Slice(0, 256), 4, 4);
             // eesp: strided EESP 16 -> 16 -> channels [16, 32); it returns after conv_1x1_exp's BN (no residual, no module_act)
             var eesp = y.Slice(256, 256);
             // proj_1x1: 1x1 conv, 4 groups, 16 -> 4 channels, + BN + PReLU
@@ -263,14 +257,11 @@ namespace Models
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 2 -> channels [0, 4)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1856, 36), cat.Slice(0, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 410));
             // spp_dw.1: depth-wise 3x3, dilation 1, stride 2 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1904, 36), cat.Slice(64, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 410));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(cat.Slice(64, 64), cat.Slice(0, 64), cat.Slice(64, 64));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1904, 36), cat.Slice(64, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 410), residual: cat.Slice(0, 64));
             // spp_dw.2: depth-wise 3x3, dilation 2, stride 2 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1952, 36), cat.Slice(128, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 588));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(cat.Slice(128, 64), cat.Slice(64, 64), cat.Slice(128, 64));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1952, 36), cat.Slice(128, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 588), residual: cat.Slice(64, 64));
             // spp_dw.3: depth-wise 3x3, dilation 3, stride 2 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(2000, 36), cat.Slice(192, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 798));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(cat.Slice(192, 64), cat.Slice(128, 64), cat.Slice(192, 64));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(2000, 36), cat.Slice(192, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 798), residual: cat.Slice(128, 64));
             // br_after_cat: BN + PReLU over the concatenation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 16, P(2208, 16), D(768, 16), P(2192, 16), P(2240, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN

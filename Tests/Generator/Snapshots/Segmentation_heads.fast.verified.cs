@@ -173,11 +173,11 @@ namespace Models
             var cat = scratch.Slice(0, 8640);
             x.CopyTo(cat);
             // level 1: pooled to 12x20
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(x, 3, 24, 40, scratch.Slice(8640, 720), 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(x, 3, 24, 40, scratch.Slice(8640, 720), 12, 20);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(8640, 720), 3, 12, 20, P(768, 27), scratch.Slice(10080, 720), 3, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 3, bias: default, slope: default, scratch: scratch.Slice(10800, 946));
             global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(10080, 720), 3, 12, 20, cat.Slice(2880, 2880), 24, 40);
             // level 2: pooled to 6x10
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(scratch.Slice(8640, 720), 3, 12, 20, scratch.Slice(9360, 180), 6, 10);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(scratch.Slice(8640, 720), 3, 12, 20, scratch.Slice(9360, 180), 6, 10);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(9360, 180), 3, 6, 10, P(800, 27), scratch.Slice(10080, 180), 3, 6, 10, kernel: 3, stride: 1, dilation: 1, groups: 3, bias: default, slope: default, scratch: scratch.Slice(10800, 300));
             global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(10080, 180), 3, 6, 10, cat.Slice(5760, 2880), 24, 40);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 9, 24, 40, D(288, 27), y, 3, 24, 40, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: D(320, 3), slope: P(928, 3), scratch: default);

@@ -127,7 +127,7 @@ namespace Models
         /// <summary>sample1: avgpool 3x3/2 x1: 3x40x48 -> 3x20x24</summary>
         private void Layer1_sample1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
-            global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(x, 3, 40, 48, y, 20, 24);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(x, 3, 40, 48, y, 20, 24);
         }
 
         /// <summary>cat: concat: 8x20x24 + 3x20x24 -> 11x20x24</summary>
@@ -155,8 +155,7 @@ namespace Models
             // branch 1: 3x3 dilation 2 -> channels [4, 8)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(928, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 912));
             // branch 2: 3x3 dilation 4 -> channels [8, 12)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(1072, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 1460));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(960, 480), y.Slice(480, 480), y.Slice(960, 480));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(1072, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 1460), residual: y.Slice(480, 480));
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 12, 120, P(1248, 12), D(256, 12), P(1232, 12), P(1280, 12));
         }
 
@@ -171,11 +170,9 @@ namespace Models
             // branch 1: 3x3 dilation 2 -> channels [4, 8)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(1488, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 912));
             // branch 2: 3x3 dilation 4 -> channels [8, 12)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(1632, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 1460));
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(960, 480), y.Slice(480, 480), y.Slice(960, 480));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(1632, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 1460), residual: y.Slice(480, 480));
             // identity residual, before normalisation
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y.Slice(0, 1440), x.Slice(0, 1440), y.Slice(0, 1440));
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 12, 120, P(1808, 12), D(272, 12), P(1792, 12), P(1840, 12));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 12, 120, P(1808, 12), D(272, 12), P(1792, 12), P(1840, 12), residual: x.Slice(0, 1440));
         }
 
         /// <summary>classifier: conv 1x1: 12x10x12 -> 4x10x12</summary>
