@@ -12,9 +12,10 @@ multiply-accumulate counts are those of the published networks:
 convolution multiply-accumulates with forward hooks, the way the authors count them (transposed
 convolutions and fully-connected layers are reported separately and not included).
 
-exportable=True swaps the adaptive average poolings whose output size does not divide the input
-(EdgeNets head) for the same averages written as two constant matrix products, which ONNX takes at a
-fixed input size. The eager model keeps F.adaptive_avg_pool2d.
+exportable=True swaps the EdgeNets head's adaptive average poolings (their output sizes need not divide
+the input) for the same averages written with fixed ops per axis: a fixed average pooling where the
+size divides, else gathers of constant indices times constant weights, which ONNX takes at a fixed
+input size. The eager model keeps F.adaptive_avg_pool2d.
 """
 
 import math
@@ -279,26 +280,41 @@ class EespNet(EespNetBase):
 # EdgeNets segmentation head
 # --------------------------------------------------------------------------------------------------
 
-def _pool_matrix(n_in, n_out):
-    """Rows: output cells; row i averages inputs floor(i*In/Out) .. ceil((i+1)*In/Out)-1."""
-    m = torch.zeros(n_out, n_in)
-    for i in range(n_out):
-        lo = (i * n_in) // n_out
-        hi = -((-(i + 1) * n_in) // n_out)
-        m[i, lo:hi] = 1.0 / (hi - lo)
-    return m
+def _windows(n_in, n_out):
+    """Output cell i averages inputs floor(i*In/Out) .. ceil((i+1)*In/Out)-1 (PyTorch's adaptive pooling)."""
+    return [((i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+def _axis_average(x, dim, n_out):
+    """Adaptive average along one axis (2 or 3) with fixed ops: a fixed-kernel average pooling when the
+    size divides, otherwise L gathers (L = the longest window) of constant indices, each scaled by a
+    constant per-output weight (1/window length, or 0 past the window's end), summed. Exact averages,
+    O(L * output) work; ONNX exports it as Gather/Mul/Add."""
+    n_in = int(x.shape[dim])
+    if n_in == n_out:
+        return x
+    if n_in % n_out == 0:
+        k = n_in // n_out
+        kernel = (k, 1) if dim == 2 else (1, k)
+        return F.avg_pool2d(x, kernel, stride=kernel)
+    windows = _windows(n_in, n_out)
+    longest = max(hi - lo for lo, hi in windows)
+    shape = (1, 1, n_out, 1) if dim == 2 else (1, 1, 1, n_out)
+    acc = None
+    for step in range(longest):
+        index = torch.tensor([min(lo + step, hi - 1) for lo, hi in windows], dtype=torch.long)
+        weight = torch.tensor([1.0 / (hi - lo) if step < hi - lo else 0.0 for lo, hi in windows],
+                              dtype=x.dtype).view(shape)
+        term = torch.index_select(x, dim, index) * weight
+        acc = term if acc is None else acc + term
+    return acc
 
 
 def adaptive_avg(x, size, exportable):
-    h, w = int(x.shape[2]), int(x.shape[3])
     oh, ow = size
     if not exportable:
         return F.adaptive_avg_pool2d(x, (oh, ow))
-    if h % oh == 0 and w % ow == 0:
-        return F.avg_pool2d(x, (h // oh, w // ow), stride=(h // oh, w // ow))
-    ph = _pool_matrix(h, oh).to(x.dtype)
-    pwt = _pool_matrix(w, ow).t().contiguous().to(x.dtype)
-    return torch.matmul(torch.matmul(ph, x), pwt)
+    return _axis_average(_axis_average(x, 2, oh), 3, ow)
 
 
 def _resize(x, size):

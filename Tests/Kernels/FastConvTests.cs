@@ -75,6 +75,17 @@ public sealed class FastConvTests
             FastConv.Conv2d(x, cin, h, w, weight, actual.AsSpan(0, expected.Length), cout, ho, wo, kernel, stride, dilation, groups,
                 epilogue ? bias : default, epilogue ? slope : default, scratch);
             for (int i = expected.Length; i < actual.Length; i++) Assert.Equal(12345f, actual[i]);
+            if (kernel > 1 || stride > 1)
+            {
+                // The same convolution reading an input padded beforehand by a larger halo (shared by ESP branches).
+                int halo = pad + 3;
+                var padded = new float[FastConv.PaddedFloats(cin, h, w, halo)];
+                FastConv.Pad(x, cin, h, w, halo, stride, padded);
+                var shared = new float[expected.Length];
+                FastConv.Conv2d(padded, cin, h, w, weight, shared, cout, ho, wo, kernel, stride, dilation, groups,
+                    epilogue ? bias : default, epilogue ? slope : default, default, inputHalo: halo);
+                Assert.Equal(actual.AsSpan(0, expected.Length).ToArray(), shared);
+            }
             // float32 accumulation of up to cin*k*k products of magnitude <= 1 against a double sum.
             double tolerance = 1e-6 * Math.Max(8, cin / groups * kernel * kernel);
             Compare.AssertClose(actual.AsSpan(0, expected.Length), (ReadOnlySpan<float>)expected,

@@ -42,12 +42,21 @@ internal static class SchedulePrinter
                 var c = f.Conv;
                 w.Line($"{Fast}.FastConv.Conv2d({V(c.X)}, {c.Cin}, {c.H}, {c.W}, {P(c.Weight)}, {V(c.Y)}, {c.Cout}, {c.Ho}, {c.Wo}, kernel: {c.Kernel}, stride: {c.Stride}, dilation: {c.Dilation}, groups: {c.Groups}, "
                        + $"bias: {Opt(f.Bias)}, slope: {Opt(f.Slope)}, scratch: {(f.Padding is null ? "default" : V(f.Padding))}"
-                       + (f.Residual is null ? ");" : $", residual: {V(f.Residual)});"));
+                       + (f.Residual is null ? "" : $", residual: {V(f.Residual)}") + (f.InputHalo > 0 ? $", inputHalo: {f.InputHalo});" : ");"));
                 break;
             }
             case ScaleShift s:
                 w.Line($"{Fast}.FastElementwise.ScaleShift({V(s.Y)}, {s.C}, {s.Plane}, {P(s.Bn.Mean)}, {P(s.Scale)}, {P(s.Bn.Beta)}, {Opt(s.Slope)}"
                        + (s.Residual is null ? ");" : $", residual: {V(s.Residual)});"));
+                break;
+            case FastBilinear { Of: var r }:
+                w.Line($"{Fast}.FastResampling.BilinearAlignCorners({V(r.X)}, {r.C}, {r.H}, {r.W}, {V(r.Y)}, {r.Ho}, {r.Wo});");
+                break;
+            case FastAdaptiveAvgPool { Of: var a }:
+                w.Line($"{Fast}.FastResampling.AdaptiveAvgPool({V(a.X)}, {a.C}, {a.H}, {a.W}, {V(a.Y)}, {a.Ho}, {a.Wo});");
+                break;
+            case PadInput p:
+                w.Line($"{Fast}.FastConv.Pad({V(p.X)}, {p.C}, {p.H}, {p.W}, halo: {p.Halo}, stride: {p.Stride}, {V(p.Padded)});");
                 break;
             case FastAvgPool { Of: var p }:
                 w.Line($"{Fast}.FastElementwise.AvgPool3x3S2({V(p.X)}, {p.C}, {p.H}, {p.W}, {V(p.Y)}, {p.Ho}, {p.Wo});");

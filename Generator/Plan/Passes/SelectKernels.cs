@@ -39,6 +39,10 @@ internal static class SelectKernels
             }
             else if (op is AvgPool pool)
                 result.Add(new FastAvgPool(pool));
+            else if (op is Bilinear resize)
+                result.Add(new FastBilinear(resize));
+            else if (op is AdaptiveAvgPool adaptive)
+                result.Add(new FastAdaptiveAvgPool(adaptive));
             else if (op is ConvTranspose { Kernel: 2, Stride: 2 } t)
                 result.Add(new ConvTranspose2x2(t));
             else

@@ -99,13 +99,26 @@ public sealed record SigmoidGate(View Y, int C, int Plane, View Gate) : Op;
 /// <see cref="Residual"/>: a tensor shaped like the output, added before the bias and activation (a fused sum).
 /// Produced by <c>FoldBatchNorm</c>, <c>FuseEpilogues</c>, <c>SelectKernels</c>, <c>FuseSums</c>; weights and bias usually derived.
 /// </summary>
-public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null, View? Residual = null) : Op;
+public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null, View? Residual = null, int InputHalo = 0) : Op;
+
+/// <summary>
+/// x copied into a zero-bordered layout (halo on every side; rows split into even and odd columns for
+/// stride 2) that several convolutions then read with <see cref="FusedConv.InputHalo"/>: one copy for all
+/// the dilated branches of an ESP or EESP block.
+/// </summary>
+public sealed record PadInput(View X, int C, int H, int W, int Halo, int Stride, View Padded) : Op;
 
 /// <summary>y = prelu((y - mean) * scale + beta), per channel: a BatchNorm that cannot fold (it follows a sum) and its activation.</summary>
 public sealed record ScaleShift(View Y, int C, int Plane, BatchNormParams Bn, Param Scale, Param? Slope, View? Residual = null) : Op;
 
 /// <summary>3x3 / 2 average pooling on the fast path (the same sums, in parallel).</summary>
 public sealed record FastAvgPool(AvgPool Of) : Op;
+
+/// <summary>Bilinear resizing on the fast path (separable, float32, in parallel).</summary>
+public sealed record FastBilinear(Bilinear Of) : Op;
+
+/// <summary>Adaptive average pooling on the fast path (separable, float32, in parallel).</summary>
+public sealed record FastAdaptiveAvgPool(AdaptiveAvgPool Of) : Op;
 
 /// <summary>The 2x2 stride-2 transposed convolution of ESPNet's decoder, as the fast kernel computes it.</summary>
 public sealed record ConvTranspose2x2(ConvTranspose Of) : Op;

@@ -22,8 +22,13 @@ internal static class ConvPlan
     public static long PaddedFloats(int cin, int h, int w, int kernel, int stride, int dilation, int groups)
     {
         if (kernel == 1 && stride == 1) return 0;
-        int pad = (kernel - 1) / 2 * dilation;
-        long rowLength = w + 2L * pad;
-        return (long)cin * (h + 2L * pad) * rowLength + rowLength;
+        return PaddedFloats(cin, h, w, (kernel - 1) / 2 * dilation);
+    }
+
+    /// <summary>Floats of c channels padded by <paramref name="halo"/> on every side, plus one row of slack.</summary>
+    public static long PaddedFloats(int c, int h, int w, int halo)
+    {
+        long rowLength = w + 2L * halo;
+        return (long)c * (h + 2L * halo) * rowLength + rowLength;
     }
 }

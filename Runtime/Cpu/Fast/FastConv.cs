@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Espnet.Compiled.Cpu.Fast;
 
@@ -26,20 +27,22 @@ public static unsafe class FastConv
     /// </summary>
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups,
-        ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch, ReadOnlySpan<float> residual = default)
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch, ReadOnlySpan<float> residual = default, int inputHalo = 0)
     {
         int cinG = cin / groups, coutG = cout / groups;
         if (stride is not (1 or 2) || groups < 1 || cin % groups != 0 || cout % groups != 0)
             throw new ArgumentException($"FastConv: stride {stride}, groups {groups} for {cin} -> {cout} channels is not supported.");
-        Check(x.Length >= (long)cin * h * w, "input", x.Length, (long)cin * h * w);
+        int pad = (kernel - 1) / 2 * dilation;
+        if (inputHalo > 0 && inputHalo < pad) throw new ArgumentException($"FastConv: an input padded by {inputHalo} is too little for padding {pad}.");
+        long inputFloats = inputHalo > 0 ? ConvPlan.PaddedFloats(cin, h, w, inputHalo) : (long)cin * h * w;
+        Check(x.Length >= inputFloats, "input", x.Length, inputFloats);
         Check(y.Length >= (long)cout * ho * wo, "output", y.Length, (long)cout * ho * wo);
         Check(weight.Length >= (long)cout * cinG * kernel * kernel, "weight", weight.Length, (long)cout * cinG * kernel * kernel);
         Check(bias.IsEmpty || bias.Length >= cout, "bias", bias.Length, cout);
         Check(slope.IsEmpty || slope.Length >= cout, "slope", slope.Length, cout);
         Check(residual.IsEmpty || residual.Length >= (long)cout * ho * wo, "residual", residual.Length, (long)cout * ho * wo);
-        long padded = ScratchFloats(cin, h, w, kernel, stride, dilation, groups);
+        long padded = inputHalo > 0 ? 0 : ScratchFloats(cin, h, w, kernel, stride, dilation, groups);
         Check(scratch.Length >= padded, "scratch", scratch.Length, padded);
-        int pad = (kernel - 1) / 2 * dilation;
         Check(ho == (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1 && wo == (w + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1,
             "output size", (long)ho * wo, -1);
 
@@ -54,22 +57,40 @@ public static unsafe class FastConv
             bool wide = Simd.Use512;
             switch (ConvPlan.Choose(cin, cout, kernel, stride, groups))
             {
+                case ConvPlan.Method.Pointwise when ho * wo == 1:
+                    Workers.For(&a, &VectorItem, (cout + 15) / 16);
+                    break;
                 case ConvPlan.Method.Pointwise:
                     a.Tiles = (ho * wo + PixelTile - 1) / PixelTile;
                     Workers.For(&a, wide ? &PointwiseItem<V512> : &PointwiseItem<V256>, groups * a.Tiles);
                     break;
                 case ConvPlan.Method.Depthwise:
-                    Pad(ref a, pscratch);
+                    Prepare(ref a, pscratch, inputHalo);
                     Workers.For(&a, wide ? &DepthwiseItem<V512> : &DepthwiseItem<V256>, cout * ho);
                     break;
                 default:
-                    Pad(ref a, pscratch);
+                    Prepare(ref a, pscratch, inputHalo);
                     if (kernel == 3) Workers.For(&a, wide ? &Dense3x3Item<V512> : &Dense3x3Item<V256>, groups * ho);
                     else Workers.For(&a, wide ? &DenseItem<V512> : &DenseItem<V256>, groups * ho);
                     break;
             }
         }
     }
+
+    /// <summary>The padded input the spatial kernels read: the caller's (already padded), or a copy made now in scratch.</summary>
+    private static void Prepare(ref Args a, float* scratch, int inputHalo)
+    {
+        if (inputHalo > 0)
+        {
+            Layout(ref a, a.X, inputHalo);
+            return;
+        }
+        Layout(ref a, scratch, (a.Kernel - 1) / 2 * a.Dilation);
+        fixed (Args* p = &a) Workers.For(p, &PadItem, a.Cin);
+    }
+
+    /// <summary>Floats <see cref="Pad"/> writes for a halo (what a padded input holds).</summary>
+    public static long PaddedFloats(int c, int h, int w, int halo) => ConvPlan.PaddedFloats(c, h, w, halo);
 
     /// <summary>Floats of scratch <see cref="Conv2d"/> needs for this convolution (0 for 1x1 stride 1).</summary>
     public static long ScratchFloats(int cin, int h, int w, int kernel, int stride, int dilation, int groups) =>
@@ -86,19 +107,39 @@ public static unsafe class FastConv
     {
         public float* X, W, Y, Bias, Slope, Residual, Padded;
         public int Cin, H, Wd, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, CinG, CoutG, Tiles;
-        public int Pad, RowLength, PlaneLength, EvenLength;
+        public int Pad, RowLength, PlaneLength, EvenLength, Shift;
     }
 
     // ---- zero-padded input (each padded row split into its even then odd columns for stride 2) ----
 
-    private static void Pad(ref Args a, float* padded)
+    /// <summary>
+    /// Copies x (c x h x w) into <paramref name="padded"/> with a zero halo of <paramref name="halo"/> on every
+    /// side, in the layout the spatial kernels read: rows of w + 2*halo floats, each split into its even then its
+    /// odd columns when <paramref name="stride"/> is 2. A convolution whose padding is at most the halo can then
+    /// read it with <c>inputHalo</c> (several dilated branches share one copy).
+    /// </summary>
+    public static void Pad(ReadOnlySpan<float> x, int c, int h, int w, int halo, int stride, Span<float> padded)
     {
-        a.Pad = (a.Kernel - 1) / 2 * a.Dilation;
-        a.RowLength = a.Wd + 2 * a.Pad;
-        a.PlaneLength = (a.H + 2 * a.Pad) * a.RowLength;
+        if (stride is not (1 or 2) || halo < 0) throw new ArgumentException($"FastConv.Pad: stride {stride}, halo {halo} is not supported.");
+        Check(x.Length >= (long)c * h * w, "input", x.Length, (long)c * h * w);
+        Check(padded.Length >= ConvPlan.PaddedFloats(c, h, w, halo), "padded", padded.Length, ConvPlan.PaddedFloats(c, h, w, halo));
+        fixed (float* px = x, pp = padded)
+        {
+            var a = new Args { X = px, Cin = c, H = h, Wd = w, Stride = stride };
+            Layout(ref a, pp, halo);
+            Workers.For(&a, &PadItem, c);
+        }
+    }
+
+    private static void Layout(ref Args a, float* padded, int halo)
+    {
+        a.Pad = halo;
+        a.RowLength = a.Wd + 2 * halo;
+        a.PlaneLength = (a.H + 2 * halo) * a.RowLength;
         a.EvenLength = (a.RowLength + 1) / 2;
         a.Padded = padded;
-        fixed (Args* p = &a) Workers.For(p, &PadItem, a.Cin);
+        // The kernels index taps from the top-left of the convolution's own padding, inside the halo.
+        a.Shift = halo - (a.Kernel - 1) / 2 * a.Dilation;
     }
 
     private static void PadItem(void* state, int c)
@@ -120,26 +161,46 @@ public static unsafe class FastConv
                 new Span<float>(d + pad + w, pad).Clear();
                 continue;
             }
-            // Padded column q holds s[q - pad]; it goes to q/2 (even q) or EvenLength + q/2 (odd q).
+            // Padded column q = i + pad holds s[i]; it goes to q/2 (even q) or EvenLength + q/2 (odd q). So the
+            // source's even elements land in one half and its odd ones in the other, each contiguous.
             new Span<float>(d, row).Clear();
-            float* even = d, odd = d + a.EvenLength;
-            int first = pad;                       // first padded column holding data
-            int q = first;
-            if ((q & 1) == 1) { odd[q >> 1] = s[0]; q++; }
-            for (; q + 1 < pad + w; q += 2)
-            {
-                even[q >> 1] = s[q - pad];
-                odd[q >> 1] = s[q + 1 - pad];
-            }
-            if (q < pad + w) even[q >> 1] = s[q - pad];
+            float* toEvenI, toOddI;
+            if ((pad & 1) == 0) { toEvenI = d + pad / 2; toOddI = d + a.EvenLength + pad / 2; }
+            else { toEvenI = d + a.EvenLength + (pad - 1) / 2; toOddI = d + (pad + 1) / 2; }
+            Deinterleave(s, w, toEvenI, toOddI);
         }
+    }
+
+    /// <summary>even[k] = s[2k], odd[k] = s[2k+1] over the n floats of s.</summary>
+    private static void Deinterleave(float* s, int n, float* even, float* odd)
+    {
+        int i = 0;
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                var lo = System.Runtime.Intrinsics.Vector256.Load(s + i);
+                var hi = System.Runtime.Intrinsics.Vector256.Load(s + i + 8);
+                // [l0 l2 h0 h2 | l4 l6 h4 h6] then 64-bit lanes reordered 0,2,1,3: l0 l2 l4 l6 h0 h2 h4 h6.
+                var e = System.Runtime.Intrinsics.X86.Avx.Shuffle(lo, hi, 0b10_00_10_00);
+                var o = System.Runtime.Intrinsics.X86.Avx.Shuffle(lo, hi, 0b11_01_11_01);
+                System.Runtime.Intrinsics.X86.Avx2.Permute4x64(e.AsDouble(), 0b11_01_10_00).AsSingle().Store(even + i / 2);
+                System.Runtime.Intrinsics.X86.Avx2.Permute4x64(o.AsDouble(), 0b11_01_10_00).AsSingle().Store(odd + i / 2);
+            }
+        }
+        for (; i + 1 < n; i += 2)
+        {
+            even[i >> 1] = s[i];
+            odd[i >> 1] = s[i + 1];
+        }
+        if (i < n) even[i >> 1] = s[i];
     }
 
     /// <summary>Offset of tap column kx within a padded row, for output column 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int ColumnOffset(in Args a, int kx)
     {
-        int q = kx * a.Dilation;
+        int q = kx * a.Dilation + a.Shift;
         return a.Stride == 1 ? q : (q >> 1) + (q & 1) * a.EvenLength;
     }
 
@@ -224,6 +285,34 @@ public static unsafe class FastConv
         for (; oc < coutG; oc++) PointwiseRest<TV>(a, x, g * coutG + oc, p0, p1);
     }
 
+    /// <summary>
+    /// A 1x1 map (a fully-connected layer): each output is a dot product of a weight row with the input, in four
+    /// 8-float partial sums (sixteen outputs per work item).
+    /// </summary>
+    private static void VectorItem(void* state, int item)
+    {
+        ref Args a = ref *(Args*)state;
+        int cinG = a.CinG, o1 = Math.Min(a.Cout, item * 16 + 16);
+        for (int o = item * 16; o < o1; o++)
+        {
+            int g = o / a.CoutG;
+            float* x = a.X + (nint)g * cinG;
+            float* w = a.W + (nint)o * cinG;
+            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+            int i = 0;
+            for (; i + 32 <= cinG; i += 32)
+            {
+                s0 += Vector256.Load(x + i) * Vector256.Load(w + i);
+                s1 += Vector256.Load(x + i + 8) * Vector256.Load(w + i + 8);
+                s2 += Vector256.Load(x + i + 16) * Vector256.Load(w + i + 16);
+                s3 += Vector256.Load(x + i + 24) * Vector256.Load(w + i + 24);
+            }
+            double sum = Vector256.Sum((s0 + s1) + (s2 + s3));
+            for (; i < cinG; i++) sum += (double)x[i] * w[i];
+            a.Y[o] = Finish(a, sum, a.Y + o, o);
+        }
+    }
+
     /// <summary>One output channel over pixels [p, p1): one vector at a time, then one pixel at a time.</summary>
     private static void PointwiseRest<TV>(in Args a, float* x, int o, int p, int p1) where TV : struct, IVec<TV>
     {
@@ -256,7 +345,7 @@ public static unsafe class FastConv
         int plane = a.Ho * wo, wStride = cinG * 9, run = Math.Max(1, SumRun / 9);
         nint rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
         nint c0 = ColumnOffset(a, 0), c1 = ColumnOffset(a, 1), c2 = ColumnOffset(a, 2);
-        float* xg = a.Padded + (nint)g * cinG * planeLength + (nint)oy * a.Stride * a.RowLength;
+        float* xg = a.Padded + (nint)g * cinG * planeLength + (nint)(oy * a.Stride + a.Shift) * a.RowLength;
         int oc = 0;
         for (; oc + OcBlock <= coutG; oc += OcBlock)
         {
@@ -366,7 +455,7 @@ public static unsafe class FastConv
         int k = a.Kernel;
         for (int ky = 0; ky < k; ky++)
         for (int kx = 0; kx < k; kx++)
-            taps[ky * k + kx] = (oy * a.Stride + ky * a.Dilation) * a.RowLength + ColumnOffset(a, kx);
+            taps[ky * k + kx] = (oy * a.Stride + ky * a.Dilation + a.Shift) * a.RowLength + ColumnOffset(a, kx);
     }
 
     /// <summary>Columns [ox, wo) of one output channel's row: one vector at a time, then one column at a time (in double).</summary>

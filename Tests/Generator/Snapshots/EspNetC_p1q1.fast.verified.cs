@@ -221,15 +221,16 @@ namespace Models
             var reduced = scratch.Slice(0, 768);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 19, 16, 16, P(672, 2052), reduced, 12, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6174));
             // branch 0: 3x3 dilation 1 -> channels [0, 16)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(2736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 1210));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 12, 8, 8, halo: 16, stride: 1, scratch.Slice(768, 19240));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(2736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 1: 3x3 dilation 2 -> channels [16, 28)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(4464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 1740));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(4464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [28, 40)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(5760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 3088), residual: y.Slice(1024, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(5760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16);
             // branch 3: 3x3 dilation 8 -> channels [40, 52)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(7056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6936), residual: y.Slice(1792, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(7056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16);
             // branch 4: 3x3 dilation 16 -> channels [52, 64)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(8352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 19240), residual: y.Slice(2560, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(8352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16);
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 64, 64, P(9776, 64), D(480, 64), P(9712, 64), P(9904, 64));
         }
 
@@ -240,15 +241,16 @@ namespace Models
             var reduced = scratch.Slice(0, 768);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 64, 8, 8, P(9968, 768), reduced, 12, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             // branch 0: 3x3 dilation 1 -> channels [0, 16)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(10736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 1210));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 12, 8, 8, halo: 16, stride: 1, scratch.Slice(768, 19240));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(10736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 1: 3x3 dilation 2 -> channels [16, 28)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(12464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 1740));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(12464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [28, 40)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(13760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 3088), residual: y.Slice(1024, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(13760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16);
             // branch 3: 3x3 dilation 8 -> channels [40, 52)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(15056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6936), residual: y.Slice(1792, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(15056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16);
             // branch 4: 3x3 dilation 16 -> channels [52, 64)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 12, 8, 8, P(16352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 19240), residual: y.Slice(2560, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(16352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16);
             // identity residual, before normalisation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 64, 64, P(17776, 64), D(544, 64), P(17712, 64), P(17904, 64), residual: x.Slice(0, 4096));
         }
@@ -275,15 +277,16 @@ namespace Models
             var reduced = scratch.Slice(0, 400);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 131, 8, 8, P(18688, 29475), reduced, 25, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 13110));
             // branch 0: 3x3 dilation 1 -> channels [0, 28)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(48176, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 906));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 25, 4, 4, halo: 16, stride: 1, scratch.Slice(400, 32436));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(48176, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 1: 3x3 dilation 2 -> channels [28, 53)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(54480, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 1608));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(54480, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [53, 78)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(60112, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 3612), residual: y.Slice(448, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(60112, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16);
             // branch 3: 3x3 dilation 8 -> channels [78, 103)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(65744, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 10020), residual: y.Slice(848, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(65744, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16);
             // branch 4: 3x3 dilation 16 -> channels [103, 128)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(71376, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 32436), residual: y.Slice(1248, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(71376, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16);
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 128, 16, P(77264, 128), D(752, 128), P(77136, 128), P(77520, 128));
         }
 
@@ -294,15 +297,16 @@ namespace Models
             var reduced = scratch.Slice(0, 400);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 128, 4, 4, P(77648, 3200), reduced, 25, 4, 4, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             // branch 0: 3x3 dilation 1 -> channels [0, 28)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(80848, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 906));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 25, 4, 4, halo: 16, stride: 1, scratch.Slice(400, 32436));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(80848, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 1: 3x3 dilation 2 -> channels [28, 53)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(87152, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 1608));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(87152, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [53, 78)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(92784, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 3612), residual: y.Slice(448, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(92784, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16);
             // branch 3: 3x3 dilation 8 -> channels [78, 103)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(98416, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 10020), residual: y.Slice(848, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(98416, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16);
             // branch 4: 3x3 dilation 16 -> channels [103, 128)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 25, 4, 4, P(104048, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 32436), residual: y.Slice(1248, 400));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(104048, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16);
             // identity residual, before normalisation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 128, 16, P(109936, 128), D(880, 128), P(109808, 128), P(110192, 128), residual: x.Slice(0, 2048));
         }

@@ -200,13 +200,14 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 8, 16, 16, D(240, 8), proj, 4, 16, 16, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(256, 4), slope: P(384, 4), scratch: default);
             var cat = scratch.Slice(1024, 1024);
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 2 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(400, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 1314));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 16, 16, halo: 4, stride: 2, scratch.Slice(3264, 2328));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2328), 4, 16, 16, P(400, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 4);
             // spp_dw.1: depth-wise 3x3, dilation 2, stride 2 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(448, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 1620), residual: cat.Slice(0, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2328), 4, 16, 16, P(448, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 256), inputHalo: 4);
             // spp_dw.2: depth-wise 3x3, dilation 3, stride 2 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(496, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 1958), residual: cat.Slice(256, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2328), 4, 16, 16, P(496, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(256, 256), inputHalo: 4);
             // spp_dw.3: depth-wise 3x3, dilation 4, stride 2 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 16, 16, P(544, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 4, groups: 4, bias: default, slope: default, scratch: scratch.Slice(3264, 2328), residual: cat.Slice(512, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2328), 4, 16, 16, P(544, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 4, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(512, 256), inputHalo: 4);
             // br_after_cat: BN + PReLU over the concatenation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 64, P(752, 16), D(272, 16), P(736, 16), P(784, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
@@ -230,13 +231,14 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 24, 8, 8, D(592, 24), proj, 4, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(624, 4), slope: P(1328, 4), scratch: default);
             var cat = scratch.Slice(256, 1024);
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 1 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1344, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 410));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 8, 8, halo: 2, stride: 1, scratch.Slice(1280, 588));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 588), 4, 8, 8, P(1344, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 2);
             // spp_dw.1: depth-wise 3x3, dilation 1, stride 1 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1392, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 410), residual: cat.Slice(0, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 588), 4, 8, 8, P(1392, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 256), inputHalo: 2);
             // spp_dw.2: depth-wise 3x3, dilation 1, stride 1 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1440, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 410), residual: cat.Slice(256, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 588), 4, 8, 8, P(1440, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(256, 256), inputHalo: 2);
             // spp_dw.3: depth-wise 3x3, dilation 2, stride 1 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1488, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 4, bias: default, slope: default, scratch: scratch.Slice(1280, 588), residual: cat.Slice(512, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 588), 4, 8, 8, P(1488, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(512, 256), inputHalo: 2);
             // br_after_cat: BN + PReLU over the concatenation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 64, P(1696, 16), D(640, 16), P(1680, 16), P(1728, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
@@ -255,13 +257,14 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 16, 8, 8, D(736, 16), proj, 4, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(752, 4), slope: P(1840, 4), scratch: default);
             var cat = scratch.Slice(256, 256);
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 2 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1856, 36), cat.Slice(0, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 410));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 8, 8, halo: 3, stride: 2, scratch.Slice(512, 798));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 798), 4, 8, 8, P(1856, 36), cat.Slice(0, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 3);
             // spp_dw.1: depth-wise 3x3, dilation 1, stride 2 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1904, 36), cat.Slice(64, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 410), residual: cat.Slice(0, 64));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 798), 4, 8, 8, P(1904, 36), cat.Slice(64, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 64), inputHalo: 3);
             // spp_dw.2: depth-wise 3x3, dilation 2, stride 2 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(1952, 36), cat.Slice(128, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 588), residual: cat.Slice(64, 64));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 798), 4, 8, 8, P(1952, 36), cat.Slice(128, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(64, 64), inputHalo: 3);
             // spp_dw.3: depth-wise 3x3, dilation 3, stride 2 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(proj, 4, 8, 8, P(2000, 36), cat.Slice(192, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: scratch.Slice(512, 798), residual: cat.Slice(128, 64));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 798), 4, 8, 8, P(2000, 36), cat.Slice(192, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(128, 64), inputHalo: 3);
             // br_after_cat: BN + PReLU over the concatenation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 16, P(2208, 16), D(768, 16), P(2192, 16), P(2240, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN

@@ -136,23 +136,23 @@ namespace Models
             // projection: 1x1 4 -> 2, BN, PReLU
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 4, 12, 20, D(128, 8), p, 2, 12, 20, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: D(144, 2), slope: P(464, 2), scratch: default);
             // branch 0: scale 2 -> 24x40
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(5760, 1920), 24, 40);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(5760, 1920), 24, 40);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(5760, 1920), 2, 24, 40, P(224, 18), scratch.Slice(7680, 1920), 2, 24, 40, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(9600, 2226));
-            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(scratch.Slice(7680, 1920), 2, 24, 40, cat.Slice(0, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.AdaptiveAvgPool(scratch.Slice(7680, 1920), 2, 24, 40, cat.Slice(0, 480), 12, 20);
             // branch 1: scale 1.5 -> 18x30
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(5760, 1080), 18, 30);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(5760, 1080), 18, 30);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(5760, 1080), 2, 18, 30, P(256, 18), scratch.Slice(7680, 1080), 2, 18, 30, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(9600, 1312));
-            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(scratch.Slice(7680, 1080), 2, 18, 30, cat.Slice(480, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.AdaptiveAvgPool(scratch.Slice(7680, 1080), 2, 18, 30, cat.Slice(480, 480), 12, 20);
             // branch 2: scale 1 -> 12x20
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(p, 2, 12, 20, P(288, 18), cat.Slice(960, 480), 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(9600, 638));
             // branch 3: scale 0.5 -> 6x10
-            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(5760, 120), 6, 10);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(5760, 120), 6, 10);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(5760, 120), 2, 6, 10, P(320, 18), scratch.Slice(7680, 120), 2, 6, 10, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(9600, 204));
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(7680, 120), 2, 6, 10, cat.Slice(1440, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(7680, 120), 2, 6, 10, cat.Slice(1440, 480), 12, 20);
             // branch 4: scale 0.1 -> 5x5
-            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(5760, 50), 5, 5);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(5760, 50), 5, 5);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(5760, 50), 2, 5, 5, P(352, 18), scratch.Slice(7680, 50), 2, 5, 5, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(9600, 105));
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(7680, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(7680, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
             // merge: BR, shuffle, grouped 3x3 CBR, 1x1
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 10, 240, P(512, 10), D(160, 10), P(496, 10), P(544, 10));
             global::Espnet.Compiled.Cpu.Resampling.ChannelShuffle(cat, 10, 240, 5, shuffled);
@@ -164,7 +164,7 @@ namespace Models
         /// <summary>up: bilinear resize (aligned corners): 3x12x20 -> 3x24x40</summary>
         private void Layer2_up(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(x, 3, 12, 20, y, 24, 40);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(x, 3, 12, 20, y, 24, 40);
         }
 
         /// <summary>psp: PSP pool, 2 levels: 3x24x40 -> 3x24x40</summary>
@@ -175,18 +175,18 @@ namespace Models
             // level 1: pooled to 12x20
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(x, 3, 24, 40, scratch.Slice(8640, 720), 12, 20);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(8640, 720), 3, 12, 20, P(768, 27), scratch.Slice(10080, 720), 3, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 3, bias: default, slope: default, scratch: scratch.Slice(10800, 946));
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(10080, 720), 3, 12, 20, cat.Slice(2880, 2880), 24, 40);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(10080, 720), 3, 12, 20, cat.Slice(2880, 2880), 24, 40);
             // level 2: pooled to 6x10
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(scratch.Slice(8640, 720), 3, 12, 20, scratch.Slice(9360, 180), 6, 10);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(9360, 180), 3, 6, 10, P(800, 27), scratch.Slice(10080, 180), 3, 6, 10, kernel: 3, stride: 1, dilation: 1, groups: 3, bias: default, slope: default, scratch: scratch.Slice(10800, 300));
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(10080, 180), 3, 6, 10, cat.Slice(5760, 2880), 24, 40);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(10080, 180), 3, 6, 10, cat.Slice(5760, 2880), 24, 40);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 9, 24, 40, D(288, 27), y, 3, 24, 40, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: D(320, 3), slope: P(928, 3), scratch: default);
         }
 
         /// <summary>out: bilinear resize (aligned corners): 3x24x40 + 6x12x20 -> 3x12x20</summary>
         private void Layer4_out(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(x, 3, 24, 40, y, 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(x, 3, 24, 40, y, 12, 20);
         }
     }
 }

@@ -151,11 +151,12 @@ namespace Models
             var reduced = scratch.Slice(0, 480);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 11, 20, 24, P(384, 396), reduced, 4, 10, 12, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 6318));
             // branch 0: 3x3 dilation 1 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(784, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 686));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 4, 10, 12, halo: 4, stride: 1, scratch.Slice(480, 1460));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(784, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 1: 3x3 dilation 2 -> channels [4, 8)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(928, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 912));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(928, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 2: 3x3 dilation 4 -> channels [8, 12)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(1072, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 1460), residual: y.Slice(480, 480));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(1072, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4);
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 12, 120, P(1248, 12), D(256, 12), P(1232, 12), P(1280, 12));
         }
 
@@ -166,11 +167,12 @@ namespace Models
             var reduced = scratch.Slice(0, 480);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 12, 10, 12, P(1296, 48), reduced, 4, 10, 12, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             // branch 0: 3x3 dilation 1 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(1344, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 686));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 4, 10, 12, halo: 4, stride: 1, scratch.Slice(480, 1460));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(1344, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 1: 3x3 dilation 2 -> channels [4, 8)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(1488, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 912));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(1488, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 2: 3x3 dilation 4 -> channels [8, 12)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(reduced, 4, 10, 12, P(1632, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 1460), residual: y.Slice(480, 480));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(1632, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4);
             // identity residual, before normalisation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 12, 120, P(1808, 12), D(272, 12), P(1792, 12), P(1840, 12), residual: x.Slice(0, 1440));
         }
