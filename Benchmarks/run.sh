@@ -132,7 +132,7 @@ for model in $MODELS; do
         if [ "$have_torch" = 1 ]; then
             wait_quiet
             note "$model ${h}x${w}, $t thread(s): PyTorch"
-            "$PYTHON" "$HERE/peers/bench_torch.py" "$model" "$h" "$w" "$t" "$RUNS" "$WARMUP" --screen "$TORCH_SCREEN" \
+            OMP_NUM_THREADS="$t" "$PYTHON" "$HERE/peers/bench_torch.py" "$model" "$h" "$w" "$t" "$RUNS" "$WARMUP" --screen "$TORCH_SCREEN" \
                 2> >(grep -v '^$' >&2) | tee -a "$OUT/torch-setups.jsonl" | record pytorch "$model" "$t" \
                 || note "$model: PyTorch failed"
         fi

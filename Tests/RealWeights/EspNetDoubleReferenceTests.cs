@@ -44,6 +44,24 @@ public sealed class EspNetDoubleReferenceTests(ITestOutputHelper output)
             output.WriteLine($"{name}: relative to exact arithmetic, the authors' file {WorstRelative(Authors(name), exact[name].D):E2}, ours {WorstRelative(taps.Values[layer], exact[name].D):E2}");
     }
 
+    [Fact]
+    public void The_reference_kernels_against_exact_arithmetic()
+    {
+        var sd = PthReader.Read(SharedData.Require("weights/ESPNet/pretrained/decoder/espnet_p_2_q_3.pth"));
+        var model = new Numerics.EspNetP2Q3At64x128Reference();
+        model.LoadWeights(sd);
+        float[] input = SharedData.ReadF32(SharedData.Require("reference/synth_input_1x3x64x128.f32"));
+        var taps = new TapRecorder();
+        model.Forward(input, new float[Numerics.EspNetP2Q3At64x128Reference.OutputLength], taps);
+        var exact = Forward(new T(3, 64, 128, input.Select(v => (double)v).ToArray()), RandomWeights.Lookup(sd));
+        // Double accumulation, but every layer's output rounded to float32 and amplified by the BNs after it.
+        Compare.AssertClose(taps.Values["encoder.b3"], exact["encoder.b3"].D, "reference kernels' b3 vs double");
+        Compare.AssertClose(taps.Values["conv"], exact["conv"].D, "reference kernels' conv vs double", Compare.ForwardTolerance, NoiseFloor);
+        Compare.AssertClose(taps.Values["classifier"], exact["out"].D, "reference kernels' out vs double", Compare.ForwardTolerance, NoiseFloor);
+        foreach (var (name, layer) in new[] { ("encoder.b3", "encoder.b3"), ("conv", "conv"), ("out", "classifier") })
+            output.WriteLine($"{name}: the reference kernels {WorstRelative(taps.Values[layer], exact[name].D):E2} from exact arithmetic");
+    }
+
     private static double WorstRelative(float[] a, double[] b)
     {
         double worst = 0;

@@ -25,10 +25,13 @@ internal static class ConvPlan
         return PaddedFloats(cin, h, w, (kernel - 1) / 2 * dilation);
     }
 
-    /// <summary>Floats of c channels padded by <paramref name="halo"/> on every side, plus one row of slack.</summary>
+    /// <summary>
+    /// Floats of c channels padded by <paramref name="halo"/> on every side, plus slack: a kernel computes a row's
+    /// last columns as one whole vector (up to 16 floats) and may read that far past the last row.
+    /// </summary>
     public static long PaddedFloats(int c, int h, int w, int halo)
     {
         long rowLength = w + 2L * halo;
-        return (long)c * (h + 2L * halo) * rowLength + rowLength;
+        return (long)c * (h + 2L * halo) * rowLength + System.Math.Max(rowLength, 64);
     }
 }

@@ -142,6 +142,7 @@ public static unsafe class FastConv
         a.Shift = halo - (a.Kernel - 1) / 2 * a.Dilation;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PadItem(void* state, int c)
     {
         ref Args a = ref *(Args*)state;
@@ -172,6 +173,7 @@ public static unsafe class FastConv
     }
 
     /// <summary>even[k] = s[2k], odd[k] = s[2k+1] over the n floats of s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Deinterleave(float* s, int n, float* even, float* odd)
     {
         int i = 0;
@@ -243,6 +245,7 @@ public static unsafe class FastConv
 
     // ---- Pointwise_4x2V: Y[g] = W[g] X[g] over one pixel tile, every output channel ----
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PointwiseItem<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
@@ -289,6 +292,7 @@ public static unsafe class FastConv
     /// A 1x1 map (a fully-connected layer): each output is a dot product of a weight row with the input, in four
     /// 8-float partial sums (sixteen outputs per work item).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void VectorItem(void* state, int item)
     {
         ref Args a = ref *(Args*)state;
@@ -314,6 +318,7 @@ public static unsafe class FastConv
     }
 
     /// <summary>One output channel over pixels [p, p1): one vector at a time, then one pixel at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PointwiseRest<TV>(in Args a, float* x, int o, int p, int p1) where TV : struct, IVec<TV>
     {
         int cinG = a.CinG, plane = a.Ho * a.Wo, L = TV.Count;
@@ -338,6 +343,7 @@ public static unsafe class FastConv
 
     // ---- Dense3x3_4x2V: one output row of every output channel of a group, 3x3 taps unrolled ----
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dense3x3Item<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
@@ -403,6 +409,7 @@ public static unsafe class FastConv
 
     // ---- Dense_4x2V: any kernel size, taps from a table ----
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DenseItem<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
@@ -459,6 +466,7 @@ public static unsafe class FastConv
     }
 
     /// <summary>Columns [ox, wo) of one output channel's row: one vector at a time, then one column at a time (in double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DenseRest<TV>(in Args a, int oy, int g, int o, int ox) where TV : struct, IVec<TV>
     {
         int kk = a.Kernel * a.Kernel, cinG = a.CinG, L = TV.Count, run = Math.Max(1, SumRun / kk);
@@ -479,19 +487,37 @@ public static unsafe class FastConv
                 for (int t = 0; t < kk; t++) c = TV.FusedMultiplyAdd(TV.Load(xc + taps[t]), TV.Splat(wc[t]), c);
                 Accumulate(a, c, y + ox, cb == 0, ce == cinG, o);
             }
-        for (; ox < a.Wo; ox++)
+        if (ox < a.Wo)
         {
-            double c = 0;
-            float* xc = xg + ox;
-            float* wc = w;
-            for (int ci = 0; ci < cinG; ci++, xc += a.PlaneLength, wc += kk)
-            for (int t = 0; t < kk; t++) c += (double)xc[taps[t]] * wc[t];
-            y[ox] = Finish(a, c, y + ox, o);
+            // The last columns: one vector computed whole (the padded input has slack to read past the row), its
+            // valid lanes stored one by one so the next row, perhaps another thread's, is left alone.
+            TV total = default;
+            for (int cb = 0; cb < cinG; cb += run)
+            {
+                int ce = Math.Min(cinG, cb + run);
+                TV c = default;
+                float* xc = xg + (nint)cb * a.PlaneLength + ox;
+                float* wc = w + cb * kk;
+                for (int ci = cb; ci < ce; ci++, xc += a.PlaneLength, wc += kk)
+                for (int t = 0; t < kk; t++) c = TV.FusedMultiplyAdd(TV.Load(xc + taps[t]), TV.Splat(wc[t]), c);
+                total = TV.Add(total, c);
+            }
+            StorePartial(a, total, y, ox, a.Wo, o);
         }
+    }
+
+    /// <summary>Lanes [0, end - from) of <paramref name="acc"/> into y[from..end), each through the epilogue.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePartial<TV>(in Args a, TV acc, float* y, int from, int end, int oc) where TV : struct, IVec<TV>
+    {
+        float* lanes = stackalloc float[TV.Count];
+        acc.Store(lanes);
+        for (int k = 0; k < end - from; k++) y[from + k] = Finish(a, lanes[k], y + from + k, oc);
     }
 
     // ---- Depthwise_4V: one channel's output row, four vectors of columns at a time ----
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DepthwiseItem<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
@@ -525,11 +551,11 @@ public static unsafe class FastConv
             for (int t = 0; t < kk; t++) c0 = TV.FusedMultiplyAdd(TV.Load(x + taps[t] + ox), TV.Splat(w[t]), c0);
             Accumulate(a, c0, y + ox, true, true, c);
         }
-        for (; ox < wo; ox++)
+        if (ox < wo)
         {
-            double s = 0;
-            for (int t = 0; t < kk; t++) s += (double)x[taps[t] + ox] * w[t];
-            y[ox] = Finish(a, s, y + ox, c);
+            TV c0 = default;
+            for (int t = 0; t < kk; t++) c0 = TV.FusedMultiplyAdd(TV.Load(x + taps[t] + ox), TV.Splat(w[t]), c0);
+            StorePartial(a, c0, y, ox, wo, c);
         }
     }
 }

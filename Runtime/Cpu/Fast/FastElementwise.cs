@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -35,6 +36,7 @@ public static unsafe class FastElementwise
         public int Plane;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScaleShiftItem(void* state, int c)
     {
         ref ChannelArgs a = ref *(ChannelArgs*)state;
@@ -83,6 +85,7 @@ public static unsafe class FastElementwise
         public int Cin, H, Wd, Cout;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeItem(void* state, int item)
     {
         ref TransposeArgs a = ref *(TransposeArgs*)state;
@@ -159,6 +162,7 @@ public static unsafe class FastElementwise
         public int H, W, Ho, Wo;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PoolItem(void* state, int item)
     {
         ref PoolArgs a = ref *(PoolArgs*)state;

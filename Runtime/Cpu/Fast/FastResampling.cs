@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Espnet.Compiled.Cpu.Fast;
@@ -51,6 +52,7 @@ public static unsafe class FastResampling
         public int H, W, Ho, Wo;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BilinearItem(void* state, int item)
     {
         ref Args a = ref *(Args*)state;
@@ -76,6 +78,7 @@ public static unsafe class FastResampling
     }
 
     // row = (1 - t) * a + t * b
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Blend(float* a, float* b, float t, float* row, int n)
     {
         int k = 0;
@@ -85,6 +88,7 @@ public static unsafe class FastResampling
         for (; k < n; k++) row[k] = a[k] * (1f - t) + b[k] * t;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PoolItem(void* state, int item)
     {
         ref Args a = ref *(Args*)state;

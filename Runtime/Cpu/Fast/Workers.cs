@@ -30,6 +30,11 @@ public static unsafe class Workers
         }
     }
 
+    /// <summary>Bytes the helper threads allocated while running work items, ever (a check that the kernels allocate nothing).</summary>
+    public static long HelperAllocatedBytes => Interlocked.Read(ref s_helperAllocated);
+
+    private static long s_helperAllocated;
+
     /// <summary>Runs body(state, i) for i in [0, items), spread over <see cref="Threads"/> threads.</summary>
     public static void For(void* state, delegate*<void*, int, void> body, int items)
     {
@@ -86,7 +91,10 @@ public static unsafe class Workers
         while (true)
         {
             s_start.Wait();
+            long before = System.GC.GetAllocatedBytesForCurrentThread();
             Work();
+            long allocated = System.GC.GetAllocatedBytesForCurrentThread() - before;
+            if (allocated != 0) Interlocked.Add(ref s_helperAllocated, allocated);
             Interlocked.Decrement(ref s_pending);
         }
     }

@@ -20,7 +20,7 @@ namespace Models
         public const long MacTotal = 2640688;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 0;
-        public const int ArenaLength = 43280;
+        public const int ArenaLength = 43296;
         public const int StoreLength = 112880;
         public const int DerivedLength = 1264;
 
@@ -137,40 +137,40 @@ namespace Models
         {
             global::System.Span<float> arena = Arena;
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 16x16x16
-            Layer0_level1(input, arena.Slice(4864, 4096), arena.Slice(0, 3502));
+            Layer0_level1(input, arena.Slice(4864, 4096), arena.Slice(0, 3532));
             observer?.OnActivation(sample, s_layers[0], arena.Slice(4864, 4096));
             // sample1: avgpool 3x3/2 x1: 3x32x32 -> 3x16x16
             Layer1_sample1(input, arena.Slice(8960, 768));
             observer?.OnActivation(sample, s_layers[1], arena.Slice(8960, 768));
             // sample2: avgpool 3x3/2 x2: 3x32x32 -> 3x8x8
-            Layer2_sample2(input, arena.Slice(28976, 192), arena.Slice(0, 1536));
-            observer?.OnActivation(sample, s_layers[2], arena.Slice(28976, 192));
+            Layer2_sample2(input, arena.Slice(28992, 192), arena.Slice(0, 1536));
+            observer?.OnActivation(sample, s_layers[2], arena.Slice(28992, 192));
             // cat_b1: concat: 16x16x16 + 3x16x16 -> 19x16x16
             Layer3_cat_b1(arena.Slice(4864, 4096), arena.Slice(8960, 768), arena.Slice(0, 4864));
             observer?.OnActivation(sample, s_layers[3], arena.Slice(0, 4864));
             // b1: BN + PReLU: 19x16x16 -> 19x16x16
-            Layer4_b1(arena.Slice(0, 4864), arena.Slice(20016, 4864));
-            observer?.OnActivation(sample, s_layers[4], arena.Slice(20016, 4864));
+            Layer4_b1(arena.Slice(0, 4864), arena.Slice(20032, 4864));
+            observer?.OnActivation(sample, s_layers[4], arena.Slice(20032, 4864));
             // level2_0: strided ESP K=5 d=[1,2,4,8,16] HFF: 19x16x16 -> 64x8x8
-            Layer5_level2_0(arena.Slice(20016, 4864), arena.Slice(24880, 4096), arena.Slice(0, 20008));
-            observer?.OnActivation(sample, s_layers[5], arena.Slice(24880, 4096));
+            Layer5_level2_0(arena.Slice(20032, 4864), arena.Slice(24896, 4096), arena.Slice(0, 20032));
+            observer?.OnActivation(sample, s_layers[5], arena.Slice(24896, 4096));
             // level2.0: ESP K=5 d=[1,2,4,8,16] HFF residual: 64x8x8 -> 64x8x8
-            Layer6_level2_0(arena.Slice(24880, 4096), arena.Slice(20016, 4096), arena.Slice(0, 20008));
-            observer?.OnActivation(sample, s_layers[6], arena.Slice(20016, 4096));
+            Layer6_level2_0(arena.Slice(24896, 4096), arena.Slice(20032, 4096), arena.Slice(0, 20032));
+            observer?.OnActivation(sample, s_layers[6], arena.Slice(20032, 4096));
             // cat_b2: concat: 64x8x8 + 64x8x8 + 3x8x8 -> 131x8x8
-            Layer7_cat_b2(arena.Slice(20016, 4096), arena.Slice(24880, 4096), arena.Slice(28976, 192), arena.Slice(0, 8384));
+            Layer7_cat_b2(arena.Slice(20032, 4096), arena.Slice(24896, 4096), arena.Slice(28992, 192), arena.Slice(0, 8384));
             observer?.OnActivation(sample, s_layers[7], arena.Slice(0, 8384));
             // b2: BN + PReLU: 131x8x8 -> 131x8x8
-            Layer8_b2(arena.Slice(0, 8384), arena.Slice(32848, 8384));
-            observer?.OnActivation(sample, s_layers[8], arena.Slice(32848, 8384));
+            Layer8_b2(arena.Slice(0, 8384), arena.Slice(32864, 8384));
+            observer?.OnActivation(sample, s_layers[8], arena.Slice(32864, 8384));
             // level3_0: strided ESP K=5 d=[1,2,4,8,16] HFF: 131x8x8 -> 128x4x4
-            Layer9_level3_0(arena.Slice(32848, 8384), arena.Slice(41232, 2048), arena.Slice(0, 32836));
-            observer?.OnActivation(sample, s_layers[9], arena.Slice(41232, 2048));
+            Layer9_level3_0(arena.Slice(32864, 8384), arena.Slice(41248, 2048), arena.Slice(0, 32864));
+            observer?.OnActivation(sample, s_layers[9], arena.Slice(41248, 2048));
             // level3.0: ESP K=5 d=[1,2,4,8,16] HFF residual: 128x4x4 -> 128x4x4
-            Layer10_level3_0(arena.Slice(41232, 2048), arena.Slice(32848, 2048), arena.Slice(0, 32836));
-            observer?.OnActivation(sample, s_layers[10], arena.Slice(32848, 2048));
+            Layer10_level3_0(arena.Slice(41248, 2048), arena.Slice(32864, 2048), arena.Slice(0, 32864));
+            observer?.OnActivation(sample, s_layers[10], arena.Slice(32864, 2048));
             // cat_b3: concat: 128x4x4 + 128x4x4 -> 256x4x4
-            Layer11_cat_b3(arena.Slice(41232, 2048), arena.Slice(32848, 2048), arena.Slice(0, 4096));
+            Layer11_cat_b3(arena.Slice(41248, 2048), arena.Slice(32864, 2048), arena.Slice(0, 4096));
             observer?.OnActivation(sample, s_layers[11], arena.Slice(0, 4096));
             // b3: BN + PReLU: 256x4x4 -> 256x4x4
             Layer12_b3(arena.Slice(0, 4096), arena.Slice(4096, 4096));
@@ -184,7 +184,7 @@ namespace Models
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 16x16x16</summary>
         private void Layer0_level1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 3, 32, 32, D(0, 432), y, 16, 16, 16, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: D(432, 16), slope: P(496, 16), scratch: scratch.Slice(0, 3502));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 3, 32, 32, D(0, 432), y, 16, 16, 16, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: D(432, 16), slope: P(496, 16), scratch: scratch.Slice(0, 3532));
         }
 
         /// <summary>sample1: avgpool 3x3/2 x1: 3x32x32 -> 3x16x16</summary>
@@ -219,18 +219,18 @@ namespace Models
         {
             // reduce: 3x3 conv, stride 2, 19 -> 12 channels
             var reduced = scratch.Slice(0, 768);
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 19, 16, 16, P(672, 2052), reduced, 12, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6174));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 19, 16, 16, P(672, 2052), reduced, 12, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6220));
             // branch 0: 3x3 dilation 1 -> channels [0, 16)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 12, 8, 8, halo: 16, stride: 1, scratch.Slice(768, 19240));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(2736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 12, 8, 8, halo: 16, stride: 1, scratch.Slice(768, 19264));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(2736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 1: 3x3 dilation 2 -> channels [16, 28)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(4464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(4464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [28, 40)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(5760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(5760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16);
             // branch 3: 3x3 dilation 8 -> channels [40, 52)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(7056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(7056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16);
             // branch 4: 3x3 dilation 16 -> channels [52, 64)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(8352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(8352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16);
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 64, 64, P(9776, 64), D(480, 64), P(9712, 64), P(9904, 64));
         }
 
@@ -241,16 +241,16 @@ namespace Models
             var reduced = scratch.Slice(0, 768);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 64, 8, 8, P(9968, 768), reduced, 12, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             // branch 0: 3x3 dilation 1 -> channels [0, 16)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 12, 8, 8, halo: 16, stride: 1, scratch.Slice(768, 19240));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(10736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 12, 8, 8, halo: 16, stride: 1, scratch.Slice(768, 19264));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(10736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 1: 3x3 dilation 2 -> channels [16, 28)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(12464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(12464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [28, 40)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(13760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(13760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16);
             // branch 3: 3x3 dilation 8 -> channels [40, 52)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(15056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(15056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16);
             // branch 4: 3x3 dilation 16 -> channels [52, 64)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19240), 12, 8, 8, P(16352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(16352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16);
             // identity residual, before normalisation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 64, 64, P(17776, 64), D(544, 64), P(17712, 64), P(17904, 64), residual: x.Slice(0, 4096));
         }
@@ -275,18 +275,18 @@ namespace Models
         {
             // reduce: 3x3 conv, stride 2, 131 -> 25 channels
             var reduced = scratch.Slice(0, 400);
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 131, 8, 8, P(18688, 29475), reduced, 25, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 13110));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 131, 8, 8, P(18688, 29475), reduced, 25, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 13164));
             // branch 0: 3x3 dilation 1 -> channels [0, 28)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 25, 4, 4, halo: 16, stride: 1, scratch.Slice(400, 32436));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(48176, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 25, 4, 4, halo: 16, stride: 1, scratch.Slice(400, 32464));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(48176, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 1: 3x3 dilation 2 -> channels [28, 53)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(54480, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(54480, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [53, 78)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(60112, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(60112, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16);
             // branch 3: 3x3 dilation 8 -> channels [78, 103)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(65744, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(65744, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16);
             // branch 4: 3x3 dilation 16 -> channels [103, 128)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(71376, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(71376, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16);
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 128, 16, P(77264, 128), D(752, 128), P(77136, 128), P(77520, 128));
         }
 
@@ -297,16 +297,16 @@ namespace Models
             var reduced = scratch.Slice(0, 400);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 128, 4, 4, P(77648, 3200), reduced, 25, 4, 4, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             // branch 0: 3x3 dilation 1 -> channels [0, 28)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 25, 4, 4, halo: 16, stride: 1, scratch.Slice(400, 32436));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(80848, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 25, 4, 4, halo: 16, stride: 1, scratch.Slice(400, 32464));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(80848, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 1: 3x3 dilation 2 -> channels [28, 53)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(87152, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(87152, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [53, 78)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(92784, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(92784, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16);
             // branch 3: 3x3 dilation 8 -> channels [78, 103)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(98416, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(98416, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16);
             // branch 4: 3x3 dilation 16 -> channels [103, 128)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32436), 25, 4, 4, P(104048, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(104048, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16);
             // identity residual, before normalisation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 128, 16, P(109936, 128), D(880, 128), P(109808, 128), P(110192, 128), residual: x.Slice(0, 2048));
         }

@@ -20,7 +20,7 @@ namespace Models
         public const long MacTotal = 99648;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 0;
-        public const int ArenaLength = 9184;
+        public const int ArenaLength = 9216;
         public const int StoreLength = 2880;
         public const int DerivedLength = 864;
 
@@ -162,19 +162,19 @@ namespace Models
         {
             global::System.Span<float> arena = Arena;
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 8x16x16
-            Layer0_level1(input, arena.Slice(5600, 2048), arena.Slice(0, 3502));
-            observer?.OnActivation(sample, s_layers[0], arena.Slice(5600, 2048));
+            Layer0_level1(input, arena.Slice(5632, 2048), arena.Slice(0, 3532));
+            observer?.OnActivation(sample, s_layers[0], arena.Slice(5632, 2048));
             // level2_0: DownSampler: avgpool + strided EESP K=4 d=[1,2,3,4] + image/2^2 reinforcement: 8x16x16 + 3x32x32 -> 24x8x8
-            Layer1_level2_0(arena.Slice(5600, 2048), input, arena.Slice(7648, 1536), arena.Slice(0, 5592));
-            observer?.OnActivation(sample, s_layers[1], arena.Slice(7648, 1536));
+            Layer1_level2_0(arena.Slice(5632, 2048), input, arena.Slice(7680, 1536), arena.Slice(0, 5632));
+            observer?.OnActivation(sample, s_layers[1], arena.Slice(7680, 1536));
             // level2.0: EESP K=4 d=[1,1,1,2] HFF: 24x8x8 -> 16x8x8
-            Layer2_level2_0(arena.Slice(7648, 1536), arena.Slice(1872, 1024), arena.Slice(0, 1868));
-            observer?.OnActivation(sample, s_layers[2], arena.Slice(1872, 1024));
+            Layer2_level2_0(arena.Slice(7680, 1536), arena.Slice(1920, 1024), arena.Slice(0, 1920));
+            observer?.OnActivation(sample, s_layers[2], arena.Slice(1920, 1024));
             // level3_0: DownSampler: avgpool + strided EESP K=4 d=[1,1,2,3] (inp_reinf weights unused): 16x8x8 -> 32x4x4
-            Layer3_level3_0(arena.Slice(1872, 1024), arena.Slice(1312, 512), arena.Slice(0, 1310));
-            observer?.OnActivation(sample, s_layers[3], arena.Slice(1312, 512));
+            Layer3_level3_0(arena.Slice(1920, 1024), arena.Slice(1360, 512), arena.Slice(0, 1360));
+            observer?.OnActivation(sample, s_layers[3], arena.Slice(1360, 512));
             // pool: global average pool: 32x4x4 -> 32x1x1
-            Layer4_pool(arena.Slice(1312, 512), arena.Slice(0, 32));
+            Layer4_pool(arena.Slice(1360, 512), arena.Slice(0, 32));
             observer?.OnActivation(sample, s_layers[4], arena.Slice(0, 32));
             // classifier: fully connected +bias: 32x1x1 -> 5x1x1
             Layer5_classifier(arena.Slice(0, 32), arena.Slice(32, 5));
@@ -185,7 +185,7 @@ namespace Models
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 8x16x16</summary>
         private void Layer0_level1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 3, 32, 32, D(0, 216), y, 8, 16, 16, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: D(224, 8), slope: P(288, 8), scratch: scratch.Slice(0, 3502));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 3, 32, 32, D(0, 216), y, 8, 16, 16, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: D(224, 8), slope: P(288, 8), scratch: scratch.Slice(0, 3532));
         }
 
         /// <summary>level2_0: DownSampler: avgpool + strided EESP K=4 d=[1,2,3,4] + image/2^2 reinforcement: 8x16x16 + 3x32x32 -> 24x8x8</summary>
@@ -200,14 +200,14 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 8, 16, 16, D(240, 8), proj, 4, 16, 16, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(256, 4), slope: P(384, 4), scratch: default);
             var cat = scratch.Slice(1024, 1024);
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 2 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 16, 16, halo: 4, stride: 2, scratch.Slice(3264, 2328));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2328), 4, 16, 16, P(400, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 16, 16, halo: 4, stride: 2, scratch.Slice(3264, 2368));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2368), 4, 16, 16, P(400, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 4);
             // spp_dw.1: depth-wise 3x3, dilation 2, stride 2 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2328), 4, 16, 16, P(448, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 256), inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2368), 4, 16, 16, P(448, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 256), inputHalo: 4);
             // spp_dw.2: depth-wise 3x3, dilation 3, stride 2 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2328), 4, 16, 16, P(496, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(256, 256), inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2368), 4, 16, 16, P(496, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(256, 256), inputHalo: 4);
             // spp_dw.3: depth-wise 3x3, dilation 4, stride 2 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2328), 4, 16, 16, P(544, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 4, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(512, 256), inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2368), 4, 16, 16, P(544, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 4, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(512, 256), inputHalo: 4);
             // br_after_cat: BN + PReLU over the concatenation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 64, P(752, 16), D(272, 16), P(736, 16), P(784, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
@@ -216,7 +216,7 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(image, 3, 32, 32, scratch.Slice(0, 768), 16, 16);
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(scratch.Slice(0, 768), 3, 16, 16, scratch.Slice(768, 192), 8, 8);
             var cbr = scratch.Slice(1536, 192);
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 192), 3, 8, 8, D(368, 81), cbr, 3, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: D(464, 3), slope: P(976, 3), scratch: scratch.Slice(3264, 310));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 192), 3, 8, 8, D(368, 81), cbr, 3, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: D(464, 3), slope: P(976, 3), scratch: scratch.Slice(3264, 364));
             var cb = scratch.Slice(1728, 1536);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cbr, 3, 8, 8, D(480, 72), cb, 24, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: D(560, 24), slope: default, scratch: default);
             global::Espnet.Compiled.Cpu.Elementwise.Add(y, cb, y);
@@ -231,14 +231,14 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 24, 8, 8, D(592, 24), proj, 4, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(624, 4), slope: P(1328, 4), scratch: default);
             var cat = scratch.Slice(256, 1024);
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 1 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 8, 8, halo: 2, stride: 1, scratch.Slice(1280, 588));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 588), 4, 8, 8, P(1344, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 2);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 8, 8, halo: 2, stride: 1, scratch.Slice(1280, 640));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 640), 4, 8, 8, P(1344, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 2);
             // spp_dw.1: depth-wise 3x3, dilation 1, stride 1 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 588), 4, 8, 8, P(1392, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 256), inputHalo: 2);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 640), 4, 8, 8, P(1392, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 256), inputHalo: 2);
             // spp_dw.2: depth-wise 3x3, dilation 1, stride 1 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 588), 4, 8, 8, P(1440, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(256, 256), inputHalo: 2);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 640), 4, 8, 8, P(1440, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(256, 256), inputHalo: 2);
             // spp_dw.3: depth-wise 3x3, dilation 2, stride 1 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 588), 4, 8, 8, P(1488, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(512, 256), inputHalo: 2);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 640), 4, 8, 8, P(1488, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(512, 256), inputHalo: 2);
             // br_after_cat: BN + PReLU over the concatenation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 64, P(1696, 16), D(640, 16), P(1680, 16), P(1728, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
@@ -257,14 +257,14 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 16, 8, 8, D(736, 16), proj, 4, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(752, 4), slope: P(1840, 4), scratch: default);
             var cat = scratch.Slice(256, 256);
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 2 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 8, 8, halo: 3, stride: 2, scratch.Slice(512, 798));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 798), 4, 8, 8, P(1856, 36), cat.Slice(0, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 3);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 8, 8, halo: 3, stride: 2, scratch.Slice(512, 848));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 848), 4, 8, 8, P(1856, 36), cat.Slice(0, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 3);
             // spp_dw.1: depth-wise 3x3, dilation 1, stride 2 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 798), 4, 8, 8, P(1904, 36), cat.Slice(64, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 64), inputHalo: 3);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 848), 4, 8, 8, P(1904, 36), cat.Slice(64, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 64), inputHalo: 3);
             // spp_dw.2: depth-wise 3x3, dilation 2, stride 2 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 798), 4, 8, 8, P(1952, 36), cat.Slice(128, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(64, 64), inputHalo: 3);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 848), 4, 8, 8, P(1952, 36), cat.Slice(128, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(64, 64), inputHalo: 3);
             // spp_dw.3: depth-wise 3x3, dilation 3, stride 2 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 798), 4, 8, 8, P(2000, 36), cat.Slice(192, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(128, 64), inputHalo: 3);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 848), 4, 8, 8, P(2000, 36), cat.Slice(192, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(128, 64), inputHalo: 3);
             // br_after_cat: BN + PReLU over the concatenation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 16, P(2208, 16), D(768, 16), P(2192, 16), P(2240, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN

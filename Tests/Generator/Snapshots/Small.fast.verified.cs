@@ -20,7 +20,7 @@ namespace Models
         public const long MacTotal = 266400;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 7680;
-        public const int ArenaLength = 13520;
+        public const int ArenaLength = 13568;
         public const int StoreLength = 1968;
         public const int DerivedLength = 288;
 
@@ -92,28 +92,28 @@ namespace Models
         {
             global::System.Span<float> arena = Arena;
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x40x48 -> 8x20x24
-            Layer0_level1(input, arena.Slice(6352, 3840), arena.Slice(0, 6350));
-            observer?.OnActivation(sample, s_layers[0], arena.Slice(6352, 3840));
+            Layer0_level1(input, arena.Slice(6368, 3840), arena.Slice(0, 6364));
+            observer?.OnActivation(sample, s_layers[0], arena.Slice(6368, 3840));
             // sample1: avgpool 3x3/2 x1: 3x40x48 -> 3x20x24
-            Layer1_sample1(input, arena.Slice(10192, 1440));
-            observer?.OnActivation(sample, s_layers[1], arena.Slice(10192, 1440));
+            Layer1_sample1(input, arena.Slice(10208, 1440));
+            observer?.OnActivation(sample, s_layers[1], arena.Slice(10208, 1440));
             // cat: concat: 8x20x24 + 3x20x24 -> 11x20x24
-            Layer2_cat(arena.Slice(6352, 3840), arena.Slice(10192, 1440), arena.Slice(0, 5280));
+            Layer2_cat(arena.Slice(6368, 3840), arena.Slice(10208, 1440), arena.Slice(0, 5280));
             observer?.OnActivation(sample, s_layers[2], arena.Slice(0, 5280));
             // b1: BN + PReLU: 11x20x24 -> 11x20x24
-            Layer3_b1(arena.Slice(0, 5280), arena.Slice(6800, 5280));
-            observer?.OnActivation(sample, s_layers[3], arena.Slice(6800, 5280));
+            Layer3_b1(arena.Slice(0, 5280), arena.Slice(6848, 5280));
+            observer?.OnActivation(sample, s_layers[3], arena.Slice(6848, 5280));
             // down: strided ESP K=3 d=[1,2,4] HFF: 11x20x24 -> 12x10x12
-            Layer4_down(arena.Slice(6800, 5280), arena.Slice(12080, 1440), arena.Slice(0, 6798));
-            observer?.OnActivation(sample, s_layers[4], arena.Slice(12080, 1440));
+            Layer4_down(arena.Slice(6848, 5280), arena.Slice(12128, 1440), arena.Slice(0, 6836));
+            observer?.OnActivation(sample, s_layers[4], arena.Slice(12128, 1440));
             // esp: ESP K=3 d=[1,2,4] HFF residual: 12x10x12 -> 12x10x12
-            Layer5_esp(arena.Slice(12080, 1440), arena.Slice(1952, 1440), arena.Slice(0, 1940));
-            observer?.OnActivation(sample, s_layers[5], arena.Slice(1952, 1440));
+            Layer5_esp(arena.Slice(12128, 1440), arena.Slice(1984, 1440), arena.Slice(0, 1984));
+            observer?.OnActivation(sample, s_layers[5], arena.Slice(1984, 1440));
             // classifier: conv 1x1: 12x10x12 -> 4x10x12
-            Layer6_classifier(arena.Slice(1952, 1440), arena.Slice(3392, 480));
-            observer?.OnActivation(sample, s_layers[6], arena.Slice(3392, 480));
+            Layer6_classifier(arena.Slice(1984, 1440), arena.Slice(3424, 480));
+            observer?.OnActivation(sample, s_layers[6], arena.Slice(3424, 480));
             // up: transposed conv 2x2 stride 2: 4x10x12 -> 4x20x24
-            Layer7_up(arena.Slice(3392, 480), arena.Slice(0, 1920));
+            Layer7_up(arena.Slice(3424, 480), arena.Slice(0, 1920));
             observer?.OnActivation(sample, s_layers[7], arena.Slice(0, 1920));
             arena.Slice(0, 1920).CopyTo(output);
         }
@@ -121,7 +121,7 @@ namespace Models
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x40x48 -> 8x20x24</summary>
         private void Layer0_level1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 3, 40, 48, D(0, 216), y, 8, 20, 24, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: D(224, 8), slope: P(288, 8), scratch: scratch.Slice(0, 6350));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 3, 40, 48, D(0, 216), y, 8, 20, 24, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: D(224, 8), slope: P(288, 8), scratch: scratch.Slice(0, 6364));
         }
 
         /// <summary>sample1: avgpool 3x3/2 x1: 3x40x48 -> 3x20x24</summary>
@@ -149,14 +149,14 @@ namespace Models
         {
             // reduce: 3x3 conv, stride 2, 11 -> 4 channels
             var reduced = scratch.Slice(0, 480);
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 11, 20, 24, P(384, 396), reduced, 4, 10, 12, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 6318));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 11, 20, 24, P(384, 396), reduced, 4, 10, 12, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 6356));
             // branch 0: 3x3 dilation 1 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 4, 10, 12, halo: 4, stride: 1, scratch.Slice(480, 1460));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(784, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 4, 10, 12, halo: 4, stride: 1, scratch.Slice(480, 1504));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(784, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 1: 3x3 dilation 2 -> channels [4, 8)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(928, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(928, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 2: 3x3 dilation 4 -> channels [8, 12)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(1072, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1072, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4);
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 12, 120, P(1248, 12), D(256, 12), P(1232, 12), P(1280, 12));
         }
 
@@ -167,12 +167,12 @@ namespace Models
             var reduced = scratch.Slice(0, 480);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 12, 10, 12, P(1296, 48), reduced, 4, 10, 12, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             // branch 0: 3x3 dilation 1 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 4, 10, 12, halo: 4, stride: 1, scratch.Slice(480, 1460));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(1344, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 4, 10, 12, halo: 4, stride: 1, scratch.Slice(480, 1504));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1344, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 1: 3x3 dilation 2 -> channels [4, 8)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(1488, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1488, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 2: 3x3 dilation 4 -> channels [8, 12)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1460), 4, 10, 12, P(1632, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1632, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4);
             // identity residual, before normalisation
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 12, 120, P(1808, 12), D(272, 12), P(1792, 12), P(1840, 12), residual: x.Slice(0, 1440));
         }
