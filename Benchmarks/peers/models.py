@@ -85,7 +85,12 @@ class EspBlock(nn.Module):
         self.d4 = _conv(n, n, 3, dilation=4)
         self.d8 = _conv(n, n, 3, dilation=8)
         self.d16 = _conv(n, n, 3, dilation=16)
-        self.bn = BnAct(cout, ESPNET_EPS)
+        if stride == 2:   # the strided block keeps BN and PReLU as separate members (keys bn.*, act.weight)
+            self.bn = nn.BatchNorm2d(cout, eps=ESPNET_EPS)
+            self.act = nn.PReLU(cout)
+        else:             # the plain block wraps them in one BR (keys bn.bn.*, bn.act.weight)
+            self.bn = BnAct(cout, ESPNET_EPS)
+            self.act = None
         self.add = add and stride == 1 and cin == cout
 
     def forward(self, x):
@@ -97,7 +102,8 @@ class EspBlock(nn.Module):
         y = torch.cat([self.d1(o), s2, s4, s8, s16], 1)
         if self.add:
             y = y + x
-        return self.bn(y)
+        y = self.bn(y)
+        return self.act(y) if self.act is not None else y
 
 
 class EspNetC(nn.Module):

@@ -47,7 +47,7 @@ internal static class SchedulePrinter
             }
             case ScaleShift s:
                 w.Line($"{Fast}.FastElementwise.ScaleShift({V(s.Y)}, {s.C}, {s.Plane}, {P(s.Bn.Mean)}, {P(s.Scale)}, {P(s.Bn.Beta)}, {Opt(s.Slope)}"
-                       + (s.Residual is null ? ");" : $", residual: {V(s.Residual)});"));
+                       + (s.Residual is null ? "" : $", residual: {V(s.Residual)}") + (s.From is null ? ");" : $", source: {V(s.From)});"));
                 break;
             case FastBilinear { Of: var r }:
                 w.Line($"{Fast}.FastResampling.BilinearAlignCorners({V(r.X)}, {r.C}, {r.H}, {r.W}, {V(r.Y)}, {r.Ho}, {r.Wo});");
@@ -55,6 +55,8 @@ internal static class SchedulePrinter
             case FastAdaptiveAvgPool { Of: var a }:
                 w.Line($"{Fast}.FastResampling.AdaptiveAvgPool({V(a.X)}, {a.C}, {a.H}, {a.W}, {V(a.Y)}, {a.Ho}, {a.Wo});");
                 break;
+            case FastCopy { Of: var c }: w.Line($"{Fast}.FastElementwise.Copy({V(c.X)}, {V(c.Y)});"); break;
+            case FastShuffle { Of: var s }: w.Line($"{Fast}.FastElementwise.ChannelShuffle({V(s.X)}, {s.C}, {s.Plane}, {s.Groups}, {V(s.Y)});"); break;
             case PadInput p:
                 w.Line($"{Fast}.FastConv.Pad({V(p.X)}, {p.C}, {p.H}, {p.W}, halo: {p.Halo}, stride: {p.Stride}, {V(p.Padded)});");
                 break;

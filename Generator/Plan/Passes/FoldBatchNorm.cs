@@ -35,6 +35,16 @@ internal static class FoldBatchNorm
                     continue;
                 }
             }
+            // copy x -> y; BN(y)  ==>  scale-shift reading x (a BatchNorm layer without its copy).
+            if (ops[i] is Copy copy && i + 1 < ops.Count && ops[i + 1] is BatchNorm after && after.Y.SameWindow(copy.Y) && copy.X.Length == copy.Y.Length)
+            {
+                var slope = i + 2 < ops.Count && ops[i + 2] is PRelu p && p.Y.SameWindow(after.Y) && p.C == after.C ? p : null;
+                var scale = derived.Add(after.C, "scale of " + after.Bn.Gamma.Key);
+                prepare.Add(new BatchNormScale(after.Bn, after.Eps, after.C, scale));
+                result.Add(new ScaleShift(after.Y, after.C, after.Plane, after.Bn, scale, slope?.Slope, From: copy.X));
+                i += slope is null ? 1 : 2;
+                continue;
+            }
             if (ops[i] is BatchNorm alone)
             {
                 var slope = i + 1 < ops.Count && ops[i + 1] is PRelu p && p.Y == alone.Y && p.C == alone.C ? p : null;

@@ -16,7 +16,7 @@ internal static class FuseEpilogues
         var result = new List<Op>();
         for (int i = 0; i < ops.Count; i++)
         {
-            if (ops[i] is Conv conv && SelectKernels.Runs(conv) && i + 1 < ops.Count && (ops[i + 1] is AddBias { Counted: false } || ops[i + 1] is PRelu))
+            if (ops[i] is Conv conv && SelectKernels.Runs(conv) && i + 1 < ops.Count && (ops[i + 1] is AddBias || ops[i + 1] is PRelu))
             {
                 int j = i + 1;
                 var bias = ops[j] is AddBias b && b.Y == conv.Y && b.C == conv.Cout ? b : null;
@@ -24,7 +24,7 @@ internal static class FuseEpilogues
                 var slope = j < ops.Count && ops[j] is PRelu p && p.Y == conv.Y && p.C == conv.Cout ? p : null;
                 if (bias is not null || slope is not null)
                 {
-                    result.Add(new FusedConv(conv, bias?.Bias, slope?.Slope));
+                    result.Add(new FusedConv(conv, bias?.Bias, slope?.Slope, BiasCounted: bias?.Counted ?? false));
                     i = slope is null ? j - 1 : j;
                     continue;
                 }

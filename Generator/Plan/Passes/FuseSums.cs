@@ -51,7 +51,7 @@ internal static class FuseSums
                 }
             }
             // y += r; scaleshift(y)  ==>  scaleshift with residual r (ESP's identity residual before its BN).
-            if (ops[i] is Add sum && sum.Y.SameWindow(sum.A) && i + 1 < ops.Count && ops[i + 1] is ScaleShift { Residual: null } s
+            if (ops[i] is Add sum && sum.Y.SameWindow(sum.A) && i + 1 < ops.Count && ops[i + 1] is ScaleShift { Residual: null, From: null } s
                 && s.Y.SameWindow(sum.Y) && !sum.B.Overlaps(sum.Y))
             {
                 result.Add(s with { Residual = sum.B });

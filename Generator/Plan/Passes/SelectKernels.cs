@@ -37,6 +37,10 @@ internal static class SelectKernels
                 }
                 result.Add(fused);
             }
+            else if (op is Copy copy)
+                result.Add(new FastCopy(copy));
+            else if (op is Shuffle shuffle)
+                result.Add(new FastShuffle(shuffle));
             else if (op is AvgPool pool)
                 result.Add(new FastAvgPool(pool));
             else if (op is Bilinear resize)

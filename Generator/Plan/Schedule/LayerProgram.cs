@@ -32,7 +32,7 @@ public sealed record LayerProgram(
     private static long MacsOf(Op op) => op switch
     {
         Conv { Counted: true } c => c.Macs,
-        FusedConv { Conv.Counted: true } f => f.Conv.Macs,
+        FusedConv { Conv.Counted: true } f => f.Conv.Macs + (f.BiasCounted ? (long)f.Conv.Cout * f.Conv.Ho * f.Conv.Wo : 0),
         AddBias { Counted: true } b => (long)b.C * b.Plane,
         _ => 0,
     };

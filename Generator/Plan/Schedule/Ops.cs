@@ -96,10 +96,11 @@ public sealed record SigmoidGate(View Y, int C, int Plane, View Gate) : Op;
 /// <summary>
 /// A convolution with its per-channel epilogue fused, y = prelu(conv(x) + bias), run by the fast kernels.
 /// <see cref="Padding"/>: the scratch window its spatial kernel pads the input into (none for 1x1).
+/// <see cref="BiasCounted"/>: the bias's additions count as MACs (EdgeNets' counter; see <see cref="AddBias"/>).
 /// <see cref="Residual"/>: a tensor shaped like the output, added before the bias and activation (a fused sum).
 /// Produced by <c>FoldBatchNorm</c>, <c>FuseEpilogues</c>, <c>SelectKernels</c>, <c>FuseSums</c>; weights and bias usually derived.
 /// </summary>
-public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null, View? Residual = null, int InputHalo = 0) : Op;
+public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null, View? Residual = null, int InputHalo = 0, bool BiasCounted = false) : Op;
 
 /// <summary>
 /// x copied into a zero-bordered layout (halo on every side; rows split into even and odd columns for
@@ -109,7 +110,14 @@ public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Paddi
 public sealed record PadInput(View X, int C, int H, int W, int Halo, int Stride, View Padded) : Op;
 
 /// <summary>y = prelu((y - mean) * scale + beta), per channel: a BatchNorm that cannot fold (it follows a sum) and its activation.</summary>
-public sealed record ScaleShift(View Y, int C, int Plane, BatchNormParams Bn, Param Scale, Param? Slope, View? Residual = null) : Op;
+/// <remarks><see cref="From"/>: where the values come from when not from y itself (a BatchNorm layer, without copying first).</remarks>
+public sealed record ScaleShift(View Y, int C, int Plane, BatchNormParams Bn, Param Scale, Param? Slope, View? Residual = null, View? From = null) : Op;
+
+/// <summary>A copy (concatenation slice, channel shuffle) spread over the worker threads.</summary>
+public sealed record FastCopy(Copy Of) : Op;
+
+/// <summary>A channel shuffle spread over the worker threads.</summary>
+public sealed record FastShuffle(Shuffle Of) : Op;
 
 /// <summary>3x3 / 2 average pooling on the fast path (the same sums, in parallel).</summary>
 public sealed record FastAvgPool(AvgPool Of) : Op;

@@ -324,6 +324,27 @@ public static unsafe class FastConv
         int cinG = a.CinG, plane = a.Ho * a.Wo, L = TV.Count;
         float* w = a.W + (nint)o * cinG;
         float* y = a.Y + (nint)o * plane;
+        // Output channels left over from the blocks of four: four vectors of pixels per weight instead.
+        for (; p + 4 * L <= p1; p += 4 * L)
+            for (int cb = 0; cb < cinG; cb += SumRun)
+            {
+                int ce = Math.Min(cinG, cb + SumRun);
+                bool first = cb == 0, last = ce == cinG;
+                TV c0 = default, c1 = default, c2 = default, c3 = default;
+                float* xp = x + (nint)cb * plane + p;
+                for (int ci = cb; ci < ce; ci++, xp += plane)
+                {
+                    var v = TV.Splat(w[ci]);
+                    c0 = TV.FusedMultiplyAdd(TV.Load(xp), v, c0);
+                    c1 = TV.FusedMultiplyAdd(TV.Load(xp + L), v, c1);
+                    c2 = TV.FusedMultiplyAdd(TV.Load(xp + 2 * L), v, c2);
+                    c3 = TV.FusedMultiplyAdd(TV.Load(xp + 3 * L), v, c3);
+                }
+                Accumulate(a, c0, y + p, first, last, o);
+                Accumulate(a, c1, y + p + L, first, last, o);
+                Accumulate(a, c2, y + p + 2 * L, first, last, o);
+                Accumulate(a, c3, y + p + 3 * L, first, last, o);
+            }
         for (; p + L <= p1; p += L)
             for (int cb = 0; cb < cinG; cb += SumRun)
             {
@@ -476,6 +497,31 @@ public static unsafe class FastConv
         float* xg = a.Padded + (nint)g * cinG * a.PlaneLength;
         float* w = a.W + (nint)o * cinG * kk;
         float* y = a.Y + (nint)o * a.Ho * a.Wo + (nint)oy * a.Wo;
+        // Output channels left over from the blocks of four (all of them when a group has fewer): four vectors of
+        // columns per weight instead.
+        for (; ox + 4 * L <= a.Wo; ox += 4 * L)
+            for (int cb = 0; cb < cinG; cb += run)
+            {
+                int ce = Math.Min(cinG, cb + run);
+                bool first = cb == 0, last = ce == cinG;
+                TV c0 = default, c1 = default, c2 = default, c3 = default;
+                float* xc = xg + (nint)cb * a.PlaneLength + ox;
+                float* wc = w + cb * kk;
+                for (int ci = cb; ci < ce; ci++, xc += a.PlaneLength, wc += kk)
+                for (int t = 0; t < kk; t++)
+                {
+                    float* xp = xc + taps[t];
+                    var v = TV.Splat(wc[t]);
+                    c0 = TV.FusedMultiplyAdd(TV.Load(xp), v, c0);
+                    c1 = TV.FusedMultiplyAdd(TV.Load(xp + L), v, c1);
+                    c2 = TV.FusedMultiplyAdd(TV.Load(xp + 2 * L), v, c2);
+                    c3 = TV.FusedMultiplyAdd(TV.Load(xp + 3 * L), v, c3);
+                }
+                Accumulate(a, c0, y + ox, first, last, o);
+                Accumulate(a, c1, y + ox + L, first, last, o);
+                Accumulate(a, c2, y + ox + 2 * L, first, last, o);
+                Accumulate(a, c3, y + ox + 3 * L, first, last, o);
+            }
         for (; ox + L <= a.Wo; ox += L)
             for (int cb = 0; cb < cinG; cb += run)
             {

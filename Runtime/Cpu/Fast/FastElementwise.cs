@@ -16,23 +16,30 @@ public static unsafe class FastElementwise
     /// multiply-add: the authors' BatchNorms have gains near 100 after sums near their mean, where
     /// y * scale + (beta - mean * scale) would lose the digits that matter.
     /// </summary>
-    /// <remarks><paramref name="residual"/>, when given (shaped like y), is added first: y = prelu((y + r - mean) * scale + beta).</remarks>
+    /// <remarks><paramref name="residual"/>, when given (shaped like y), is added first: y = prelu((y + r - mean) * scale + beta).
+    /// <paramref name="source"/>, when given, is read in place of y's own values (a BatchNorm layer out of place, no copy first).</remarks>
     public static void ScaleShift(Span<float> y, int channels, int plane, ReadOnlySpan<float> mean, ReadOnlySpan<float> scale, ReadOnlySpan<float> beta,
-        ReadOnlySpan<float> slope, ReadOnlySpan<float> residual = default)
+        ReadOnlySpan<float> slope, ReadOnlySpan<float> residual = default, ReadOnlySpan<float> source = default)
     {
+        if (!source.IsEmpty && source.Length < (long)channels * plane)
+            throw new ArgumentException($"ScaleShift: the source holds {source.Length} floats, fewer than {channels} channels of {plane}.");
         if (y.Length < (long)channels * plane || scale.Length < channels || beta.Length < channels || mean.Length < channels || (!slope.IsEmpty && slope.Length < channels)
             || (!residual.IsEmpty && residual.Length < (long)channels * plane))
             throw new ArgumentException($"ScaleShift: spans too short for {channels} channels of {plane}.");
-        fixed (float* py = y, pm = mean, ps = scale, pt = beta, pa = slope, pr = residual)
+        fixed (float* py = y, pm = mean, ps = scale, pt = beta, pa = slope, pr = residual, pf = source)
         {
-            var a = new ChannelArgs { Y = py, Mean = pm, Scale = ps, Shift = pt, Slope = slope.IsEmpty ? null : pa, Residual = residual.IsEmpty ? null : pr, Plane = plane };
+            var a = new ChannelArgs
+            {
+                Y = py, From = source.IsEmpty ? py : pf, Mean = pm, Scale = ps, Shift = pt, Slope = slope.IsEmpty ? null : pa,
+                Residual = residual.IsEmpty ? null : pr, Plane = plane,
+            };
             Workers.For(&a, &ScaleShiftItem, channels);
         }
     }
 
     private struct ChannelArgs
     {
-        public float* Y, Mean, Scale, Shift, Slope, Residual;
+        public float* Y, From, Mean, Scale, Shift, Slope, Residual;
         public int Plane;
     }
 
@@ -41,6 +48,7 @@ public static unsafe class FastElementwise
     {
         ref ChannelArgs a = ref *(ChannelArgs*)state;
         float* y = a.Y + (nint)c * a.Plane;
+        float* x = a.From + (nint)c * a.Plane;
         float* r = a.Residual == null ? null : a.Residual + (nint)c * a.Plane;
         float m = a.Mean[c], s = a.Scale[c], t = a.Shift[c];
         bool act = a.Slope != null;
@@ -52,14 +60,14 @@ public static unsafe class FastElementwise
         int i = 0;
         for (; i + 8 <= a.Plane; i += 8)
         {
-            var d = (r == null ? Vector256.Load(y + i) : Vector256.Load(y + i) + Vector256.Load(r + i)) - vm;
+            var d = (r == null ? Vector256.Load(x + i) : Vector256.Load(x + i) + Vector256.Load(r + i)) - vm;
             var v = Fma.IsSupported ? Fma.MultiplyAdd(d, vs, vt) : d * vs + vt;
             if (act) v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * va, v);
             v.Store(y + i);
         }
         for (; i < a.Plane; i++)
         {
-            float v = MathF.FusedMultiplyAdd((r == null ? y[i] : y[i] + r[i]) - m, s, t);
+            float v = MathF.FusedMultiplyAdd((r == null ? x[i] : x[i] + r[i]) - m, s, t);
             y[i] = act && v < 0 ? v * slope : v;
         }
     }
@@ -139,6 +147,64 @@ public static unsafe class FastElementwise
         var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
         Avx.Permute2x128(lo, hi, 0x20).Store(to);
         Avx.Permute2x128(lo, hi, 0x31).Store(to + 8);
+    }
+
+    /// <summary>y = x, in chunks spread over the workers (a concatenation's slices, a channel shuffle's planes).</summary>
+    public static void Copy(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException($"Copy: {x.Length} floats into {y.Length}.");
+        if (x.Length < 1 << 16)
+        {
+            x.CopyTo(y);
+            return;
+        }
+        fixed (float* px = x, py = y)
+        {
+            var a = new CopyArgs { X = px, Y = py, Length = x.Length };
+            Workers.For(&a, &CopyItem, (x.Length + CopyChunk - 1) / CopyChunk);
+        }
+    }
+
+    private const int CopyChunk = 1 << 15;
+
+    private struct CopyArgs
+    {
+        public float* X, Y;
+        public int Length;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CopyItem(void* state, int chunk)
+    {
+        ref CopyArgs a = ref *(CopyArgs*)state;
+        long start = (long)chunk * CopyChunk, n = Math.Min(CopyChunk, a.Length - start);
+        Buffer.MemoryCopy(a.X + start, a.Y + start, n * 4, n * 4);
+    }
+
+    /// <summary>Channel shuffle with g groups (new channel j*g + k is old channel k*(C/g) + j), planes copied in parallel.</summary>
+    public static void ChannelShuffle(ReadOnlySpan<float> x, int channels, int plane, int groups, Span<float> y)
+    {
+        if (x.Length < (long)channels * plane || y.Length < (long)channels * plane || channels % groups != 0)
+            throw new ArgumentException("ChannelShuffle: spans or groups do not agree.");
+        fixed (float* px = x, py = y)
+        {
+            var a = new ShuffleArgs { X = px, Y = py, Plane = plane, Groups = groups, PerGroup = channels / groups };
+            Workers.For(&a, &ShuffleItem, channels);
+        }
+    }
+
+    private struct ShuffleArgs
+    {
+        public float* X, Y;
+        public int Plane, Groups, PerGroup;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ShuffleItem(void* state, int c)
+    {
+        ref ShuffleArgs a = ref *(ShuffleArgs*)state;
+        int k = c / a.PerGroup, j = c % a.PerGroup;
+        Buffer.MemoryCopy(a.X + (nint)c * a.Plane, a.Y + (nint)(j * a.Groups + k) * a.Plane, (long)a.Plane * 4, (long)a.Plane * 4);
     }
 
     /// <summary>

@@ -203,15 +203,14 @@ namespace Models
         /// <summary>cat_b1: concat: 16x16x16 + 3x16x16 -> 19x16x16</summary>
         private void Layer3_cat_b1(global::System.ReadOnlySpan<float> x0, global::System.ReadOnlySpan<float> x1, global::System.Span<float> y)
         {
-            x0.CopyTo(y.Slice(0, 4096));
-            x1.CopyTo(y.Slice(4096, 768));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x0, y.Slice(0, 4096));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x1, y.Slice(4096, 768));
         }
 
         /// <summary>b1: BN + PReLU: 19x16x16 -> 19x16x16</summary>
         private void Layer4_b1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
-            x.CopyTo(y);
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 19, 256, P(576, 19), D(448, 19), P(544, 19), P(640, 19));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 19, 256, P(576, 19), D(448, 19), P(544, 19), P(640, 19), source: x);
         }
 
         /// <summary>level2_0: strided ESP K=5 d=[1,2,4,8,16] HFF: 19x16x16 -> 64x8x8</summary>
@@ -258,16 +257,15 @@ namespace Models
         /// <summary>cat_b2: concat: 64x8x8 + 64x8x8 + 3x8x8 -> 131x8x8</summary>
         private void Layer7_cat_b2(global::System.ReadOnlySpan<float> x0, global::System.ReadOnlySpan<float> x1, global::System.ReadOnlySpan<float> x2, global::System.Span<float> y)
         {
-            x0.CopyTo(y.Slice(0, 4096));
-            x1.CopyTo(y.Slice(4096, 4096));
-            x2.CopyTo(y.Slice(8192, 192));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x0, y.Slice(0, 4096));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x1, y.Slice(4096, 4096));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x2, y.Slice(8192, 192));
         }
 
         /// <summary>b2: BN + PReLU: 131x8x8 -> 131x8x8</summary>
         private void Layer8_b2(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
-            x.CopyTo(y);
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 131, 64, P(18256, 131), D(608, 131), P(18112, 131), P(18544, 131));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 131, 64, P(18256, 131), D(608, 131), P(18112, 131), P(18544, 131), source: x);
         }
 
         /// <summary>level3_0: strided ESP K=5 d=[1,2,4,8,16] HFF: 131x8x8 -> 128x4x4</summary>
@@ -314,15 +312,14 @@ namespace Models
         /// <summary>cat_b3: concat: 128x4x4 + 128x4x4 -> 256x4x4</summary>
         private void Layer11_cat_b3(global::System.ReadOnlySpan<float> x0, global::System.ReadOnlySpan<float> x1, global::System.Span<float> y)
         {
-            x0.CopyTo(y.Slice(0, 2048));
-            x1.CopyTo(y.Slice(2048, 2048));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x0, y.Slice(0, 2048));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x1, y.Slice(2048, 2048));
         }
 
         /// <summary>b3: BN + PReLU: 256x4x4 -> 256x4x4</summary>
         private void Layer12_b3(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
-            x.CopyTo(y);
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 256, 16, P(110832, 256), D(1008, 256), P(110576, 256), P(111344, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 256, 16, P(110832, 256), D(1008, 256), P(110576, 256), P(111344, 256), source: x);
         }
 
         /// <summary>classifier: conv 1x1: 256x4x4 -> 5x4x4</summary>

@@ -155,10 +155,9 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(7680, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
             // merge: BR, shuffle, grouped 3x3 CBR, 1x1
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 10, 240, P(512, 10), D(160, 10), P(496, 10), P(544, 10));
-            global::Espnet.Compiled.Cpu.Resampling.ChannelShuffle(cat, 10, 240, 5, shuffled);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ChannelShuffle(cat, 10, 240, 5, shuffled);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(shuffled, 10, 12, 20, D(176, 90), merged, 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: D(272, 2), slope: P(720, 2), scratch: scratch.Slice(9600, 3144));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(merged, 2, 12, 20, P(736, 6), y, 3, 12, 20, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
-            global::Espnet.Compiled.Cpu.Conv.AddBias(y, 3, 240, P(752, 3));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(merged, 2, 12, 20, P(736, 6), y, 3, 12, 20, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: P(752, 3), slope: default, scratch: default);
         }
 
         /// <summary>up: bilinear resize (aligned corners): 3x12x20 -> 3x24x40</summary>
@@ -171,7 +170,7 @@ namespace Models
         private void Layer3_psp(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             var cat = scratch.Slice(0, 8640);
-            x.CopyTo(cat);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x, cat);
             // level 1: pooled to 12x20
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(x, 3, 24, 40, scratch.Slice(8640, 720), 12, 20);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(8640, 720), 3, 12, 20, P(768, 27), scratch.Slice(10080, 720), 3, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 3, bias: default, slope: default, scratch: scratch.Slice(10800, 988));

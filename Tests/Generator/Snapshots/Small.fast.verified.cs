@@ -133,15 +133,14 @@ namespace Models
         /// <summary>cat: concat: 8x20x24 + 3x20x24 -> 11x20x24</summary>
         private void Layer2_cat(global::System.ReadOnlySpan<float> x0, global::System.ReadOnlySpan<float> x1, global::System.Span<float> y)
         {
-            x0.CopyTo(y.Slice(0, 3840));
-            x1.CopyTo(y.Slice(3840, 1440));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x0, y.Slice(0, 3840));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.Copy(x1, y.Slice(3840, 1440));
         }
 
         /// <summary>b1: BN + PReLU: 11x20x24 -> 11x20x24</summary>
         private void Layer3_b1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
-            x.CopyTo(y);
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 11, 480, P(336, 11), D(240, 11), P(320, 11), P(368, 11));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 11, 480, P(336, 11), D(240, 11), P(320, 11), P(368, 11), source: x);
         }
 
         /// <summary>down: strided ESP K=3 d=[1,2,4] HFF: 11x20x24 -> 12x10x12</summary>
