@@ -93,6 +93,27 @@ public sealed class FastConvTests
         }
     }
 
+    [Theory]
+    [InlineData(3, 5, 5, 7)]
+    [InlineData(20, 20, 8, 16)]
+    [InlineData(4, 3, 13, 37)]
+    [InlineData(17, 9, 3, 70)]
+    public void Transposed_2x2_matches_the_plain_kernel(int cin, int cout, int h, int w)
+    {
+        var rng = new Random(cin * 1000 + w);
+        var x = Random(rng, cin * h * w);
+        var weight = Random(rng, cin * cout * 4);
+        var expected = new float[cout * 4 * h * w];
+        Conv.ConvTranspose2d(x, cin, h, w, weight, expected, cout, 2 * h, 2 * w, kernel: 2, stride: 2);
+        foreach (bool wide in new[] { false, true })
+            using (KernelSettings.Width(wide))
+            {
+                var actual = new float[expected.Length];
+                FastElementwise.ConvTranspose2x2(x, cin, h, w, weight, actual, cout);
+                Compare.AssertClose(actual, (ReadOnlySpan<float>)expected, $"transposed {cin}->{cout} {h}x{w} {(wide ? 512 : 256)}-bit", 1e-6 * Math.Max(8, cin));
+            }
+    }
+
     private static float[] Random(Random rng, int n)
     {
         var v = new float[n];

@@ -74,7 +74,9 @@ public static unsafe class FastElementwise
 
     /// <summary>
     /// Transposed convolution with kernel 2, stride 2 and no padding, weights [cin, cout, 2, 2]:
-    /// y[o, 2i+a, 2j+b] = sum over c of x[c, i, j] * W[c, o, a, b]. Other shapes use the plain kernel.
+    /// y[o, 2i+a, 2j+b] = sum over c of x[c, i, j] * W[c, o, a, b]. One input row per work item, every output
+    /// channel from it (the row stays in cache): four accumulators (a, b) per vector of columns, the b = 0 and
+    /// b = 1 results interleaved into the two output rows. Other shapes use the plain kernel.
     /// </summary>
     public static void ConvTranspose2x2(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout)
     {
@@ -83,7 +85,8 @@ public static unsafe class FastElementwise
         fixed (float* px = x, pw = weight, py = y)
         {
             var a = new TransposeArgs { X = px, W = pw, Y = py, Cin = cin, H = h, Wd = w, Cout = cout };
-            Workers.For(&a, &TransposeItem, cout * h);
+            bool wide = Simd.Use512 && Avx512F.IsSupported;
+            Workers.For(&a, wide ? &TransposeItem<V512> : &TransposeItem<V256>, h);
         }
     }
 
@@ -94,59 +97,75 @@ public static unsafe class FastElementwise
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeItem(void* state, int item)
+    private static void TransposeItem<TV>(void* state, int i) where TV : struct, IVec<TV>
     {
         ref TransposeArgs a = ref *(TransposeArgs*)state;
-        int i = item % a.H, o = item / a.H, w = a.Wd, plane = a.H * w, wo = 2 * w;
+        int w = a.Wd, plane = a.H * w, wo = 2 * w, L = TV.Count, wStep = a.Cout * 4;
         float* x = a.X + (nint)i * w;
-        float* wt = a.W + o * 4;
-        int wStep = a.Cout * 4;
-        float* row0 = a.Y + (nint)o * 4 * plane + (nint)(2 * i) * wo;
-        float* row1 = row0 + wo;
-        int j = 0;
-        if (Avx.IsSupported)
+        for (int o = 0; o < a.Cout; o++)
         {
-            for (; j + 8 <= w; j += 8)
+            float* wt = a.W + o * 4;
+            float* row0 = a.Y + (nint)o * 4 * plane + (nint)(2 * i) * wo;
+            float* row1 = row0 + wo;
+            int j = 0;
+            if (Avx.IsSupported)
             {
-                Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default;
+                for (; j + L <= w; j += L)
+                {
+                    TV a00 = default, a01 = default, a10 = default, a11 = default;
+                    float* xp = x + j;
+                    float* wc = wt;
+                    for (int c = 0; c < a.Cin; c++, xp += plane, wc += wStep)
+                    {
+                        var v = TV.Load(xp);
+                        a00 = TV.FusedMultiplyAdd(v, TV.Splat(wc[0]), a00);
+                        a01 = TV.FusedMultiplyAdd(v, TV.Splat(wc[1]), a01);
+                        a10 = TV.FusedMultiplyAdd(v, TV.Splat(wc[2]), a10);
+                        a11 = TV.FusedMultiplyAdd(v, TV.Splat(wc[3]), a11);
+                    }
+                    Interleave(a00, a01, row0 + 2 * j);
+                    Interleave(a10, a11, row1 + 2 * j);
+                }
+            }
+            for (; j < w; j++)
+            {
+                float s00 = 0, s01 = 0, s10 = 0, s11 = 0;
                 float* xp = x + j;
                 float* wc = wt;
                 for (int c = 0; c < a.Cin; c++, xp += plane, wc += wStep)
                 {
-                    var v = Vector256.Load(xp);
-                    a00 = Mul(v, wc[0], a00); a01 = Mul(v, wc[1], a01);
-                    a10 = Mul(v, wc[2], a10); a11 = Mul(v, wc[3], a11);
+                    float v = *xp;
+                    s00 = MathF.FusedMultiplyAdd(v, wc[0], s00); s01 = MathF.FusedMultiplyAdd(v, wc[1], s01);
+                    s10 = MathF.FusedMultiplyAdd(v, wc[2], s10); s11 = MathF.FusedMultiplyAdd(v, wc[3], s11);
                 }
-                Interleave(a00, a01, row0 + 2 * j);
-                Interleave(a10, a11, row1 + 2 * j);
+                row0[2 * j] = s00; row0[2 * j + 1] = s01;
+                row1[2 * j] = s10; row1[2 * j + 1] = s11;
             }
-        }
-        for (; j < w; j++)
-        {
-            float s00 = 0, s01 = 0, s10 = 0, s11 = 0;
-            float* xp = x + j;
-            float* wc = wt;
-            for (int c = 0; c < a.Cin; c++, xp += plane, wc += wStep)
-            {
-                float v = *xp;
-                s00 = MathF.FusedMultiplyAdd(v, wc[0], s00); s01 = MathF.FusedMultiplyAdd(v, wc[1], s01);
-                s10 = MathF.FusedMultiplyAdd(v, wc[2], s10); s11 = MathF.FusedMultiplyAdd(v, wc[3], s11);
-            }
-            row0[2 * j] = s00; row0[2 * j + 1] = s01;
-            row1[2 * j] = s10; row1[2 * j + 1] = s11;
         }
     }
 
-    private static Vector256<float> Mul(Vector256<float> v, float w, Vector256<float> acc) =>
-        Fma.IsSupported ? Fma.MultiplyAdd(v, Vector256.Create(w), acc) : v * Vector256.Create(w) + acc;
-
-    // Writes e0 o0 e1 o1 ... e7 o7 (16 floats) from the even-column and odd-column vectors.
-    private static void Interleave(Vector256<float> even, Vector256<float> odd, float* to)
+    // Writes e0 o0 e1 o1 ... (2L floats) from the even-column and odd-column vectors.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interleave<TV>(TV even, TV odd, float* to) where TV : struct, IVec<TV>
     {
-        var lo = Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
-        var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
-        Avx.Permute2x128(lo, hi, 0x20).Store(to);
-        Avx.Permute2x128(lo, hi, 0x31).Store(to + 8);
+        if (typeof(TV) == typeof(V512))
+        {
+            var e = Unsafe.As<TV, Vector512<float>>(ref even);
+            var o = Unsafe.As<TV, Vector512<float>>(ref odd);
+            var lo = Avx512F.UnpackLow(e, o).AsDouble();   // per 128-bit lane: e0 o0 e1 o1
+            var hi = Avx512F.UnpackHigh(e, o).AsDouble();  // per 128-bit lane: e2 o2 e3 o3
+            Avx512F.PermuteVar8x64x2(lo, Vector512.Create(0L, 1, 8, 9, 2, 3, 10, 11), hi).AsSingle().Store(to);
+            Avx512F.PermuteVar8x64x2(lo, Vector512.Create(4L, 5, 12, 13, 6, 7, 14, 15), hi).AsSingle().Store(to + 16);
+        }
+        else
+        {
+            var e = Unsafe.As<TV, Vector256<float>>(ref even);
+            var o = Unsafe.As<TV, Vector256<float>>(ref odd);
+            var lo = Avx.UnpackLow(e, o);   // e0 o0 e1 o1 | e4 o4 e5 o5
+            var hi = Avx.UnpackHigh(e, o);  // e2 o2 e3 o3 | e6 o6 e7 o7
+            Avx.Permute2x128(lo, hi, 0x20).Store(to);
+            Avx.Permute2x128(lo, hi, 0x31).Store(to + 8);
+        }
     }
 
     /// <summary>y = x, in chunks spread over the workers (a concatenation's slices, a channel shuffle's planes).</summary>
