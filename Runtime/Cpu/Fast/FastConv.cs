@@ -227,6 +227,29 @@ public static unsafe class FastConv
         acc.Store(to);
     }
 
+    /// <summary>A 4-channel x 2-vector block of accumulators into the output (channels <paramref name="plane"/> apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store4x2<TV>(in Args a, float* yp, int plane, bool first, bool last, int o,
+        TV c00, TV c01, TV c10, TV c11, TV c20, TV c21, TV c30, TV c31) where TV : struct, IVec<TV>
+    {
+        int L = TV.Count;
+        Accumulate(a, c00, yp, first, last, o); Accumulate(a, c01, yp + L, first, last, o);
+        Accumulate(a, c10, yp + plane, first, last, o + 1); Accumulate(a, c11, yp + plane + L, first, last, o + 1);
+        Accumulate(a, c20, yp + 2 * plane, first, last, o + 2); Accumulate(a, c21, yp + 2 * plane + L, first, last, o + 2);
+        Accumulate(a, c30, yp + 3 * plane, first, last, o + 3); Accumulate(a, c31, yp + 3 * plane + L, first, last, o + 3);
+    }
+
+    /// <summary>Four vectors of one output channel into consecutive columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store1x4<TV>(in Args a, float* yp, bool first, bool last, int o, TV c0, TV c1, TV c2, TV c3) where TV : struct, IVec<TV>
+    {
+        int L = TV.Count;
+        Accumulate(a, c0, yp, first, last, o);
+        Accumulate(a, c1, yp + L, first, last, o);
+        Accumulate(a, c2, yp + 2 * L, first, last, o);
+        Accumulate(a, c3, yp + 3 * L, first, last, o);
+    }
+
     /// <summary>The epilogue for one output element summed in double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Finish(in Args a, double acc, float* to, int oc)
@@ -277,10 +300,7 @@ public static unsafe class FastConv
                         v = TV.Splat(w2[ci]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
                         v = TV.Splat(w3[ci]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
                     }
-                    Accumulate(a, c00, yp, first, last, o); Accumulate(a, c01, yp + L, first, last, o);
-                    Accumulate(a, c10, yp + plane, first, last, o + 1); Accumulate(a, c11, yp + plane + L, first, last, o + 1);
-                    Accumulate(a, c20, yp + 2 * plane, first, last, o + 2); Accumulate(a, c21, yp + 2 * plane + L, first, last, o + 2);
-                    Accumulate(a, c30, yp + 3 * plane, first, last, o + 3); Accumulate(a, c31, yp + 3 * plane + L, first, last, o + 3);
+                    Store4x2(a, yp, plane, first, last, o, c00, c01, c10, c11, c20, c21, c30, c31);
                 }
             }
             for (int k = 0; k < OcBlock; k++) PointwiseRest<TV>(a, x, o + k, p, p1);
@@ -340,10 +360,7 @@ public static unsafe class FastConv
                     c2 = TV.FusedMultiplyAdd(TV.Load(xp + 2 * L), v, c2);
                     c3 = TV.FusedMultiplyAdd(TV.Load(xp + 3 * L), v, c3);
                 }
-                Accumulate(a, c0, y + p, first, last, o);
-                Accumulate(a, c1, y + p + L, first, last, o);
-                Accumulate(a, c2, y + p + 2 * L, first, last, o);
-                Accumulate(a, c3, y + p + 3 * L, first, last, o);
+                Store1x4(a, y + p, first, last, o, c0, c1, c2, c3);
             }
         for (; p + L <= p1; p += L)
             for (int cb = 0; cb < cinG; cb += SumRun)
@@ -417,10 +434,7 @@ public static unsafe class FastConv
                             v = TV.Splat(wc[3 * wStride + 2]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
                         }
                     }
-                    Accumulate(a, c00, yp, first, last, o); Accumulate(a, c01, yp + L, first, last, o);
-                    Accumulate(a, c10, yp + plane, first, last, o + 1); Accumulate(a, c11, yp + plane + L, first, last, o + 1);
-                    Accumulate(a, c20, yp + 2 * plane, first, last, o + 2); Accumulate(a, c21, yp + 2 * plane + L, first, last, o + 2);
-                    Accumulate(a, c30, yp + 3 * plane, first, last, o + 3); Accumulate(a, c31, yp + 3 * plane + L, first, last, o + 3);
+                    Store4x2(a, yp, plane, first, last, o, c00, c01, c10, c11, c20, c21, c30, c31);
                 }
             }
             for (int k = 0; k < OcBlock; k++) DenseRest<TV>(a, oy, g, o + k, ox);
@@ -467,10 +481,7 @@ public static unsafe class FastConv
                         v = TV.Splat(wc[2 * wStride + t]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
                         v = TV.Splat(wc[3 * wStride + t]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
                     }
-                    Accumulate(a, c00, yp, first, last, o); Accumulate(a, c01, yp + L, first, last, o);
-                    Accumulate(a, c10, yp + plane, first, last, o + 1); Accumulate(a, c11, yp + plane + L, first, last, o + 1);
-                    Accumulate(a, c20, yp + 2 * plane, first, last, o + 2); Accumulate(a, c21, yp + 2 * plane + L, first, last, o + 2);
-                    Accumulate(a, c30, yp + 3 * plane, first, last, o + 3); Accumulate(a, c31, yp + 3 * plane + L, first, last, o + 3);
+                    Store4x2(a, yp, plane, first, last, o, c00, c01, c10, c11, c20, c21, c30, c31);
                 }
             }
             for (int k = 0; k < OcBlock; k++) DenseRest<TV>(a, oy, g, o + k, ox);
@@ -517,10 +528,7 @@ public static unsafe class FastConv
                     c2 = TV.FusedMultiplyAdd(TV.Load(xp + 2 * L), v, c2);
                     c3 = TV.FusedMultiplyAdd(TV.Load(xp + 3 * L), v, c3);
                 }
-                Accumulate(a, c0, y + ox, first, last, o);
-                Accumulate(a, c1, y + ox + L, first, last, o);
-                Accumulate(a, c2, y + ox + 2 * L, first, last, o);
-                Accumulate(a, c3, y + ox + 3 * L, first, last, o);
+                Store1x4(a, y + ox, first, last, o, c0, c1, c2, c3);
             }
         for (; ox + L <= a.Wo; ox += L)
             for (int cb = 0; cb < cinG; cb += run)
