@@ -93,7 +93,7 @@ wait_quiet() {
 
 size_of() {  # model -> "H W"
     if [ -n "$SIZE" ]; then echo "${SIZE%x*} ${SIZE#*x}"
-    else case "$1" in espnetv2-s*) echo "224 224" ;; *) echo "512 1024" ;; esac
+    else case "$1" in espnetv2-s[0-9]*) echo "224 224" ;; *) echo "512 1024" ;; esac
     fi
 }
 

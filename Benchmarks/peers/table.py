@@ -63,6 +63,8 @@ def main():
         ours_ms = ours["median_ms"] if ours else None
         torch_cell = f"{fmt_ms(torch['median_ms'])} ({torch['setup']})" if torch else "n/a"
         ort_ms = ort["median_ms"] if ort else None
+        check = next((r for r in reversed(rows) if r.get("kind") == "onnx-check" and r.get("name") == name), None)
+        ort_cell = "check failed" if check and check.get("check") != "ok" else fmt_ms(ort_ms)
         peers = [(ms, who) for ms, who in ((torch and torch["median_ms"], "PyTorch"), (ort_ms, "ORT")) if ms]
         if ours_ms and peers:
             ms, who = min(peers)
@@ -72,7 +74,7 @@ def main():
         gflops = ours["gflops"] if ours else None
         p = peak(threads)
         share = f"{100 * gflops / p:.0f}% of {p:.0f}" if gflops and p else "n/a"
-        print(f"| {label} | {threads} | {fmt_ms(ours_ms) if ours else 'failed'} | {torch_cell} | {fmt_ms(ort_ms)} | "
+        print(f"| {label} | {threads} | {fmt_ms(ours_ms) if ours else 'failed'} | {torch_cell} | {ort_cell} | "
               f"{ratio} | {'n/a' if gflops is None else f'{gflops:.1f}'} | {share} |")
     print()
     print("Medians in ms. Ratio = faster peer's median / ours (> 1: ours is faster). MACs: convolution "
