@@ -55,6 +55,13 @@ internal static class SchedulePrinter
             case FastAdaptiveAvgPool { Of: var a }:
                 w.Line($"{Fast}.FastResampling.AdaptiveAvgPool({V(a.X)}, {a.C}, {a.H}, {a.W}, {V(a.Y)}, {a.Ho}, {a.Wo});");
                 break;
+            case FastSum { B: null } f:
+                w.Line($"{Fast}.FastElementwise.PRelu({V(f.Y)}, {f.C}, {f.Plane}, {P(f.Slope ?? throw new System.InvalidOperationException("a sum with nothing to add"))});");
+                break;
+            case FastSum { Slope: null } f: w.Line($"{Fast}.FastElementwise.Add({V(f.A)}, {V(f.B!)}, {V(f.Y)});"); break;
+            case FastSum f: w.Line($"{Fast}.FastElementwise.AddPRelu({V(f.A)}, {V(f.B!)}, {V(f.Y)}, {f.C}, {f.Plane}, {P(f.Slope)});"); break;
+            case FastGlobalAvgPool { Of: var g }: w.Line($"{Fast}.FastElementwise.GlobalAvgPool({V(g.X)}, {g.C}, {g.Plane}, {V(g.Y)});"); break;
+            case FastSigmoidGate { Of: var g }: w.Line($"{Fast}.FastElementwise.SigmoidGate({V(g.Y)}, {g.C}, {g.Plane}, {V(g.Gate)});"); break;
             case FastCopy { Of: var c }: w.Line($"{Fast}.FastElementwise.Copy({V(c.X)}, {V(c.Y)});"); break;
             case FastShuffle { Of: var s }: w.Line($"{Fast}.FastElementwise.ChannelShuffle({V(s.X)}, {s.C}, {s.Plane}, {s.Groups}, {V(s.Y)});"); break;
             case PadInput p:

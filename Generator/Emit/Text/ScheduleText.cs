@@ -39,6 +39,10 @@ internal static class ScheduleText
         ConvTranspose2x2 t => "fast " + Op(t.Of),
         FastAvgPool p => "fast " + Op(p.Of),
         FastCopy c => "fast " + Op(c.Of),
+        FastSum f => f.B is null ? $"fast prelu {V(f.Y)} {f.C}x{f.Plane} {P(f.Slope!)}"
+                                 : $"fast add {V(f.A)} + {V(f.B)} -> {V(f.Y)}" + (f.Slope is null ? "" : $" prelu {f.C}x{f.Plane} {P(f.Slope)}"),
+        FastGlobalAvgPool g => "fast " + Op(g.Of),
+        FastSigmoidGate g => "fast " + Op(g.Of),
         FastShuffle s => "fast " + Op(s.Of),
         FastBilinear r => "fast " + Op(r.Of),
         FastAdaptiveAvgPool a => "fast " + Op(a.Of),

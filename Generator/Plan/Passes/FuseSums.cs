@@ -8,7 +8,8 @@ namespace Espnet.Compiled.Generator.Plan.Passes;
 /// An elementwise sum right after the op that wrote one of its operands folds into that op's epilogue: the
 /// hierarchical feature fusion of ESP and EESP (each branch plus the fused sum before it) and their identity
 /// residuals. A convolution then adds the other operand as it stores (before its bias and activation); a
-/// scale-shift adds it before normalising. Each saves a pass over the tensor.
+/// scale-shift adds it before normalising. Each saves a pass over the tensor. Sums and PReLUs left over run on
+/// the parallel elementwise kernel, a sum and its PReLU in one pass.
 /// </summary>
 internal static class FuseSums
 {
@@ -57,6 +58,24 @@ internal static class FuseSums
                 result.Add(s with { Residual = sum.B });
                 result.AddRange(notes[i + 1]);
                 i++;
+                continue;
+            }
+            // What is left runs on the parallel elementwise kernel: a sum and the PReLU after it in one pass.
+            if (ops[i] is Add plain)
+            {
+                if (i + 1 < ops.Count && ops[i + 1] is PRelu act && act.Y.SameWindow(plain.Y) && (long)act.C * act.Plane == plain.Y.Length)
+                {
+                    result.Add(new FastSum(plain.A, plain.B, plain.Y, act.C, act.Plane, act.Slope));
+                    result.AddRange(notes[i + 1]);
+                    i++;
+                }
+                else
+                    result.Add(new FastSum(plain.A, plain.B, plain.Y, 0, 0, null));
+                continue;
+            }
+            if (ops[i] is PRelu alone)
+            {
+                result.Add(new FastSum(alone.Y, null, alone.Y, alone.C, alone.Plane, alone.Slope));
                 continue;
             }
             result.Add(ops[i]);

@@ -37,6 +37,10 @@ internal static class SelectKernels
                 }
                 result.Add(fused);
             }
+            else if (op is GlobalAvgPool gap)
+                result.Add(new FastGlobalAvgPool(gap));
+            else if (op is SigmoidGate gate)
+                result.Add(new FastSigmoidGate(gate));
             else if (op is Copy copy)
                 result.Add(new FastCopy(copy));
             else if (op is Shuffle shuffle)

@@ -113,6 +113,15 @@ public sealed record PadInput(View X, int C, int H, int W, int Halo, int Stride,
 /// <remarks><see cref="From"/>: where the values come from when not from y itself (a BatchNorm layer, without copying first).</remarks>
 public sealed record ScaleShift(View Y, int C, int Plane, BatchNormParams Bn, Param Scale, Param? Slope, View? Residual = null, View? From = null) : Op;
 
+/// <summary>y = prelu(a + b) per channel (<see cref="B"/> null: PReLU alone; <see cref="Slope"/> null: the sum alone), in parallel.</summary>
+public sealed record FastSum(View A, View? B, View Y, int C, int Plane, Param? Slope) : Op;
+
+/// <summary>Global average pooling, channels in parallel.</summary>
+public sealed record FastGlobalAvgPool(GlobalAvgPool Of) : Op;
+
+/// <summary>The sigmoid gate, channels in parallel.</summary>
+public sealed record FastSigmoidGate(SigmoidGate Of) : Op;
+
 /// <summary>A copy (concatenation slice, channel shuffle) spread over the worker threads.</summary>
 public sealed record FastCopy(Copy Of) : Op;
 

@@ -58,20 +58,20 @@ public static unsafe class FastConv
             switch (ConvPlan.Choose(cin, cout, kernel, stride, groups))
             {
                 case ConvPlan.Method.Pointwise when ho * wo == 1:
-                    Workers.For(&a, &VectorItem, (cout + 15) / 16);
+                    Workers.For(&a, &VectorItem, (cout + 15) / 16, (long)cout * cinG);
                     break;
                 case ConvPlan.Method.Pointwise:
                     a.Tiles = (ho * wo + PixelTile - 1) / PixelTile;
-                    Workers.For(&a, wide ? &PointwiseItem<V512> : &PointwiseItem<V256>, groups * a.Tiles);
+                    Workers.For(&a, wide ? &PointwiseItem<V512> : &PointwiseItem<V256>, groups * a.Tiles, (long)cout * cinG * ho * wo);
                     break;
                 case ConvPlan.Method.Depthwise:
                     Prepare(ref a, pscratch, inputHalo);
-                    Workers.For(&a, wide ? &DepthwiseItem<V512> : &DepthwiseItem<V256>, cout * ho);
+                    Workers.For(&a, wide ? &DepthwiseItem<V512> : &DepthwiseItem<V256>, cout * ho, (long)cout * kernel * kernel * ho * wo);
                     break;
                 default:
                     Prepare(ref a, pscratch, inputHalo);
-                    if (kernel == 3) Workers.For(&a, wide ? &Dense3x3Item<V512> : &Dense3x3Item<V256>, groups * ho);
-                    else Workers.For(&a, wide ? &DenseItem<V512> : &DenseItem<V256>, groups * ho);
+                    if (kernel == 3) Workers.For(&a, wide ? &Dense3x3Item<V512> : &Dense3x3Item<V256>, groups * ho, (long)cout * cinG * 9 * ho * wo);
+                    else Workers.For(&a, wide ? &DenseItem<V512> : &DenseItem<V256>, groups * ho, (long)cout * cinG * kernel * kernel * ho * wo);
                     break;
             }
         }
@@ -86,7 +86,7 @@ public static unsafe class FastConv
             return;
         }
         Layout(ref a, scratch, (a.Kernel - 1) / 2 * a.Dilation);
-        fixed (Args* p = &a) Workers.For(p, &PadItem, a.Cin);
+        fixed (Args* p = &a) Workers.For(p, &PadItem, a.Cin, (long)a.Cin * a.PlaneLength);
     }
 
     /// <summary>Floats <see cref="Pad"/> writes for a halo (what a padded input holds).</summary>
@@ -127,7 +127,7 @@ public static unsafe class FastConv
         {
             var a = new Args { X = px, Cin = c, H = h, Wd = w, Stride = stride };
             Layout(ref a, pp, halo);
-            Workers.For(&a, &PadItem, c);
+            Workers.For(&a, &PadItem, c, (long)c * a.PlaneLength);
         }
     }
 

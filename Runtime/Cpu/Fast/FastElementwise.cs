@@ -33,7 +33,7 @@ public static unsafe class FastElementwise
                 Y = py, From = source.IsEmpty ? py : pf, Mean = pm, Scale = ps, Shift = pt, Slope = slope.IsEmpty ? null : pa,
                 Residual = residual.IsEmpty ? null : pr, Plane = plane,
             };
-            Workers.For(&a, &ScaleShiftItem, channels);
+            Workers.For(&a, &ScaleShiftItem, channels, (long)channels * plane);
         }
     }
 
@@ -86,7 +86,7 @@ public static unsafe class FastElementwise
         {
             var a = new TransposeArgs { X = px, W = pw, Y = py, Cin = cin, H = h, Wd = w, Cout = cout };
             bool wide = Simd.Use512 && Avx512F.IsSupported;
-            Workers.For(&a, wide ? &TransposeItem<V512> : &TransposeItem<V256>, h);
+            Workers.For(&a, wide ? &TransposeItem<V512> : &TransposeItem<V256>, h, 4L * cin * cout * h * w);
         }
     }
 
@@ -168,6 +168,115 @@ public static unsafe class FastElementwise
         }
     }
 
+    /// <summary>y = a + b (y may be a or b), in chunks spread over the workers.</summary>
+    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) =>
+        AddPRelu(a, b, y, (y.Length + CopyChunk - 1) / CopyChunk, 0, default);
+
+    /// <summary>
+    /// y = prelu(a + b) per channel (y may be a or b); <paramref name="slope"/> empty: no activation, and then
+    /// <paramref name="plane"/> 0 means chunks of equal size. <paramref name="a"/> is y itself for an in-place PReLU.
+    /// </summary>
+    public static void AddPRelu(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int channels, int plane, ReadOnlySpan<float> slope)
+    {
+        int length = y.Length;
+        if (plane > 0 && length < (long)channels * plane || a.Length < length || (!b.IsEmpty && b.Length < length) || (!slope.IsEmpty && slope.Length < channels))
+            throw new ArgumentException($"AddPRelu: spans too short for {channels} channels of {plane}.");
+        fixed (float* pa = a, pb = b, py = y, ps = slope)
+        {
+            var args = new SumArgs
+            {
+                A = pa, B = b.IsEmpty ? null : pb, Y = py, Slope = slope.IsEmpty ? null : ps,
+                Chunk = plane > 0 ? plane : (length + channels - 1) / channels, Length = plane > 0 ? channels * plane : length,
+            };
+            Workers.For(&args, &SumItem, channels, args.Length);
+        }
+    }
+
+    /// <summary>PReLU in place, one slope per channel, channels in parallel.</summary>
+    public static void PRelu(Span<float> y, int channels, int plane, ReadOnlySpan<float> slope) => AddPRelu(y, default, y, channels, plane, slope);
+
+    private struct SumArgs
+    {
+        public float* A, B, Y, Slope;
+        public int Chunk, Length;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SumItem(void* state, int c)
+    {
+        ref SumArgs s = ref *(SumArgs*)state;
+        long start = (long)c * s.Chunk;
+        int n = (int)Math.Min(s.Chunk, s.Length - start);
+        if (n <= 0) return;
+        float* a = s.A + start, b = s.B == null ? null : s.B + start, y = s.Y + start;
+        bool act = s.Slope != null;
+        float slope = act ? s.Slope[c] : 0;
+        var vs = Vector256.Create(slope);
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var v = b == null ? Vector256.Load(a + i) : Vector256.Load(a + i) + Vector256.Load(b + i);
+            if (act) v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * vs, v);
+            v.Store(y + i);
+        }
+        for (; i < n; i++)
+        {
+            float v = b == null ? a[i] : a[i] + b[i];
+            y[i] = act && v < 0 ? v * slope : v;
+        }
+    }
+
+    /// <summary>y[c] = mean of channel c's plane (float partial sums, added in double), channels in parallel.</summary>
+    public static void GlobalAvgPool(ReadOnlySpan<float> x, int channels, int plane, Span<float> y)
+    {
+        if (x.Length < (long)channels * plane || y.Length < channels) throw new ArgumentException("GlobalAvgPool: spans too short.");
+        fixed (float* px = x, py = y)
+        {
+            var a = new ChannelArgs { From = px, Y = py, Plane = plane };
+            Workers.For(&a, &MeanItem, channels, (long)channels * plane);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MeanItem(void* state, int c)
+    {
+        ref ChannelArgs a = ref *(ChannelArgs*)state;
+        float* x = a.From + (nint)c * a.Plane;
+        double sum = 0;
+        int i = 0;
+        for (; i + 64 <= a.Plane; i += 64)
+        {
+            var v = Vector256.Load(x + i) + Vector256.Load(x + i + 8) + Vector256.Load(x + i + 16) + Vector256.Load(x + i + 24)
+                    + (Vector256.Load(x + i + 32) + Vector256.Load(x + i + 40) + Vector256.Load(x + i + 48) + Vector256.Load(x + i + 56));
+            sum += Vector256.Sum(v);
+        }
+        for (; i < a.Plane; i++) sum += x[i];
+        a.Y[c] = (float)(sum / a.Plane);
+    }
+
+    /// <summary>y[c, :] *= sigmoid(gate[c]), channels in parallel (EfficientPWConv's gate).</summary>
+    public static void SigmoidGate(Span<float> y, int channels, int plane, ReadOnlySpan<float> gate)
+    {
+        if (y.Length < (long)channels * plane || gate.Length < channels) throw new ArgumentException("SigmoidGate: spans too short.");
+        fixed (float* py = y, pg = gate)
+        {
+            var a = new ChannelArgs { Y = py, Scale = pg, Plane = plane };
+            Workers.For(&a, &GateItem, channels, (long)channels * plane);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GateItem(void* state, int c)
+    {
+        ref ChannelArgs a = ref *(ChannelArgs*)state;
+        float* y = a.Y + (nint)c * a.Plane;
+        float s = 1f / (1f + MathF.Exp(-a.Scale[c]));
+        var vs = Vector256.Create(s);
+        int i = 0;
+        for (; i + 8 <= a.Plane; i += 8) (Vector256.Load(y + i) * vs).Store(y + i);
+        for (; i < a.Plane; i++) y[i] *= s;
+    }
+
     /// <summary>y = x, in chunks spread over the workers (a concatenation's slices, a channel shuffle's planes).</summary>
     public static void Copy(ReadOnlySpan<float> x, Span<float> y)
     {
@@ -180,7 +289,7 @@ public static unsafe class FastElementwise
         fixed (float* px = x, py = y)
         {
             var a = new CopyArgs { X = px, Y = py, Length = x.Length };
-            Workers.For(&a, &CopyItem, (x.Length + CopyChunk - 1) / CopyChunk);
+            Workers.For(&a, &CopyItem, (x.Length + CopyChunk - 1) / CopyChunk, x.Length);
         }
     }
 
@@ -208,7 +317,7 @@ public static unsafe class FastElementwise
         fixed (float* px = x, py = y)
         {
             var a = new ShuffleArgs { X = px, Y = py, Plane = plane, Groups = groups, PerGroup = channels / groups };
-            Workers.For(&a, &ShuffleItem, channels);
+            Workers.For(&a, &ShuffleItem, channels, (long)channels * plane);
         }
     }
 
@@ -237,7 +346,7 @@ public static unsafe class FastElementwise
         fixed (float* px = x, py = y)
         {
             var a = new PoolArgs { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo };
-            Workers.For(&a, &PoolItem, channels * ho);
+            Workers.For(&a, &PoolItem, channels * ho, 9L * channels * ho * wo);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Espnet.Compiled.Cpu.Fast;
 
@@ -22,10 +23,20 @@ public static unsafe class FastResampling
             Resampling.BilinearAlignCorners(x, channels, h, w, y, ho, wo);
             return;
         }
+        // Per output column: its left source column and weight, computed once (on this stack: the workers read it while we wait).
+        int* left = stackalloc int[wo];
+        float* weight = stackalloc float[wo];
+        float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
+        for (int j = 0; j < wo; j++)
+        {
+            float src = sx * j;
+            left[j] = Math.Min((int)src, w - 1);
+            weight[j] = src - left[j];
+        }
         fixed (float* px = x, py = y)
         {
-            var a = new Args { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo };
-            Workers.For(&a, &BilinearItem, channels * ho);
+            var a = new Args { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo, Left = left, Weight = weight };
+            Workers.For(&a, &BilinearItem, channels * ho, 4L * channels * ho * wo);
         }
     }
 
@@ -34,21 +45,30 @@ public static unsafe class FastResampling
     {
         if (x.Length < (long)channels * h * w || y.Length < (long)channels * ho * wo)
             throw new ArgumentException("AdaptiveAvgPool: spans too short for the shapes given.");
-        if (w > MaxRow)
+        if (w > MaxRow || wo > MaxRow)
         {
             Resampling.AdaptiveAvgPool(x, channels, h, w, y, ho, wo);
             return;
         }
+        // Per output column: its window [first, end) of source columns, computed once.
+        int* first = stackalloc int[wo];
+        int* end = stackalloc int[wo];
+        for (int j = 0; j < wo; j++)
+        {
+            first[j] = j * w / wo;
+            end[j] = ((j + 1) * w + wo - 1) / wo;
+        }
         fixed (float* px = x, py = y)
         {
-            var a = new Args { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo };
-            Workers.For(&a, &PoolItem, channels * ho);
+            var a = new Args { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo, Left = first, End = end };
+            Workers.For(&a, &PoolItem, channels * ho, (long)channels * h * w);
         }
     }
 
     private struct Args
     {
-        public float* X, Y;
+        public float* X, Y, Weight;
+        public int* Left, End;
         public int H, W, Ho, Wo;
     }
 
@@ -57,23 +77,32 @@ public static unsafe class FastResampling
     {
         ref Args a = ref *(Args*)state;
         int i = item % a.Ho, c = item / a.Ho, w = a.W, wo = a.Wo;
-        float sy = a.Ho > 1 ? (float)(a.H - 1) / (a.Ho - 1) : 0f, sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
+        float sy = a.Ho > 1 ? (float)(a.H - 1) / (a.Ho - 1) : 0f;
         float src = sy * i;
         int y0 = Math.Min((int)src, a.H - 1), y1 = Math.Min(y0 + 1, a.H - 1);
         float ly = src - y0;
         float* top = a.X + ((nint)c * a.H + y0) * w, bottom = a.X + ((nint)c * a.H + y1) * w;
-        // Vertical blend of the two source rows, then each output column from its two neighbours.
+        // Vertical blend of the two source rows, then each output column from its two neighbours (gathered).
         float* row = stackalloc float[w + 1];
         Blend(top, bottom, ly, row, w);
         row[w] = row[w - 1];
         float* y = a.Y + ((nint)c * a.Ho + i) * wo;
-        for (int j = 0; j < wo; j++)
+        int j = 0;
+        if (Avx2.IsSupported)
         {
-            float s = sx * j;
-            int x0 = Math.Min((int)s, w - 1);
-            float fx = s - x0;
-            float l = row[x0], r = row[x0 + 1];
-            y[j] = l + fx * (r - l);
+            for (; j + 8 <= wo; j += 8)
+            {
+                var at = Vector256.Load(a.Left + j);
+                var l = Avx2.GatherVector256(row, at, 4);
+                var r = Avx2.GatherVector256(row + 1, at, 4);
+                var f = Vector256.Load(a.Weight + j);
+                (l + f * (r - l)).Store(y + j);
+            }
+        }
+        for (; j < wo; j++)
+        {
+            float l = row[a.Left[j]], r = row[a.Left[j] + 1];
+            y[j] = l + a.Weight[j] * (r - l);
         }
     }
 
@@ -109,7 +138,7 @@ public static unsafe class FastResampling
         int rows = r1 - r0;
         for (int j = 0; j < wo; j++)
         {
-            int c0 = j * w / wo, c1 = ((j + 1) * w + wo - 1) / wo;
+            int c0 = a.Left[j], c1 = a.End[j];
             float sum = 0;
             for (int q = c0; q < c1; q++) sum += row[q];
             y[j] = sum / (rows * (c1 - c0));

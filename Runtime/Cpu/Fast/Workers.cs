@@ -35,11 +35,20 @@ public static unsafe class Workers
 
     private static long s_helperAllocated;
 
-    /// <summary>Runs body(state, i) for i in [0, items), spread over <see cref="Threads"/> threads.</summary>
-    public static void For(void* state, delegate*<void*, int, void> body, int items)
+    /// <summary>
+    /// Below this much work (multiply-adds or floats moved) a call runs on the calling thread: waking a helper
+    /// costs about as much (ESPNetv2's 7x7 and 14x14 layers are hundreds of such calls).
+    /// </summary>
+    public const long SerialWork = 1 << 17;
+
+    /// <summary>
+    /// Runs body(state, i) for i in [0, items), spread over <see cref="Threads"/> threads when
+    /// <paramref name="work"/> (an estimate of the call's multiply-adds or floats moved) is worth it.
+    /// </summary>
+    public static void For(void* state, delegate*<void*, int, void> body, int items, long work)
     {
         if (items <= 0) return;
-        if (s_threads == 1 || items == 1)
+        if (s_threads == 1 || items == 1 || work < SerialWork)
         {
             for (int i = 0; i < items; i++) body(state, i);
             return;

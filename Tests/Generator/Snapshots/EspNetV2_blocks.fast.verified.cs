@@ -219,8 +219,7 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 192), 3, 8, 8, D(368, 81), cbr, 3, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: D(464, 3), slope: P(976, 3), scratch: scratch.Slice(3264, 364));
             var cb = scratch.Slice(1728, 1536);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cbr, 3, 8, 8, D(480, 72), cb, 24, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: D(560, 24), slope: default, scratch: default);
-            global::Espnet.Compiled.Cpu.Elementwise.Add(y, cb, y);
-            global::Espnet.Compiled.Cpu.Elementwise.PRelu(y, 24, 64, P(1200, 24));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.AddPRelu(y, cb, y, 24, 64, P(1200, 24));
         }
 
         /// <summary>level2.0: EESP K=4 d=[1,1,1,2] HFF: 24x8x8 -> 16x8x8</summary>
@@ -269,13 +268,13 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 16, P(2208, 16), D(768, 16), P(2192, 16), P(2240, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 16, 4, 4, D(784, 64), eesp, 16, 4, 4, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(848, 16), slope: default, scratch: default);
-            global::Espnet.Compiled.Cpu.Elementwise.PRelu(y, 32, 16, P(2672, 32));
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.PRelu(y, 32, 16, P(2672, 32));
         }
 
         /// <summary>pool: global average pool: 32x4x4 -> 32x1x1</summary>
         private void Layer4_pool(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
-            global::Espnet.Compiled.Cpu.Elementwise.GlobalAvgPool(x, 32, 16, y);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.GlobalAvgPool(x, 32, 16, y);
         }
 
         /// <summary>classifier: fully connected +bias: 32x1x1 -> 5x1x1</summary>

@@ -120,10 +120,10 @@ namespace Models
         {
             var pooled = scratch.Slice(0, 6);
             var gate = scratch.Slice(16, 4);
-            global::Espnet.Compiled.Cpu.Elementwise.GlobalAvgPool(x, 6, 240, pooled);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.GlobalAvgPool(x, 6, 240, pooled);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(pooled, 6, 1, 1, P(0, 24), gate, 4, 1, 1, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 6, 12, 20, D(0, 108), y, 4, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: D(112, 4), slope: P(208, 4), scratch: scratch.Slice(32, 1912));
-            global::Espnet.Compiled.Cpu.Resampling.SigmoidGate(y, 4, 240, gate);
+            global::Espnet.Compiled.Cpu.Fast.FastElementwise.SigmoidGate(y, 4, 240, gate);
         }
 
         /// <summary>pyr: EfficientPyrPool proj 2, scales 2/1.5/1/0.5/0.1 +bias: 4x12x20 -> 3x12x20</summary>
