@@ -25,6 +25,7 @@ public static unsafe class FastConv
     /// then + <paramref name="residual"/> (a tensor shaped like the output), + <paramref name="bias"/>, and PReLU with
     /// <paramref name="slope"/> (each may be empty: none). <paramref name="scratch"/> holds at least <see cref="ScratchFloats"/> floats.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups,
         ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch, ReadOnlySpan<float> residual = default, int inputHalo = 0)
@@ -118,6 +119,7 @@ public static unsafe class FastConv
     /// odd columns when <paramref name="stride"/> is 2. A convolution whose padding is at most the halo can then
     /// read it with <c>inputHalo</c> (several dilated branches share one copy).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pad(ReadOnlySpan<float> x, int c, int h, int w, int halo, int stride, Span<float> padded)
     {
         if (stride is not (1 or 2) || halo < 0) throw new ArgumentException($"FastConv.Pad: stride {stride}, halo {halo} is not supported.");

@@ -18,6 +18,7 @@ public static unsafe class FastElementwise
     /// </summary>
     /// <remarks><paramref name="residual"/>, when given (shaped like y), is added first: y = prelu((y + r - mean) * scale + beta).
     /// <paramref name="source"/>, when given, is read in place of y's own values (a BatchNorm layer out of place, no copy first).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScaleShift(Span<float> y, int channels, int plane, ReadOnlySpan<float> mean, ReadOnlySpan<float> scale, ReadOnlySpan<float> beta,
         ReadOnlySpan<float> slope, ReadOnlySpan<float> residual = default, ReadOnlySpan<float> source = default)
     {
@@ -78,6 +79,7 @@ public static unsafe class FastElementwise
     /// channel from it (the row stays in cache): four accumulators (a, b) per vector of columns, the b = 0 and
     /// b = 1 results interleaved into the two output rows. Other shapes use the plain kernel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ConvTranspose2x2(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout)
     {
         if (x.Length < (long)cin * h * w || weight.Length < (long)cin * cout * 4 || y.Length < (long)cout * 4 * h * w)
@@ -169,6 +171,7 @@ public static unsafe class FastElementwise
     }
 
     /// <summary>y = a + b (y may be a or b), in chunks spread over the workers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) =>
         AddPRelu(a, b, y, (y.Length + CopyChunk - 1) / CopyChunk, 0, default);
 
@@ -176,6 +179,7 @@ public static unsafe class FastElementwise
     /// y = prelu(a + b) per channel (y may be a or b); <paramref name="slope"/> empty: no activation, and then
     /// <paramref name="plane"/> 0 means chunks of equal size. <paramref name="a"/> is y itself for an in-place PReLU.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddPRelu(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int channels, int plane, ReadOnlySpan<float> slope)
     {
         int length = y.Length;
@@ -193,6 +197,7 @@ public static unsafe class FastElementwise
     }
 
     /// <summary>PReLU in place, one slope per channel, channels in parallel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PRelu(Span<float> y, int channels, int plane, ReadOnlySpan<float> slope) => AddPRelu(y, default, y, channels, plane, slope);
 
     private struct SumArgs
@@ -227,6 +232,7 @@ public static unsafe class FastElementwise
     }
 
     /// <summary>y[c] = mean of channel c's plane (float partial sums, added in double), channels in parallel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GlobalAvgPool(ReadOnlySpan<float> x, int channels, int plane, Span<float> y)
     {
         if (x.Length < (long)channels * plane || y.Length < channels) throw new ArgumentException("GlobalAvgPool: spans too short.");
@@ -255,6 +261,7 @@ public static unsafe class FastElementwise
     }
 
     /// <summary>y[c, :] *= sigmoid(gate[c]), channels in parallel (EfficientPWConv's gate).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SigmoidGate(Span<float> y, int channels, int plane, ReadOnlySpan<float> gate)
     {
         if (y.Length < (long)channels * plane || gate.Length < channels) throw new ArgumentException("SigmoidGate: spans too short.");
@@ -278,6 +285,7 @@ public static unsafe class FastElementwise
     }
 
     /// <summary>y = x, in chunks spread over the workers (a concatenation's slices, a channel shuffle's planes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Copy(ReadOnlySpan<float> x, Span<float> y)
     {
         if (y.Length < x.Length) throw new ArgumentException($"Copy: {x.Length} floats into {y.Length}.");
@@ -310,6 +318,7 @@ public static unsafe class FastElementwise
     }
 
     /// <summary>Channel shuffle with g groups (new channel j*g + k is old channel k*(C/g) + j), planes copied in parallel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ChannelShuffle(ReadOnlySpan<float> x, int channels, int plane, int groups, Span<float> y)
     {
         if (x.Length < (long)channels * plane || y.Length < (long)channels * plane || channels % groups != 0)
@@ -339,6 +348,7 @@ public static unsafe class FastElementwise
     /// 3x3, stride 2, pad 1 average pooling with the padding counted (divisor 9), summing in the plain kernel's
     /// order (rows, then columns, skipping the padding) so the result is the same to the bit; rows in parallel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgPool3x3S2(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         if (x.Length < (long)channels * h * w || y.Length < (long)channels * ho * wo || ho != (h - 1) / 2 + 1 || wo != (w - 1) / 2 + 1)
@@ -381,6 +391,7 @@ public static unsafe class FastElementwise
     /// Folds an inference BatchNorm into the convolution before it, in double, rounded once:
     /// w' = w * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps). <paramref name="bias"/> empty: none.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FoldBatchNorm(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float eps, int cout, Span<float> foldedWeight, Span<float> foldedBias)
     {
@@ -395,6 +406,7 @@ public static unsafe class FastElementwise
     }
 
     /// <summary>An inference BatchNorm's scale, gamma / sqrt(var + eps), computed in double and rounded once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormScale(ReadOnlySpan<float> gamma, ReadOnlySpan<float> variance, float eps, int channels, Span<float> scale)
     {
         for (int c = 0; c < channels; c++) scale[c] = (float)(gamma[c] / Math.Sqrt((double)variance[c] + eps));

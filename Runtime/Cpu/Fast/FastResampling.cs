@@ -14,6 +14,7 @@ public static unsafe class FastResampling
     private const int MaxRow = 8192; // floats of one input row kept on the stack
 
     /// <summary>Bilinear resize with aligned corners, PyTorch's source positions (see <see cref="Resampling.BilinearAlignCorners"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BilinearAlignCorners(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         if (x.Length < (long)channels * h * w || y.Length < (long)channels * ho * wo)
@@ -41,6 +42,7 @@ public static unsafe class FastResampling
     }
 
     /// <summary>Adaptive average pooling (windows floor(i*in/out) .. ceil((i+1)*in/out)), also to a larger size.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AdaptiveAvgPool(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         if (x.Length < (long)channels * h * w || y.Length < (long)channels * ho * wo)
