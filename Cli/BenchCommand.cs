@@ -93,7 +93,7 @@ internal static class BenchCommand
             {
                 var inv = CultureInfo.InvariantCulture;
                 stdout.WriteLine(string.Create(inv,
-                    $"{{\"model\":\"{request.Label}\",\"height\":{i0.Height},\"width\":{i0.Width},\"batch\":{network.Batch},\"threads\":{threadCount},\"device\":\"cpu\"," +
+                    $"{{\"model\":\"{request.Name}\",\"height\":{i0.Height},\"width\":{i0.Width},\"batch\":{network.Batch},\"threads\":{threadCount},\"device\":\"cpu\"," +
                     $"\"median_ms\":{median:F3},\"min_ms\":{times[0]:F3},\"runs\":{runCount},\"warmup\":{warmupCount},\"macs\":{network.MacCount}," +
                     $"\"gflops\":{gflops:F2},\"allocated_bytes_per_run\":{perRun},\"peak_rss_mb\":{peakMb:F1}}}"));
             }
