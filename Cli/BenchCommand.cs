@@ -102,13 +102,16 @@ internal static class BenchCommand
         return command;
     }
 
+    // ESPNET_BENCH_LAYERS=N shows N layers instead of ten (a profiling aid).
+    private static int SlowestShown => int.TryParse(Environment.GetEnvironmentVariable("ESPNET_BENCH_LAYERS"), out int n) && n > 0 ? n : 10;
+
     private static void PrintSlowestLayers(ICompiledNetwork network, float[] x, float[] y, TextWriter stdout)
     {
         var clock = new LayerClock(network.Layers.Count);
         network.Forward(x, y, clock);
         double total = clock.Elapsed.Sum();
         stdout.WriteLine("  slowest layers:");
-        foreach (var (ms, layer) in clock.Elapsed.Select((ms, i) => (ms, network.Layers[i])).OrderByDescending(t => t.ms).Take(Environment.GetEnvironmentVariable("ESPNET_BENCH_LAYERS") is { } n ? int.Parse(n) : 10))
+        foreach (var (ms, layer) in clock.Elapsed.Select((ms, i) => (ms, network.Layers[i])).OrderByDescending(t => t.ms).Take(SlowestShown))
             stdout.WriteLine($"    {ms,8:F2} ms {100 * ms / total,5:F1}%  {layer.Name}: {layer.Description}");
     }
 

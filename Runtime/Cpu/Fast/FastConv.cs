@@ -277,37 +277,46 @@ public static unsafe class FastConv
         int tile = item % a.Tiles, g = item / a.Tiles, cinG = a.CinG, coutG = a.CoutG, L = TV.Count;
         int plane = a.Ho * a.Wo, p0 = tile * PixelTile, p1 = Math.Min(plane, p0 + PixelTile);
         float* x = a.X + (nint)g * cinG * plane;
-        int oc = 0;
-        for (; oc + OcBlock <= coutG; oc += OcBlock)
+        int blocks = coutG / OcBlock;
+        // Input channels lie a plane apart: at power-of-two planes (64x128, 32x64 ...) they share L1 sets and
+        // evict each other. Each run of input channels x 2 vectors of pixels is copied together first, then
+        // every block of output channels reads it from there.
+        float* packed = stackalloc float[SumRun * 2 * L];
+        int p = p0;
+        for (; p + 2 * L <= p1; p += 2 * L)
         {
-            int o = g * coutG + oc;
-            float* w0 = a.W + (nint)o * cinG, w1 = w0 + cinG, w2 = w1 + cinG, w3 = w2 + cinG;
-            float* y = a.Y + (nint)o * plane;
-            int p = p0;
-            for (; p + 2 * L <= p1; p += 2 * L)
+            for (int cb = 0; cb < cinG; cb += SumRun)
             {
-                float* yp = y + p;
-                for (int cb = 0; cb < cinG; cb += SumRun)
+                int ce = Math.Min(cinG, cb + SumRun);
+                bool first = cb == 0, last = ce == cinG;
+                float* xp = x + (nint)cb * plane + p;
+                for (int ci = cb; ci < ce; ci++, xp += plane)
                 {
-                    int ce = Math.Min(cinG, cb + SumRun);
-                    bool first = cb == 0, last = ce == cinG;
+                    TV.Load(xp).Store(packed + (ci - cb) * 2 * L);
+                    TV.Load(xp + L).Store(packed + (ci - cb) * 2 * L + L);
+                }
+                for (int b = 0; b < blocks; b++)
+                {
+                    int o = g * coutG + b * OcBlock;
+                    float* w0 = a.W + (nint)o * cinG + cb, w1 = w0 + cinG, w2 = w1 + cinG, w3 = w2 + cinG;
                     TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-                    float* xp = x + (nint)cb * plane + p;
-                    for (int ci = cb; ci < ce; ci++, xp += plane)
+                    float* pp = packed;
+                    for (int k = 0; k < ce - cb; k++, pp += 2 * L)
                     {
-                        var x0 = TV.Load(xp);
-                        var x1 = TV.Load(xp + L);
-                        var v = TV.Splat(w0[ci]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01);
-                        v = TV.Splat(w1[ci]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11);
-                        v = TV.Splat(w2[ci]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
-                        v = TV.Splat(w3[ci]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
+                        var x0 = TV.Load(pp);
+                        var x1 = TV.Load(pp + L);
+                        var v = TV.Splat(w0[k]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01);
+                        v = TV.Splat(w1[k]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11);
+                        v = TV.Splat(w2[k]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
+                        v = TV.Splat(w3[k]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
                     }
-                    Store4x2(a, yp, plane, first, last, o, c00, c01, c10, c11, c20, c21, c30, c31);
+                    Store4x2(a, a.Y + (nint)o * plane + p, plane, first, last, o, c00, c01, c10, c11, c20, c21, c30, c31);
                 }
             }
-            for (int k = 0; k < OcBlock; k++) PointwiseRest<TV>(a, x, o + k, p, p1);
         }
-        for (; oc < coutG; oc++) PointwiseRest<TV>(a, x, g * coutG + oc, p0, p1);
+        for (int b = 0; b < blocks; b++)
+            for (int k = 0; k < OcBlock; k++) PointwiseRest<TV>(a, x, g * coutG + b * OcBlock + k, p, p1);
+        for (int oc = blocks * OcBlock; oc < coutG; oc++) PointwiseRest<TV>(a, x, g * coutG + oc, p0, p1);
     }
 
     /// <summary>
