@@ -67,7 +67,8 @@ public static unsafe class FastConv
                     break;
                 case ConvPlan.Method.Depthwise:
                     Prepare(ref a, pscratch, inputHalo);
-                    Workers.For(&a, wide ? &DepthwiseItem<V512> : &DepthwiseItem<V256>, cout * ho, (long)cout * kernel * kernel * ho * wo);
+                    a.Tiles = Math.Max(1, 512 / wo); // output rows per work item
+                    Workers.For(&a, wide ? &DepthwiseItem<V512> : &DepthwiseItem<V256>, cout * ((ho + a.Tiles - 1) / a.Tiles), (long)cout * kernel * kernel * ho * wo);
                     break;
                 default:
                     Prepare(ref a, pscratch, inputHalo);
@@ -314,9 +315,54 @@ public static unsafe class FastConv
                 }
             }
         }
-        for (int b = 0; b < blocks; b++)
-            for (int k = 0; k < OcBlock; k++) PointwiseRest<TV>(a, x, g * coutG + b * OcBlock + k, p, p1);
+        if (p < p1)
+        {
+            // The tile's last columns (fewer than two vectors: small maps like 7x7 and 14x14 are mostly this):
+            // packed with zeros after them, computed as a whole block, only the valid lanes stored.
+            int r = p1 - p;
+            new Span<float>(packed, SumRun * 2 * L).Clear();
+            for (int b = 0; b < blocks; b++)
+            {
+                int o = g * coutG + b * OcBlock;
+                TV t00 = default, t01 = default, t10 = default, t11 = default, t20 = default, t21 = default, t30 = default, t31 = default;
+                for (int cb = 0; cb < cinG; cb += SumRun)
+                {
+                    int ce = Math.Min(cinG, cb + SumRun);
+                    float* xp = x + (nint)cb * plane + p;
+                    for (int ci = cb; ci < ce; ci++, xp += plane)
+                        new Span<float>(xp, r).CopyTo(new Span<float>(packed + (ci - cb) * 2 * L, r));
+                    float* w0 = a.W + (nint)o * cinG + cb, w1 = w0 + cinG, w2 = w1 + cinG, w3 = w2 + cinG;
+                    TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+                    float* pp = packed;
+                    for (int k = 0; k < ce - cb; k++, pp += 2 * L)
+                    {
+                        var x0 = TV.Load(pp);
+                        var x1 = TV.Load(pp + L);
+                        var v = TV.Splat(w0[k]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01);
+                        v = TV.Splat(w1[k]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11);
+                        v = TV.Splat(w2[k]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
+                        v = TV.Splat(w3[k]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
+                    }
+                    t00 = TV.Add(t00, c00); t01 = TV.Add(t01, c01); t10 = TV.Add(t10, c10); t11 = TV.Add(t11, c11);
+                    t20 = TV.Add(t20, c20); t21 = TV.Add(t21, c21); t30 = TV.Add(t30, c30); t31 = TV.Add(t31, c31);
+                }
+                float* y = a.Y + (nint)o * plane;
+                StoreTail(a, t00, t01, y, p, p1, o);
+                StoreTail(a, t10, t11, y + plane, p, p1, o + 1);
+                StoreTail(a, t20, t21, y + 2 * plane, p, p1, o + 2);
+                StoreTail(a, t30, t31, y + 3 * plane, p, p1, o + 3);
+            }
+        }
         for (int oc = blocks * OcBlock; oc < coutG; oc++) PointwiseRest<TV>(a, x, g * coutG + oc, p0, p1);
+    }
+
+    /// <summary>Columns [from, end) of one output row from two vectors of accumulators (fewer than 2L columns).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTail<TV>(in Args a, TV first, TV second, float* y, int from, int end, int oc) where TV : struct, IVec<TV>
+    {
+        int L = TV.Count;
+        StorePartial(a, first, y, from, Math.Min(end, from + L), oc);
+        if (end > from + L) StorePartial(a, second, y, from + L, end, oc);
     }
 
     /// <summary>
@@ -638,10 +684,22 @@ public static unsafe class FastConv
     private static void DepthwiseItem<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
-        int oy = item % a.Ho, c = item / a.Ho, kk = a.Kernel * a.Kernel, wo = a.Wo, L = TV.Count;
+        // Several rows per item on small maps (a 7-column row is too little work to hand out alone); the taps
+        // of the next row are those of this one, one (strided) input row further down.
+        int chunks = (a.Ho + a.Tiles - 1) / a.Tiles;
+        int oy0 = item % chunks * a.Tiles, c = item / chunks, kk = a.Kernel * a.Kernel;
         int* taps = stackalloc int[kk];
-        Taps(a, oy, taps);
-        float* x = a.Padded + (nint)c * a.PlaneLength;
+        Taps(a, oy0, taps);
+        int oy1 = Math.Min(a.Ho, oy0 + a.Tiles);
+        for (int oy = oy0; oy < oy1; oy++)
+            DepthwiseRow<TV>(a, c, oy, taps, (nint)(oy - oy0) * a.Stride * a.RowLength);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DepthwiseRow<TV>(in Args a, int c, int oy, int* taps, nint shift) where TV : struct, IVec<TV>
+    {
+        int kk = a.Kernel * a.Kernel, wo = a.Wo, L = TV.Count;
+        float* x = a.Padded + (nint)c * a.PlaneLength + shift;
         float* w = a.W + (nint)c * kk;
         float* y = a.Y + (nint)c * a.Ho * wo + (nint)oy * wo;
         int ox = 0;
