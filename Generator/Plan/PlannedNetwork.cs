@@ -19,6 +19,9 @@ public sealed record ParamSlot(string Key, EquatableArray<int> Shape, SlotRole R
 /// <summary>A layer placed in memory: its program (after the passes), its output and scratch regions in the arena.</summary>
 public sealed record PlannedLayer(ShapedLayer Shaped, LayerProgram Program, int OutOffset, int ScratchOffset)
 {
+    /// <summary>The <see cref="OutOffset"/> of an output layer that writes the caller's output span directly.</summary>
+    public const int CallersOutput = -1;
+
     public LayerSpec Spec => Shaped.Spec;
     public string Name => Shaped.Spec.Name;
     public EquatableArray<ParamSlot> Slots => Program.Slots;

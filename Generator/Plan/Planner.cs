@@ -35,13 +35,14 @@ internal static class Planner
         var buffers = new List<Arena.Buffer>();
         for (int i = 0; i < count; i++)
         {
-            buffers.Add(new Arena.Buffer(2 * i, (int)layers[i].Out.Elements, i, last[i]));
+            bool inPlace = options.OutputInPlace && i == network.OutputLayer;
+            buffers.Add(new Arena.Buffer(2 * i, inPlace ? 0 : (int)layers[i].Out.Elements, i, last[i]));
             buffers.Add(new Arena.Buffer(2 * i + 1, programs[i].ScratchFloats, i, i));
         }
         var (offsets, arenaFloats) = Arena.Place(buffers);
 
         var planned = layers.Select((layer, i) => new PlannedLayer(layer, programs[i],
-            OutOffset: offsets[2 * i],
+            OutOffset: options.OutputInPlace && i == network.OutputLayer ? PlannedLayer.CallersOutput : offsets[2 * i],
             ScratchOffset: programs[i].ScratchFloats > 0 ? offsets[2 * i + 1] : 0)).ToEquatableArray();
 
         return new PlannedNetwork(network, planned, arenaFloats, store.Offset, derived.Offset,

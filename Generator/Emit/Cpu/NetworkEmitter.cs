@@ -111,7 +111,7 @@ internal static class NetworkEmitter
             w.Line($"{MethodName(layer, i)}({string.Join(", ", args)});");
             w.Line($"observer?.OnActivation(sample, s_layers[{i}], {Region(layer)});");
         }
-        w.Line($"{Region(plan.OutputLayer)}.CopyTo(output);");
+        if (plan.OutputLayer.OutOffset != PlannedLayer.CallersOutput) w.Line($"{Region(plan.OutputLayer)}.CopyTo(output);");
         w.Close();
     }
 
@@ -130,7 +130,8 @@ internal static class NetworkEmitter
 
     private static string MethodName(PlannedLayer layer, int index) => $"Layer{index}_{CodeWriter.Identifier(layer.Name)}";
 
-    private static string Region(PlannedLayer layer) => $"arena.Slice({layer.OutOffset}, {layer.Shaped.Out.Elements})";
+    private static string Region(PlannedLayer layer) =>
+        layer.OutOffset == PlannedLayer.CallersOutput ? "output" : $"arena.Slice({layer.OutOffset}, {layer.Shaped.Out.Elements})";
 
     /// <summary>A one-line human description: "ESP K=5 d=[1,2,4,8,16] HFF residual: 64x16x32 -> 64x16x32".</summary>
     public static string Describe(PlannedLayer layer) =>

@@ -21,7 +21,7 @@ internal static class ScheduleText
         foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)))
         {
             var p = layer.Program;
-            sb.Append($"layer {i} {layer.Name}: {p.Description}; reads {string.Join(", ", p.Operands.Select(o => $"{o.Name}=" + (o.Source < 0 ? "input" : "#" + o.Source)))}; y @{layer.OutOffset}")
+            sb.Append($"layer {i} {layer.Name}: {p.Description}; reads {string.Join(", ", p.Operands.Select(o => $"{o.Name}=" + (o.Source < 0 ? "input" : "#" + o.Source)))}; y {(layer.OutOffset == PlannedLayer.CallersOutput ? "= the caller's output" : "@" + layer.OutOffset)}")
               .Append(p.ScratchFloats > 0 ? $"; scratch {p.ScratchFloats} @{layer.ScratchOffset}" : "").Append('\n');
             foreach (var op in p.Prepare) sb.Append("  load: ").Append(Op(op)).Append('\n');
             foreach (var op in p.Ops.Where(o => o is not Note)) sb.Append("  ").Append(Op(op)).Append('\n');

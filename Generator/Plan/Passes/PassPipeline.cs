@@ -3,10 +3,11 @@ using Espnet.Compiled.Generator.Plan.Schedule;
 namespace Espnet.Compiled.Generator.Plan.Passes;
 
 /// <summary>Which passes run. The reference kernel set runs none: its schedule is exactly what lowering wrote.</summary>
-public sealed record PassOptions(bool FoldBatchNorm, bool FuseEpilogues, bool FastKernels)
+/// <remarks><see cref="OutputInPlace"/>: the output layer writes the caller's output span, not the arena (no copy at the end, a smaller arena).</remarks>
+public sealed record PassOptions(bool FoldBatchNorm, bool FuseEpilogues, bool FastKernels, bool OutputInPlace)
 {
-    public static PassOptions None { get; } = new(false, false, false);
-    public static PassOptions Inference { get; } = new(true, true, true);
+    public static PassOptions None { get; } = new(false, false, false, false);
+    public static PassOptions Inference { get; } = new(true, true, true, true);
 }
 
 /// <summary>Runs the enabled passes over one layer's program, in order; each takes a program and returns one.</summary>

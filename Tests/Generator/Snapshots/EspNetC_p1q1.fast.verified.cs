@@ -176,9 +176,8 @@ namespace Models
             Layer12_b3(arena.Slice(0, 4096), arena.Slice(4096, 4096));
             observer?.OnActivation(sample, s_layers[12], arena.Slice(4096, 4096));
             // classifier: conv 1x1: 256x4x4 -> 5x4x4
-            Layer13_classifier(arena.Slice(4096, 4096), arena.Slice(0, 80));
-            observer?.OnActivation(sample, s_layers[13], arena.Slice(0, 80));
-            arena.Slice(0, 80).CopyTo(output);
+            Layer13_classifier(arena.Slice(4096, 4096), output);
+            observer?.OnActivation(sample, s_layers[13], output);
         }
 
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 16x16x16</summary>

@@ -177,9 +177,8 @@ namespace Models
             Layer4_pool(arena.Slice(1360, 512), arena.Slice(0, 32));
             observer?.OnActivation(sample, s_layers[4], arena.Slice(0, 32));
             // classifier: fully connected +bias: 32x1x1 -> 5x1x1
-            Layer5_classifier(arena.Slice(0, 32), arena.Slice(32, 5));
-            observer?.OnActivation(sample, s_layers[5], arena.Slice(32, 5));
-            arena.Slice(32, 5).CopyTo(output);
+            Layer5_classifier(arena.Slice(0, 32), output);
+            observer?.OnActivation(sample, s_layers[5], output);
         }
 
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 8x16x16</summary>

@@ -110,9 +110,8 @@ namespace Models
             Layer3_psp(arena.Slice(11792, 2880), arena.Slice(14672, 2880), arena.Slice(0, 11788));
             observer?.OnActivation(sample, s_layers[3], arena.Slice(14672, 2880));
             // out: bilinear resize (aligned corners): 3x24x40 + 6x12x20 -> 3x12x20
-            Layer4_out(arena.Slice(14672, 2880), arena.Slice(0, 720));
-            observer?.OnActivation(sample, s_layers[4], arena.Slice(0, 720));
-            arena.Slice(0, 720).CopyTo(output);
+            Layer4_out(arena.Slice(14672, 2880), output);
+            observer?.OnActivation(sample, s_layers[4], output);
         }
 
         /// <summary>gate: EfficientPWConv: 3x3 CBR x sigmoid gate: 6x12x20 -> 4x12x20</summary>

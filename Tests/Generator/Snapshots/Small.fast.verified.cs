@@ -110,12 +110,11 @@ namespace Models
             Layer5_esp(arena.Slice(12128, 1440), arena.Slice(1984, 1440), arena.Slice(0, 1984));
             observer?.OnActivation(sample, s_layers[5], arena.Slice(1984, 1440));
             // classifier: conv 1x1: 12x10x12 -> 4x10x12
-            Layer6_classifier(arena.Slice(1984, 1440), arena.Slice(3424, 480));
-            observer?.OnActivation(sample, s_layers[6], arena.Slice(3424, 480));
+            Layer6_classifier(arena.Slice(1984, 1440), arena.Slice(0, 480));
+            observer?.OnActivation(sample, s_layers[6], arena.Slice(0, 480));
             // up: transposed conv 2x2 stride 2: 4x10x12 -> 4x20x24
-            Layer7_up(arena.Slice(3424, 480), arena.Slice(0, 1920));
-            observer?.OnActivation(sample, s_layers[7], arena.Slice(0, 1920));
-            arena.Slice(0, 1920).CopyTo(output);
+            Layer7_up(arena.Slice(0, 480), output);
+            observer?.OnActivation(sample, s_layers[7], output);
         }
 
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x40x48 -> 8x20x24</summary>
