@@ -118,6 +118,9 @@ public sealed class KernelSetTests(ITestOutputHelper output)
         model.LoadWeights(RandomWeights.For(model, 15));
         var input = RandomWeights.Input(model.Batch * model.InputShape.Elements, 16);
         var result = new float[model.Batch * model.OutputShape.Elements];
+        // Warm-up: one pass on the calling thread alone compiles every kernel path (the JIT allocates, once per
+        // process, on whichever thread first runs a method); then one pass on two threads.
+        using (KernelSettings.Threads(1)) model.Forward(input, result);
         using (KernelSettings.Threads(2))
         {
             model.Forward(input, result);
