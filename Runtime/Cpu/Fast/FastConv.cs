@@ -59,21 +59,21 @@ public static unsafe class FastConv
             switch (ConvPlan.Choose(cin, cout, kernel, stride, groups))
             {
                 case ConvPlan.Method.Pointwise when ho * wo == 1:
-                    Workers.For(&a, &VectorItem, (cout + 15) / 16, (long)cout * cinG);
+                    Workers.For(&a, &FullyConnected_Dot4V, (cout + 15) / 16, (long)cout * cinG);
                     break;
                 case ConvPlan.Method.Pointwise:
                     a.Tiles = (ho * wo + PixelTile - 1) / PixelTile;
-                    Workers.For(&a, wide ? &PointwiseItem<V512> : &PointwiseItem<V256>, groups * a.Tiles, (long)cout * cinG * ho * wo);
+                    Workers.For(&a, wide ? &Pointwise_4x2V<V512> : &Pointwise_4x2V<V256>, groups * a.Tiles, (long)cout * cinG * ho * wo);
                     break;
                 case ConvPlan.Method.Depthwise:
                     Prepare(ref a, pscratch, inputHalo);
                     a.Tiles = Math.Max(1, 512 / wo); // output rows per work item
-                    Workers.For(&a, wide ? &DepthwiseItem<V512> : &DepthwiseItem<V256>, cout * ((ho + a.Tiles - 1) / a.Tiles), (long)cout * kernel * kernel * ho * wo);
+                    Workers.For(&a, wide ? &Depthwise_4V<V512> : &Depthwise_4V<V256>, cout * ((ho + a.Tiles - 1) / a.Tiles), (long)cout * kernel * kernel * ho * wo);
                     break;
                 default:
                     Prepare(ref a, pscratch, inputHalo);
-                    if (kernel == 3) Workers.For(&a, wide ? &Dense3x3Item<V512> : &Dense3x3Item<V256>, groups * ho, (long)cout * cinG * 9 * ho * wo);
-                    else Workers.For(&a, wide ? &DenseItem<V512> : &DenseItem<V256>, groups * ho, (long)cout * cinG * kernel * kernel * ho * wo);
+                    if (kernel == 3) Workers.For(&a, wide ? &Dense3x3_4x2V<V512> : &Dense3x3_4x2V<V256>, groups * ho, (long)cout * cinG * 9 * ho * wo);
+                    else Workers.For(&a, wide ? &Dense_4x2V<V512> : &Dense_4x2V<V256>, groups * ho, (long)cout * cinG * kernel * kernel * ho * wo);
                     break;
             }
         }
@@ -272,7 +272,7 @@ public static unsafe class FastConv
     // ---- Pointwise_4x2V: Y[g] = W[g] X[g] over one pixel tile, every output channel ----
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PointwiseItem<TV>(void* state, int item) where TV : struct, IVec<TV>
+    private static void Pointwise_4x2V<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
         int tile = item % a.Tiles, g = item / a.Tiles, cinG = a.CinG, coutG = a.CoutG, L = TV.Count;
@@ -370,7 +370,7 @@ public static unsafe class FastConv
     /// 8-float partial sums (sixteen outputs per work item).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void VectorItem(void* state, int item)
+    private static void FullyConnected_Dot4V(void* state, int item)
     {
         ref Args a = ref *(Args*)state;
         int cinG = a.CinG, o1 = Math.Min(a.Cout, item * 16 + 16);
@@ -439,7 +439,7 @@ public static unsafe class FastConv
     // ---- Dense3x3_4x2V: one output row of every output channel of a group, 3x3 taps unrolled ----
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dense3x3Item<TV>(void* state, int item) where TV : struct, IVec<TV>
+    private static void Dense3x3_4x2V<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
         int oy = item % a.Ho, g = item / a.Ho, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, L = TV.Count;
@@ -455,7 +455,7 @@ public static unsafe class FastConv
             float* y = a.Y + (nint)o * plane + (nint)oy * wo;
             int ox = 0;
             // 512-bit registers are 32: four vectors of columns per block (16 accumulators), a third fewer loads per FMA.
-            if (typeof(TV) == typeof(V512)) ox = Dense3x3Wide<TV>(a, xg, w, y, wo, o);
+            if (typeof(TV) == typeof(V512)) ox = Dense3x3_4x4V<TV>(a, xg, w, y, wo, o);
             for (; ox + 2 * L <= wo; ox += 2 * L)
             {
                 float* yp = y + ox;
@@ -503,7 +503,7 @@ public static unsafe class FastConv
 
     /// <summary>Dense3x3_4x4V: 4 output channels x 4 vectors of one output row; returns the first column left.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int Dense3x3Wide<TV>(in Args a, float* xg, float* w, float* y, int wo, int o) where TV : struct, IVec<TV>
+    private static int Dense3x3_4x4V<TV>(in Args a, float* xg, float* w, float* y, int wo, int o) where TV : struct, IVec<TV>
     {
         int L = TV.Count, cinG = a.CinG, plane = a.Ho * wo, wStride = cinG * 9, run = Math.Max(1, SumRun / 9);
         nint rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
@@ -554,7 +554,7 @@ public static unsafe class FastConv
     // ---- Dense_4x2V: any kernel size, taps from a table ----
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DenseItem<TV>(void* state, int item) where TV : struct, IVec<TV>
+    private static void Dense_4x2V<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
         int oy = item % a.Ho, g = item / a.Ho, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, L = TV.Count;
@@ -681,7 +681,7 @@ public static unsafe class FastConv
     // ---- Depthwise_4V: one channel's output row, four vectors of columns at a time ----
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DepthwiseItem<TV>(void* state, int item) where TV : struct, IVec<TV>
+    private static void Depthwise_4V<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
         // Several rows per item on small maps (a 7-column row is too little work to hand out alone); the taps

@@ -88,7 +88,7 @@ public static unsafe class FastElementwise
         {
             var a = new TransposeArgs { X = px, W = pw, Y = py, Cin = cin, H = h, Wd = w, Cout = cout };
             bool wide = Simd.Use512 && Avx512F.IsSupported;
-            Workers.For(&a, wide ? &TransposeItem<V512> : &TransposeItem<V256>, h, 4L * cin * cout * h * w);
+            Workers.For(&a, wide ? &ConvTranspose2x2_4V<V512> : &ConvTranspose2x2_4V<V256>, h, 4L * cin * cout * h * w);
         }
     }
 
@@ -99,7 +99,7 @@ public static unsafe class FastElementwise
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeItem<TV>(void* state, int i) where TV : struct, IVec<TV>
+    private static void ConvTranspose2x2_4V<TV>(void* state, int i) where TV : struct, IVec<TV>
     {
         ref TransposeArgs a = ref *(TransposeArgs*)state;
         int w = a.Wd, plane = a.H * w, wo = 2 * w, L = TV.Count, wStep = a.Cout * 4;
