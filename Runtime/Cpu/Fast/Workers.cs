@@ -47,6 +47,7 @@ public static unsafe class Workers
     /// Runs body(state, i) for i in [0, items), spread over <see cref="Threads"/> threads when
     /// <paramref name="work"/> (an estimate of the call's multiply-adds or floats moved) is worth it.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void For(void* state, delegate*<void*, int, void> body, int items, long work)
     {
         if (items <= 0) return;
@@ -76,6 +77,8 @@ public static unsafe class Workers
         }
     }
 
+    // Optimised from the first call: a method promoted by tiered compilation mid-run can allocate on the caller.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void Work()
     {
         var body = s_body;
