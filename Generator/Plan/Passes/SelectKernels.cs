@@ -8,8 +8,9 @@ namespace Espnet.Compiled.Generator.Plan.Passes;
 /// <summary>
 /// Every convolution the fast kernels can run becomes a <see cref="FusedConv"/> (plain ones with no epilogue),
 /// and each spatial one gets a window of scratch to pad its input into: one region after the layer's own
-/// scratch, as large as the largest need (the layer's convolutions run one after another). The 2x2 stride-2
-/// transposed convolution gets its fast kernel. Anything else stays on the plain kernels.
+/// scratch, as large as the largest need (the layer's convolutions run one after another). Pooling, resizing,
+/// copies, shuffles, gates and the 2x2 stride-2 transposed convolution get their fast forms (sums and PReLUs are
+/// left to <see cref="FuseSums"/>). Anything else (a transposed convolution of another shape) stays on the plain kernels.
 /// </summary>
 internal static class SelectKernels
 {
