@@ -36,6 +36,12 @@ public sealed class FastConvTests
         data.Add(4, 5, 14, 23, 5, 2, 2, 1);
         data.Add(10, 6, 9, 19, 1, 1, 1, 2);               // grouped 1x1
         data.Add(1280, 10, 1, 1, 1, 1, 1, 1);             // a linear layer
+        // Inputs large enough to be padded a band of rows at a time (more than ConvPlan.BandFloats padded).
+        data.Add(36, 20, 40, 600, 3, 1, 1, 1);            // ESPNet's decoder conv, shorter
+        data.Add(19, 12, 128, 300, 3, 2, 1, 1);           // a strided reduce
+        data.Add(12, 12, 128, 300, 3, 1, 4, 12);          // depth-wise, dilated
+        data.Add(8, 8, 100, 400, 3, 1, 16, 1);            // dilation 16: bands overlap by 32 rows
+        data.Add(8, 8, 90, 333, 3, 2, 3, 8);              // depth-wise, stride 2, odd sizes
         return data;
     }
 

@@ -22,7 +22,31 @@ internal static class ConvPlan
     public static long PaddedFloats(int cin, int h, int w, int kernel, int stride, int dilation, int groups)
     {
         if (kernel == 1 && stride == 1) return 0;
-        return PaddedFloats(cin, h, w, (kernel - 1) / 2 * dilation);
+        int pad = (kernel - 1) / 2 * dilation;
+        long rowLength = w + 2L * pad;
+        return cin * BandInputRows(cin, h, w, kernel, stride, dilation) * rowLength + System.Math.Max(rowLength, 64);
+    }
+
+    /// <summary>About 1 MB: a padded copy larger than this is made, and used, a band of rows at a time.</summary>
+    public const long BandFloats = 1 << 18;
+
+    /// <summary>Output rows per band: all of them when the whole padded input fits in <see cref="BandFloats"/>.</summary>
+    public static int BandRows(int cin, int h, int w, int kernel, int stride, int dilation)
+    {
+        int pad = (kernel - 1) / 2 * dilation, ho = (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+        long rowLength = w + 2L * pad, whole = (long)cin * (h + 2L * pad) * rowLength;
+        if (whole <= BandFloats) return ho;
+        long rows = BandFloats / ((long)cin * rowLength);                // input rows that fit
+        long band = (rows - (long)dilation * (kernel - 1) - 1) / stride + 1; // output rows they serve
+        return (int)System.Math.Max(1, System.Math.Min(ho, band));
+    }
+
+    /// <summary>Padded input rows one band reads (all of them when not banded).</summary>
+    public static int BandInputRows(int cin, int h, int w, int kernel, int stride, int dilation)
+    {
+        int pad = (kernel - 1) / 2 * dilation, ho = (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+        int band = BandRows(cin, h, w, kernel, stride, dilation);
+        return band >= ho ? h + 2 * pad : (band - 1) * stride + dilation * (kernel - 1) + 1;
     }
 
     /// <summary>

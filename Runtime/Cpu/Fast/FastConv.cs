@@ -65,21 +65,32 @@ public static unsafe class FastConv
                     a.Tiles = (ho * wo + PixelTile - 1) / PixelTile;
                     Workers.For(&a, wide ? &Pointwise_4x2V<V512> : &Pointwise_4x2V<V256>, groups * a.Tiles, (long)cout * cinG * ho * wo);
                     break;
-                case ConvPlan.Method.Depthwise:
-                    Prepare(ref a, pscratch, inputHalo);
-                    a.Tiles = Math.Max(1, 512 / wo); // output rows per work item
-                    Workers.For(&a, wide ? &Depthwise_4V<V512> : &Depthwise_4V<V256>, cout * ((ho + a.Tiles - 1) / a.Tiles), (long)cout * kernel * kernel * ho * wo);
-                    break;
                 default:
+                {
+                    bool depthwise = ConvPlan.Choose(cin, cout, kernel, stride, groups) == ConvPlan.Method.Depthwise;
+                    if (depthwise) a.Tiles = Math.Max(1, 512 / wo); // output rows per work item
                     Prepare(ref a, pscratch, inputHalo);
-                    if (kernel == 3) Workers.For(&a, wide ? &Dense3x3_4x2V<V512> : &Dense3x3_4x2V<V256>, groups * ho, (long)cout * cinG * 9 * ho * wo);
-                    else Workers.For(&a, wide ? &Dense_4x2V<V512> : &Dense_4x2V<V256>, groups * ho, (long)cout * cinG * kernel * kernel * ho * wo);
+                    // A large input is padded and convolved a band of rows at a time (its copy stays in cache, the scratch small).
+                    int band = inputHalo > 0 ? ho : ConvPlan.BandRows(cin, h, w, kernel, stride, dilation);
+                    for (int start = 0; start < ho; start += band)
+                    {
+                        int rows = Math.Min(band, ho - start);
+                        if (band < ho) PadBand(ref a, start, rows);
+                        long work = (long)cout * cinG * kernel * kernel * rows * wo;
+                        if (depthwise) Workers.For(&a, wide ? &Depthwise_4V<V512> : &Depthwise_4V<V256>, cout * ((rows + a.Tiles - 1) / a.Tiles), work);
+                        else if (kernel == 3) Workers.For(&a, wide ? &Dense3x3_4x2V<V512> : &Dense3x3_4x2V<V256>, groups * rows, work);
+                        else Workers.For(&a, wide ? &Dense_4x2V<V512> : &Dense_4x2V<V256>, groups * rows, work);
+                    }
                     break;
+                }
             }
         }
     }
 
-    /// <summary>The padded input the spatial kernels read: the caller's (already padded), or a copy made now in scratch.</summary>
+    /// <summary>
+    /// The padded input the spatial kernels read: the caller's (already padded), or a copy made now in scratch —
+    /// of the whole input, or (a large one) of each band of rows later, in <see cref="PadBand"/>.
+    /// </summary>
     private static void Prepare(ref Args a, float* scratch, int inputHalo)
     {
         if (inputHalo > 0)
@@ -88,6 +99,18 @@ public static unsafe class FastConv
             return;
         }
         Layout(ref a, scratch, (a.Kernel - 1) / 2 * a.Dilation);
+        if (ConvPlan.BandRows(a.Cin, a.H, a.Wd, a.Kernel, a.Stride, a.Dilation) < a.Ho) return;
+        fixed (Args* p = &a) Workers.For(p, &PadItem, a.Cin, (long)a.Cin * a.PlaneLength);
+    }
+
+    /// <summary>Pads the input rows output rows [start, start + rows) read, and points the kernels at them.</summary>
+    private static void PadBand(ref Args a, int start, int rows)
+    {
+        a.RowOrigin = start * a.Stride;
+        a.PlaneRows = (rows - 1) * a.Stride + a.Dilation * (a.Kernel - 1) + 1;
+        a.PlaneLength = a.PlaneRows * a.RowLength;
+        a.RowStart = start;
+        a.RowCount = rows;
         fixed (Args* p = &a) Workers.For(p, &PadItem, a.Cin, (long)a.Cin * a.PlaneLength);
     }
 
@@ -110,6 +133,9 @@ public static unsafe class FastConv
         public float* X, W, Y, Bias, Slope, Residual, Padded;
         public int Cin, H, Wd, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, CinG, CoutG, Tiles;
         public int Pad, RowLength, PlaneLength, EvenLength, Shift;
+        // Row bands: the padded copy holds padded rows [RowOrigin, RowOrigin + PlaneRows); the kernels compute
+        // output rows [RowStart, RowStart + RowCount).
+        public int RowOrigin, PlaneRows, RowStart, RowCount;
     }
 
     // ---- zero-padded input (each padded row split into its even then odd columns for stride 2) ----
@@ -138,9 +164,13 @@ public static unsafe class FastConv
     {
         a.Pad = halo;
         a.RowLength = a.Wd + 2 * halo;
-        a.PlaneLength = (a.H + 2 * halo) * a.RowLength;
+        a.PlaneRows = a.H + 2 * halo;
+        a.PlaneLength = a.PlaneRows * a.RowLength;
         a.EvenLength = (a.RowLength + 1) / 2;
         a.Padded = padded;
+        a.RowOrigin = 0;
+        a.RowStart = 0;
+        a.RowCount = a.Ho;
         // The kernels index taps from the top-left of the convolution's own padding, inside the halo.
         a.Shift = halo - (a.Kernel - 1) / 2 * a.Dilation;
     }
@@ -152,11 +182,15 @@ public static unsafe class FastConv
         float* dst = a.Padded + (nint)c * a.PlaneLength;
         float* src = a.X + (nint)c * a.H * a.Wd;
         int pad = a.Pad, row = a.RowLength, w = a.Wd;
-        new Span<float>(dst, pad * row).Clear();
-        new Span<float>(dst + (nint)(pad + a.H) * row, pad * row).Clear();
-        for (int r = 0; r < a.H; r++)
+        for (int q = 0; q < a.PlaneRows; q++)
         {
-            float* d = dst + (nint)(r + pad) * row;
+            float* d = dst + (nint)q * row;
+            int r = q + a.RowOrigin - pad;                 // the input row this padded row holds
+            if ((uint)r >= (uint)a.H)
+            {
+                new Span<float>(d, row).Clear();
+                continue;
+            }
             float* s = src + (nint)r * w;
             if (a.Stride == 1)
             {
@@ -442,11 +476,11 @@ public static unsafe class FastConv
     private static void Dense3x3_4x2V<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
-        int oy = item % a.Ho, g = item / a.Ho, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, L = TV.Count;
+        int oy = a.RowStart + item % a.RowCount, g = item / a.RowCount, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, L = TV.Count;
         int plane = a.Ho * wo, wStride = cinG * 9, run = Math.Max(1, SumRun / 9);
         nint rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
         nint c0 = ColumnOffset(a, 0), c1 = ColumnOffset(a, 1), c2 = ColumnOffset(a, 2);
-        float* xg = a.Padded + (nint)g * cinG * planeLength + (nint)(oy * a.Stride + a.Shift) * a.RowLength;
+        float* xg = a.Padded + (nint)g * cinG * planeLength + (nint)(oy * a.Stride + a.Shift - a.RowOrigin) * a.RowLength;
         int oc = 0;
         for (; oc + OcBlock <= coutG; oc += OcBlock)
         {
@@ -557,7 +591,7 @@ public static unsafe class FastConv
     private static void Dense_4x2V<TV>(void* state, int item) where TV : struct, IVec<TV>
     {
         ref Args a = ref *(Args*)state;
-        int oy = item % a.Ho, g = item / a.Ho, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, L = TV.Count;
+        int oy = a.RowStart + item % a.RowCount, g = item / a.RowCount, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, L = TV.Count;
         int kk = a.Kernel * a.Kernel, plane = a.Ho * wo, wStride = cinG * kk, run = Math.Max(1, SumRun / kk);
         int* taps = stackalloc int[kk];
         Taps(a, oy, taps);
@@ -603,7 +637,7 @@ public static unsafe class FastConv
         int k = a.Kernel;
         for (int ky = 0; ky < k; ky++)
         for (int kx = 0; kx < k; kx++)
-            taps[ky * k + kx] = (oy * a.Stride + ky * a.Dilation + a.Shift) * a.RowLength + ColumnOffset(a, kx);
+            taps[ky * k + kx] = (oy * a.Stride + ky * a.Dilation + a.Shift - a.RowOrigin) * a.RowLength + ColumnOffset(a, kx);
     }
 
     /// <summary>Columns [ox, wo) of one output channel's row: one vector at a time, then one column at a time (in double).</summary>
@@ -686,11 +720,11 @@ public static unsafe class FastConv
         ref Args a = ref *(Args*)state;
         // Several rows per item on small maps (a 7-column row is too little work to hand out alone); the taps
         // of the next row are those of this one, one (strided) input row further down.
-        int chunks = (a.Ho + a.Tiles - 1) / a.Tiles;
-        int oy0 = item % chunks * a.Tiles, c = item / chunks, kk = a.Kernel * a.Kernel;
+        int chunks = (a.RowCount + a.Tiles - 1) / a.Tiles;
+        int oy0 = a.RowStart + item % chunks * a.Tiles, c = item / chunks, kk = a.Kernel * a.Kernel;
         int* taps = stackalloc int[kk];
         Taps(a, oy0, taps);
-        int oy1 = Math.Min(a.Ho, oy0 + a.Tiles);
+        int oy1 = Math.Min(a.RowStart + a.RowCount, oy0 + a.Tiles);
         for (int oy = oy0; oy < oy1; oy++)
             DepthwiseRow<TV>(a, c, oy, taps, (nint)(oy - oy0) * a.Stride * a.RowLength);
     }
