@@ -66,14 +66,20 @@ public static unsafe class Workers
             s_next = 0;
             s_pending = helpers;
             s_start.Release(helpers);
-            Work();
-            // Every helper released for this call decrements once, after its last item: only then is the
-            // call done (and only then may the next call reset the shared state). The wait is the tail of
-            // one item at most, so spin and yield rather than sleep.
-            var spin = new SpinWait();
-            while (Volatile.Read(ref s_pending) > 0) spin.SpinOnce(sleep1Threshold: -1);
-            s_body = null;
-            s_state = null;
+            try
+            {
+                Work();
+            }
+            finally
+            {
+                // Every helper released for this call decrements once, after its last item: only then is the
+                // call done (and only then may the next call reset the shared state), even if an item threw here.
+                // The wait is the tail of one item at most, so spin and yield rather than sleep.
+                var spin = new SpinWait();
+                while (Volatile.Read(ref s_pending) > 0) spin.SpinOnce(sleep1Threshold: -1);
+                s_body = null;
+                s_state = null;
+            }
         }
     }
 
