@@ -481,15 +481,15 @@ public static unsafe class FastConv
         nint rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
         nint c0 = ColumnOffset(a, 0), c1 = ColumnOffset(a, 1), c2 = ColumnOffset(a, 2);
         float* xg = a.Padded + (nint)g * cinG * planeLength + (nint)(oy * a.Stride + a.Shift - a.RowOrigin) * a.RowLength;
+        // 512-bit registers are 32: four vectors of columns per block (16 accumulators), a third fewer loads per FMA.
+        int oxStart = typeof(TV) == typeof(V512) ? Dense3x3_4x4V<TV>(a, xg, g, oy) : 0;
         int oc = 0;
         for (; oc + OcBlock <= coutG; oc += OcBlock)
         {
             int o = g * coutG + oc;
             float* w = a.W + (nint)o * wStride;
             float* y = a.Y + (nint)o * plane + (nint)oy * wo;
-            int ox = 0;
-            // 512-bit registers are 32: four vectors of columns per block (16 accumulators), a third fewer loads per FMA.
-            if (typeof(TV) == typeof(V512)) ox = Dense3x3_4x4V<TV>(a, xg, w, y, wo, o);
+            int ox = oxStart;
             for (; ox + 2 * L <= wo; ox += 2 * L)
             {
                 float* yp = y + ox;
@@ -535,46 +535,54 @@ public static unsafe class FastConv
         for (; oc < coutG; oc++) DenseRest<TV>(a, oy, g, g * coutG + oc, 0);
     }
 
-    /// <summary>Dense3x3_4x4V: 4 output channels x 4 vectors of one output row; returns the first column left.</summary>
+    /// <summary>
+    /// Dense3x3_4x4V: 4 output channels x 4 vectors of one output row, for every block of four channels of group
+    /// <paramref name="g"/>; returns the first column left. Column blocks are the outer loop so the input columns one
+    /// block reads (every input channel, three rows, the block's width plus the halo) stay in L1 across the channel
+    /// blocks; each block's four weight rows are walked by pointer so every broadcast is a load at a constant offset.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int Dense3x3_4x4V<TV>(in Args a, float* xg, float* w, float* y, int wo, int o) where TV : struct, IVec<TV>
+    private static int Dense3x3_4x4V<TV>(in Args a, float* xg, int g, int oy) where TV : struct, IVec<TV>
     {
-        int L = TV.Count, cinG = a.CinG, plane = a.Ho * wo, wStride = cinG * 9, run = Math.Max(1, SumRun / 9);
-        nint rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
-        nint* cols = stackalloc nint[3];
-        for (int kx = 0; kx < 3; kx++) cols[kx] = ColumnOffset(a, kx);
+        int L = TV.Count, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, plane = a.Ho * wo, run = Math.Max(1, SumRun / 9);
+        nint wStride = (nint)cinG * 9, rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
+        nint k0 = ColumnOffset(a, 0), k1 = ColumnOffset(a, 1), k2 = ColumnOffset(a, 2);
         int ox = 0;
         for (; ox + 4 * L <= wo; ox += 4 * L)
+        for (int oc = 0; oc + OcBlock <= coutG; oc += OcBlock)
         {
-            float* yp = y + ox;
+            int o = g * coutG + oc;
+            float* yp = a.Y + (nint)o * plane + (nint)oy * wo + ox;
             for (int cb = 0; cb < cinG; cb += run)
             {
                 int ce = Math.Min(cinG, cb + run);
                 bool first = cb == 0, last = ce == cinG;
                 TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
                 TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
-                for (int ci = cb; ci < ce; ci++)
+                float* w0 = a.W + o * wStride + cb * 9, w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
+                float* channel = xg + cb * planeLength + ox;
+                for (int ci = cb; ci < ce; ci++, channel += planeLength)
+                for (float* row = channel, end = channel + 3 * rowStep; row < end; row += rowStep, w0 += 3, w1 += 3, w2 += 3, w3 += 3)
                 {
-                    float* wc = w + ci * 9;
-                    float* row = xg + ci * planeLength + ox;
-                    for (int ky = 0; ky < 3; ky++, row += rowStep)
-                    for (int kx = 0; kx < 3; kx++)
-                    {
-                        float* p = row + cols[kx];
-                        var x0 = TV.Load(p);
-                        var x1 = TV.Load(p + L);
-                        var x2 = TV.Load(p + 2 * L);
-                        var x3 = TV.Load(p + 3 * L);
-                        int t = ky * 3 + kx;
-                        var v = TV.Splat(wc[t]);
-                        c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
-                        v = TV.Splat(wc[wStride + t]);
-                        c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
-                        v = TV.Splat(wc[2 * wStride + t]);
-                        c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
-                        v = TV.Splat(wc[3 * wStride + t]);
-                        c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
-                    }
+                    // One kernel row (three taps) of one input channel.
+                    float* p = row + k0;
+                    var x0 = TV.Load(p); var x1 = TV.Load(p + L); var x2 = TV.Load(p + 2 * L); var x3 = TV.Load(p + 3 * L);
+                    var v = TV.Splat(w0[0]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
+                    v = TV.Splat(w1[0]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
+                    v = TV.Splat(w2[0]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
+                    v = TV.Splat(w3[0]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
+                    p = row + k1;
+                    x0 = TV.Load(p); x1 = TV.Load(p + L); x2 = TV.Load(p + 2 * L); x3 = TV.Load(p + 3 * L);
+                    v = TV.Splat(w0[1]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
+                    v = TV.Splat(w1[1]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
+                    v = TV.Splat(w2[1]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
+                    v = TV.Splat(w3[1]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
+                    p = row + k2;
+                    x0 = TV.Load(p); x1 = TV.Load(p + L); x2 = TV.Load(p + 2 * L); x3 = TV.Load(p + 3 * L);
+                    v = TV.Splat(w0[2]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
+                    v = TV.Splat(w1[2]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
+                    v = TV.Splat(w2[2]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
+                    v = TV.Splat(w3[2]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
                 }
                 Store1x4(a, yp, first, last, o, c00, c01, c02, c03);
                 Store1x4(a, yp + plane, first, last, o + 1, c10, c11, c12, c13);
