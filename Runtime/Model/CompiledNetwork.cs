@@ -9,9 +9,9 @@ namespace Espnet.Compiled;
 /// </summary>
 public abstract class CompiledNetwork : ICompiledNetwork
 {
-    private readonly float[] _store;
-    private readonly float[] _arena;
-    private readonly float[] _derived;
+    private readonly AlignedFloats _store;
+    private readonly AlignedFloats _arena;
+    private readonly AlignedFloats _derived;
     private readonly ParameterInfo[] _parameters;
     private readonly LayerInfo[] _layers;
 
@@ -24,9 +24,9 @@ public abstract class CompiledNetwork : ICompiledNetwork
         OutputShape = output;
         ParameterCount = parameterCount;
         MacCount = macCount;
-        _store = new float[storeFloats];
-        _arena = new float[arenaFloats];
-        _derived = new float[derivedFloats];
+        _store = new AlignedFloats(storeFloats);
+        _arena = new AlignedFloats(arenaFloats);
+        _derived = new AlignedFloats(derivedFloats);
         _parameters = parameters;
         _layers = layers;
     }
@@ -37,16 +37,16 @@ public abstract class CompiledNetwork : ICompiledNetwork
     public TensorShape OutputShape { get; }
     public long ParameterCount { get; }
     public long MacCount { get; }
-    public int ArenaFloats => _arena.Length;
+    public int ArenaFloats => _arena.Span.Length;
     public IReadOnlyList<ParameterInfo> Parameters => _parameters;
     public IReadOnlyList<LayerInfo> Layers => _layers;
 
     /// <summary>The parameter store (weights, BN statistics) in the layout of <see cref="Parameters"/>.</summary>
-    public ReadOnlySpan<float> Store => _store;
+    public ReadOnlySpan<float> Store => _store.Span;
 
     public void LoadWeights(StateDict stateDict)
     {
-        ParameterBinder.Bind(stateDict, _parameters, _store, Name);
+        ParameterBinder.Bind(stateDict, _parameters, _store.Span, Name);
         PrepareInference();
     }
 
@@ -59,10 +59,10 @@ public abstract class CompiledNetwork : ICompiledNetwork
     }
 
     /// <summary>The derived store <see cref="PrepareInference"/> fills.</summary>
-    protected Span<float> DerivedStore => _derived;
+    protected Span<float> DerivedStore => _derived.Span;
 
     /// <summary>A read-only slice of the derived store.</summary>
-    protected ReadOnlySpan<float> D(int offset, int length) => new(_derived, offset, length);
+    protected ReadOnlySpan<float> D(int offset, int length) => _derived.Span.Slice(offset, length);
 
     public void Forward(ReadOnlySpan<float> input, Span<float> output, IActivationObserver? observer = null)
     {
@@ -78,8 +78,8 @@ public abstract class CompiledNetwork : ICompiledNetwork
     /// <summary>One sample through every layer; intermediates live in <see cref="Arena"/>.</summary>
     protected abstract void ForwardSample(int sample, ReadOnlySpan<float> input, Span<float> output, IActivationObserver? observer);
 
-    protected Span<float> Arena => _arena;
+    protected Span<float> Arena => _arena.Span;
 
     /// <summary>A read-only slice of the parameter store.</summary>
-    protected ReadOnlySpan<float> P(int offset, int length) => new(_store, offset, length);
+    protected ReadOnlySpan<float> P(int offset, int length) => _store.Span.Slice(offset, length);
 }

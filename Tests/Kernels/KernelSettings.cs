@@ -16,6 +16,13 @@ public sealed class KernelSettings
         return new Restore(() => Simd.Use512 = before);
     }
 
+    public static IDisposable Winograd(bool use)
+    {
+        bool before = FastConv.UseWinograd;
+        FastConv.UseWinograd = use;
+        return new Restore(() => FastConv.UseWinograd = before);
+    }
+
     public static IDisposable Threads(int threads)
     {
         int before = Workers.Threads;

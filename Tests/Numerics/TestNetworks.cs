@@ -42,3 +42,11 @@ public sealed partial class WideNet;
 [GlobalAvgPool("gap", "down2")]
 [Linear("fc", "gap", Out = 10)]
 public sealed partial class EespNet;
+
+// Sizes where the fast kernels run the ESP branches as Winograd F(2x2, 3x3) on the dilated grid: 25 and 28
+// channels, dilations 1 to 16, rows and columns in whole periods of 32, with and without the residual.
+[Network(Height = 32, Width = 64, BatchNormEps = 1e-3)]
+[Conv("stem", "input", Out = 32, Kernel = 3)]
+[Esp("e1", "stem", Out = 128, K = 5, Residual = false)]
+[Esp("e2", "e1", Out = 128, K = 5)]
+public sealed partial class WinogradNet;

@@ -13,7 +13,7 @@ namespace Espnet.Compiled.Cpu.Fast;
 /// <see cref="Workers"/> by pixel tile or output row; each output is computed by one thread in a fixed order,
 /// so results do not depend on the thread count. The plain kernels in <see cref="Conv"/> are their oracle.
 /// </summary>
-public static unsafe class FastConv
+public static unsafe partial class FastConv
 {
     private const int OcBlock = 4, PixelTile = 128;
 
@@ -68,6 +68,13 @@ public static unsafe class FastConv
                 default:
                 {
                     bool depthwise = ConvPlan.Choose(cin, cout, kernel, stride, groups) == ConvPlan.Method.Depthwise;
+                    if ((inputHalo > 0 || ConvPlan.BandRows(cin, h, w, kernel, stride, dilation) >= ho)
+                        && WinogradApplies(cin, cout, ho, wo, kernel, stride, dilation, groups, wide ? V512.Count : V256.Count))
+                    {
+                        Prepare(ref a, pscratch, inputHalo);
+                        Winograd3x3(ref a);
+                        break;
+                    }
                     if (depthwise) a.Tiles = Math.Max(1, 512 / wo); // output rows per work item
                     Prepare(ref a, pscratch, inputHalo);
                     // A large input is padded and convolved a band of rows at a time (its copy stays in cache, the scratch small).
@@ -131,6 +138,8 @@ public static unsafe class FastConv
     private struct Args
     {
         public float* X, W, Y, Bias, Slope, Residual, Padded;
+        /// <summary>Winograd: the transformed weights, [16 positions][cin][cout].</summary>
+        public float* U;
         public int Cin, H, Wd, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, CinG, CoutG, Tiles;
         public int Pad, RowLength, PlaneLength, EvenLength, Shift;
         // Row bands: the padded copy holds padded rows [RowOrigin, RowOrigin + PlaneRows); the kernels compute

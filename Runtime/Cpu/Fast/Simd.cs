@@ -25,6 +25,11 @@ internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     static abstract TSelf Splat(float value);
     static abstract TSelf FusedMultiplyAdd(TSelf a, TSelf b, TSelf c);
     static abstract TSelf Add(TSelf a, TSelf b);
+    static abstract TSelf Subtract(TSelf a, TSelf b);
+    /// <summary>A lane index vector (ints, held in a float vector's bits) for <see cref="Permute2"/>.</summary>
+    static abstract TSelf LoadIndex(int* p);
+    /// <summary>Lane i of the result is lane index[i] of the 2 x Count lanes of (lo, hi).</summary>
+    static abstract TSelf Permute2(TSelf lo, TSelf hi, TSelf index);
     /// <summary>v + bias, then PReLU with slope when <paramref name="activate"/>.</summary>
     static abstract TSelf Epilogue(TSelf v, float bias, float slope, bool activate);
     void Store(float* p);
@@ -40,6 +45,18 @@ internal readonly unsafe struct V256(Vector256<float> v) : IVec<V256>
     public static V256 FusedMultiplyAdd(V256 a, V256 b, V256 c) =>
         new(Fma.IsSupported ? Fma.MultiplyAdd(a._v, b._v, c._v) : a._v * b._v + c._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Add(V256 a, V256 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Subtract(V256 a, V256 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 LoadIndex(int* p) => new(Vector256.Load(p).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Permute2(V256 lo, V256 hi, V256 index)
+    {
+        var i = index._v.AsInt32();
+        if (Avx512F.VL.IsSupported) return new(Avx512F.VL.PermuteVar8x32x2(lo._v, i, hi._v));
+        // AVX2: permute each source by the low three bits, then take hi's lane where the index is 8 or more.
+        var fromLo = Avx2.PermuteVar8x32(lo._v, i);
+        var fromHi = Avx2.PermuteVar8x32(hi._v, i);
+        return new(Vector256.ConditionalSelect(Vector256.GreaterThan(i, Vector256.Create(7)).AsSingle(), fromHi, fromLo));
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Epilogue(V256 v, float bias, float slope, bool activate)
     {
@@ -59,6 +76,10 @@ internal readonly unsafe struct V512(Vector512<float> v) : IVec<V512>
     public static V512 FusedMultiplyAdd(V512 a, V512 b, V512 c) =>
         new(Avx512F.IsSupported ? Avx512F.FusedMultiplyAdd(a._v, b._v, c._v) : a._v * b._v + c._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Add(V512 a, V512 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Subtract(V512 a, V512 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 LoadIndex(int* p) => new(Vector512.Load(p).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 Permute2(V512 lo, V512 hi, V512 index) => new(Avx512F.PermuteVar16x32x2(lo._v, index._v.AsInt32(), hi._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Epilogue(V512 v, float bias, float slope, bool activate)
     {
