@@ -46,7 +46,7 @@ public static unsafe partial class FastConv
         && System.Numerics.BitOperations.IsPow2(dilation)
         && ho % (2 * dilation) == 0 && wo % (2 * dilation) == 0 && wo % (2 * lanes) == 0;
 
-    [SkipLocalsInit]
+    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Winograd3x3(ref Args a)
     {
         int blocks = WinogradBlocks(a.Cout);

@@ -724,9 +724,11 @@ public static unsafe partial class FastConv
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StorePartial<TV>(in Args a, TV acc, float* y, int from, int end, int oc) where TV : struct, IVec<TV>
     {
-        float* lanes = stackalloc float[TV.Count];
-        acc.Store(lanes);
-        for (int k = 0; k < end - from; k++) y[from + k] = Finish(a, lanes[k], y + from + k, oc);
+        // The epilogue of Accumulate on the lanes that exist: masked loads and stores touch nothing past them.
+        int n = end - from;
+        if (a.Residual != null) acc = TV.Add(acc, TV.LoadFirst(a.Residual + (y + from - a.Y), n));
+        acc = TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
+        acc.StoreFirst(y + from, n);
     }
 
     // ---- Depthwise_4V: one channel's output row, four vectors of columns at a time ----

@@ -33,6 +33,10 @@ internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     /// <summary>v + bias, then PReLU with slope when <paramref name="activate"/>.</summary>
     static abstract TSelf Epilogue(TSelf v, float bias, float slope, bool activate);
     void Store(float* p);
+    /// <summary>Lanes [0, count) from p, the rest zero; nothing past them is read.</summary>
+    static abstract TSelf LoadFirst(float* p, int count);
+    /// <summary>Lanes [0, count) to p; nothing past them is written (a row's end, another thread's next row).</summary>
+    void StoreFirst(float* p, int count);
 }
 
 internal readonly unsafe struct V256(Vector256<float> v) : IVec<V256>
@@ -64,6 +68,10 @@ internal readonly unsafe struct V256(Vector256<float> v) : IVec<V256>
         return new(activate ? Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), x * Vector256.Create(slope), x) : x);
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Store(float* p) => _v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> First(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 LoadFirst(float* p, int count) => new(Avx.MaskLoad(p, First(count)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public void StoreFirst(float* p, int count) => Avx.MaskStore(p, First(count), _v);
 }
 
 internal readonly unsafe struct V512(Vector512<float> v) : IVec<V512>
@@ -87,4 +95,8 @@ internal readonly unsafe struct V512(Vector512<float> v) : IVec<V512>
         return new(activate ? Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), x * Vector512.Create(slope), x) : x);
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Store(float* p) => _v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> First(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 LoadFirst(float* p, int count) => new(Avx512F.MaskLoad(p, First(count), Vector512<float>.Zero));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public void StoreFirst(float* p, int count) => Avx512F.MaskStore(p, First(count), _v);
 }
