@@ -46,17 +46,25 @@ public static unsafe partial class FastConv
         && System.Numerics.BitOperations.IsPow2(dilation)
         && ho % (2 * dilation) == 0 && wo % (2 * dilation) == 0 && wo % (2 * lanes) == 0;
 
+    /// <summary>Transforms the weights, then runs the tile rows, <paramref name="band"/> output rows (whole periods) at a time.</summary>
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Winograd3x3(ref Args a)
+    private static void Winograd3x3(ref Args a, int band)
     {
+        // Output channels padded to whole blocks of four (zero weights): the blocks run one kernel, no tails.
         int blocks = WinogradBlocks(a.Cout);
         float* raw = stackalloc float[16 * a.Cin * blocks + 16];
         float* u = Align64(raw);
         new Span<float>(u, 16 * a.Cin * blocks).Clear();
         WinogradWeights(a.W, a.Cin, a.Cout, blocks, u);
         a.U = u;
-        fixed (Args* p = &a)
-            Workers.For(p, Simd.Use512 ? &WinogradRows<V512> : &WinogradRows<V256>, a.Ho / 2, (long)a.Cout * a.Cin * 9 * a.Ho * a.Wo);
+        for (int start = 0; start < a.Ho; start += band)
+        {
+            int rows = Math.Min(band, a.Ho - start);
+            // A large input is padded a band at a time (as for the direct kernels); a small one is already whole.
+            if (band < a.Ho) PadBand(ref a, start, rows);
+            fixed (Args* p = &a)
+                Workers.For(p, Simd.Use512 ? &WinogradRows<V512> : &WinogradRows<V256>, rows / 2, (long)a.Cout * a.Cin * 9 * rows * a.Wo);
+        }
     }
 
     /// <summary>U = G g Gt for every (output, input) channel pair, summed in double; stored [position][cin][stride].</summary>
@@ -94,7 +102,7 @@ public static unsafe partial class FastConv
     {
         ref Args a = ref *(Args*)state;
         int L = TV.Count, d = a.Dilation, cin = a.Cin, cout = a.Cout, blocks = WinogradBlocks(cout);
-        int y0 = TileColumn(item, d), vectors = a.Wo / 2 / L;
+        int y0 = a.RowStart + TileColumn(item, d), vectors = a.Wo / 2 / L;
         int chunk = Math.Clamp(WinogradTileFloats / (16 * cin * L), 1, 8);
         if (chunk >= 4) chunk &= ~3;
         chunk = Math.Min(chunk, vectors);

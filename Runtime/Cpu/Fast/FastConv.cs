@@ -68,12 +68,16 @@ public static unsafe partial class FastConv
                 default:
                 {
                     bool depthwise = ConvPlan.Choose(cin, cout, kernel, stride, groups) == ConvPlan.Method.Depthwise;
-                    if ((inputHalo > 0 || ConvPlan.BandRows(cin, h, w, kernel, stride, dilation) >= ho)
-                        && WinogradApplies(cin, cout, ho, wo, kernel, stride, dilation, groups, wide ? V512.Count : V256.Count))
+                    if (WinogradApplies(cin, cout, ho, wo, kernel, stride, dilation, groups, wide ? V512.Count : V256.Count))
                     {
-                        Prepare(ref a, pscratch, inputHalo);
-                        Winograd3x3(ref a);
-                        break;
+                        // Bands of whole tile periods (2d rows), so no tile straddles two bands.
+                        int rows = inputHalo > 0 ? ho : ConvPlan.BandRows(cin, h, w, kernel, stride, dilation);
+                        if (rows >= 2 * dilation)
+                        {
+                            Prepare(ref a, pscratch, inputHalo);
+                            Winograd3x3(ref a, rows - rows % (2 * dilation));
+                            break;
+                        }
                     }
                     if (depthwise) a.Tiles = Math.Max(1, 512 / wo); // output rows per work item
                     Prepare(ref a, pscratch, inputHalo);
