@@ -5,7 +5,7 @@ namespace Espnet.Compiled.Generator.Plan;
 
 /// <summary>
 /// Places buffers in one arena by liveness: two buffers may share floats only if their lifetimes
-/// (first and last layer index that touches them) do not overlap. Greedy, largest first, lowest offset.
+/// (first and last position in the run order that touches them) do not overlap. Greedy, lowest offset.
 /// </summary>
 internal static class Arena
 {
@@ -15,12 +15,46 @@ internal static class Arena
 
     public sealed record Buffer(int Id, int Floats, int First, int Last);
 
+    /// <summary>
+    /// Places every buffer; tries a few greedy orders (largest first; longest-lived first; largest area — floats
+    /// times lifetime — first) and keeps the smallest arena. The bound no placement beats is the most floats live
+    /// at once (<see cref="LiveFloats"/>).
+    /// </summary>
     public static (Dictionary<int, int> Offsets, int Size) Place(IReadOnlyList<Buffer> buffers)
+    {
+        var live = buffers.Where(b => b.Floats > 0).ToList();
+        var orders = new[]
+        {
+            live.OrderByDescending(b => b.Floats).ThenBy(b => b.Id).ToList(),
+            live.OrderByDescending(b => b.Last - b.First).ThenByDescending(b => b.Floats).ThenBy(b => b.Id).ToList(),
+            live.OrderByDescending(b => (long)b.Floats * (b.Last - b.First + 1)).ThenBy(b => b.Id).ToList(),
+        };
+        (Dictionary<int, int> Offsets, int Size) best = (new Dictionary<int, int>(), int.MaxValue);
+        foreach (var order in orders)
+        {
+            var placed = PlaceInOrder(order);
+            if (placed.Size < best.Size) best = placed;
+        }
+        return best.Size == int.MaxValue ? (new Dictionary<int, int>(), 0) : best;
+    }
+
+    /// <summary>The most floats (aligned) live at any one layer: a lower bound on the arena.</summary>
+    public static long LiveFloats(IReadOnlyList<Buffer> buffers)
+    {
+        var live = buffers.Where(b => b.Floats > 0).ToList();
+        if (live.Count == 0) return 0;
+        long most = 0;
+        for (int t = live.Min(b => b.First); t <= live.Max(b => b.Last); t++)
+            most = System.Math.Max(most, live.Where(b => b.First <= t && t <= b.Last).Sum(b => (long)Align(b.Floats)));
+        return most;
+    }
+
+    private static (Dictionary<int, int> Offsets, int Size) PlaceInOrder(IEnumerable<Buffer> buffers)
     {
         var placed = new List<(Buffer Buffer, int Offset)>();
         var offsets = new Dictionary<int, int>();
         int size = 0;
-        foreach (var b in buffers.Where(b => b.Floats > 0).OrderByDescending(b => b.Floats).ThenBy(b => b.Id))
+        foreach (var b in buffers)
         {
             var clashes = placed
                 .Where(p => p.Buffer.First <= b.Last && b.First <= p.Buffer.Last)

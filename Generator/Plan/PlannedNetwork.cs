@@ -31,11 +31,16 @@ public sealed record PlannedLayer(ShapedLayer Shaped, LayerProgram Program, int 
     public long TransposedMacs => Program.TransposedMacs;
 }
 
-/// <summary>The whole plan a printer reads: layers in order, arena and parameter store sizes, totals.</summary>
+/// <summary>
+/// The whole plan a printer reads: layers in declaration order, the order they run in (<see cref="Order"/>:
+/// layer indices), arena and parameter store sizes, totals.
+/// </summary>
 public sealed record PlannedNetwork(
     ShapedNetwork Shaped,
     EquatableArray<PlannedLayer> Layers,
+    EquatableArray<int> Order,
     int ArenaFloats,
+    long LiveFloats,
     int ParameterFloats,
     int DerivedFloats,
     long ParameterCount,

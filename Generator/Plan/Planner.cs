@@ -28,39 +28,58 @@ internal static class Planner
         // Producers that write straight into a concatenation's slices (the fast set only).
         var alias = options.OutputInPlace ? ConcatInPlace.Run(programs, network.OutputLayer) : new Dictionary<int, (int Concat, int Offset)>();
 
-        // Lifetimes: a layer's output lives from the layer until its last reader; the network output to the end.
-        var last = Enumerable.Range(0, count).ToArray();
+        // The order layers run in (the fast set moves a layer up where that frees a larger buffer early).
+        var order = options.OutputInPlace ? ExecutionOrder.Run(layers, network.OutputLayer, alias) : Enumerable.Range(0, count).ToList();
+        var at = new int[count];
+        for (int k = 0; k < count; k++) at[order[k]] = k;
+
+        // Scale-shift layers that rewrite their input's buffer in place (the input's producer writes their output region).
+        var into = options.OutputInPlace ? InPlace.Run(programs, layers, network.OutputLayer, alias, at) : new Dictionary<int, int>();
+        int Holder(int i) => into.TryGetValue(i, out int next) ? Holder(next) : i;
+
+        // Lifetimes, in positions of that order: a layer's output lives from the layer until its last reader; the
+        // network output to the end.
+        var last = (int[])at.Clone();
         for (int i = 0; i < count; i++)
             foreach (int from in layers[i].Inputs)
-                if (from >= 0) last[from] = System.Math.Max(last[from], i);
+                if (from >= 0) last[from] = System.Math.Max(last[from], at[i]);
         last[network.OutputLayer] = count;
         // A concatenation's buffer holds its producers' outputs: it lives from the first to the last reader of any.
-        var first = Enumerable.Range(0, count).ToArray();
+        var first = (int[])at.Clone();
         foreach (var pair in alias)
         {
             int producer = pair.Key, concat = pair.Value.Concat;
-            first[concat] = System.Math.Min(first[concat], producer);
+            first[concat] = System.Math.Min(first[concat], first[producer]);
             last[concat] = System.Math.Max(last[concat], last[producer]);
+        }
+        // An in-place chain's region (the last layer's buffer, or its concatenation's) lives from the chain's first producer.
+        foreach (var producer in into.Keys)
+        {
+            int holder = Holder(producer);
+            int buffer = alias.TryGetValue(holder, out var slice) ? slice.Concat : holder;
+            first[buffer] = System.Math.Min(first[buffer], first[producer]);
+            last[buffer] = System.Math.Max(last[buffer], last[producer]);
         }
 
         var buffers = new List<Arena.Buffer>();
         for (int i = 0; i < count; i++)
         {
-            bool elsewhere = options.OutputInPlace && i == network.OutputLayer || alias.ContainsKey(i);
+            bool elsewhere = options.OutputInPlace && i == network.OutputLayer || alias.ContainsKey(i) || into.ContainsKey(i);
             buffers.Add(new Arena.Buffer(2 * i, elsewhere ? 0 : (int)layers[i].Out.Elements, first[i], last[i]));
-            buffers.Add(new Arena.Buffer(2 * i + 1, programs[i].ScratchFloats, i, i));
+            buffers.Add(new Arena.Buffer(2 * i + 1, programs[i].ScratchFloats, at[i], at[i]));
         }
         var (offsets, arenaFloats) = Arena.Place(buffers);
 
         int OutOffset(int i) =>
-            options.OutputInPlace && i == network.OutputLayer ? PlannedLayer.CallersOutput
-            : alias.TryGetValue(i, out var at) ? offsets[2 * at.Concat] + at.Offset
+            into.ContainsKey(i) ? OutOffset(Holder(i))
+            : options.OutputInPlace && i == network.OutputLayer ? PlannedLayer.CallersOutput
+            : alias.TryGetValue(i, out var at) ? OutOffset(at.Concat) + at.Offset
             : offsets[2 * i];
         var planned = layers.Select((layer, i) => new PlannedLayer(layer, programs[i],
             OutOffset: OutOffset(i),
             ScratchOffset: programs[i].ScratchFloats > 0 ? offsets[2 * i + 1] : 0)).ToEquatableArray();
 
-        return new PlannedNetwork(network, planned, arenaFloats, store.Offset, derived.Offset,
+        return new PlannedNetwork(network, planned, order.ToEquatableArray(), arenaFloats, Arena.LiveFloats(buffers), store.Offset, derived.Offset,
             planned.Sum(l => l.Parameters), planned.Sum(l => l.Macs), planned.Sum(l => l.TransposedMacs));
     }
 }

@@ -55,6 +55,7 @@ internal static class NetworkEmitter
         w.Line($"public const long MacTotal = {CodeWriter.Inv(plan.MacCount)};");
         w.Line($"/// <summary>Transposed-convolution multiply-accumulates per sample.</summary>");
         w.Line($"public const long TransposedMacTotal = {CodeWriter.Inv(plan.TransposedMacCount)};");
+        w.Line($"/// <summary>Floats of the activation arena (at most {CodeWriter.Inv(plan.LiveFloats)} are live at once).</summary>");
         w.Line($"public const int ArenaLength = {plan.ArenaFloats};");
         w.Line($"public const int StoreLength = {plan.ParameterFloats};");
         if (plan.DerivedFloats > 0) w.Line($"public const int DerivedLength = {plan.DerivedFloats};");
@@ -102,8 +103,9 @@ internal static class NetworkEmitter
     {
         w.Open($"protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, {Api}.IActivationObserver? observer)");
         w.Line("global::System.Span<float> arena = Arena;");
-        foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)))
+        foreach (int i in plan.Order)
         {
+            var layer = plan.Layers[i];
             w.Line($"// {layer.Name}: {Describe(layer)}");
             var args = layer.Program.Operands.Select(o => o.Source < 0 ? "input" : Region(plan.Layers[o.Source])).ToList();
             args.Add(Region(layer));

@@ -56,7 +56,14 @@ public static unsafe class Workers
             for (int i = 0; i < items; i++) body(state, i);
             return;
         }
-        lock (s_gate)
+        // The pool serves one call at a time. Another thread's forward pass already using it: run this call on
+        // the calling thread rather than queue (no waiting on a lock, which can allocate; same results).
+        if (!Monitor.TryEnter(s_gate))
+        {
+            for (int i = 0; i < items; i++) body(state, i);
+            return;
+        }
+        try
         {
             int helpers = System.Math.Min(s_threads, items) - 1;
             EnsureHelpers(s_threads - 1);
@@ -80,6 +87,10 @@ public static unsafe class Workers
                 s_body = null;
                 s_state = null;
             }
+        }
+        finally
+        {
+            Monitor.Exit(s_gate);
         }
     }
 

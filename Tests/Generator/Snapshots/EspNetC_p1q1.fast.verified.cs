@@ -20,6 +20,7 @@ namespace Models
         public const long MacTotal = 2640688;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 0;
+        /// <summary>Floats of the activation arena (at most 45344 are live at once).</summary>
         public const int ArenaLength = 45344;
         public const int StoreLength = 112880;
         public const int DerivedLength = 1264;
@@ -137,31 +138,31 @@ namespace Models
         {
             global::System.Span<float> arena = Arena;
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 16x16x16
-            Layer0_level1(input, arena.Slice(0, 4096), arena.Slice(4864, 3532));
-            observer?.OnActivation(sample, s_layers[0], arena.Slice(0, 4096));
+            Layer0_level1(input, arena.Slice(20032, 4096), arena.Slice(0, 3532));
+            observer?.OnActivation(sample, s_layers[0], arena.Slice(20032, 4096));
             // sample1: avgpool 3x3/2 x1: 3x32x32 -> 3x16x16
-            Layer1_sample1(input, arena.Slice(4096, 768));
-            observer?.OnActivation(sample, s_layers[1], arena.Slice(4096, 768));
+            Layer1_sample1(input, arena.Slice(24128, 768));
+            observer?.OnActivation(sample, s_layers[1], arena.Slice(24128, 768));
             // sample2: avgpool 3x3/2 x2: 3x32x32 -> 3x8x8
-            Layer2_sample2(input, arena.Slice(28224, 192), arena.Slice(4864, 1536));
-            observer?.OnActivation(sample, s_layers[2], arena.Slice(28224, 192));
+            Layer2_sample2(input, arena.Slice(41056, 192), arena.Slice(0, 1536));
+            observer?.OnActivation(sample, s_layers[2], arena.Slice(41056, 192));
             // cat_b1: concat: 16x16x16 + 3x16x16 -> 19x16x16
-            Layer3_cat_b1(arena.Slice(0, 4096), arena.Slice(4096, 768), arena.Slice(0, 4864));
-            observer?.OnActivation(sample, s_layers[3], arena.Slice(0, 4864));
+            Layer3_cat_b1(arena.Slice(20032, 4096), arena.Slice(24128, 768), arena.Slice(20032, 4864));
+            observer?.OnActivation(sample, s_layers[3], arena.Slice(20032, 4864));
             // b1: BN + PReLU: 19x16x16 -> 19x16x16
-            Layer4_b1(arena.Slice(0, 4864), arena.Slice(28416, 4864));
-            observer?.OnActivation(sample, s_layers[4], arena.Slice(28416, 4864));
+            Layer4_b1(arena.Slice(20032, 4864), arena.Slice(20032, 4864));
+            observer?.OnActivation(sample, s_layers[4], arena.Slice(20032, 4864));
             // level2_0: strided ESP K=5 d=[1,2,4,8,16] HFF: 19x16x16 -> 64x8x8
-            Layer5_level2_0(arena.Slice(28416, 4864), arena.Slice(24128, 4096), arena.Slice(0, 20032));
-            observer?.OnActivation(sample, s_layers[5], arena.Slice(24128, 4096));
+            Layer5_level2_0(arena.Slice(20032, 4864), arena.Slice(36960, 4096), arena.Slice(0, 20032));
+            observer?.OnActivation(sample, s_layers[5], arena.Slice(36960, 4096));
             // level2.0: ESP K=5 d=[1,2,4,8,16] HFF residual: 64x8x8 -> 64x8x8
-            Layer6_level2_0(arena.Slice(24128, 4096), arena.Slice(20032, 4096), arena.Slice(0, 20032));
-            observer?.OnActivation(sample, s_layers[6], arena.Slice(20032, 4096));
+            Layer6_level2_0(arena.Slice(36960, 4096), arena.Slice(32864, 4096), arena.Slice(0, 20032));
+            observer?.OnActivation(sample, s_layers[6], arena.Slice(32864, 4096));
             // cat_b2: concat: 64x8x8 + 64x8x8 + 3x8x8 -> 131x8x8
-            Layer7_cat_b2(arena.Slice(20032, 4096), arena.Slice(24128, 4096), arena.Slice(28224, 192), arena.Slice(20032, 8384));
-            observer?.OnActivation(sample, s_layers[7], arena.Slice(20032, 8384));
+            Layer7_cat_b2(arena.Slice(32864, 4096), arena.Slice(36960, 4096), arena.Slice(41056, 192), arena.Slice(32864, 8384));
+            observer?.OnActivation(sample, s_layers[7], arena.Slice(32864, 8384));
             // b2: BN + PReLU: 131x8x8 -> 131x8x8
-            Layer8_b2(arena.Slice(20032, 8384), arena.Slice(32864, 8384));
+            Layer8_b2(arena.Slice(32864, 8384), arena.Slice(32864, 8384));
             observer?.OnActivation(sample, s_layers[8], arena.Slice(32864, 8384));
             // level3_0: strided ESP K=5 d=[1,2,4,8,16] HFF: 131x8x8 -> 128x4x4
             Layer9_level3_0(arena.Slice(32864, 8384), arena.Slice(41248, 2048), arena.Slice(0, 32864));
@@ -173,10 +174,10 @@ namespace Models
             Layer11_cat_b3(arena.Slice(41248, 2048), arena.Slice(43296, 2048), arena.Slice(41248, 4096));
             observer?.OnActivation(sample, s_layers[11], arena.Slice(41248, 4096));
             // b3: BN + PReLU: 256x4x4 -> 256x4x4
-            Layer12_b3(arena.Slice(41248, 4096), arena.Slice(0, 4096));
-            observer?.OnActivation(sample, s_layers[12], arena.Slice(0, 4096));
+            Layer12_b3(arena.Slice(41248, 4096), arena.Slice(41248, 4096));
+            observer?.OnActivation(sample, s_layers[12], arena.Slice(41248, 4096));
             // classifier: conv 1x1: 256x4x4 -> 5x4x4
-            Layer13_classifier(arena.Slice(0, 4096), output);
+            Layer13_classifier(arena.Slice(41248, 4096), output);
             observer?.OnActivation(sample, s_layers[13], output);
         }
 

@@ -20,7 +20,8 @@ namespace Models
         public const long MacTotal = 2640688;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 0;
-        public const int ArenaLength = 18112;
+        /// <summary>Floats of the activation arena (at most 16768 are live at once).</summary>
+        public const int ArenaLength = 17536;
         public const int StoreLength = 112880;
 
         /// <summary>Parameter store layout: state_dict key, offset (floats), shape, role.</summary>
@@ -122,28 +123,28 @@ namespace Models
         {
             global::System.Span<float> arena = Arena;
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 16x16x16
-            Layer0_level1(input, arena.Slice(4864, 4096));
-            observer?.OnActivation(sample, s_layers[0], arena.Slice(4864, 4096));
+            Layer0_level1(input, arena.Slice(0, 4096));
+            observer?.OnActivation(sample, s_layers[0], arena.Slice(0, 4096));
             // sample1: avgpool 3x3/2 x1: 3x32x32 -> 3x16x16
             Layer1_sample1(input, arena.Slice(8960, 768));
             observer?.OnActivation(sample, s_layers[1], arena.Slice(8960, 768));
             // sample2: avgpool 3x3/2 x2: 3x32x32 -> 3x8x8
-            Layer2_sample2(input, arena.Slice(17920, 192), arena.Slice(0, 1536));
-            observer?.OnActivation(sample, s_layers[2], arena.Slice(17920, 192));
+            Layer2_sample2(input, arena.Slice(17344, 192), arena.Slice(4096, 1536));
+            observer?.OnActivation(sample, s_layers[2], arena.Slice(17344, 192));
             // cat_b1: concat: 16x16x16 + 3x16x16 -> 19x16x16
-            Layer3_cat_b1(arena.Slice(4864, 4096), arena.Slice(8960, 768), arena.Slice(0, 4864));
-            observer?.OnActivation(sample, s_layers[3], arena.Slice(0, 4864));
+            Layer3_cat_b1(arena.Slice(0, 4096), arena.Slice(8960, 768), arena.Slice(4096, 4864));
+            observer?.OnActivation(sample, s_layers[3], arena.Slice(4096, 4864));
             // b1: BN + PReLU: 19x16x16 -> 19x16x16
-            Layer4_b1(arena.Slice(0, 4864), arena.Slice(4864, 4864));
-            observer?.OnActivation(sample, s_layers[4], arena.Slice(4864, 4864));
+            Layer4_b1(arena.Slice(4096, 4864), arena.Slice(12480, 4864));
+            observer?.OnActivation(sample, s_layers[4], arena.Slice(12480, 4864));
             // level2_0: strided ESP K=5 d=[1,2,4,8,16] HFF: 19x16x16 -> 64x8x8
-            Layer5_level2_0(arena.Slice(4864, 4864), arena.Slice(9728, 4096), arena.Slice(0, 768));
-            observer?.OnActivation(sample, s_layers[5], arena.Slice(9728, 4096));
+            Layer5_level2_0(arena.Slice(12480, 4864), arena.Slice(8384, 4096), arena.Slice(0, 768));
+            observer?.OnActivation(sample, s_layers[5], arena.Slice(8384, 4096));
             // level2.0: ESP K=5 d=[1,2,4,8,16] HFF residual: 64x8x8 -> 64x8x8
-            Layer6_level2_0(arena.Slice(9728, 4096), arena.Slice(13824, 4096), arena.Slice(0, 768));
-            observer?.OnActivation(sample, s_layers[6], arena.Slice(13824, 4096));
+            Layer6_level2_0(arena.Slice(8384, 4096), arena.Slice(12480, 4096), arena.Slice(0, 768));
+            observer?.OnActivation(sample, s_layers[6], arena.Slice(12480, 4096));
             // cat_b2: concat: 64x8x8 + 64x8x8 + 3x8x8 -> 131x8x8
-            Layer7_cat_b2(arena.Slice(13824, 4096), arena.Slice(9728, 4096), arena.Slice(17920, 192), arena.Slice(0, 8384));
+            Layer7_cat_b2(arena.Slice(12480, 4096), arena.Slice(8384, 4096), arena.Slice(17344, 192), arena.Slice(0, 8384));
             observer?.OnActivation(sample, s_layers[7], arena.Slice(0, 8384));
             // b2: BN + PReLU: 131x8x8 -> 131x8x8
             Layer8_b2(arena.Slice(0, 8384), arena.Slice(8384, 8384));

@@ -20,6 +20,7 @@ namespace Models
         public const long MacTotal = 99648;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 0;
+        /// <summary>Floats of the activation arena (at most 9216 are live at once).</summary>
         public const int ArenaLength = 9216;
         public const int StoreLength = 2880;
         public const int DerivedLength = 864;

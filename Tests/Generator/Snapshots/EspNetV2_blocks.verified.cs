@@ -20,6 +20,7 @@ namespace Models
         public const long MacTotal = 99648;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 0;
+        /// <summary>Floats of the activation arena (at most 6848 are live at once).</summary>
         public const int ArenaLength = 6848;
         public const int StoreLength = 2880;
 

@@ -20,7 +20,8 @@ namespace Models
         public const long MacTotal = 266400;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 7680;
-        public const int ArenaLength = 16928;
+        /// <summary>Floats of the activation arena (at most 13568 are live at once).</summary>
+        public const int ArenaLength = 13568;
         public const int StoreLength = 1968;
         public const int DerivedLength = 288;
 
@@ -92,22 +93,22 @@ namespace Models
         {
             global::System.Span<float> arena = Arena;
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x40x48 -> 8x20x24
-            Layer0_level1(input, arena.Slice(6368, 3840), arena.Slice(0, 6364));
-            observer?.OnActivation(sample, s_layers[0], arena.Slice(6368, 3840));
+            Layer0_level1(input, arena.Slice(6848, 3840), arena.Slice(0, 6364));
+            observer?.OnActivation(sample, s_layers[0], arena.Slice(6848, 3840));
             // sample1: avgpool 3x3/2 x1: 3x40x48 -> 3x20x24
-            Layer1_sample1(input, arena.Slice(10208, 1440));
-            observer?.OnActivation(sample, s_layers[1], arena.Slice(10208, 1440));
+            Layer1_sample1(input, arena.Slice(10688, 1440));
+            observer?.OnActivation(sample, s_layers[1], arena.Slice(10688, 1440));
             // cat: concat: 8x20x24 + 3x20x24 -> 11x20x24
-            Layer2_cat(arena.Slice(6368, 3840), arena.Slice(10208, 1440), arena.Slice(6368, 5280));
-            observer?.OnActivation(sample, s_layers[2], arena.Slice(6368, 5280));
+            Layer2_cat(arena.Slice(6848, 3840), arena.Slice(10688, 1440), arena.Slice(6848, 5280));
+            observer?.OnActivation(sample, s_layers[2], arena.Slice(6848, 5280));
             // b1: BN + PReLU: 11x20x24 -> 11x20x24
-            Layer3_b1(arena.Slice(6368, 5280), arena.Slice(11648, 5280));
-            observer?.OnActivation(sample, s_layers[3], arena.Slice(11648, 5280));
+            Layer3_b1(arena.Slice(6848, 5280), arena.Slice(6848, 5280));
+            observer?.OnActivation(sample, s_layers[3], arena.Slice(6848, 5280));
             // down: strided ESP K=3 d=[1,2,4] HFF: 11x20x24 -> 12x10x12
-            Layer4_down(arena.Slice(11648, 5280), arena.Slice(6848, 1440), arena.Slice(0, 6836));
-            observer?.OnActivation(sample, s_layers[4], arena.Slice(6848, 1440));
+            Layer4_down(arena.Slice(6848, 5280), arena.Slice(12128, 1440), arena.Slice(0, 6836));
+            observer?.OnActivation(sample, s_layers[4], arena.Slice(12128, 1440));
             // esp: ESP K=3 d=[1,2,4] HFF residual: 12x10x12 -> 12x10x12
-            Layer5_esp(arena.Slice(6848, 1440), arena.Slice(1984, 1440), arena.Slice(0, 1984));
+            Layer5_esp(arena.Slice(12128, 1440), arena.Slice(1984, 1440), arena.Slice(0, 1984));
             observer?.OnActivation(sample, s_layers[5], arena.Slice(1984, 1440));
             // classifier: conv 1x1: 12x10x12 -> 4x10x12
             Layer6_classifier(arena.Slice(1984, 1440), arena.Slice(0, 480));

@@ -20,6 +20,7 @@ namespace Models
         public const long MacTotal = 266400;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 7680;
+        /// <summary>Floats of the activation arena (at most 10560 are live at once).</summary>
         public const int ArenaLength = 10560;
         public const int StoreLength = 1968;
 
