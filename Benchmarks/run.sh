@@ -9,6 +9,8 @@
 #
 # Environment (defaults in brackets):
 #   RUNS [10]  WARMUP [3]          timed and untimed forward passes, for every runner
+#   ROUNDS [1]                     repeat each row's three runners this many times, alternating (the table takes
+#                                  the median of the rounds' medians: slow spells of a shared VM hit all alike)
 #   MODELS ["espnet-p2-q8 espnet-c-p2-q8 espnetv2-seg-s2.0-city espnetv2-s1.0"]
 #   THREADS ["1 2"]
 #   SIZE [each model's: 512x1024, or 224x224 for espnetv2-s*]   e.g. SIZE=64x128 for a quick check
@@ -27,6 +29,7 @@ ESPNET="${ESPNET:-$ROOT/Cli/bin/Release/net10.0/espnet.dll}"
 ORTPEER="${ORTPEER:-$HERE/OrtPeer/bin/Release/net10.0/ortpeer.dll}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 RUNS="${RUNS:-10}"
+ROUNDS="${ROUNDS:-1}"
 WARMUP="${WARMUP:-3}"
 MODELS="${MODELS:-espnet-p2-q8 espnet-c-p2-q8 espnetv2-seg-s2.0-city espnetv2-s1.0}"
 THREADS="${THREADS:-1 2}"
@@ -98,8 +101,8 @@ size_of() {  # model -> "H W"
 }
 
 torch_version="$([ "$have_torch" = 1 ] && "$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)"
-printf '{"kind":"meta","date":"%s","host_cpu":"%s","nproc":%s,"runs":%s,"warmup":%s,"torch":"%s","loadavg":"%s"}\n' \
-    "$(date -Is)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "$RUNS" "$WARMUP" \
+printf '{"kind":"meta","date":"%s","host_cpu":"%s","nproc":%s,"runs":%s,"warmup":%s,"rounds":%s,"torch":"%s","loadavg":"%s"}\n' \
+    "$(date -Is)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "$RUNS" "$WARMUP" "$ROUNDS" \
     "$torch_version" "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$RESULTS"
 
 for t in $THREADS; do
@@ -124,6 +127,8 @@ for model in $MODELS; do
         fi
     fi
     for t in $THREADS; do
+      for round in $(seq 1 "$ROUNDS"); do
+        [ "$ROUNDS" -gt 1 ] && note "$model ${h}x${w}, $t thread(s): round $round of $ROUNDS"
         wait_quiet
         note "$model ${h}x${w}, $t thread(s): ours"
         dotnet "$ESPNET" bench --model "$model" --height "$h" --width "$w" --threads "$t" \
@@ -142,6 +147,7 @@ for model in $MODELS; do
             dotnet "$ORTPEER" --onnx "$onnx" --name "$model" --threads "$t" --runs "$RUNS" --warmup "$WARMUP" 2>/dev/null \
                 | record onnxruntime "$model" "$t" || note "$model: ONNX Runtime failed"
         fi
+      done
     done
 done
 
