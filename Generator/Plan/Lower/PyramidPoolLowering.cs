@@ -15,7 +15,10 @@ internal static class PyramidPoolLowering
     public static (int H, int W) BranchSize(Dims x, double scale) =>
         scale == 1.0 ? (x.H, x.W) : (PyramidPoolShape.Scaled(x.H, scale), PyramidPoolShape.Scaled(x.W, scale));
 
-    /// <summary>Scratch layout: p | cat | shuffled | merged | a | b (floats, aligned).</summary>
+    /// <summary>
+    /// Scratch layout (floats, aligned): p | cat | a | b, where a and b hold one branch's resized map and its
+    /// depth-wise output. The branches are done before the merge, so shuffled and merged reuse a | b.
+    /// </summary>
     public static (int P, int Cat, int Shuffled, int Merged, int A, int B, int Total) ScratchLayout(Dims x, int proj)
     {
         int plane = x.H * x.W, branches = PyramidPoolShape.Scales.Length, largest = plane;
@@ -25,7 +28,8 @@ internal static class PyramidPoolLowering
             largest = System.Math.Max(largest, h * w);
         }
         int p = Arena.Align(proj * plane), cat = Arena.Align(branches * proj * plane), tmp = Arena.Align(proj * largest);
-        return (0, p, p + cat, p + 2 * cat, p + 2 * cat + p, p + 2 * cat + p + tmp, p + 2 * cat + p + 2 * tmp);
+        int a = p + cat, temps = System.Math.Max(2 * tmp, cat + p);
+        return (0, p, a, a + cat, a, a + tmp, a + temps);
     }
 
     public static void Lower(LayerBuilder b)

@@ -87,13 +87,13 @@ namespace Models
         {
             global::System.Span<float> arena = Arena;
             // gate: EfficientPWConv: 3x3 CBR x sigmoid gate: 6x12x20 -> 4x12x20
-            Layer0_gate(input, arena.Slice(9600, 960), arena.Slice(0, 32));
-            observer?.OnActivation(sample, s_layers[0], arena.Slice(9600, 960));
+            Layer0_gate(input, arena.Slice(6720, 960), arena.Slice(0, 32));
+            observer?.OnActivation(sample, s_layers[0], arena.Slice(6720, 960));
             // pyr: EfficientPyrPool proj 2, scales 2/1.5/1/0.5/0.1 +bias: 4x12x20 -> 3x12x20
-            Layer1_pyr(arena.Slice(9600, 960), arena.Slice(13680, 720), arena.Slice(0, 9600));
-            observer?.OnActivation(sample, s_layers[1], arena.Slice(13680, 720));
+            Layer1_pyr(arena.Slice(6720, 960), arena.Slice(7680, 720), arena.Slice(0, 6720));
+            observer?.OnActivation(sample, s_layers[1], arena.Slice(7680, 720));
             // up: bilinear resize (aligned corners): 3x12x20 -> 3x24x40
-            Layer2_up(arena.Slice(13680, 720), arena.Slice(10800, 2880));
+            Layer2_up(arena.Slice(7680, 720), arena.Slice(10800, 2880));
             observer?.OnActivation(sample, s_layers[2], arena.Slice(10800, 2880));
             // psp: PSP pool, 2 levels: 3x24x40 -> 3x24x40
             Layer3_psp(arena.Slice(10800, 2880), arena.Slice(13680, 2880), arena.Slice(0, 10800));
@@ -129,23 +129,23 @@ namespace Models
             global::Espnet.Compiled.Cpu.Elementwise.BatchNorm(p, 2, 240, P(400, 2), P(416, 2), P(432, 2), P(448, 2), 1E-05f);
             global::Espnet.Compiled.Cpu.Elementwise.PRelu(p, 2, 240, P(464, 2));
             // branch 0: scale 2 -> 24x40
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(5760, 1920), 24, 40);
-            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(5760, 1920), 2, 24, 40, P(224, 18), scratch.Slice(7680, 1920), 2, 24, 40, kernel: 3, stride: 1, dilation: 1, groups: 2);
-            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(scratch.Slice(7680, 1920), 2, 24, 40, cat.Slice(0, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(2880, 1920), 24, 40);
+            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 1920), 2, 24, 40, P(224, 18), scratch.Slice(4800, 1920), 2, 24, 40, kernel: 3, stride: 1, dilation: 1, groups: 2);
+            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(scratch.Slice(4800, 1920), 2, 24, 40, cat.Slice(0, 480), 12, 20);
             // branch 1: scale 1.5 -> 18x30
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(5760, 1080), 18, 30);
-            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(5760, 1080), 2, 18, 30, P(256, 18), scratch.Slice(7680, 1080), 2, 18, 30, kernel: 3, stride: 1, dilation: 1, groups: 2);
-            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(scratch.Slice(7680, 1080), 2, 18, 30, cat.Slice(480, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(2880, 1080), 18, 30);
+            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 1080), 2, 18, 30, P(256, 18), scratch.Slice(4800, 1080), 2, 18, 30, kernel: 3, stride: 1, dilation: 1, groups: 2);
+            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(scratch.Slice(4800, 1080), 2, 18, 30, cat.Slice(480, 480), 12, 20);
             // branch 2: scale 1 -> 12x20
             global::Espnet.Compiled.Cpu.Conv.Conv2d(p, 2, 12, 20, P(288, 18), cat.Slice(960, 480), 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2);
             // branch 3: scale 0.5 -> 6x10
-            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(5760, 120), 6, 10);
-            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(5760, 120), 2, 6, 10, P(320, 18), scratch.Slice(7680, 120), 2, 6, 10, kernel: 3, stride: 1, dilation: 1, groups: 2);
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(7680, 120), 2, 6, 10, cat.Slice(1440, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(2880, 120), 6, 10);
+            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 120), 2, 6, 10, P(320, 18), scratch.Slice(4800, 120), 2, 6, 10, kernel: 3, stride: 1, dilation: 1, groups: 2);
+            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(4800, 120), 2, 6, 10, cat.Slice(1440, 480), 12, 20);
             // branch 4: scale 0.1 -> 5x5
-            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(5760, 50), 5, 5);
-            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(5760, 50), 2, 5, 5, P(352, 18), scratch.Slice(7680, 50), 2, 5, 5, kernel: 3, stride: 1, dilation: 1, groups: 2);
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(7680, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(2880, 50), 5, 5);
+            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 50), 2, 5, 5, P(352, 18), scratch.Slice(4800, 50), 2, 5, 5, kernel: 3, stride: 1, dilation: 1, groups: 2);
+            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(4800, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
             // merge: BR, shuffle, grouped 3x3 CBR, 1x1
             global::Espnet.Compiled.Cpu.Elementwise.BatchNorm(cat, 10, 240, P(480, 10), P(496, 10), P(512, 10), P(528, 10), 1E-05f);
             global::Espnet.Compiled.Cpu.Elementwise.PRelu(cat, 10, 240, P(544, 10));
