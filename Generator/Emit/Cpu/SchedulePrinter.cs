@@ -42,7 +42,8 @@ internal static class SchedulePrinter
                 var c = f.Conv;
                 w.Line($"{Fast}.FastConv.Conv2d({V(c.X)}, {c.Cin}, {c.H}, {c.W}, {P(c.Weight)}, {V(c.Y)}, {c.Cout}, {c.Ho}, {c.Wo}, kernel: {c.Kernel}, stride: {c.Stride}, dilation: {c.Dilation}, groups: {c.Groups}, "
                        + $"bias: {Opt(f.Bias)}, slope: {Opt(f.Slope)}, scratch: {(f.Padding is null ? "default" : V(f.Padding))}"
-                       + (f.Residual is null ? "" : $", residual: {V(f.Residual)}") + (f.InputHalo > 0 ? $", inputHalo: {f.InputHalo});" : ");"));
+                       + (f.Residual is null ? "" : $", residual: {V(f.Residual)}") + (f.InputHalo > 0 ? $", inputHalo: {f.InputHalo}" : "")
+                       + (f.Input is not { } t ? ");" : $", input: new {Fast}.InputTransform({t.ShuffleGroups}, {P(t.Bn.Mean)}, {P(t.Scale)}, {P(t.Bn.Beta)}, {Opt(t.Slope)}));"));
                 break;
             }
             case ScaleShift s:

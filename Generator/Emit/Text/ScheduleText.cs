@@ -34,7 +34,8 @@ internal static class ScheduleText
         Let l => $"let {l.Name} = {V(l.Of)}",
         Conv c => Conv(c),
         FusedConv f => Conv(f.Conv) + (f.Bias is null ? "" : " +bias " + P(f.Bias)) + (f.Slope is null ? "" : " prelu " + P(f.Slope))
-                       + (f.Padding is null ? "" : " pad " + V(f.Padding)) + (f.Residual is null ? "" : " + " + V(f.Residual)) + (f.InputHalo > 0 ? $" (input padded by {f.InputHalo})" : "") + (f.BiasCounted ? " (bias counted)" : ""),
+                       + (f.Padding is null ? "" : " pad " + V(f.Padding)) + (f.Residual is null ? "" : " + " + V(f.Residual)) + (f.InputHalo > 0 ? $" (input padded by {f.InputHalo})" : "") + (f.BiasCounted ? " (bias counted)" : "")
+                       + (f.Input is not { } t ? "" : $" (input: unshuffle g{t.ShuffleGroups}, bn scale {P(t.Scale)} mean {P(t.Bn.Mean)} beta {P(t.Bn.Beta)}" + (t.Slope is null ? ")" : $" prelu {P(t.Slope)})")),
         ConvTranspose t => $"convT{t.Kernel}x{t.Kernel}/{t.Stride} {V(t.X)} {t.Cin}x{t.H}x{t.W} -> {V(t.Y)} {t.Cout}x{t.Ho}x{t.Wo} w {P(t.Weight)}",
         ConvTranspose2x2 t => "fast " + Op(t.Of),
         FastAvgPool p => "fast " + Op(p.Of),

@@ -17,7 +17,7 @@ internal static class PassPipeline
     {
         if (options.FoldBatchNorm) program = Passes.FoldBatchNorm.Run(program, derived);
         if (options.FuseEpilogues) program = Passes.FuseEpilogues.Run(program);
-        if (options.FastKernels) program = SharePadding.Run(FuseSums.Run(SelectKernels.Run(program)));
+        if (options.FastKernels) program = FuseConvInputs.Run(SharePadding.Run(FuseSums.Run(SelectKernels.Run(program))));
         return program;
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using Espnet.Compiled.Generator.Model;
 
 namespace Espnet.Compiled.Generator.Plan.Schedule;
@@ -100,7 +101,15 @@ public sealed record SigmoidGate(View Y, int C, int Plane, View Gate) : Op;
 /// <see cref="Residual"/>: a tensor shaped like the output, added before the bias and activation (a fused sum).
 /// Produced by <c>FoldBatchNorm</c>, <c>FuseEpilogues</c>, <c>SelectKernels</c>, <c>FuseSums</c>; weights and bias usually derived.
 /// </summary>
-public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null, View? Residual = null, int InputHalo = 0, bool BiasCounted = false) : Op;
+public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null, View? Residual = null, int InputHalo = 0, bool BiasCounted = false,
+    ConvInput? Input = null) : Op;
+
+/// <summary>
+/// What a <see cref="FusedConv"/>'s input goes through while it is padded: a channel shuffle of
+/// <see cref="ShuffleGroups"/> groups undone (1: none), then BatchNorm (<see cref="Bn"/> mean and beta with the
+/// derived <see cref="Scale"/>) and PReLU (<see cref="Slope"/>). Produced by <c>FuseConvInputs</c>.
+/// </summary>
+public sealed record ConvInput(int ShuffleGroups, BatchNormParams Bn, Param Scale, Param? Slope);
 
 /// <summary>
 /// x copied into a zero-bordered layout (halo on every side; rows split into even and odd columns for
@@ -145,3 +154,24 @@ public sealed record FoldIntoConv(Param Weight, Param? Bias, BatchNormParams Bn,
 
 /// <summary>Load-time derivation: a BatchNorm's scale, gamma / sqrt(var + eps).</summary>
 public sealed record BatchNormScale(BatchNormParams Bn, double Eps, int C, Param Scale) : Op;
+
+/// <summary>Every view an op names (its inputs, outputs and scratch), found through its record properties.</summary>
+public static class OpViews
+{
+    public static IEnumerable<View> Of(object op)
+    {
+        foreach (var property in op.GetType().GetProperties())
+        {
+            if (property.GetIndexParameters().Length > 0) continue;
+            switch (property.GetValue(op))
+            {
+                case View v:
+                    yield return v;
+                    break;
+                case Op or Conv or ConvInput when property.Name != "EqualityContract":
+                    foreach (var inner in Of(property.GetValue(op)!)) yield return inner;
+                    break;
+            }
+        }
+    }
+}

@@ -28,7 +28,8 @@ public static unsafe partial class FastConv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups,
-        ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch, ReadOnlySpan<float> residual = default, int inputHalo = 0)
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch, ReadOnlySpan<float> residual = default, int inputHalo = 0,
+        in InputTransform input = default)
     {
         int cinG = cin / groups, coutG = cout / groups;
         if (stride is not (1 or 2) || groups < 1 || cin % groups != 0 || cout % groups != 0)
@@ -44,16 +45,26 @@ public static unsafe partial class FastConv
         Check(residual.IsEmpty || residual.Length >= (long)cout * ho * wo, "residual", residual.Length, (long)cout * ho * wo);
         long padded = inputHalo > 0 ? 0 : ScratchFloats(cin, h, w, kernel, stride, dilation, groups);
         Check(scratch.Length >= padded, "scratch", scratch.Length, padded);
+        if (input.Active)
+        {
+            if (inputHalo > 0 || kernel == 1 || stride != 1 || input.ShuffleGroups < 1 || cin % input.ShuffleGroups != 0)
+                throw new ArgumentException("FastConv: an input transform needs a stride-1 spatial convolution that pads its own input.");
+            Check(input.Mean.Length >= cin && input.Scale.Length >= cin && input.Beta.Length >= cin, "input transform", input.Mean.Length, cin);
+            Check(input.Slope.IsEmpty || input.Slope.Length >= cin, "input slope", input.Slope.Length, cin);
+        }
         Check(ho == (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1 && wo == (w + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1,
             "output size", (long)ho * wo, -1);
 
-        fixed (float* px = x, pw = weight, py = y, pb = bias, ps = slope, pscratch = scratch, pr = residual)
+        fixed (float* px = x, pw = weight, py = y, pb = bias, ps = slope, pscratch = scratch, pr = residual,
+               pim = input.Mean, pis = input.Scale, pib = input.Beta, pia = input.Slope)
         {
             var a = new Args
             {
                 X = px, W = pw, Y = py, Bias = bias.IsEmpty ? null : pb, Slope = slope.IsEmpty ? null : ps, Residual = residual.IsEmpty ? null : pr,
                 Cin = cin, H = h, Wd = w, Cout = cout, Ho = ho, Wo = wo, Kernel = kernel, Stride = stride, Dilation = dilation,
                 Groups = groups, CinG = cinG, CoutG = coutG,
+                InMean = input.Active ? pim : null, InScale = pis, InBeta = pib, InSlope = input.Slope.IsEmpty ? null : pia,
+                InGroups = input.Active ? input.ShuffleGroups : 1,
             };
             bool wide = Simd.Use512;
             switch (ConvPlan.Choose(cin, cout, kernel, stride, groups))
@@ -144,6 +155,9 @@ public static unsafe partial class FastConv
         public float* X, W, Y, Bias, Slope, Residual, Padded;
         /// <summary>Winograd: the transformed weights, [16 positions][cin][cout].</summary>
         public float* U;
+        /// <summary>The input transform applied while padding (<see cref="InputTransform"/>); InMean null: none.</summary>
+        public float* InMean, InScale, InBeta, InSlope;
+        public int InGroups;
         public int Cin, H, Wd, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, CinG, CoutG, Tiles;
         public int Pad, RowLength, PlaneLength, EvenLength, Shift;
         // Row bands: the padded copy holds padded rows [RowOrigin, RowOrigin + PlaneRows); the kernels compute
@@ -193,7 +207,9 @@ public static unsafe partial class FastConv
     {
         ref Args a = ref *(Args*)state;
         float* dst = a.Padded + (nint)c * a.PlaneLength;
-        float* src = a.X + (nint)c * a.H * a.Wd;
+        // Padded channel c holds input channel s: itself, or (a shuffle of G groups undone) channel (c mod G) * C/G + c / G.
+        int s = a.InGroups <= 1 ? c : c % a.InGroups * (a.Cin / a.InGroups) + c / a.InGroups;
+        float* src = a.X + (nint)s * a.H * a.Wd;
         int pad = a.Pad, row = a.RowLength, w = a.Wd;
         for (int q = 0; q < a.PlaneRows; q++)
         {
@@ -204,11 +220,11 @@ public static unsafe partial class FastConv
                 new Span<float>(d, row).Clear();
                 continue;
             }
-            float* s = src + (nint)r * w;
             if (a.Stride == 1)
             {
                 new Span<float>(d, pad).Clear();
-                Buffer.MemoryCopy(s, d + pad, (long)w * 4, (long)w * 4);
+                if (a.InMean != null) TransformRow(a, s, src + (nint)r * w, d + pad, w);
+                else Buffer.MemoryCopy(src + (nint)r * w, d + pad, (long)w * 4, (long)w * 4);
                 new Span<float>(d + pad + w, pad).Clear();
                 continue;
             }
@@ -218,7 +234,33 @@ public static unsafe partial class FastConv
             float* toEvenI, toOddI;
             if ((pad & 1) == 0) { toEvenI = d + pad / 2; toOddI = d + a.EvenLength + pad / 2; }
             else { toEvenI = d + a.EvenLength + (pad - 1) / 2; toOddI = d + (pad + 1) / 2; }
-            Deinterleave(s, w, toEvenI, toOddI);
+            Deinterleave(src + (nint)r * w, w, toEvenI, toOddI);
+        }
+    }
+
+    /// <summary>
+    /// One row of input channel <paramref name="c"/> through its BatchNorm and PReLU, as <c>FastElementwise.ScaleShift</c>
+    /// computes them: v = fma(x - mean, scale, beta), then v &lt; 0 ? v * slope : v.
+    /// </summary>
+    private static void TransformRow(in Args a, int c, float* x, float* y, int n)
+    {
+        float m = a.InMean[c], s = a.InScale[c], t = a.InBeta[c];
+        bool act = a.InSlope != null;
+        float slope = act ? a.InSlope[c] : 0;
+        Vector256<float> vm = Vector256.Create(m), vs = Vector256.Create(s), vt = Vector256.Create(t), va = Vector256.Create(slope);
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var v = System.Runtime.Intrinsics.X86.Fma.IsSupported
+                ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(Vector256.Load(x + i) - vm, vs, vt)
+                : (Vector256.Load(x + i) - vm) * vs + vt;
+            if (act) v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * va, v);
+            v.Store(y + i);
+        }
+        for (; i < n; i++)
+        {
+            float v = MathF.FusedMultiplyAdd(x[i] - m, s, t);
+            y[i] = act && v < 0 ? v * slope : v;
         }
     }
 
@@ -790,4 +832,21 @@ public static unsafe partial class FastConv
             StorePartial(a, c0, y, ox, wo, c);
         }
     }
+}
+
+/// <summary>
+/// What a convolution's input goes through as it is copied into the padded layout, so no separate pass writes
+/// it out first: a channel shuffle undone (<see cref="ShuffleGroups"/>: the convolution's channel c is channel
+/// (c mod G) * C/G + c / G of the tensor given), then the BatchNorm of that channel — (x - mean) * scale + beta —
+/// and PReLU (<see cref="Slope"/>; empty: none). The padding stays zero, as when the transform runs before the
+/// convolution pads. EfficientPyrPool's merge (BR, shuffle, grouped 3x3) is the case it serves.
+/// </summary>
+public readonly ref struct InputTransform(int shuffleGroups, ReadOnlySpan<float> mean, ReadOnlySpan<float> scale, ReadOnlySpan<float> beta, ReadOnlySpan<float> slope)
+{
+    public int ShuffleGroups { get; } = shuffleGroups;
+    public ReadOnlySpan<float> Mean { get; } = mean;
+    public ReadOnlySpan<float> Scale { get; } = scale;
+    public ReadOnlySpan<float> Beta { get; } = beta;
+    public ReadOnlySpan<float> Slope { get; } = slope;
+    public bool Active => !Mean.IsEmpty;
 }

@@ -154,9 +154,7 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(2880, 50), 2, 5, 5, P(352, 18), scratch.Slice(4800, 50), 2, 5, 5, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(6720, 162));
             global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(4800, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
             // merge: BR, shuffle, grouped 3x3 CBR, 1x1
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 10, 240, P(512, 10), D(160, 10), P(496, 10), P(544, 10));
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ChannelShuffle(cat, 10, 240, 5, shuffled);
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(shuffled, 10, 12, 20, D(176, 90), merged, 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: D(272, 2), slope: P(720, 2), scratch: scratch.Slice(6720, 3144));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 10, 12, 20, D(176, 90), merged, 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: D(272, 2), slope: P(720, 2), scratch: scratch.Slice(6720, 3144), input: new global::Espnet.Compiled.Cpu.Fast.InputTransform(5, P(512, 10), D(160, 10), P(496, 10), P(544, 10)));
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(merged, 2, 12, 20, P(736, 6), y, 3, 12, 20, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: P(752, 3), slope: default, scratch: default);
         }
 
