@@ -161,6 +161,51 @@ public sealed class FastConvTests
             }
     }
 
+    /// <summary>
+    /// A convolution whose input is un-shuffled, batch-normalised and PReLU'd while it is padded equals the plain
+    /// kernels run one after another: BatchNorm, PReLU, channel shuffle, then the convolution (grouped, as in
+    /// EfficientPyrPool's merge; also ungrouped, dilated, and large enough to be padded in bands).
+    /// </summary>
+    [Theory]
+    [InlineData(50, 10, 12, 20, 1, 10, 5)]
+    [InlineData(12, 8, 9, 17, 2, 1, 3)]
+    [InlineData(40, 10, 100, 300, 1, 10, 4)]
+    public void Input_transform_matches_the_plain_kernels_in_sequence(int cin, int cout, int h, int w, int dilation, int groups, int shuffleGroups)
+    {
+        int seed = HashCode.Combine(cin, cout, h, w, dilation, groups, shuffleGroups) & 0x7fffffff;
+        var rng = new Random(seed);
+        var x = Random(rng, cin * h * w);
+        var weight = Random(rng, cout * (cin / groups) * 9);
+        var gamma = Random(rng, cin);
+        var beta = Random(rng, cin);
+        var mean = Random(rng, cin);
+        var variance = Random(rng, cin).Select(v => 0.5f + Math.Abs(v)).ToArray();
+        var slope = Random(rng, cin);
+        const float eps = 1e-5f;
+        var scale = new float[cin];
+        for (int c = 0; c < cin; c++) scale[c] = (float)(gamma[c] / Math.Sqrt(variance[c] + eps));
+
+        var normalised = (float[])x.Clone();
+        Elementwise.BatchNorm(normalised, cin, h * w, gamma, beta, mean, variance, eps);
+        Elementwise.PRelu(normalised, cin, h * w, slope);
+        var shuffled = new float[x.Length];
+        Resampling.ChannelShuffle(normalised, cin, h * w, shuffleGroups, shuffled);
+        var expected = new float[cout * h * w];
+        Conv.Conv2d(shuffled, cin, h, w, weight, expected, cout, h, w, 3, 1, dilation, groups);
+
+        var actual = new float[expected.Length];
+        var scratch = new float[FastConv.ScratchFloats(cin, h, w, 3, 1, dilation, groups)];
+        foreach (bool wide in new[] { false, true })
+            using (KernelSettings.Width(wide))
+            {
+                FastConv.Conv2d(x, cin, h, w, weight, actual, cout, h, w, 3, 1, dilation, groups, default, default, scratch,
+                    input: new InputTransform(shuffleGroups, mean, scale, beta, slope));
+                Compare.AssertClose(actual, (ReadOnlySpan<float>)expected,
+                    $"input transform {cin}->{cout} {h}x{w} d{dilation} g{groups} shuffle {shuffleGroups} {(wide ? 512 : 256)}-bit (seed {seed})",
+                    1e-6 * Math.Max(8, cin / groups * 9) * 4);
+            }
+    }
+
     [Theory]
     [InlineData(3, 5, 5, 7)]
     [InlineData(20, 20, 8, 16)]
