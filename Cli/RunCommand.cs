@@ -16,22 +16,30 @@ internal static class RunCommand
         var output = new Option<string>("--output", "-o") { Description = "Output logits: raw float32 little-endian NCHW (.npy if the name ends in .npy)", Required = true };
         var threads = ThreadsOption.Create();
         var device = new Option<string>("--device") { Description = "cpu or cuda (the CUDA backend is not built yet)", DefaultValueFactory = _ => "cpu" };
+        var strict = new Option<bool>("--strict") { Description = "Refuse an input holding NaN or infinity (default: warn, and run)" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
 
         var command = new Command("run", "Run one forward pass: read an input tensor, write the output logits.");
         model.AddTo(command);
-        foreach (var option in new Option[] { weights, input, output, threads, device }) command.Options.Add(option);
+        foreach (var option in new Option[] { weights, input, output, threads, device, strict }) command.Options.Add(option);
         command.SetAction(parsed => Program.Guard(stderr, () =>
         {
             if (parsed.GetValue(device) == "cuda") throw new CommandException("CUDA backend not built yet; use --device cpu");
             int threadCount = ThreadsOption.Apply(parsed, threads, stderr);
-            string inputPath = parsed.GetValue(input)!, outputPath = parsed.GetValue(output)!, weightsPath = parsed.GetValue(weights)!;
-            if (SamePath(outputPath, inputPath)) throw new UsageException($"--output {outputPath} is the input file; refusing to overwrite it");
-            if (SamePath(outputPath, weightsPath)) throw new UsageException($"--output {outputPath} is the weights file; refusing to overwrite it");
-
             var request = model.Request(parsed);
+            string inputPath = Named(parsed.GetValue(input), "--input"), outputPath = Named(parsed.GetValue(output), "--output");
+            string weightsPath = Named(parsed.GetValue(weights), "--weights");
+            if (inputPath != BuiltinData.Input) CheckReadable(inputPath, "--input");
+            if (weightsPath != BuiltinData.Weights) CheckReadable(weightsPath, "--weights");
+            // The destination is checked, and a temporary file opened beside it, before any work.
+            var reads = new List<(string, string)>();
+            if (inputPath != BuiltinData.Input) reads.Add((inputPath, "input"));
+            if (weightsPath != BuiltinData.Weights) reads.Add((weightsPath, "weights"));
+            using var outputFile = OutputFile.Begin(outputPath, "--output", [.. reads]);
+
             var (network, _) = ModelOptions.Resolve(request, stderr);
             float[] x = inputPath == BuiltinData.Input ? BuiltinData.SyntheticInput(network) : ReadInput(inputPath, request, network);
+            CheckFinite(x, inputPath, parsed.GetValue(strict), stderr);
             var clock = Stopwatch.StartNew();
             if (weightsPath == BuiltinData.Weights) network.LoadWeights(BuiltinData.ReadWeights(request));
             else LoadWeights(network, weightsPath);
@@ -42,7 +50,7 @@ internal static class RunCommand
             network.Forward(x, y);
             var forwardTime = clock.Elapsed;
             var o = network.OutputShape;
-            TensorFile.Write(outputPath, y, [network.Batch, o.Channels, o.Height, o.Width]);
+            outputFile.Commit(stream => TensorFile.Write(stream, y, [network.Batch, o.Channels, o.Height, o.Width], TensorFile.IsNpy(outputPath)));
             stdout.WriteLine($"{request.Label}: wrote {network.Batch}x{o} float32 to {outputPath} " +
                              $"(forward {forwardTime.TotalMilliseconds:F0} ms, weights {loadTime.TotalMilliseconds:F0} ms, cpu, {threadCount} thread{(threadCount == 1 ? "" : "s")})");
             return Program.Success;
@@ -65,7 +73,7 @@ internal static class RunCommand
 
     private static float[] ReadInput(string path, ModelRequest request, ICompiledNetwork network)
     {
-        float[] x = TensorFile.Read(path, out int[]? shape);
+        float[] x = TensorFile.Read(path, (long)network.Batch * network.InputShape.Elements, out int[]? shape);
         var i = network.InputShape;
         int[] batched = [network.Batch, i.Channels, i.Height, i.Width], single = [i.Channels, i.Height, i.Width];
         // An .npy file says its shape: a transposed (HWC) or HxW-swapped array has the right count but the wrong layout.
@@ -79,19 +87,29 @@ internal static class RunCommand
         return x;
     }
 
-    /// <summary>Whether two paths name the same file, after making them absolute and following symbolic links.</summary>
-    private static bool SamePath(string a, string b) => string.Equals(Resolve(a), Resolve(b), StringComparison.Ordinal);
+    /// <summary>An option's value, refused when empty (a script's unset variable) with a usage error.</summary>
+    private static string Named(string? value, string option) =>
+        string.IsNullOrWhiteSpace(value) ? throw new UsageException($"{option} is empty: give a file name") : value;
 
-    private static string Resolve(string path)
+    /// <summary>A file to read: it exists and is a regular file (a folder or a device file gets its own message).</summary>
+    private static void CheckReadable(string path, string option)
     {
-        string full = Path.GetFullPath(path);
-        try
-        {
-            return File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
-        }
-        catch (IOException)
-        {
-            return full;
-        }
+        if (Directory.Exists(path)) throw new UsageException($"{option} {path} is a folder: give a file");
+        if (!File.Exists(path)) throw new FileNotFoundException($"{option} {path} does not exist", path);
+        if (OperatingSystem.IsLinux() && path.StartsWith("/dev/", StringComparison.Ordinal) && !path.StartsWith("/dev/fd/", StringComparison.Ordinal)
+            && !path.StartsWith("/dev/stdin", StringComparison.Ordinal))
+            throw new UsageException($"{option} {path} is a device, not a file");
+    }
+
+    /// <summary>NaN or infinity in the input: a warning with the count (the output will hold them too), or an error with --strict.</summary>
+    private static void CheckFinite(float[] x, string path, bool strict, TextWriter stderr)
+    {
+        int bad = 0;
+        foreach (float v in x)
+            if (!float.IsFinite(v)) bad++;
+        if (bad == 0) return;
+        string message = $"{Path.GetFileName(path)}: {bad} of {x.Length} input values are NaN or infinite";
+        if (strict) throw new InvalidDataException(message + "; refusing to run (--strict)");
+        stderr.WriteLine($"espnet: warning: {message}; the output will hold NaN too (--strict refuses such input)");
     }
 }

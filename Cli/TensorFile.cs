@@ -9,32 +9,55 @@ internal static partial class TensorFile
 {
     private static readonly byte[] NpyMagic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
-    /// <summary>The floats in a file, and for an .npy file the shape its header declares (null for raw float32).
-    /// Neither the shape nor the count is checked against anything here; the caller does that.</summary>
-    public static float[] Read(string path, out int[]? shape)
+    /// <summary>Most bytes an .npy header may take before the data (NumPy pads headers to 64 bytes; v2/v3 allow more).</summary>
+    private const int NpyHeaderLimit = 1 << 16;
+
+    /// <summary>
+    /// The floats in a file, and for an .npy file the shape its header declares (null for raw float32). At most
+    /// <paramref name="maxFloats"/> floats are read: a longer file (or a device or pipe that never ends) is
+    /// refused before the memory is taken. The shape and count are otherwise checked by the caller.
+    /// </summary>
+    public static float[] Read(string path, long maxFloats, out int[]? shape)
     {
-        byte[] bytes = File.ReadAllBytes(path);
         string name = Path.GetFileName(path);
+        long limit = NpyHeaderLimit + 4 * maxFloats;
+        byte[] bytes;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+        {
+            if (stream.CanSeek && stream.Length > limit) throw TooLong(name, maxFloats);
+            using var memory = new MemoryStream();
+            var chunk = new byte[1 << 16];
+            int n;
+            while ((n = stream.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                if (memory.Length + n > limit) throw TooLong(name, maxFloats);
+                memory.Write(chunk, 0, n);
+            }
+            bytes = memory.ToArray();
+        }
         shape = null;
         int start = bytes.AsSpan().StartsWith(NpyMagic) ? NpyDataOffset(bytes, name, out shape) : 0;
         int length = bytes.Length - start;
         if (length % 4 != 0)
             throw new InvalidDataException($"{name} holds {length} bytes of data, not a whole number of float32 values");
+        if (length / 4 > maxFloats) throw TooLong(name, maxFloats);
         var values = new float[length / 4];
         for (int i = 0; i < values.Length; i++)
             values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(start + 4 * i, 4));
         return values;
     }
 
+    private static InvalidDataException TooLong(string name, long maxFloats) =>
+        new($"{name} holds more than the {maxFloats} floats the model takes (pass --height/--width to match the input, or check the file)");
+
     /// <summary>A shape as NumPy prints it: (1, 3, 64, 128), (5,) or ().</summary>
     public static string FormatShape(IReadOnlyList<int> shape) =>
         shape.Count == 1 ? $"({shape[0]},)" : $"({string.Join(", ", shape)})";
 
-    /// <summary>Writes raw float32 little-endian, or .npy when the path ends in .npy.</summary>
-    public static void Write(string path, ReadOnlySpan<float> values, int[] shape)
+    /// <summary>Writes raw float32 little-endian, or .npy (header first) when <paramref name="npy"/>.</summary>
+    public static void Write(Stream stream, ReadOnlySpan<float> values, int[] shape, bool npy)
     {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-        if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) stream.Write(NpyHeader(shape));
+        if (npy) stream.Write(NpyHeader(shape));
         var buffer = new byte[4 * 4096];
         for (int i = 0; i < values.Length; i += 4096)
         {
@@ -43,6 +66,9 @@ internal static partial class TensorFile
             stream.Write(buffer, 0, 4 * n);
         }
     }
+
+    /// <summary>Whether a file name asks for .npy.</summary>
+    public static bool IsNpy(string path) => path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
 
     private static int NpyDataOffset(byte[] bytes, string name, out int[] shape)
     {
