@@ -60,7 +60,7 @@ internal static class RunCommand
 
     private static void LoadWeights(ICompiledNetwork network, string path)
     {
-        var stateDict = PthReader.Read(path);
+        var stateDict = PthReader.Read(path, WeightBudget.For(network));
         try
         {
             network.LoadWeights(stateDict);

@@ -12,7 +12,7 @@ internal static class LegacyPth
     private static readonly BigInteger Magic = BigInteger.Parse("119547037146038801333356"); // 0x1950a86a20f9469cfc6c
     private const long ProtocolVersion = 1001;
 
-    public static StateDict Read(PthInput input)
+    public static StateDict Read(PthInput input, WeightBudget? budget = null)
     {
         input.Context = "the header";
         object? magic = Unpickler.Load(input);
@@ -35,7 +35,7 @@ internal static class LegacyPth
             ReadStorage(input, storages, key);
 
         return StateDictBuilder.Build(tensors, storage => storage.Data ?? throw new WeightFormatException(
-            $"damaged file: storage {Py.Quote(storage.Key)} is used by a tensor but has no data — fetch the file again."));
+            $"damaged file: storage {Py.Quote(storage.Key)} is used by a tensor but has no data — fetch the file again."), budget);
     }
 
     private static void ReadStorage(PthInput input, StorageTable storages, string key)

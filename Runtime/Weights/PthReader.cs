@@ -9,14 +9,17 @@ public static class PthReader
 {
     /// <exception cref="WeightFormatException">The file is not a readable state_dict; the message says why and what to do.</exception>
     /// <exception cref="IOException">The file cannot be opened (missing, no permission): .NET's own exceptions, unchanged.</exception>
-    public static StateDict Read(string path)
+    /// <param name="budget">When given (<see cref="WeightBudget.For"/>), a tensor or storage larger than that model can take
+    /// is refused before its memory is taken.</param>
+    public static StateDict Read(string path, WeightBudget? budget = null)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
-        return Read(stream, Path.GetFileName(path));
+        return Read(stream, Path.GetFileName(path), budget);
     }
 
     /// <param name="displayName">Names the file in error messages.</param>
-    public static StateDict Read(Stream stream, string displayName)
+    /// <param name="budget">As for <see cref="Read(string, WeightBudget?)"/>.</param>
+    public static StateDict Read(Stream stream, string displayName, WeightBudget? budget = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         if (!stream.CanSeek)
@@ -29,7 +32,7 @@ public static class PthReader
         }
         try
         {
-            return ReadSeekable(stream);
+            return ReadSeekable(stream, budget);
         }
         catch (WeightFormatException e)
         {
@@ -37,7 +40,7 @@ public static class PthReader
         }
     }
 
-    private static StateDict ReadSeekable(Stream stream)
+    private static StateDict ReadSeekable(Stream stream, WeightBudget? budget)
     {
         var input = new PthInput(stream);
         if (input.Remaining == 0)
@@ -48,9 +51,9 @@ public static class PthReader
         stream.Position = start;
 
         if (head is [(byte)'P', (byte)'K', 3, 4, ..])
-            return ZipPth.Read(stream);
+            return ZipPth.Read(stream, budget);
         if (head is [0x80] or [0x80, >= 2 and <= 5, ..]) // pickle PROTO opcode: torch.save's legacy layout
-            return LegacyPth.Read(input);
+            return LegacyPth.Read(input, budget);
         string bytes = string.Join(" ", head.ToArray().Select(b => b.ToString("X2")));
         throw new WeightFormatException(
             $"not a PyTorch weight file (starts with bytes {bytes}) — expected a file written by torch.save.");

@@ -10,7 +10,8 @@ internal static class StateDictBuilder
     private const long OverlapFactor = 4, OverlapSlack = 1 << 20;
 
     /// <param name="data">Gives a storage's values, reading (and so validating) them on first use.</param>
-    public static StateDict Build(PyDict dict, Func<StorageRef, float[]> data)
+    /// <param name="budget">When given, a tensor or storage larger than the model can take is refused before it is read.</param>
+    public static StateDict Build(PyDict dict, Func<StorageRef, float[]> data, WeightBudget? budget = null)
     {
         var read = new HashSet<StorageRef>();
         long stored = 0, used = 0;
@@ -20,11 +21,13 @@ internal static class StateDictBuilder
             var tensor = (TensorRef)value!;
             var name = (string)key!;
             long elements = CheckBounds(name, tensor, out int[] shape);
+            budget?.CheckTensor(name, elements);
             float[] values = [];
             if (elements > 0)
             {
                 // Read the storage first: its size is then known to be backed by bytes in the file.
                 StorageRef storage = tensor.Storage.Root;
+                if (!read.Contains(storage)) budget?.CheckStored(storage.Key, stored, storage.Elements);
                 float[] source = data(storage);
                 if (read.Add(storage)) stored += storage.Elements;
                 if ((used += elements) > stored * OverlapFactor + OverlapSlack)

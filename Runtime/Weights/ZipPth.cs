@@ -12,12 +12,12 @@ internal static class ZipPth
     /// <summary>Deflate cannot expand data by more than about 1032:1; a larger claim is a lie.</summary>
     private const long MaxDeflateRatio = 1100;
 
-    public static StateDict Read(Stream stream)
+    public static StateDict Read(Stream stream, WeightBudget? budget = null)
     {
         try
         {
             using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
-            return Read(zip, stream.Length);
+            return Read(zip, stream.Length, budget);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or NotSupportedException)
         {
@@ -27,7 +27,7 @@ internal static class ZipPth
         }
     }
 
-    private static StateDict Read(ZipArchive zip, long archiveLength)
+    private static StateDict Read(ZipArchive zip, long archiveLength, WeightBudget? budget)
     {
         ZipArchiveEntry pickle = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal)
                                                                  && e.FullName.IndexOf('/') == e.FullName.Length - "/data.pkl".Length)
@@ -41,7 +41,7 @@ internal static class ZipPth
         var input = new PthInput(new MemoryStream(ReadAll(pickle, archiveLength))) { Context = Py.Clean(pickle.FullName) };
         var storages = new StorageTable();
         PyDict tensors = StateDictBuilder.Select(Unpickler.Load(input, storages.Resolve));
-        return StateDictBuilder.Build(tensors, storage => storage.Data ??= ReadStorage(zip, folder, storage, archiveLength));
+        return StateDictBuilder.Build(tensors, storage => storage.Data ??= ReadStorage(zip, folder, storage, archiveLength), budget);
     }
 
     private static float[] ReadStorage(ZipArchive zip, string folder, StorageRef storage, long archiveLength)
@@ -53,6 +53,10 @@ internal static class ZipPth
         if (CheckedLength(entry, archiveLength) < needed)
             throw new WeightFormatException(
                 $"truncated: storage {Py.Quote(storage.Key)} needs {needed} bytes but {Py.Clean(name)} holds {entry.Length} — fetch the file again.");
+        // torch.save writes a storage's bytes and nothing more: a larger entry is not inflated, whatever it claims.
+        if (entry.Length > needed)
+            throw new WeightFormatException(
+                $"damaged file: {Py.Clean(name)} holds {entry.Length} bytes but storage {Py.Quote(storage.Key)} needs {needed} — fetch the file again.");
         return TorchStorages.ReadData(new MemoryStream(ReadAll(entry, archiveLength)), storage.DType, (int)storage.Elements);
     }
 

@@ -279,6 +279,69 @@ public class BadPthInputTests
         Assert.Contains("tiny_zip/data/1 fails its CRC check", Fails(bytes, "tiny_zip.pth"));
     }
 
+    /// <summary>A zip .pth whose storage entry inflates to 256 MB of zeros from about a quarter megabyte.</summary>
+    private static byte[] ZeroBomb(int claimedElements, long entryBytes)
+    {
+        byte[] pickle = new PickleWriter()
+            .Proto().OrderedDict().Mark()
+            .Str("w").Tensor("FloatStorage", "0", claimedElements, offset: 0, size: [claimedElements], stride: [1])
+            .SetItems().Stop().ToArray();
+        using var memory = new MemoryStream();
+        using (var zip = new System.IO.Compression.ZipArchive(memory, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            using (var s = zip.CreateEntry("archive/data.pkl", System.IO.Compression.CompressionLevel.NoCompression).Open()) s.Write(pickle);
+            using (var s = zip.CreateEntry("archive/data/0", System.IO.Compression.CompressionLevel.SmallestSize).Open())
+            {
+                var zeros = new byte[1 << 20];
+                for (long done = 0; done < entryBytes; done += zeros.Length) s.Write(zeros, 0, (int)Math.Min(zeros.Length, entryBytes - done));
+            }
+        }
+        return memory.ToArray();
+    }
+
+    [Fact]
+    public void A_zip_storage_larger_than_the_model_takes_is_refused_before_it_is_inflated()
+    {
+        const int claimed = 64 << 20; // 64 Mi floats = 256 MB
+        byte[] bomb = ZeroBomb(claimed, 4L * claimed);
+        Assert.True(bomb.Length < 1 << 20, $"the crafted file is {bomb.Length} bytes");
+        var budget = new WeightBudget("a model", MaxTensorElements: 1 << 16, MaxStoredElements: 1 << 18);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<WeightFormatException>(() => PthReader.Read(new MemoryStream(bomb), "bomb.pth", budget));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        AssertOneLineNaming(e.Message, "bomb.pth");
+        Assert.Contains($"tensor 'w' holds {claimed} values, more than any parameter of a model (65536)", e.Message);
+        Assert.True(allocated < 16 << 20, $"refusing took {allocated} bytes");
+    }
+
+    [Fact]
+    public void A_zip_entry_larger_than_its_storage_is_refused_unread()
+    {
+        // The pickle asks for 4 floats; the entry claims (and inflates to) 64 MB.
+        byte[] bomb = ZeroBomb(4, 64L << 20);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        string message = Fails(bomb, "big_entry.pth");
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("archive/data/0 holds 67108864 bytes but storage '0' needs 16", message);
+        Assert.True(allocated < 16 << 20, $"refusing took {allocated} bytes");
+    }
+
+    [Fact]
+    public void Storages_beyond_the_models_total_are_refused()
+    {
+        byte[] pickle = new PickleWriter()
+            .Proto().OrderedDict().Mark()
+            .Str("a").Tensor("FloatStorage", "0", 1000, offset: 0, size: [1000], stride: [1])
+            .Str("b").Tensor("FloatStorage", "1", 1000, offset: 0, size: [1000], stride: [1])
+            .SetItems().Stop().ToArray();
+        byte[] file = PickleWriter.Zip(pickle, ("0", new byte[4000]), ("1", new byte[4000]));
+        var budget = new WeightBudget("tiny", MaxTensorElements: 1000, MaxStoredElements: 1500);
+        var e = Assert.Throws<WeightFormatException>(() => PthReader.Read(new MemoryStream(file), "two.pth", budget));
+        Assert.Contains("storage '1' (1000 values) would bring what the file stores to 2000 values, more than tiny takes (1500)", e.Message);
+        Assert.Equal(2, PthReader.Read(new MemoryStream(file), "two.pth").Count);
+    }
+
     private static byte[] ZipWith(params (string Name, byte[] Bytes)[] entries)
     {
         var bytes = new MemoryStream();
