@@ -68,7 +68,7 @@ internal static class RuntimeCompiler
             }
         }
 
-        byte[] image = Compile(source, className, request.Name, onAccepted: () =>
+        byte[] image = Compile(source, className, $"{request.Name} at {request.SizeText}", onAccepted: () =>
             log.WriteLine($"compiling {request.Name} for {request.SizeText}{ClassesNote(request)} (first use, cached afterwards)..."));
         string origin = $"compiled on first use, cached at {path}";
         try
@@ -118,7 +118,8 @@ internal static class RuntimeCompiler
         // The generator's own errors (size not a multiple of 8, too few classes, ...) are the user's to fix.
         var rejected = generatorDiagnostics.FirstOrDefault(d => d.Severity == DiagnosticSeverity.Error);
         if (rejected is not null)
-            throw new UsageException($"{rejected.Id}: {rejected.GetMessage(CultureInfo.InvariantCulture)}");
+            // The class is the CLI's own invention: the user knows the model by name and size.
+            throw new UsageException($"{rejected.Id}: {rejected.GetMessage(CultureInfo.InvariantCulture).Replace($"'{className}'", $"'{modelName}'")}");
 
         // A generator without support for the attribute adds nothing and reports nothing: say so, not "missing class".
         var declared = generated.GetTypeByMetadataName($"{Namespace}.{className}");

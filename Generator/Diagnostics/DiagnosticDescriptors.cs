@@ -72,6 +72,11 @@ public static class DiagnosticDescriptors
         "'{0}': [{1}] is ignored because {2}",
         Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor DeadLayer = new("ESPN0022",
+        "Layer output never read",
+        "'{0}' is computed but no layer reads it and it comes before the network's output ('{1}'); remove it, read it, or make it the Output",
+        Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor NoLayers = Error("ESPN0013",
         "Network has no layers",
         "'{0}' is marked [Network] but declares no layers; add layer attributes such as [Conv(\"level1\", \"input\", Out = 16)]");

@@ -34,6 +34,11 @@ internal static class NetworkParser
 
         var diagnostics = new List<DiagnosticInfo>();
         AddPartialCheck(context, type, diagnostics);
+        if (networkEps && !(eps > 0 && !double.IsInfinity(eps)))
+            diagnostics.Add(new DiagnosticInfo("ESPN0010",
+                network.ArgumentLocations().FirstOrDefault(a => a.Argument == "BatchNormEps")?.Location ?? network.Location,
+                new[] { type.Name, "BatchNormEps", eps.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        "a BatchNorm epsilon is a small positive number such as 1e-3 or 1e-5" }.ToEquatableArray()));
         if (layers.Count == 0)
             diagnostics.Add(new DiagnosticInfo("ESPN0013", network.Location, new[] { type.Name }.ToEquatableArray()));
 
@@ -96,6 +101,9 @@ internal static class NetworkParser
         if (type.BaseType is { SpecialType: not SpecialType.System_Object } baseType && baseType.Name != "CompiledNetwork")
             diagnostics.Add(new DiagnosticInfo("ESPN0020", LocationInfo.From(type.Locations.FirstOrDefault() ?? Location.None),
                 new[] { type.Name, type.Name, "derived from '" + baseType.Name + "' (the compiled network derives from CompiledNetwork)" }.ToEquatableArray()));
+        if (type.IsStatic)
+            diagnostics.Add(new DiagnosticInfo("ESPN0020", LocationInfo.From(type.Locations.FirstOrDefault() ?? Location.None),
+                new[] { type.Name, type.Name, "static (a compiled network is an object you create)" }.ToEquatableArray()));
         for (var t = type; t is not null; t = t.ContainingType)
         {
             if (t.IsGenericType || t.TypeKind != TypeKind.Class || t.IsRecord)

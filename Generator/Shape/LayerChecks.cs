@@ -18,7 +18,9 @@ internal static class LayerChecks
         if (string.IsNullOrWhiteSpace(l.Name) || l.Name.Any(char.IsControl))
             ctx.Invalid("#0", "\"" + Printable(l.Name) + "\"", "a layer name is its state_dict key prefix: use a non-empty name without control characters");
         if (l.Inputs.Count == 0)
-            ctx.Invalid("#0", l.Name, "name the layer (or \"input\") it reads");
+            ctx.Invalid("#0", l.Name, l.Kind == LayerKind.Concat
+                ? "a concatenation joins the layers named after it: name at least one, as in [Concat(\"" + Printable(l.Name) + "\", \"a\", \"b\")]"
+                : "name the layer (or \"input\") it reads after its own name");
         for (int i = 0; i < l.Inputs.Count; i++)
             if (string.IsNullOrWhiteSpace(l.Inputs[i]))
                 ctx.Invalid("#" + (i + 1), "\"\"", "name the layer (or \"input\") it reads");
@@ -32,6 +34,9 @@ internal static class LayerChecks
         Bound(ctx, "Out", l.Out, 1 << 20);
         Bound(ctx, "Proj", l.Proj, 1 << 20);
         foreach (int d in l.Dilations) Bound(ctx, "Dilations", d, 4096);
+        // An empty list is not the default: written, it must say something.
+        if (l.Dilations.Count == 0 && l.ArgumentLocations.Any(a => a.Argument == "Dilations"))
+            ctx.Invalid("Dilations", "[]", "leave Dilations out for the default, or give one dilation per branch");
         if (l.Kind == LayerKind.Resize && (double.IsNaN(l.Factor) || double.IsInfinity(l.Factor) || l.Factor > 64))
             ctx.Invalid("Factor", l.Factor, "use a finite factor up to 64 (ESPNetv2 uses 2)");
     }

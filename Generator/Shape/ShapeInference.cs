@@ -116,6 +116,16 @@ internal static class ShapeInference
                 NetworkError("ESPN0008", "Output", spec.ClassName, name, Known(index.Keys));
         }
         if (valid && shaped.Count == 0) valid = false;
+        // A layer nothing reads (and not the output) is computed and thrown away: say so where it is declared.
+        // Layers declared after an Output named in the middle are extras kept on purpose (seen by observers).
+        if (valid)
+        {
+            var read = new HashSet<int>(shaped.SelectMany(l => l.Inputs)) { outputLayer };
+            for (int i = 0; i < outputLayer; i++)
+                if (!read.Contains(i))
+                    diagnostics.Add(new DiagnosticInfo("ESPN0022", shaped[i].Spec.LocationOf("#0"),
+                        new[] { shaped[i].Spec.Name, spec.Layers[outputLayer].Name }.ToEquatableArray()));
+        }
         return (new ShapedNetwork(spec, input, shaped.ToEquatableArray(), outputLayer, valid), diagnostics);
     }
 

@@ -39,6 +39,14 @@ public sealed class CliErrorTests
     }
 
     [Fact]
+    public void A_size_the_generator_rejects_is_named_by_model_and_size_not_by_an_internal_class()
+    {
+        string line = CliHarness.AssertFails(CliHarness.Run("info", "--model", "espnet-p2-q3", "--height", "0", "--width", "128"), 2);
+        Assert.Contains("'espnet-p2-q3 at 0x128': Height = 0 is invalid", line);
+        Assert.DoesNotContain("EspNetP2Q3", line);
+    }
+
+    [Fact]
     public void Fewer_than_five_classes_is_rejected_with_the_generators_message()
     {
         string line = CliHarness.AssertFails(CliHarness.Run("info", "--model", "espnet-p2-q3", "--classes", "3", "--height", "64", "--width", "128"), 2);

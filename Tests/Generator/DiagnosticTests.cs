@@ -228,9 +228,43 @@ public sealed class DiagnosticTests
         AssertAt(Single("public partial struct Outer { [EspNetC(Height = 64, Width = 64)] public partial class M; }", "ESPN0020"),
             DiagnosticSeverity.Error, "M", "'Outer' is a struct");
 
+    [Fact]
+    public void ESPN0020_static_class() =>
+        AssertAt(Single("[Network(Height = 32, Width = 32)][Conv(\"c\", \"input\", Out = 8)] public static partial class M;", "ESPN0020"),
+            DiagnosticSeverity.Error, "M", "'M' is static");
+
+    [Fact]
+    public void ESPN0010_batchnorm_epsilon_of_zero() =>
+        AssertAt(Single("[Network(Height = 32, Width = 32, BatchNormEps = 0)][Conv(\"c\", \"input\", Out = 8)] public partial class M;", "ESPN0010"),
+            DiagnosticSeverity.Error, "BatchNormEps = 0", "BatchNormEps = 0 is invalid", "small positive number");
+
+    [Fact]
+    public void ESPN0010_an_empty_dilation_list_is_not_the_default() =>
+        AssertAt(Single("[Network(Height = 32, Width = 32)][Conv(\"c\", \"input\", Out = 20)][Esp(\"e\", \"c\", Out = 20, K = 2, Dilations = new int[0])] public partial class M;", "ESPN0010"),
+            DiagnosticSeverity.Error, "Dilations = new int[0]", "Dilations = [] is invalid", "leave Dilations out for the default");
+
+    [Fact]
+    public void ESPN0022_a_layer_nothing_reads_is_a_warning_and_still_compiles()
+    {
+        var found = Single("[Network(Height = 32, Width = 32, Output = \"b\")][Conv(\"a\", \"input\", Out = 8)][Conv(\"b\", \"input\", Out = 8)][Conv(\"after\", \"input\", Out = 8)] public partial class M;", "ESPN0022");
+        AssertAt(found, DiagnosticSeverity.Warning, "\"a\"", "'a' is computed but no layer reads it", "('b')");
+        Assert.Empty(found.Item1.CompilationErrors);
+    }
+
     [Theory]
-    [InlineData("[Concat(\"c\")]", "\"c\"", "name the layer")]
-    [InlineData("[Concat(\"c\", null)]", "\"c\"", "name the layer")]
+    [InlineData(3000)]
+    [InlineData(1)]
+    public void Long_and_odd_layer_names_compile(int length)
+    {
+        string name = length == 1 ? "a\\\"b c/d.é" : new string('x', length);
+        var result = GeneratorHarness.Run(Usings + $"[Network(Height = 32, Width = 32)][Conv(\"{name}\", \"input\", Out = 8)] public partial class M;");
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.CompilationErrors);
+    }
+
+    [Theory]
+    [InlineData("[Concat(\"c\")]", "\"c\"", "a concatenation joins the layers named after it")]
+    [InlineData("[Concat(\"c\", null)]", "\"c\"", "a concatenation joins the layers named after it")]
     [InlineData("[Conv(\"\", \"input\", Out = 4)]", "\"\"", "non-empty name")]
     [InlineData("[Conv(\"a\", \"\", Out = 4)]", "\"\"", "name the layer")]
     [InlineData("[Conv(\"a\", \"input\", Out = 4, Eps = double.NaN)]", "Eps = double.NaN", "small positive number")]

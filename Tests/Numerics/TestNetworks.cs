@@ -19,12 +19,13 @@ namespace Espnet.Compiled.Tests.Numerics;
 [BatchNorm("bn", "sum", PRelu = false, Keys = KeyStyle.Bare)]
 public sealed partial class OddNet;
 
+// Output picks a layer in the middle: p3 and t come after it, read by nothing, yet still run and are observed.
 [Network(Height = 24, Width = 40, InputChannels = 2, Batch = 2, BatchNormEps = 1e-5, Output = "e2")]
 [Conv("c1", "input", Out = 19, Kernel = 5, Keys = KeyStyle.Sequential)]
-[AvgPool("p3", "input", Times = 3)]
 [Esp("e1", "c1", Out = 20, Stride = 2)]
 [Esp("e2", "e1", Out = 20)]
 [ConvTranspose("t", "e2", Out = 9, Kernel = 3, Stride = 2)]
+[AvgPool("p3", "input", Times = 3)]
 public sealed partial class WideNet;
 
 // ESPNetv2 blocks: EESP with K = 3 and 4 (explicit dilations with duplicates, RLim rules), residual and not,
