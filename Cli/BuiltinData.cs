@@ -27,10 +27,10 @@ internal static class BuiltinData
         var s = network.InputShape;
         var x = new float[network.Batch * s.Elements];
         for (int n = 0; n < network.Batch; n++)
-        for (int c = 0; c < s.Channels; c++)
-        for (int h = 0; h < s.Height; h++)
-        for (int w = 0; w < s.Width; w++)
-            x[((n * s.Channels + c) * s.Height + h) * s.Width + w] = ((7 * h + 13 * w + 29 * c) % 256 - 128) / 128f;
+            for (int c = 0; c < s.Channels; c++)
+                for (int h = 0; h < s.Height; h++)
+                    for (int w = 0; w < s.Width; w++)
+                        x[((n * s.Channels + c) * s.Height + h) * s.Width + w] = ((7 * h + 13 * w + 29 * c) % 256 - 128) / 128f;
         return x;
     }
 }

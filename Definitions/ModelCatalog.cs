@@ -261,7 +261,7 @@ public static class ModelCatalog
             return new ModelRequest(ModelFamily.EspNetV2, 0, 0, v2.Classes, EspNetDecoderSkip.Level1, v2.Height, v2.Width) { Scale = v2.Scale };
         if (type.GetCustomAttribute<EspNetV2SegmentationAttribute>() is { Batch: 1 } seg)
             return new ModelRequest(ModelFamily.EspNetV2Segmentation, 0, 0, seg.Classes, EspNetDecoderSkip.Level1, seg.Height, seg.Width)
-                { Scale = seg.Scale, Head = seg.Head };
+            { Scale = seg.Scale, Head = seg.Head };
         return null;
     }
 }

@@ -29,36 +29,36 @@ public static class Conv
             int g = oc / coutG;
             ReadOnlySpan<float> wOc = weight.Slice(oc * cinG * kernel * kernel, cinG * kernel * kernel);
             for (int oy = 0; oy < ho; oy++)
-            for (int cx = 0; cx < wo; cx += chunk)
-            {
-                int cw = Math.Min(chunk, wo - cx);
-                Span<float> yRow = y.Slice(oc * plane + oy * wo + cx, cw);
-                Span<double> a = acc.Slice(0, cw);
-                if (accumulate) for (int i = 0; i < cw; i++) a[i] = yRow[i];
-                else a.Clear();
-                for (int icg = 0; icg < cinG; icg++)
+                for (int cx = 0; cx < wo; cx += chunk)
                 {
-                    ReadOnlySpan<float> xc = x.Slice((g * cinG + icg) * h * w, h * w);
-                    for (int ky = 0; ky < kernel; ky++)
+                    int cw = Math.Min(chunk, wo - cx);
+                    Span<float> yRow = y.Slice(oc * plane + oy * wo + cx, cw);
+                    Span<double> a = acc.Slice(0, cw);
+                    if (accumulate) for (int i = 0; i < cw; i++) a[i] = yRow[i];
+                    else a.Clear();
+                    for (int icg = 0; icg < cinG; icg++)
                     {
-                        int iy = oy * stride + ky * dilation - pad;
-                        if ((uint)iy >= (uint)h) continue;
-                        ReadOnlySpan<float> xRow = xc.Slice(iy * w, w);
-                        for (int kx = 0; kx < kernel; kx++)
+                        ReadOnlySpan<float> xc = x.Slice((g * cinG + icg) * h * w, h * w);
+                        for (int ky = 0; ky < kernel; ky++)
                         {
-                            int dx = kx * dilation - pad;
-                            int ox0 = Math.Max(FirstInside(dx, stride), cx);
-                            int ox1 = Math.Min(Math.Min(wo - 1, LastInside(dx, stride, w)), cx + cw - 1);
-                            if (ox1 < ox0) continue;
-                            double wv = wOc[(icg * kernel + ky) * kernel + kx];
-                            if (stride == 1) AxpyWiden(xRow.Slice(ox0 + dx, ox1 - ox0 + 1), wv, a.Slice(ox0 - cx, ox1 - ox0 + 1));
-                            else
-                                for (int ox = ox0, ix = ox0 * stride + dx; ox <= ox1; ox++, ix += stride) a[ox - cx] += wv * xRow[ix];
+                            int iy = oy * stride + ky * dilation - pad;
+                            if ((uint)iy >= (uint)h) continue;
+                            ReadOnlySpan<float> xRow = xc.Slice(iy * w, w);
+                            for (int kx = 0; kx < kernel; kx++)
+                            {
+                                int dx = kx * dilation - pad;
+                                int ox0 = Math.Max(FirstInside(dx, stride), cx);
+                                int ox1 = Math.Min(Math.Min(wo - 1, LastInside(dx, stride, w)), cx + cw - 1);
+                                if (ox1 < ox0) continue;
+                                double wv = wOc[(icg * kernel + ky) * kernel + kx];
+                                if (stride == 1) AxpyWiden(xRow.Slice(ox0 + dx, ox1 - ox0 + 1), wv, a.Slice(ox0 - cx, ox1 - ox0 + 1));
+                                else
+                                    for (int ox = ox0, ix = ox0 * stride + dx; ox <= ox1; ox++, ix += stride) a[ox - cx] += wv * xRow[ix];
+                            }
                         }
                     }
+                    for (int i = 0; i < cw; i++) yRow[i] = (float)a[i];
                 }
-                for (int i = 0; i < cw; i++) yRow[i] = (float)a[i];
-            }
         }
     }
 
@@ -70,24 +70,24 @@ public static class Conv
         Span<float> y, int cout, int ho, int wo, int kernel, int stride)
     {
         for (int o = 0; o < cout; o++)
-        for (int oy = 0; oy < ho; oy++)
-        for (int ox = 0; ox < wo; ox++)
-        {
-            double sum = 0;
-            for (int a = oy % stride; a < kernel; a += stride)
-            {
-                int i = (oy - a) / stride;
-                if (i < 0 || i >= h) continue;
-                for (int b = ox % stride; b < kernel; b += stride)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++)
                 {
-                    int j = (ox - b) / stride;
-                    if (j < 0 || j >= w) continue;
-                    for (int c = 0; c < cin; c++)
-                        sum += (double)x[(c * h + i) * w + j] * weight[((c * cout + o) * kernel + a) * kernel + b];
+                    double sum = 0;
+                    for (int a = oy % stride; a < kernel; a += stride)
+                    {
+                        int i = (oy - a) / stride;
+                        if (i < 0 || i >= h) continue;
+                        for (int b = ox % stride; b < kernel; b += stride)
+                        {
+                            int j = (ox - b) / stride;
+                            if (j < 0 || j >= w) continue;
+                            for (int c = 0; c < cin; c++)
+                                sum += (double)x[(c * h + i) * w + j] * weight[((c * cout + o) * kernel + a) * kernel + b];
+                        }
+                    }
+                    y[(o * ho + oy) * wo + ox] = (float)sum;
                 }
-            }
-            y[(o * ho + oy) * wo + ox] = (float)sum;
-        }
     }
 
     /// <summary>Adds a per-channel bias.</summary>

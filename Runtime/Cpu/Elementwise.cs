@@ -44,21 +44,21 @@ public static class Elementwise
             ReadOnlySpan<float> xc = x.Slice(c * h * w, h * w);
             Span<float> yc = y.Slice(c * ho * wo, ho * wo);
             for (int oy = 0; oy < ho; oy++)
-            for (int ox = 0; ox < wo; ox++)
-            {
-                float sum = 0;
-                for (int ky = -1; ky <= 1; ky++)
+                for (int ox = 0; ox < wo; ox++)
                 {
-                    int iy = 2 * oy + ky;
-                    if ((uint)iy >= (uint)h) continue;
-                    for (int kx = -1; kx <= 1; kx++)
+                    float sum = 0;
+                    for (int ky = -1; ky <= 1; ky++)
                     {
-                        int ix = 2 * ox + kx;
-                        if ((uint)ix < (uint)w) sum += xc[iy * w + ix];
+                        int iy = 2 * oy + ky;
+                        if ((uint)iy >= (uint)h) continue;
+                        for (int kx = -1; kx <= 1; kx++)
+                        {
+                            int ix = 2 * ox + kx;
+                            if ((uint)ix < (uint)w) sum += xc[iy * w + ix];
+                        }
                     }
+                    yc[oy * wo + ox] = sum / 9f;
                 }
-                yc[oy * wo + ox] = sum / 9f;
-            }
         }
     }
 

@@ -51,7 +51,7 @@ public static class Resampling
                     int c0 = j * w / wo, c1 = ((j + 1) * w + wo - 1) / wo;
                     double sum = 0;
                     for (int r = r0; r < r1; r++)
-                    for (int q = c0; q < c1; q++) sum += xc[r * w + q];
+                        for (int q = c0; q < c1; q++) sum += xc[r * w + q];
                     yc[i * wo + j] = (float)(sum / ((r1 - r0) * (c1 - c0)));
                 }
             }
@@ -63,8 +63,8 @@ public static class Resampling
     {
         int perGroup = channels / groups;
         for (int k = 0; k < groups; k++)
-        for (int j = 0; j < perGroup; j++)
-            x.Slice((k * perGroup + j) * plane, plane).CopyTo(y.Slice((j * groups + k) * plane, plane));
+            for (int j = 0; j < perGroup; j++)
+                x.Slice((k * perGroup + j) * plane, plane).CopyTo(y.Slice((j * groups + k) * plane, plane));
     }
 
     /// <summary>y[c, :] *= sigmoid(gate[c]): the per-channel gate of EfficientPWConv, broadcast over the plane.</summary>

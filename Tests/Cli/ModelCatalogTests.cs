@@ -93,7 +93,7 @@ public sealed class ModelCatalogTests
         var request = ModelCatalog.Parse(name);
 
         Assert.Equal(new ModelRequest(ModelFamily.EspNetV2Segmentation, 0, 0, classes, EspNetDecoderSkip.Level1, height, width)
-            { Scale = scale, Head = EspNetV2Head.EdgeNets, Dataset = dataset }, request);
+        { Scale = scale, Head = EspNetV2Head.EdgeNets, Dataset = dataset }, request);
         Assert.Equal(name, request.Name);
         Assert.Equal(classes, request.DefaultClasses);
         string s = name.Split('-')[2][1..];
@@ -111,7 +111,7 @@ public sealed class ModelCatalogTests
         var request = ModelCatalog.Parse(name);
 
         Assert.Equal(new ModelRequest(ModelFamily.EspNetV2Segmentation, 0, 0, 20, EspNetDecoderSkip.Level1, 512, 1024)
-            { Scale = scale, Head = EspNetV2Head.Psp }, request);
+        { Scale = scale, Head = EspNetV2Head.Psp }, request);
         Assert.Equal(name, request.Name);
         Assert.Equal($"[global::Espnet.Compiled.EspNetV2Segmentation(Scale = {name[^3..]}, Classes = 20, Height = 512, Width = 1024, " +
                      "Head = global::Espnet.Compiled.EspNetV2Head.Psp)]", ModelCatalog.Declaration(request));

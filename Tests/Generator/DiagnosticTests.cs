@@ -313,9 +313,9 @@ public sealed class DiagnosticTests
         var ids = typeof(Espnet.Compiled.Generator.Diagnostics.DiagnosticDescriptors).GetFields()
             .Select(f => f.GetValue(null)).OfType<DiagnosticDescriptor>().Select(d => d.Id).ToList();
         var tested = typeof(DiagnosticTests).GetMethods().Select(m => m.Name).Where(n => n.StartsWith("ESPN")).Select(n => n[..8]).ToHashSet();
-        Assert.Empty(ids.Where(id => !tested.Contains(id)));
+        Assert.DoesNotContain(ids, id => !tested.Contains(id));
         string readme = File.ReadAllText(Path.Combine(RepoRoot(), "README.md"));
-        Assert.Empty(ids.Where(id => !readme.Contains("| " + id + " |")));
+        Assert.DoesNotContain(ids, id => !readme.Contains("| " + id + " |"));
     }
 
     [Fact]

@@ -37,10 +37,11 @@ public sealed class IncrementalityTests
     {
         const string model = "using Espnet.Compiled; namespace M; [EspNetC(Classes = 5, P = 1, Q = 1, Height = 32, Width = 32)] public sealed partial class Tiny;";
         var compilation = GeneratorHarness.CreateCompilation(model);
-        var driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        var driver = GeneratorHarness.CreateDriver().RunGenerators(compilation, TestContext.Current.CancellationToken);
 
-        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("// a comment\nclass Unrelated { }", new CSharpParseOptions(LanguageVersion.Latest), path: "Other.cs"));
-        driver = driver.RunGenerators(edited);
+        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("// a comment\nclass Unrelated { }", new CSharpParseOptions(LanguageVersion.Latest), path: "Other.cs",
+            cancellationToken: TestContext.Current.CancellationToken));
+        driver = driver.RunGenerators(edited, TestContext.Current.CancellationToken);
 
         var steps = driver.GetRunResult().Results.Single().TrackedSteps["Compiled"];
         var reasons = steps.SelectMany(s => s.Outputs).Select(o => o.Reason).ToList();

@@ -18,18 +18,18 @@ public sealed class FastConvTests
         var data = new TheoryData<int, int, int, int, int, int, int, int>();
         // cin, cout, h, w, kernel, stride, dilation, groups
         foreach (int cin in new[] { 1, 3, 8, 13 })
-        foreach (int cout in new[] { 1, 4, 7, 17 })
-            data.Add(cin, cout, 11, 21, 1, 1, 1, 1);
+            foreach (int cout in new[] { 1, 4, 7, 17 })
+                data.Add(cin, cout, 11, 21, 1, 1, 1, 1);
         foreach (var (h, w) in new[] { (5, 5), (9, 8), (12, 16), (13, 37), (7, 70) })
-        foreach (int d in new[] { 1, 2, 3, 4, 8, 16 })
-        foreach (int stride in new[] { 1, 2 })
-            data.Add(6, 9, h, w, 3, stride, d, 1);
+            foreach (int d in new[] { 1, 2, 3, 4, 8, 16 })
+                foreach (int stride in new[] { 1, 2 })
+                    data.Add(6, 9, h, w, 3, stride, d, 1);
         foreach (int d in new[] { 1, 2, 5, 7 })
-        foreach (int stride in new[] { 1, 2 })
-        {
-            data.Add(12, 12, 17, 45, 3, stride, d, 12);   // depth-wise
-            data.Add(12, 8, 17, 45, 3, stride, d, 4);     // grouped
-        }
+            foreach (int stride in new[] { 1, 2 })
+            {
+                data.Add(12, 12, 17, 45, 3, stride, d, 12);   // depth-wise
+                data.Add(12, 8, 17, 45, 3, stride, d, 4);     // grouped
+            }
         data.Add(3, 16, 32, 64, 3, 2, 1, 1);              // ESPNet level1
         data.Add(19, 12, 16, 32, 3, 2, 1, 1);             // strided ESP reduce
         data.Add(4, 5, 14, 23, 5, 1, 1, 1);               // kernel 5

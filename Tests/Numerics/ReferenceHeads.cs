@@ -33,18 +33,18 @@ public static class RefHeads
     {
         var y = T.Zeros(x.C, ho, wo);
         for (int i = 0; i < ho; i++)
-        for (int j = 0; j < wo; j++)
-        {
-            int r0 = (int)Math.Floor((double)i * x.H / ho), r1 = (int)Math.Ceiling((double)(i + 1) * x.H / ho);
-            int c0 = (int)Math.Floor((double)j * x.W / wo), c1 = (int)Math.Ceiling((double)(j + 1) * x.W / wo);
-            for (int c = 0; c < x.C; c++)
+            for (int j = 0; j < wo; j++)
             {
-                double s = 0;
-                for (int r = r0; r < r1; r++)
-                for (int q = c0; q < c1; q++) s += x[c, r, q];
-                y[c, i, j] = s / ((r1 - r0) * (c1 - c0));
+                int r0 = (int)Math.Floor((double)i * x.H / ho), r1 = (int)Math.Ceiling((double)(i + 1) * x.H / ho);
+                int c0 = (int)Math.Floor((double)j * x.W / wo), c1 = (int)Math.Ceiling((double)(j + 1) * x.W / wo);
+                for (int c = 0; c < x.C; c++)
+                {
+                    double s = 0;
+                    for (int r = r0; r < r1; r++)
+                        for (int q = c0; q < c1; q++) s += x[c, r, q];
+                    y[c, i, j] = s / ((r1 - r0) * (c1 - c0));
+                }
             }
-        }
         return y;
     }
 
@@ -54,8 +54,8 @@ public static class RefHeads
         var y = T.Zeros(x.C, x.H, x.W);
         int per = x.C / groups, plane = x.H * x.W;
         for (int k = 0; k < groups; k++)
-        for (int j = 0; j < per; j++)
-            Array.Copy(x.D, (k * per + j) * plane, y.D, (j * groups + k) * plane, plane);
+            for (int j = 0; j < per; j++)
+                Array.Copy(x.D, (k * per + j) * plane, y.D, (j * groups + k) * plane, plane);
         return y;
     }
 
@@ -96,7 +96,7 @@ public static class RefHeads
         for (int c = 0; c < x.C; c++) gap.D[c] = x.D.Skip(c * x.H * x.W).Take(x.H * x.W).Average();
         var gate = Ref.Conv(gap, p(n + "wt_layer.1.weight"), outC, 1);
         for (int c = 0; c < outC; c++)
-        for (int i = 0; i < y.H * y.W; i++) y.D[c * y.H * y.W + i] *= 1 / (1 + Math.Exp(-gate.D[c]));
+            for (int i = 0; i < y.H * y.W; i++) y.D[c * y.H * y.W + i] *= 1 / (1 + Math.Exp(-gate.D[c]));
         return y;
     }
 

@@ -21,21 +21,21 @@ public static class Ref
         int cinG = x.C / groups, coutG = cout / groups;
         var y = T.Zeros(cout, ho, wo);
         for (int o = 0; o < cout; o++)
-        for (int oy = 0; oy < ho; oy++)
-        for (int ox = 0; ox < wo; ox++)
-        {
-            double s = bias?[o] ?? 0;
-            int g = o / coutG;
-            for (int i = 0; i < cinG; i++)
-            for (int a = 0; a < k; a++)
-            for (int b = 0; b < k; b++)
-            {
-                int iy = oy * stride - pad + a * dilation, ix = ox * stride - pad + b * dilation;
-                if (iy < 0 || iy >= x.H || ix < 0 || ix >= x.W) continue;
-                s += w[((o * cinG + i) * k + a) * k + b] * x[g * cinG + i, iy, ix];
-            }
-            y[o, oy, ox] = s;
-        }
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++)
+                {
+                    double s = bias?[o] ?? 0;
+                    int g = o / coutG;
+                    for (int i = 0; i < cinG; i++)
+                        for (int a = 0; a < k; a++)
+                            for (int b = 0; b < k; b++)
+                            {
+                                int iy = oy * stride - pad + a * dilation, ix = ox * stride - pad + b * dilation;
+                                if (iy < 0 || iy >= x.H || ix < 0 || ix >= x.W) continue;
+                                s += w[((o * cinG + i) * k + a) * k + b] * x[g * cinG + i, iy, ix];
+                            }
+                    y[o, oy, ox] = s;
+                }
         return y;
     }
 
@@ -43,12 +43,12 @@ public static class Ref
     {
         var y = T.Zeros(cout, (x.H - 1) * stride + k, (x.W - 1) * stride + k);
         for (int c = 0; c < x.C; c++)
-        for (int o = 0; o < cout; o++)
-        for (int i = 0; i < x.H; i++)
-        for (int j = 0; j < x.W; j++)
-        for (int a = 0; a < k; a++)
-        for (int b = 0; b < k; b++)
-            y[o, i * stride + a, j * stride + b] += x[c, i, j] * w[((c * cout + o) * k + a) * k + b];
+            for (int o = 0; o < cout; o++)
+                for (int i = 0; i < x.H; i++)
+                    for (int j = 0; j < x.W; j++)
+                        for (int a = 0; a < k; a++)
+                            for (int b = 0; b < k; b++)
+                                y[o, i * stride + a, j * stride + b] += x[c, i, j] * w[((c * cout + o) * k + a) * k + b];
         return y;
     }
 
@@ -56,8 +56,8 @@ public static class Ref
     {
         var y = T.Zeros(x.C, x.H, x.W);
         for (int c = 0; c < x.C; c++)
-        for (int i = 0; i < x.H * x.W; i++)
-            y.D[c * x.H * x.W + i] = (x.D[c * x.H * x.W + i] - mean[c]) / Math.Sqrt(var[c] + eps) * gamma[c] + beta[c];
+            for (int i = 0; i < x.H * x.W; i++)
+                y.D[c * x.H * x.W + i] = (x.D[c * x.H * x.W + i] - mean[c]) / Math.Sqrt(var[c] + eps) * gamma[c] + beta[c];
         return y;
     }
 
@@ -65,11 +65,11 @@ public static class Ref
     {
         var y = T.Zeros(x.C, x.H, x.W);
         for (int c = 0; c < x.C; c++)
-        for (int i = 0; i < x.H * x.W; i++)
-        {
-            double v = x.D[c * x.H * x.W + i];
-            y.D[c * x.H * x.W + i] = v >= 0 ? v : a[c] * v;
-        }
+            for (int i = 0; i < x.H * x.W; i++)
+            {
+                double v = x.D[c * x.H * x.W + i];
+                y.D[c * x.H * x.W + i] = v >= 0 ? v : a[c] * v;
+            }
         return y;
     }
 
@@ -79,18 +79,18 @@ public static class Ref
         int ho = (x.H - 1) / 2 + 1, wo = (x.W - 1) / 2 + 1;
         var y = T.Zeros(x.C, ho, wo);
         for (int c = 0; c < x.C; c++)
-        for (int oy = 0; oy < ho; oy++)
-        for (int ox = 0; ox < wo; ox++)
-        {
-            double s = 0;
-            for (int a = -1; a <= 1; a++)
-            for (int b = -1; b <= 1; b++)
-            {
-                int iy = 2 * oy + a, ix = 2 * ox + b;
-                if (iy >= 0 && iy < x.H && ix >= 0 && ix < x.W) s += x[c, iy, ix];
-            }
-            y[c, oy, ox] = s / 9;
-        }
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++)
+                {
+                    double s = 0;
+                    for (int a = -1; a <= 1; a++)
+                        for (int b = -1; b <= 1; b++)
+                        {
+                            int iy = 2 * oy + a, ix = 2 * ox + b;
+                            if (iy >= 0 && iy < x.H && ix >= 0 && ix < x.W) s += x[c, iy, ix];
+                        }
+                    y[c, oy, ox] = s / 9;
+                }
         return y;
     }
 

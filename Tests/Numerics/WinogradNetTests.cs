@@ -37,18 +37,18 @@ public sealed class WinogradNetTests(ITestOutputHelper output)
 
         // Winograd, then the direct kernels for comparison (the figures show what the transforms cost in accuracy).
         foreach (bool winograd in new[] { true, false })
-        foreach (bool wide in new[] { false, true })
-            using (KernelSettings.Width(wide))
-            using (KernelSettings.Winograd(winograd))
-            {
-                var taps = new TapRecorder();
-                model.Forward(input, new float[WinogradNet.OutputLength], taps);
-                foreach (var (name, t) in expected)
+            foreach (bool wide in new[] { false, true })
+                using (KernelSettings.Width(wide))
+                using (KernelSettings.Winograd(winograd))
                 {
-                    string what = $"{name} {(wide ? 512 : 256)}-bit {(winograd ? "Winograd" : "direct")}";
-                    double worst = Compare.AssertClose(taps.Values[name], t.D, what, seedNote: $"seed {seed}");
-                    output.WriteLine($"{what,-26}: largest relative error {worst:E2} against float64 (seed {seed})");
+                    var taps = new TapRecorder();
+                    model.Forward(input, new float[WinogradNet.OutputLength], taps);
+                    foreach (var (name, t) in expected)
+                    {
+                        string what = $"{name} {(wide ? 512 : 256)}-bit {(winograd ? "Winograd" : "direct")}";
+                        double worst = Compare.AssertClose(taps.Values[name], t.D, what, seedNote: $"seed {seed}");
+                        output.WriteLine($"{what,-26}: largest relative error {worst:E2} against float64 (seed {seed})");
+                    }
                 }
-            }
     }
 }

@@ -14,8 +14,8 @@ public sealed class SegmentationLoadTests
     {
         var data = new TheoryData<string>();
         foreach (string s in new[] { "0.5", "1.0", "1.5", "2.0" })
-        foreach (string set in new[] { "city_512x256", "city_1024x512", "pascal_256x256", "pascal_384x384" })
-            data.Add(Zoo + $"espnetv2_s_{s}_{set}.pth");
+            foreach (string set in new[] { "city_512x256", "city_1024x512", "pascal_256x256", "pascal_384x384" })
+                data.Add(Zoo + $"espnetv2_s_{s}_{set}.pth");
         foreach (string s in new[] { "0.5", "1.0", "1.5" }) data.Add(Old + $"espnetv2_segmentation_s_{s}.pth");
         return data;
     }

@@ -25,8 +25,12 @@ public class PthFixtureTests
 
     private static string TorchName(StoredDType dtype) => dtype switch
     {
-        StoredDType.Float32 => "float32", StoredDType.Float64 => "float64", StoredDType.Float16 => "float16",
-        StoredDType.BFloat16 => "bfloat16", StoredDType.Int64 => "int64", StoredDType.Int32 => "int32",
+        StoredDType.Float32 => "float32",
+        StoredDType.Float64 => "float64",
+        StoredDType.Float16 => "float16",
+        StoredDType.BFloat16 => "bfloat16",
+        StoredDType.Int64 => "int64",
+        StoredDType.Int32 => "int32",
         _ => dtype.ToString(),
     };
 

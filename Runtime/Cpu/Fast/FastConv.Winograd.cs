@@ -72,28 +72,28 @@ public static unsafe partial class FastConv
     {
         double* gg = stackalloc double[12];
         for (int o = 0; o < cout; o++)
-        for (int ci = 0; ci < cin; ci++)
-        {
-            float* g = w + ((nint)o * cin + ci) * 9;
-            for (int c = 0; c < 3; c++)
+            for (int ci = 0; ci < cin; ci++)
             {
-                double g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
-                gg[c] = g0;
-                gg[3 + c] = (g0 + g1 + g2) * 0.5;
-                gg[6 + c] = (g0 - g1 + g2) * 0.5;
-                gg[9 + c] = g2;
+                float* g = w + ((nint)o * cin + ci) * 9;
+                for (int c = 0; c < 3; c++)
+                {
+                    double g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
+                    gg[c] = g0;
+                    gg[3 + c] = (g0 + g1 + g2) * 0.5;
+                    gg[6 + c] = (g0 - g1 + g2) * 0.5;
+                    gg[9 + c] = g2;
+                }
+                float* to = u + (nint)ci * stride + o;
+                nint position = (nint)cin * stride;
+                for (int r = 0; r < 4; r++)
+                {
+                    double h0 = gg[3 * r], h1 = gg[3 * r + 1], h2 = gg[3 * r + 2];
+                    to[(4 * r) * position] = (float)h0;
+                    to[(4 * r + 1) * position] = (float)((h0 + h1 + h2) * 0.5);
+                    to[(4 * r + 2) * position] = (float)((h0 - h1 + h2) * 0.5);
+                    to[(4 * r + 3) * position] = (float)h2;
+                }
             }
-            float* to = u + (nint)ci * stride + o;
-            nint position = (nint)cin * stride;
-            for (int r = 0; r < 4; r++)
-            {
-                double h0 = gg[3 * r], h1 = gg[3 * r + 1], h2 = gg[3 * r + 2];
-                to[(4 * r) * position] = (float)h0;
-                to[(4 * r + 1) * position] = (float)((h0 + h1 + h2) * 0.5);
-                to[(4 * r + 2) * position] = (float)((h0 - h1 + h2) * 0.5);
-                to[(4 * r + 3) * position] = (float)h2;
-            }
-        }
     }
 
     /// <summary>One pair of output rows: every tile of it, every output channel.</summary>

@@ -604,47 +604,47 @@ public static unsafe partial class FastConv
         nint k0 = ColumnOffset(a, 0), k1 = ColumnOffset(a, 1), k2 = ColumnOffset(a, 2);
         int ox = 0;
         for (; ox + 4 * L <= wo; ox += 4 * L)
-        for (int oc = 0; oc + OcBlock <= coutG; oc += OcBlock)
-        {
-            int o = g * coutG + oc;
-            float* yp = a.Y + (nint)o * plane + (nint)oy * wo + ox;
-            for (int cb = 0; cb < cinG; cb += run)
+            for (int oc = 0; oc + OcBlock <= coutG; oc += OcBlock)
             {
-                int ce = Math.Min(cinG, cb + run);
-                bool first = cb == 0, last = ce == cinG;
-                TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
-                TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
-                float* w0 = a.W + o * wStride + cb * 9, w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
-                float* channel = xg + cb * planeLength + ox;
-                for (int ci = cb; ci < ce; ci++, channel += planeLength)
-                for (float* row = channel, end = channel + 3 * rowStep; row < end; row += rowStep, w0 += 3, w1 += 3, w2 += 3, w3 += 3)
+                int o = g * coutG + oc;
+                float* yp = a.Y + (nint)o * plane + (nint)oy * wo + ox;
+                for (int cb = 0; cb < cinG; cb += run)
                 {
-                    // One kernel row (three taps) of one input channel.
-                    float* p = row + k0;
-                    var x0 = TV.Load(p); var x1 = TV.Load(p + L); var x2 = TV.Load(p + 2 * L); var x3 = TV.Load(p + 3 * L);
-                    var v = TV.Splat(w0[0]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
-                    v = TV.Splat(w1[0]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
-                    v = TV.Splat(w2[0]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
-                    v = TV.Splat(w3[0]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
-                    p = row + k1;
-                    x0 = TV.Load(p); x1 = TV.Load(p + L); x2 = TV.Load(p + 2 * L); x3 = TV.Load(p + 3 * L);
-                    v = TV.Splat(w0[1]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
-                    v = TV.Splat(w1[1]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
-                    v = TV.Splat(w2[1]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
-                    v = TV.Splat(w3[1]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
-                    p = row + k2;
-                    x0 = TV.Load(p); x1 = TV.Load(p + L); x2 = TV.Load(p + 2 * L); x3 = TV.Load(p + 3 * L);
-                    v = TV.Splat(w0[2]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
-                    v = TV.Splat(w1[2]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
-                    v = TV.Splat(w2[2]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
-                    v = TV.Splat(w3[2]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
+                    int ce = Math.Min(cinG, cb + run);
+                    bool first = cb == 0, last = ce == cinG;
+                    TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+                    TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
+                    float* w0 = a.W + o * wStride + cb * 9, w1 = w0 + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
+                    float* channel = xg + cb * planeLength + ox;
+                    for (int ci = cb; ci < ce; ci++, channel += planeLength)
+                        for (float* row = channel, end = channel + 3 * rowStep; row < end; row += rowStep, w0 += 3, w1 += 3, w2 += 3, w3 += 3)
+                        {
+                            // One kernel row (three taps) of one input channel.
+                            float* p = row + k0;
+                            var x0 = TV.Load(p); var x1 = TV.Load(p + L); var x2 = TV.Load(p + 2 * L); var x3 = TV.Load(p + 3 * L);
+                            var v = TV.Splat(w0[0]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
+                            v = TV.Splat(w1[0]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
+                            v = TV.Splat(w2[0]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
+                            v = TV.Splat(w3[0]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
+                            p = row + k1;
+                            x0 = TV.Load(p); x1 = TV.Load(p + L); x2 = TV.Load(p + 2 * L); x3 = TV.Load(p + 3 * L);
+                            v = TV.Splat(w0[1]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
+                            v = TV.Splat(w1[1]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
+                            v = TV.Splat(w2[1]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
+                            v = TV.Splat(w3[1]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
+                            p = row + k2;
+                            x0 = TV.Load(p); x1 = TV.Load(p + L); x2 = TV.Load(p + 2 * L); x3 = TV.Load(p + 3 * L);
+                            v = TV.Splat(w0[2]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01); c02 = TV.FusedMultiplyAdd(x2, v, c02); c03 = TV.FusedMultiplyAdd(x3, v, c03);
+                            v = TV.Splat(w1[2]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11); c12 = TV.FusedMultiplyAdd(x2, v, c12); c13 = TV.FusedMultiplyAdd(x3, v, c13);
+                            v = TV.Splat(w2[2]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21); c22 = TV.FusedMultiplyAdd(x2, v, c22); c23 = TV.FusedMultiplyAdd(x3, v, c23);
+                            v = TV.Splat(w3[2]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31); c32 = TV.FusedMultiplyAdd(x2, v, c32); c33 = TV.FusedMultiplyAdd(x3, v, c33);
+                        }
+                    Store1x4(a, yp, first, last, o, c00, c01, c02, c03);
+                    Store1x4(a, yp + plane, first, last, o + 1, c10, c11, c12, c13);
+                    Store1x4(a, yp + 2 * plane, first, last, o + 2, c20, c21, c22, c23);
+                    Store1x4(a, yp + 3 * plane, first, last, o + 3, c30, c31, c32, c33);
                 }
-                Store1x4(a, yp, first, last, o, c00, c01, c02, c03);
-                Store1x4(a, yp + plane, first, last, o + 1, c10, c11, c12, c13);
-                Store1x4(a, yp + 2 * plane, first, last, o + 2, c20, c21, c22, c23);
-                Store1x4(a, yp + 3 * plane, first, last, o + 3, c30, c31, c32, c33);
             }
-        }
         return ox;
     }
 
@@ -677,16 +677,16 @@ public static unsafe partial class FastConv
                     float* xc = xg + (nint)cb * a.PlaneLength + ox;
                     float* wc = w + cb * kk;
                     for (int ci = cb; ci < ce; ci++, xc += a.PlaneLength, wc += kk)
-                    for (int t = 0; t < kk; t++)
-                    {
-                        float* xp = xc + taps[t];
-                        var x0 = TV.Load(xp);
-                        var x1 = TV.Load(xp + L);
-                        var v = TV.Splat(wc[t]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01);
-                        v = TV.Splat(wc[wStride + t]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11);
-                        v = TV.Splat(wc[2 * wStride + t]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
-                        v = TV.Splat(wc[3 * wStride + t]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
-                    }
+                        for (int t = 0; t < kk; t++)
+                        {
+                            float* xp = xc + taps[t];
+                            var x0 = TV.Load(xp);
+                            var x1 = TV.Load(xp + L);
+                            var v = TV.Splat(wc[t]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01);
+                            v = TV.Splat(wc[wStride + t]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11);
+                            v = TV.Splat(wc[2 * wStride + t]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
+                            v = TV.Splat(wc[3 * wStride + t]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
+                        }
                     Store4x2(a, yp, plane, first, last, o, c00, c01, c10, c11, c20, c21, c30, c31);
                 }
             }
@@ -699,8 +699,8 @@ public static unsafe partial class FastConv
     {
         int k = a.Kernel;
         for (int ky = 0; ky < k; ky++)
-        for (int kx = 0; kx < k; kx++)
-            taps[ky * k + kx] = (oy * a.Stride + ky * a.Dilation + a.Shift - a.RowOrigin) * a.RowLength + ColumnOffset(a, kx);
+            for (int kx = 0; kx < k; kx++)
+                taps[ky * k + kx] = (oy * a.Stride + ky * a.Dilation + a.Shift - a.RowOrigin) * a.RowLength + ColumnOffset(a, kx);
     }
 
     /// <summary>Columns [ox, wo) of one output channel's row: one vector at a time, then one column at a time (in double).</summary>
@@ -725,15 +725,15 @@ public static unsafe partial class FastConv
                 float* xc = xg + (nint)cb * a.PlaneLength + ox;
                 float* wc = w + cb * kk;
                 for (int ci = cb; ci < ce; ci++, xc += a.PlaneLength, wc += kk)
-                for (int t = 0; t < kk; t++)
-                {
-                    float* xp = xc + taps[t];
-                    var v = TV.Splat(wc[t]);
-                    c0 = TV.FusedMultiplyAdd(TV.Load(xp), v, c0);
-                    c1 = TV.FusedMultiplyAdd(TV.Load(xp + L), v, c1);
-                    c2 = TV.FusedMultiplyAdd(TV.Load(xp + 2 * L), v, c2);
-                    c3 = TV.FusedMultiplyAdd(TV.Load(xp + 3 * L), v, c3);
-                }
+                    for (int t = 0; t < kk; t++)
+                    {
+                        float* xp = xc + taps[t];
+                        var v = TV.Splat(wc[t]);
+                        c0 = TV.FusedMultiplyAdd(TV.Load(xp), v, c0);
+                        c1 = TV.FusedMultiplyAdd(TV.Load(xp + L), v, c1);
+                        c2 = TV.FusedMultiplyAdd(TV.Load(xp + 2 * L), v, c2);
+                        c3 = TV.FusedMultiplyAdd(TV.Load(xp + 3 * L), v, c3);
+                    }
                 Store1x4(a, y + ox, first, last, o, c0, c1, c2, c3);
             }
         for (; ox + L <= a.Wo; ox += L)
@@ -744,7 +744,7 @@ public static unsafe partial class FastConv
                 float* xc = xg + (nint)cb * a.PlaneLength + ox;
                 float* wc = w + cb * kk;
                 for (int ci = cb; ci < ce; ci++, xc += a.PlaneLength, wc += kk)
-                for (int t = 0; t < kk; t++) c = TV.FusedMultiplyAdd(TV.Load(xc + taps[t]), TV.Splat(wc[t]), c);
+                    for (int t = 0; t < kk; t++) c = TV.FusedMultiplyAdd(TV.Load(xc + taps[t]), TV.Splat(wc[t]), c);
                 Accumulate(a, c, y + ox, cb == 0, ce == cinG, o);
             }
         if (ox < a.Wo)
@@ -759,7 +759,7 @@ public static unsafe partial class FastConv
                 float* xc = xg + (nint)cb * a.PlaneLength + ox;
                 float* wc = w + cb * kk;
                 for (int ci = cb; ci < ce; ci++, xc += a.PlaneLength, wc += kk)
-                for (int t = 0; t < kk; t++) c = TV.FusedMultiplyAdd(TV.Load(xc + taps[t]), TV.Splat(wc[t]), c);
+                    for (int t = 0; t < kk; t++) c = TV.FusedMultiplyAdd(TV.Load(xc + taps[t]), TV.Splat(wc[t]), c);
                 total = TV.Add(total, c);
             }
             StorePartial(a, total, y, ox, a.Wo, o);
