@@ -27,21 +27,25 @@ public static class SharedData
 
     public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// ESPNET_SHARED_DATA when set (the only place then looked at: a missing folder means "no shared data"), else
+    /// shared/data beside the repository (../shared/data from the folder holding Espnet.Compiled.sln). Never a
+    /// fixed path: a fresh clone elsewhere has no shared data, and says so.
+    /// </summary>
     private static string? Find()
     {
-        // Set, it is the only place looked at (a missing folder means "no shared data", e.g. to try a fresh clone).
         string? env = Environment.GetEnvironmentVariable("ESPNET_SHARED_DATA");
         if (!string.IsNullOrEmpty(env)) return Directory.Exists(env) ? Path.GetFullPath(env) : null;
         foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
-                string candidate = Path.Combine(dir.FullName, "shared", "data");
-                if (Directory.Exists(candidate)) return candidate;
+                if (!File.Exists(Path.Combine(dir.FullName, "Espnet.Compiled.sln"))) continue;
+                string candidate = Path.Combine(dir.Parent?.FullName ?? dir.FullName, "shared", "data");
+                return Directory.Exists(candidate) ? candidate : null;
             }
         }
-        // The workplace's machines keep the shared folder here; a clone in /tmp still finds it.
-        return Directory.Exists("/work/shared/data") ? "/work/shared/data" : null;
+        return null;
     }
 
     /// <summary>Reads a raw float32 little-endian file.</summary>
