@@ -30,6 +30,25 @@ public static class CliHarness
         return new Result(code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>Runs the `espnet` command as a process of its own (same build, same compile cache).</summary>
+    public static Result RunProcess(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "espnet.dll"));
+        foreach (string a in args) start.ArgumentList.Add(a);
+        start.Environment["ESPNET_CACHE_DIR"] = CacheDirectory;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return new Result(process.ExitCode, stdout, stderr.Result);
+    }
+
     private static readonly Lazy<Result> s_p2q3At64x128 = new(() => Run("info", "--model", "espnet-p2-q3", "--height", "64", "--width", "128"));
 
     /// <summary>Compiles espnet-p2-q3 at 64x128 once per process, so that the first test to use it does not
