@@ -7,8 +7,9 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 namespace Espnet.Compiled.Tests.Docs;
 
 /// <summary>
-/// Every C# snippet in the README compiles as written, with the generator, as a new project would build it
-/// (the SDK's implicit usings; a snippet with statements is a program, the others a library).
+/// Every C# snippet in the README (and in the package's README) compiles as written, with the generator, as a
+/// new project would build it (the SDK's implicit usings; a snippet with statements is a program, the others a
+/// library).
 /// </summary>
 public sealed partial class ReadmeSnippetTests
 {
@@ -16,8 +17,10 @@ public sealed partial class ReadmeSnippetTests
     {
         var data = new TheoryData<int, string>();
         int n = 0;
-        foreach (Match m in CSharpBlock().Matches(File.ReadAllText(ReadmePath())))
-            data.Add(++n, m.Groups[1].Value);
+        string root = RepositoryRoot();
+        foreach (string file in new[] { "README.md", Path.Combine("docs", "package-readme.md") })
+            foreach (Match m in CSharpBlock().Matches(File.ReadAllText(Path.Combine(root, file))))
+                data.Add(++n, m.Groups[1].Value);
         return data;
     }
 
@@ -42,11 +45,11 @@ public sealed partial class ReadmeSnippetTests
         Assert.True(errors.Count == 0, $"README snippet {number} does not compile: {string.Join(" | ", errors.Take(3).Select(d => d.Id + " " + d.GetMessage()))}\n{code}");
     }
 
-    private static string ReadmePath()
+    private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Espnet.Compiled.sln"))) return Path.Combine(dir.FullName, "README.md");
-        throw new FileNotFoundException("README.md: no Espnet.Compiled.sln above " + AppContext.BaseDirectory);
+            if (File.Exists(Path.Combine(dir.FullName, "Espnet.Compiled.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("no Espnet.Compiled.sln above " + AppContext.BaseDirectory);
     }
 
     [GeneratedRegex(@"```csharp\n(.*?)```", RegexOptions.Singleline)]
