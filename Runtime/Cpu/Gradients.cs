@@ -193,10 +193,180 @@ public static class Gradients
         for (int i = 0; i < sum.Length; i++) dx[i] = (float)sum[i];
     }
 
+    /// <summary>
+    /// dx of a transposed convolution (kernel k, stride s, no padding, weights [cin, cout, k, k]): input pixel
+    /// (i, j) fed outputs (i*s + a, j*s + b), so it collects w[c, o, a, b] * dy there (overwrites dx).
+    /// </summary>
+    public static void ConvTranspose2dInput(ReadOnlySpan<float> dy, int cout, int ho, int wo, ReadOnlySpan<float> weight,
+        Span<float> dx, int cin, int h, int w, int kernel, int stride)
+    {
+        CheckTranspose(dy.Length, dx.Length, weight.Length, cin, h, w, cout, ho, wo, kernel, stride);
+        for (int c = 0; c < cin; c++)
+            for (int i = 0; i < h; i++)
+                for (int j = 0; j < w; j++)
+                {
+                    double s = 0;
+                    for (int o = 0; o < cout; o++)
+                        for (int a = 0; a < kernel; a++)
+                            for (int b = 0; b < kernel; b++)
+                                s += (double)weight[((c * cout + o) * kernel + a) * kernel + b] * dy[(o * ho + i * stride + a) * wo + j * stride + b];
+                    dx[(c * h + i) * w + j] = (float)s;
+                }
+    }
+
+    /// <summary>dW of a transposed convolution: w[c, o, a, b] collects x[c, i, j] * dy[o, i*s + a, j*s + b] (overwrites dweight).</summary>
+    public static void ConvTranspose2dWeight(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout, int ho, int wo,
+        Span<float> dweight, int kernel, int stride)
+    {
+        CheckTranspose(dy.Length, x.Length, dweight.Length, cin, h, w, cout, ho, wo, kernel, stride);
+        for (int c = 0; c < cin; c++)
+            for (int o = 0; o < cout; o++)
+                for (int a = 0; a < kernel; a++)
+                    for (int b = 0; b < kernel; b++)
+                    {
+                        double s = 0;
+                        for (int i = 0; i < h; i++)
+                            for (int j = 0; j < w; j++)
+                                s += (double)x[(c * h + i) * w + j] * dy[(o * ho + i * stride + a) * wo + j * stride + b];
+                        dweight[((c * cout + o) * kernel + a) * kernel + b] = (float)s;
+                    }
+    }
+
+    /// <summary>Global average pooling: every pixel of channel c gets dy[c] / plane (overwrites dx).</summary>
+    public static void GlobalAvgPool(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx)
+    {
+        for (int c = 0; c < channels; c++) dx.Slice(c * plane, plane).Fill((float)((double)dy[c] / plane));
+    }
+
+    /// <summary>
+    /// Aligned-corners bilinear resize, backward: each output scatters dy to its four sources with the forward's
+    /// weights (positions computed exactly as <see cref="Resampling.BilinearAlignCorners"/> does; overwrites dx).
+    /// </summary>
+    public static void BilinearAlignCorners(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
+    {
+        float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
+        float sy = ho > 1 ? (float)(h - 1) / (ho - 1) : 0f;
+        var sum = new double[channels * h * w];
+        for (int c = 0; c < channels; c++)
+            for (int i = 0; i < ho; i++)
+            {
+                float src = sy * i;
+                int y0 = Math.Min((int)src, h - 1), y1 = Math.Min(y0 + 1, h - 1);
+                double ly = src - y0;
+                for (int j = 0; j < wo; j++)
+                {
+                    float srcX = sx * j;
+                    int a = Math.Min((int)srcX, w - 1), b = Math.Min(a + 1, w - 1);
+                    double fx = srcX - a, d = dy[(c * ho + i) * wo + j];
+                    int top = c * h * w + y0 * w, bottom = c * h * w + y1 * w;
+                    sum[top + a] += (1 - ly) * (1 - fx) * d;
+                    sum[top + b] += (1 - ly) * fx * d;
+                    sum[bottom + a] += ly * (1 - fx) * d;
+                    sum[bottom + b] += ly * fx * d;
+                }
+            }
+        for (int k = 0; k < sum.Length; k++) dx[k] = (float)sum[k];
+    }
+
+    /// <summary>Adaptive average pooling, backward: each cell spreads dy over its window, divided by the window's size (overwrites dx).</summary>
+    public static void AdaptiveAvgPool(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
+    {
+        var sum = new double[channels * h * w];
+        for (int i = 0; i < ho; i++)
+        {
+            int r0 = (int)((long)i * h / ho), r1 = (int)(((long)(i + 1) * h + ho - 1) / ho);
+            for (int j = 0; j < wo; j++)
+            {
+                int c0 = (int)((long)j * w / wo), c1 = (int)(((long)(j + 1) * w + wo - 1) / wo);
+                double area = (double)(r1 - r0) * (c1 - c0);
+                for (int c = 0; c < channels; c++)
+                {
+                    double d = dy[(c * ho + i) * wo + j] / area;
+                    for (int r = r0; r < r1; r++)
+                        for (int q = c0; q < c1; q++) sum[(c * h + r) * w + q] += d;
+                }
+            }
+        }
+        for (int k = 0; k < sum.Length; k++) dx[k] = (float)sum[k];
+    }
+
+    /// <summary>Channel shuffle, backward: the inverse permutation (old channel k*(C/g) + j takes new channel j*g + k).</summary>
+    public static void ChannelShuffle(ReadOnlySpan<float> dy, int channels, int plane, int groups, Span<float> dx)
+    {
+        int perGroup = channels / groups;
+        for (int k = 0; k < groups; k++)
+            for (int j = 0; j < perGroup; j++)
+                dy.Slice((j * groups + k) * plane, plane).CopyTo(dx.Slice((k * perGroup + j) * plane, plane));
+    }
+
+    /// <summary>
+    /// The sigmoid gate y = x * sigmoid(g[c]): dx = dy * sigmoid(g[c]), dg[c] = sigmoid'(g[c]) * sum(dy * x)
+    /// (x is the input before gating; overwrites dx and dgate).
+    /// </summary>
+    public static void SigmoidGate(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> gate,
+        Span<float> dx, Span<float> dgate)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            double s = 1 / (1 + Math.Exp(-gate[c])), sum = 0;
+            for (int i = c * plane; i < (c + 1) * plane; i++)
+            {
+                dx[i] = (float)(dy[i] * s);
+                sum += (double)dy[i] * x[i];
+            }
+            dgate[c] = (float)(s * (1 - s) * sum);
+        }
+    }
+
+    /// <summary>
+    /// Per-pixel cross-entropy over C classes with PyTorch's mean reduction and class weights: the loss is the
+    /// sum over pixels of w[t] * -log softmax(z)[t], divided by the sum of w[t], over the whole batch; pixels
+    /// whose target is <paramref name="ignore"/> are left out. dz = w[t] * (softmax(z) - onehot(t)) / that sum,
+    /// 0 at ignored pixels. Logits are [N, C, plane], targets [N, plane]; no weights means 1 for every class.
+    /// Returns the loss (0 when every pixel is ignored) and overwrites dlogits. A target outside [0, C) that is
+    /// not the ignore index is an error naming the pixel and the value.
+    /// </summary>
+    public static double CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<byte> targets, int batch, int classes, int plane,
+        ReadOnlySpan<float> classWeights, int ignore, Span<float> dlogits)
+    {
+        double numerator = 0, weightSum = 0;
+        var p = new double[classes];
+        dlogits.Slice(0, batch * classes * plane).Clear();
+        for (int n = 0; n < batch; n++)
+        {
+            int z0 = n * classes * plane;
+            for (int i = 0; i < plane; i++)
+            {
+                int t = targets[n * plane + i];
+                if (t == ignore) continue;
+                if (t >= classes)
+                    throw new ArgumentException($"CrossEntropy: sample {n}, pixel {i} has target {t}, outside the {classes} classes (and not the ignore index {ignore}).");
+                double max = double.NegativeInfinity;
+                for (int c = 0; c < classes; c++) max = Math.Max(max, logits[z0 + c * plane + i]);
+                double z = 0;
+                for (int c = 0; c < classes; c++) z += p[c] = Math.Exp(logits[z0 + c * plane + i] - max);
+                double wt = classWeights.IsEmpty ? 1 : classWeights[t];
+                numerator += wt * -(logits[z0 + t * plane + i] - max - Math.Log(z));
+                weightSum += wt;
+                for (int c = 0; c < classes; c++) dlogits[z0 + c * plane + i] = (float)(wt * (p[c] / z - (c == t ? 1 : 0)));
+            }
+        }
+        if (weightSum == 0) return 0;
+        for (int k = 0; k < batch * classes * plane; k++) dlogits[k] = (float)(dlogits[k] / weightSum);
+        return numerator / weightSum;
+    }
+
     private static void CheckConv(int dyLength, int xLength, int weightLength, int cin, int h, int w, int cout, int ho, int wo, int kernel, int groups)
     {
         if (groups < 1 || cin % groups != 0 || cout % groups != 0 || dyLength < cout * ho * wo || xLength < cin * h * w
             || weightLength < cout * (cin / groups) * kernel * kernel)
             throw new ArgumentException("Gradients: spans or channel counts do not fit the convolution.");
+    }
+
+    private static void CheckTranspose(int dyLength, int xLength, int weightLength, int cin, int h, int w, int cout, int ho, int wo, int kernel, int stride)
+    {
+        if (ho != (h - 1) * stride + kernel || wo != (w - 1) * stride + kernel || dyLength < cout * ho * wo || xLength < cin * h * w
+            || weightLength < cin * cout * kernel * kernel)
+            throw new ArgumentException("Gradients: spans or sizes do not fit the transposed convolution.");
     }
 }

@@ -19,7 +19,7 @@ public sealed class GradientTests
     [InlineData(5, 3, 6, 5, 1, 1, 1, 1)]   // 1x1
     public void Conv2d_input_and_weight_gradients(int cin, int cout, int h, int w, int kernel, int stride, int dilation, int groups)
     {
-        int seed = HashCode.Combine(cin, cout, h, w, kernel, stride, dilation, groups) & 0x7fffffff;
+        int seed = ((((cin * 31 + cout) * 31 + h) * 31 + w) * 31 + kernel * 7 + stride) * 31 + dilation * 5 + groups; // fixed, unlike HashCode
         var rng = new Random(seed);
         int pad = (kernel - 1) / 2 * dilation;
         int ho = (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1, wo = (w + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
@@ -38,7 +38,7 @@ public sealed class GradientTests
 
         var db = new float[cout];
         Gradients.Bias(r, cout, ho * wo, db);
-        for (int o = 0; o < cout; o++) Assert.Equal(r.Skip(o * ho * wo).Take(ho * wo).Sum(v => (double)v), db[o], 5);
+        for (int o = 0; o < cout; o++) AssertClose(r.Skip(o * ho * wo).Take(ho * wo).Sum(v => (double)v), db[o], "conv db");
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public sealed class GradientTests
         float[] mean = new float[c], invStd = new float[c], runningMean = [0.5f, -1f, 2f], runningVar = [1f, 2f, 0.5f];
         float[] startMean = (float[])runningMean.Clone(), startVar = (float[])runningVar.Clone();
         Gradients.BatchNormTraining(x, batch, c, plane, gamma, beta, eps, y, mean, invStd, runningMean, runningVar);
-        Assert.Equal(Loss(x, gamma, beta), Dot(r, y.Select(v => (double)v).ToArray()), 4);
+        AssertClose(Loss(x, gamma, beta), Dot(r, y.Select(v => (double)v).ToArray()), "batchnorm forward");
 
         var dx = new float[x.Length];
         float[] dgamma = new float[c], dbeta = new float[c];
@@ -97,8 +97,8 @@ public sealed class GradientTests
         {
             var values = Enumerable.Range(0, batch).SelectMany(n => Enumerable.Range(0, plane).Select(i => (double)x[(n * c + ch) * plane + i])).ToList();
             double m = values.Average(), unbiased = values.Sum(v => (v - m) * (v - m)) / (values.Count - 1);
-            Assert.Equal(0.9 * startMean[ch] + 0.1 * m, runningMean[ch], 5);
-            Assert.Equal(0.9 * startVar[ch] + 0.1 * unbiased, runningVar[ch], 5);
+            AssertClose(0.9 * startMean[ch] + 0.1 * m, runningMean[ch], "running mean");
+            AssertClose(0.9 * startVar[ch] + 0.1 * unbiased, runningVar[ch], "running variance");
         }
     }
 
@@ -113,6 +113,106 @@ public sealed class GradientTests
         var dx = new float[x.Length];
         Gradients.AvgPool3x3S2(r, c, h, w, ho, wo, dx);
         AssertNumeric(dx, x, v => Dot(r, Ref.AvgPool(new T(c, h, w, v.Select(q => (double)q).ToArray())).D), $"avgpool dx {c}x{h}x{w}");
+    }
+
+    [Theory]
+    [InlineData(3, 4, 3, 5, 2, 2)]
+    [InlineData(2, 3, 4, 3, 3, 2)]
+    public void ConvTranspose_input_and_weight_gradients(int cin, int cout, int h, int w, int kernel, int stride)
+    {
+        var rng = new Random(cin * 31 + kernel);
+        int ho = (h - 1) * stride + kernel, wo = (w - 1) * stride + kernel;
+        float[] x = Random(rng, cin * h * w), weight = Random(rng, cin * cout * kernel * kernel), r = Random(rng, cout * ho * wo);
+        double Loss(float[] xs, float[] ws) =>
+            Dot(r, Ref.ConvTranspose(new T(cin, h, w, xs.Select(v => (double)v).ToArray()), ws.Select(v => (double)v).ToArray(), cout, kernel, stride).D);
+        var dx = new float[x.Length];
+        Gradients.ConvTranspose2dInput(r, cout, ho, wo, weight, dx, cin, h, w, kernel, stride);
+        AssertNumeric(dx, x, v => Loss(v, weight), $"convT dx k{kernel} s{stride}");
+        var dw = new float[weight.Length];
+        Gradients.ConvTranspose2dWeight(x, cin, h, w, r, cout, ho, wo, dw, kernel, stride);
+        AssertNumeric(dw, weight, v => Loss(x, v), $"convT dW k{kernel} s{stride}");
+    }
+
+    [Theory]
+    [InlineData(5, 7, 13, 9)]     // up, aligned corners
+    [InlineData(9, 8, 4, 3)]      // down
+    [InlineData(4, 5, 1, 1)]      // to one pixel
+    public void Bilinear_and_adaptive_pooling_gradients(int h, int w, int ho, int wo)
+    {
+        var rng = new Random(h * 100 + ho);
+        int c = 2;
+        float[] x = Random(rng, c * h * w), r = Random(rng, c * ho * wo);
+        var dx = new float[x.Length];
+        Gradients.BilinearAlignCorners(r, c, h, w, ho, wo, dx);
+        AssertNumeric(dx, x, v => Dot(r, RefHeads.Bilinear(new T(c, h, w, v.Select(q => (double)q).ToArray()), ho, wo).D), $"bilinear {h}x{w}->{ho}x{wo}");
+        Gradients.AdaptiveAvgPool(r, c, h, w, ho, wo, dx);
+        AssertNumeric(dx, x, v => Dot(r, RefHeads.AdaptiveAvgPool(new T(c, h, w, v.Select(q => (double)q).ToArray()), ho, wo).D), $"adaptive pool {h}x{w}->{ho}x{wo}");
+    }
+
+    [Fact]
+    public void Global_pooling_shuffle_and_gate_gradients()
+    {
+        var rng = new Random(7);
+        int c = 6, h = 3, w = 4, plane = h * w;
+        float[] x = Random(rng, c * plane), rPooled = Random(rng, c), r = Random(rng, c * plane), gate = Random(rng, c);
+
+        var dx = new float[x.Length];
+        Gradients.GlobalAvgPool(rPooled, c, plane, dx);
+        AssertNumeric(dx, x, v => Dot(rPooled, Ref.GlobalAvgPool(new T(c, h, w, v.Select(q => (double)q).ToArray())).D), "global pool");
+
+        Gradients.ChannelShuffle(r, c, plane, 3, dx);
+        AssertNumeric(dx, x, v => Dot(r, RefHeads.Shuffle(new T(c, h, w, v.Select(q => (double)q).ToArray()), 3).D), "shuffle");
+
+        // y = x * sigmoid(gate[c]), in double.
+        double Gated(float[] xs, float[] g)
+        {
+            double s = 0;
+            for (int i = 0; i < xs.Length; i++) s += (double)r[i] * xs[i] / (1 + Math.Exp(-g[i / plane]));
+            return s;
+        }
+        var dgate = new float[c];
+        Gradients.SigmoidGate(x, r, c, plane, gate, dx, dgate);
+        AssertNumeric(dx, x, v => Gated(v, gate), "gate dx");
+        AssertNumeric(dgate, gate, v => Gated(x, v), "gate dg");
+    }
+
+    [Fact]
+    public void Cross_entropy_with_class_weights_and_an_ignore_index()
+    {
+        var rng = new Random(99);
+        int batch = 2, classes = 4, plane = 9;
+        float[] z = Random(rng, batch * classes * plane).Select(v => 3 * v).ToArray();
+        byte[] t = Enumerable.Range(0, batch * plane).Select(i => (byte)(i % 5 == 4 ? 255 : rng.Next(classes))).ToArray();
+        float[] weights = [0.5f, 2f, 1f, 1.5f];
+
+        // PyTorch's definition, in double: sum w[t] * -log softmax(z)[t] / sum w[t] over the pixels not ignored.
+        double Loss(float[] logits)
+        {
+            double numerator = 0, denominator = 0;
+            for (int n = 0; n < batch; n++)
+                for (int i = 0; i < plane; i++)
+                {
+                    int target = t[n * plane + i];
+                    if (target == 255) continue;
+                    double sum = Enumerable.Range(0, classes).Sum(k => Math.Exp(logits[(n * classes + k) * plane + i]));
+                    numerator += weights[target] * -(logits[(n * classes + target) * plane + i] - Math.Log(sum));
+                    denominator += weights[target];
+                }
+            return numerator / denominator;
+        }
+
+        var dz = new float[z.Length];
+        double loss = Gradients.CrossEntropy(z, t, batch, classes, plane, weights, 255, dz);
+        AssertClose(Loss(z), loss, "cross-entropy loss");
+        AssertNumeric(dz, z, Loss, "cross-entropy dz");
+        for (int n = 0; n < batch; n++)
+            for (int i = 0; i < plane; i++)
+                if (t[n * plane + i] == 255)
+                    for (int k = 0; k < classes; k++) Assert.Equal(0f, dz[(n * classes + k) * plane + i]);
+
+        t[3] = 7;
+        var e = Assert.Throws<ArgumentException>(() => Gradients.CrossEntropy(z, t, batch, classes, plane, weights, 255, dz));
+        Assert.Contains("pixel 3 has target 7, outside the 4 classes", e.Message);
     }
 
     /// <summary>Each coordinate of <paramref name="analytic"/> against a central difference of <paramref name="loss"/> at <paramref name="at"/>.</summary>
@@ -137,6 +237,9 @@ public sealed class GradientTests
         }
         Assert.True(varies, $"{what}: every gradient is zero: the check would prove nothing");
     }
+
+    private static void AssertClose(double expected, double actual, string what) =>
+        Assert.True(Math.Abs(actual - expected) <= 1e-5 * Math.Max(1, Math.Abs(expected)), $"{what}: {actual} but expected {expected}");
 
     private static double Dot(float[] a, double[] b)
     {
