@@ -356,6 +356,36 @@ public static class Gradients
         return numerator / weightSum;
     }
 
+    /// <summary>
+    /// Dropout in training mode (PyTorch's nn.Dropout): each element is kept with probability 1 - p and scaled by
+    /// 1 / (1 - p), or zeroed. The mask comes from <paramref name="seed"/> and <paramref name="step"/> alone
+    /// (a SplitMix64 stream), so a step replays exactly; <paramref name="keep"/> records it for the backward pass.
+    /// </summary>
+    public static void DropoutForward(ReadOnlySpan<float> x, Span<float> y, double p, ulong seed, ulong step, Span<bool> keep)
+    {
+        if (p < 0 || p >= 1) throw new ArgumentOutOfRangeException(nameof(p), p, "a dropout probability is in [0, 1)");
+        ulong state = seed ^ (step * 0x9E3779B97F4A7C15UL);
+        float scale = (float)(1 / (1 - p));
+        for (int i = 0; i < x.Length; i++)
+        {
+            // SplitMix64, then the top 53 bits as a uniform double in [0, 1).
+            ulong z = state += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+            bool kept = (z >> 11) * (1.0 / (1UL << 53)) >= p;
+            keep[i] = kept;
+            y[i] = kept ? x[i] * scale : 0f;
+        }
+    }
+
+    /// <summary>Backward of <see cref="DropoutForward"/>: dy through the kept elements, scaled by 1 / (1 - p) (overwrites dx).</summary>
+    public static void Dropout(ReadOnlySpan<float> dy, ReadOnlySpan<bool> keep, double p, Span<float> dx)
+    {
+        float scale = (float)(1 / (1 - p));
+        for (int i = 0; i < dy.Length; i++) dx[i] = keep[i] ? dy[i] * scale : 0f;
+    }
+
     private static void CheckConv(int dyLength, int xLength, int weightLength, int cin, int h, int w, int cout, int ho, int wo, int kernel, int groups)
     {
         if (groups < 1 || cin % groups != 0 || cout % groups != 0 || dyLength < cout * ho * wo || xLength < cin * h * w

@@ -215,6 +215,32 @@ public sealed class GradientTests
         Assert.Contains("pixel 3 has target 7, outside the 4 classes", e.Message);
     }
 
+    [Fact]
+    public void Dropout_is_seeded_scaled_and_its_gradient_follows_the_mask()
+    {
+        var rng = new Random(3);
+        float[] x = Random(rng, 4000), y = new float[4000], again = new float[4000], other = new float[4000];
+        bool[] keep = new bool[4000], keepAgain = new bool[4000], keepOther = new bool[4000];
+        Gradients.DropoutForward(x, y, 0.2, seed: 1882, step: 7, keep);
+        Gradients.DropoutForward(x, again, 0.2, seed: 1882, step: 7, keepAgain);
+        Gradients.DropoutForward(x, other, 0.2, seed: 1882, step: 8, keepOther);
+        Assert.Equal(y, again);                                    // the same step replays exactly
+        Assert.NotEqual(keep, keepOther);                          // another step draws another mask
+        double kept = keep.Count(k => k) / 4000.0;
+        Assert.InRange(kept, 0.77, 0.83);                          // 1 - p, within a few standard deviations
+        for (int i = 0; i < x.Length; i++) Assert.Equal(keep[i] ? x[i] * 1.25f : 0f, y[i]);
+
+        float[] r = Random(rng, 4000), dx = new float[4000];
+        Gradients.Dropout(r, keep, 0.2, dx);
+        // y is linear in x for a fixed mask: the central difference is exact.
+        AssertNumeric(dx.Take(200).ToArray(), x.Take(200).ToArray(), v =>
+        {
+            double s = 0;
+            for (int i = 0; i < 200; i++) s += (double)r[i] * (keep[i] ? v[i] * 1.25 : 0);
+            return s;
+        }, "dropout dx");
+    }
+
     /// <summary>Each coordinate of <paramref name="analytic"/> against a central difference of <paramref name="loss"/> at <paramref name="at"/>.</summary>
     private static void AssertNumeric(float[] analytic, float[] at, Func<float[], double> loss, string what)
     {
