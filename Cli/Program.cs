@@ -21,6 +21,8 @@ public static class Program
             InfoCommand.Create(stdout, stderr),
             RunCommand.Create(stdout, stderr),
             BenchCommand.Create(stdout, stderr),
+            SegmentCommand.Create(stdout, stderr),
+            ClassifyCommand.Create(stdout, stderr),
         };
         ParseResult parsed;
         try

@@ -27,10 +27,10 @@ internal static class RunCommand
             if (parsed.GetValue(device) == "cuda") throw new CommandException("CUDA backend not built yet; use --device cpu");
             int threadCount = ThreadsOption.Apply(parsed, threads, stderr);
             var request = model.Request(parsed);
-            string inputPath = Named(parsed.GetValue(input), "--input"), outputPath = Named(parsed.GetValue(output), "--output");
-            string weightsPath = Named(parsed.GetValue(weights), "--weights");
-            if (inputPath != BuiltinData.Input) CheckReadable(inputPath, "--input");
-            if (weightsPath != BuiltinData.Weights) CheckReadable(weightsPath, "--weights");
+            string inputPath = CommandInputs.Named(parsed.GetValue(input), "--input"), outputPath = CommandInputs.Named(parsed.GetValue(output), "--output");
+            string weightsPath = CommandInputs.Named(parsed.GetValue(weights), "--weights");
+            if (inputPath != BuiltinData.Input) CommandInputs.CheckReadable(inputPath, "--input");
+            if (weightsPath != BuiltinData.Weights) CommandInputs.CheckReadable(weightsPath, "--weights");
             // The destination is checked, and a temporary file opened beside it, before any work.
             var reads = new List<(string, string)>();
             if (inputPath != BuiltinData.Input) reads.Add((inputPath, "input"));
@@ -41,8 +41,7 @@ internal static class RunCommand
             float[] x = inputPath == BuiltinData.Input ? BuiltinData.SyntheticInput(network) : ReadInput(inputPath, request, network);
             CheckFinite(x, inputPath, parsed.GetValue(strict), stderr);
             var clock = Stopwatch.StartNew();
-            if (weightsPath == BuiltinData.Weights) network.LoadWeights(BuiltinData.ReadWeights(request));
-            else LoadWeights(network, weightsPath);
+            CommandInputs.LoadNamedWeights(network, request, weightsPath);
             var loadTime = clock.Elapsed;
 
             var y = new float[network.Batch * network.OutputShape.Elements];
@@ -56,19 +55,6 @@ internal static class RunCommand
             return Program.Success;
         }));
         return command;
-    }
-
-    private static void LoadWeights(ICompiledNetwork network, string path)
-    {
-        var stateDict = PthReader.Read(path, WeightBudget.For(network));
-        try
-        {
-            network.LoadWeights(stateDict);
-        }
-        catch (WeightLoadException e)
-        {
-            throw new WeightLoadException($"{Path.GetFileName(path)}: {e.Message}"); // which file, when a script passes several
-        }
     }
 
     private static float[] ReadInput(string path, ModelRequest request, ICompiledNetwork network)
@@ -85,20 +71,6 @@ internal static class RunCommand
             throw new InvalidDataException($"{Path.GetFileName(path)} holds {x.Length} floats but {request.Label} expects " +
                                            $"{network.Batch}x{network.InputShape} = {expected} (pass --height/--width to match the input)");
         return x;
-    }
-
-    /// <summary>An option's value, refused when empty (a script's unset variable) with a usage error.</summary>
-    private static string Named(string? value, string option) =>
-        string.IsNullOrWhiteSpace(value) ? throw new UsageException($"{option} is empty: give a file name") : value;
-
-    /// <summary>A file to read: it exists and is a regular file (a folder or a device file gets its own message).</summary>
-    private static void CheckReadable(string path, string option)
-    {
-        if (Directory.Exists(path)) throw new UsageException($"{option} {path} is a folder: give a file");
-        if (!File.Exists(path)) throw new FileNotFoundException($"{option} {path} does not exist", path);
-        if (OperatingSystem.IsLinux() && path.StartsWith("/dev/", StringComparison.Ordinal) && !path.StartsWith("/dev/fd/", StringComparison.Ordinal)
-            && !path.StartsWith("/dev/stdin", StringComparison.Ordinal))
-            throw new UsageException($"{option} {path} is a device, not a file");
     }
 
     /// <summary>NaN or infinity in the input: a warning with the count (the output will hold them too), or an error with --strict.</summary>

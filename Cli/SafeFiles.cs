@@ -27,7 +27,10 @@ internal sealed class OutputFile : IDisposable
     /// <param name="path">Where the output goes.</param>
     /// <param name="option">The option that named it, for messages (<c>--output</c>).</param>
     /// <param name="reads">Files the run reads, with what they are ("input", "weights"); a missing one is skipped.</param>
-    public static OutputFile Begin(string path, string option, params (string Path, string What)[] reads)
+    public static OutputFile Begin(string path, string option, params (string Path, string What)[] reads) => Begin(path, option, true, reads);
+
+    /// <param name="replace">Whether an existing file may be replaced; if not, one is refused with the --force hint.</param>
+    public static OutputFile Begin(string path, string option, bool replace, params (string Path, string What)[] reads)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} is empty: give the name of the file to write");
         string full = Path.GetFullPath(path);
@@ -37,6 +40,7 @@ internal sealed class OutputFile : IDisposable
         foreach (var (read, what) in reads)
             if (FileIdentity.Same(full, read))
                 throw new UsageException($"{option} {path} is the {what} file{(SameName(full, read) ? "" : " (through a link)")}; refusing to overwrite it");
+        if (!replace && File.Exists(full)) throw new UsageException($"{option} {path} exists: pass --force to replace it");
 
         string temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Random.Shared.Next():x8}.tmp");
         try
