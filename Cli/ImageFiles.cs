@@ -18,6 +18,7 @@ internal static class ImageFiles
 
     public static RgbImage Read(string path)
     {
+        if (!LooksLikeImage(path)) throw new InvalidDataException($"{Path.GetFileName(path)} is not an image this command reads (PNG, JPEG, BMP, GIF or WebP)");
         using var file = File.OpenRead(path);
         return Read(file, Path.GetFileName(path));
     }

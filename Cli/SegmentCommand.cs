@@ -100,16 +100,11 @@ internal static class SegmentCommand
         var files = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden })
             .Order(StringComparer.Ordinal).ToList();
         var pictures = new List<string>();
-        int notImages = 0;
+        var notImages = new List<string>();
         foreach (string file in files)
         {
             if (IsInside(file, job.Mask) || IsInside(file, job.Overlay) || IsInside(file, job.Logits)) continue;
-            if (SafeLooksLikeImage(file)) pictures.Add(file);
-            else
-            {
-                notImages++;
-                stderr.WriteLine($"espnet: skipped {Path.GetRelativePath(root, file)}: not an image");
-            }
+            (SafeLooksLikeImage(file) ? pictures : notImages).Add(file);
         }
         if (pictures.Count == 0) throw new CommandException($"--image {job.Image} holds no pictures (PNG, JPEG, BMP, GIF or WebP)");
 
@@ -127,6 +122,7 @@ internal static class SegmentCommand
                 throw new UsageException($"{existing[0]} exists{(existing.Count > 1 ? $" (and {existing.Count - 1} more outputs)" : "")}: pass --force to replace them");
         }
 
+        foreach (string file in notImages) stderr.WriteLine($"espnet: skipped {Path.GetRelativePath(root, file)}: not an image");
         var (network, _) = ModelOptions.Resolve(request, stderr);
         CommandInputs.LoadNamedWeights(network, request, job.Weights);
         var segmenter = new Segmenter(network, job.Labels);
@@ -158,7 +154,7 @@ internal static class SegmentCommand
         stdout.WriteLine($"{request.Label}: {done} mask{(done == 1 ? "" : "s")} written to {job.Mask} in {seconds:F1} s ({done / Math.Max(seconds, 1e-9):F2} images/s, " +
                          $"{threadCount} thread{(threadCount == 1 ? "" : "s")})" +
                          (failed > 0 ? $"; {failed} picture{(failed == 1 ? "" : "s")} could not be read" : "") +
-                         (notImages > 0 ? $"; {notImages} other file{(notImages == 1 ? "" : "s")} skipped" : ""));
+                         (notImages.Count > 0 ? $"; {notImages.Count} other file{(notImages.Count == 1 ? "" : "s")} skipped" : ""));
         return failed > 0 ? Program.Failure : Program.Success;
     }
 
