@@ -51,23 +51,6 @@ internal static class ImageFiles
         return new RgbImage(info.Width, info.Height, rgb);
     }
 
-    /// <summary>A one-byte-per-pixel map (labels, train IDs): its size and bytes. A colour file is refused, not guessed at.</summary>
-    public static (int Width, int Height, byte[] Values) ReadLabels(string path)
-    {
-        using var file = File.OpenRead(path);
-        string name = Path.GetFileName(path);
-        using var codec = SKCodec.Create(file, out _) ?? throw new InvalidDataException($"{name} is not an image this command reads (a PNG of label IDs is expected)");
-        var info = codec.Info;
-        if ((long)info.Width * info.Height > MaxPixels || info.Width > MaxSide || info.Height > MaxSide)
-            throw new InvalidDataException($"{name} is {info.Width}x{info.Height}: larger than this command decodes");
-        if (info.ColorType != SKColorType.Gray8)
-            throw new InvalidDataException($"{name} is a colour image ({info.ColorType}): masks must be 8-bit single-channel PNGs of class IDs (255 = ignore)");
-        var values = new byte[(long)info.Width * info.Height];
-        var result = codec.GetPixels(new SKImageInfo(info.Width, info.Height, SKColorType.Gray8, SKAlphaType.Opaque), values);
-        if (result != SKCodecResult.Success) throw new InvalidDataException($"{name}: the mask could not be decoded ({result})");
-        return (info.Width, info.Height, values);
-    }
-
     /// <summary>An 8-bit grayscale PNG of the values (a label or train-ID map).</summary>
     public static void WriteGray(Stream destination, ReadOnlySpan<byte> values, int width, int height) =>
         Encode(destination, values, new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), width);

@@ -23,6 +23,7 @@ public static class Program
             BenchCommand.Create(stdout, stderr),
             SegmentCommand.Create(stdout, stderr),
             ClassifyCommand.Create(stdout, stderr),
+            EvalCommand.Create(stdout, stderr),
         };
         ParseResult parsed;
         try

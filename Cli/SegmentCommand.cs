@@ -214,13 +214,16 @@ internal sealed class Segmenter(ICompiledNetwork network, LabelSet labels)
     public float[] Logits { get; } = new float[network.OutputShape.Elements];
 
     /// <summary>Class IDs at the picture's own size (the authors resize the label map back with nearest neighbour).</summary>
-    public byte[] Run(float[] input, RgbImage image)
+    public byte[] Run(float[] input, RgbImage image) => Run(input, image.Width, image.Height);
+
+    /// <summary>Class IDs at a size of the caller's (a mask's, in `eval`).</summary>
+    public byte[] Run(float[] input, int width, int height)
     {
         var o = Network.OutputShape;
         Network.Forward(input, Logits);
         SegmentationMaps.Argmax(Logits, o.Channels, _outputLabels);
-        var labels = new byte[image.Width * image.Height];
-        PilResize.Nearest(_outputLabels, o.Width, o.Height, labels, image.Width, image.Height);
+        var labels = new byte[width * height];
+        PilResize.Nearest(_outputLabels, o.Width, o.Height, labels, width, height);
         return labels;
     }
 }

@@ -45,7 +45,7 @@ public sealed class CliSegmentTests
         Assert.True(result.Code == 0, result.Err);
         Assert.Contains("street.png (100x50) -> ", result.Out);
 
-        var (w, h, labels) = ImageFiles.ReadLabels(mask);
+        var (w, h, labels) = LabelPng.Read(mask);
         Assert.Equal((100, 50), (w, h));
         Assert.All(labels, l => Assert.InRange(l, 0, 19));
         // The mask is the argmax of the written logits, resized to the picture by nearest neighbour.
@@ -76,7 +76,7 @@ public sealed class CliSegmentTests
         Assert.Equal("precious", File.ReadAllText(mask));
 
         Assert.Equal(0, Run(["segment", .. Model, "--image", picture, "--out", mask, "--force"]).Code);
-        Assert.Equal((64, 32), (ImageFiles.ReadLabels(mask).Width, ImageFiles.ReadLabels(mask).Height));
+        Assert.Equal((64, 32), (LabelPng.Read(mask).Width, LabelPng.Read(mask).Height));
     }
 
     [Fact]
@@ -141,8 +141,8 @@ public sealed class CliSegmentTests
         Assert.Contains("skipped city/broken.png: ", result.Err);
         Assert.Contains("2 masks written", result.Out);
         Assert.Contains("1 picture could not be read", result.Out);
-        Assert.Equal((70, 40), (ImageFiles.ReadLabels(Path.Combine(output, "one.png")).Width, ImageFiles.ReadLabels(Path.Combine(output, "one.png")).Height));
-        Assert.Equal(90, ImageFiles.ReadLabels(Path.Combine(output, "city", "two.png")).Width);
+        Assert.Equal((70, 40), (LabelPng.Read(Path.Combine(output, "one.png")).Width, LabelPng.Read(Path.Combine(output, "one.png")).Height));
+        Assert.Equal(90, LabelPng.Read(Path.Combine(output, "city", "two.png")).Width);
         Assert.True(File.Exists(Path.Combine(overlays, "city", "two.png")));
         Assert.False(File.Exists(Path.Combine(output, "city", "broken.png")));
 
@@ -172,8 +172,8 @@ public sealed class CliSegmentTests
         string trainIds = Path.Combine(dir, "train.png"), labelIds = Path.Combine(dir, "label.png");
         Assert.Equal(0, Run(["segment", .. Model, "-i", picture, "-o", trainIds]).Code);
         Assert.Equal(0, Run(["segment", .. Model, "-i", picture, "-o", labelIds, "--label-ids"]).Code);
-        var train = ImageFiles.ReadLabels(trainIds).Values;
-        var label = ImageFiles.ReadLabels(labelIds).Values;
+        var train = LabelPng.Read(trainIds).Values;
+        var label = LabelPng.Read(labelIds).Values;
         Assert.Equal(train.Select(t => LabelSet.Cityscapes.LabelId(t)), label);
     }
 
