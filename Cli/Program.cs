@@ -24,6 +24,7 @@ public static class Program
             SegmentCommand.Create(stdout, stderr),
             ClassifyCommand.Create(stdout, stderr),
             EvalCommand.Create(stdout, stderr),
+            ExportOnnxCommand.Create(stdout, stderr),
         };
         ParseResult parsed;
         try

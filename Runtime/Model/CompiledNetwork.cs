@@ -51,6 +51,21 @@ public abstract class CompiledNetwork : ICompiledNetwork
     }
 
     /// <summary>
+    /// Writes the network with its current weights as a static-shape ONNX model (opset
+    /// <see cref="Onnx.OnnxGraph.Opset"/>, batch <see cref="Batch"/>, input "input", output "output").
+    /// </summary>
+    public void ExportOnnx(Stream destination)
+    {
+        var graph = new Onnx.OnnxGraph(Batch, Store);
+        DescribeOnnx(graph);
+        graph.Write(destination, Name);
+    }
+
+    /// <summary>Adds the network's nodes to <paramref name="graph"/>; generated from the schedule as lowered.</summary>
+    protected virtual void DescribeOnnx(Onnx.OnnxGraph graph) =>
+        throw new NotSupportedException($"{Name} was compiled without an ONNX description; rebuild it with this version of the generator");
+
+    /// <summary>
     /// Recomputes the tensors the fast kernels derive from the loaded ones (BatchNorm folded into weights,
     /// scale-shifts); generated where the network has any. Runs after every load.
     /// </summary>

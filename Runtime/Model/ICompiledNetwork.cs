@@ -25,6 +25,9 @@ public interface ICompiledNetwork
     /// naming every missing, unexpected or mis-shaped key, and leaves the store untouched in that case.</summary>
     void LoadWeights(StateDict stateDict);
 
+    /// <summary>Writes the network with its current weights as a static-shape ONNX model (opset 17).</summary>
+    void ExportOnnx(Stream destination);
+
     /// <summary>Runs the network on <see cref="Batch"/> samples (NCHW float32). Allocates nothing.</summary>
     void Forward(ReadOnlySpan<float> input, Span<float> output, IActivationObserver? observer = null);
 }

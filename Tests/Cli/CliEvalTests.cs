@@ -6,6 +6,8 @@ using static Espnet.Compiled.Tests.Cli.CliSegmentTests;
 namespace Espnet.Compiled.Tests.Cli;
 
 /// <summary>`espnet eval` on folders made here: its mIoU against the definition counted independently, both layouts, bad masks.</summary>
+// Runs networks on the shared worker threads: kept apart from the tests that count those threads' allocations.
+[Collection(nameof(Espnet.Compiled.Tests.Kernels.KernelSettings))]
 public sealed class CliEvalTests
 {
     private static readonly string[] Model = ["--model", "espnet-p2-q3", "--height", "64", "--width", "128", "--weights", "builtin"];

@@ -6,6 +6,8 @@ using static Espnet.Compiled.Tests.Cli.CliHarness;
 namespace Espnet.Compiled.Tests.Cli;
 
 /// <summary>`espnet segment` and `espnet classify` as a user runs them: outputs, folders, and every kind of bad picture.</summary>
+// Runs networks on the shared worker threads: kept apart from the tests that count those threads' allocations.
+[Collection(nameof(Espnet.Compiled.Tests.Kernels.KernelSettings))]
 public sealed class CliSegmentTests
 {
     private static readonly string[] Model = ["--model", "espnet-p2-q3", "--height", "64", "--width", "128", "--weights", "builtin"];

@@ -11,6 +11,8 @@ namespace Espnet.Compiled.Tests.Imaging;
 /// Tests/Fixtures/scripts/make_resize_fixture.py), a double-precision restatement of OpenCV's bilinear, and
 /// the authors' preprocessed tensors of the frankfurt frame (shared data), decoded from the PNG here.
 /// </summary>
+// Runs networks on the shared worker threads: kept apart from the tests that count those threads' allocations.
+[Collection(nameof(Espnet.Compiled.Tests.Kernels.KernelSettings))]
 public sealed class PreprocessingTests(ITestOutputHelper output)
 {
     private const string Frankfurt = "images/frankfurt_000000_000294_leftImg8bit.png";

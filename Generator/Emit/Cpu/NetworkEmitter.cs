@@ -30,6 +30,8 @@ internal static class NetworkEmitter
         EmitForward(w, plan);
         foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)))
             EmitLayer(w, layer, i);
+        w.Line();
+        Onnx.OnnxPrinter.Print(w, plan.Shaped);
 
         w.Close();
         foreach (var _ in spec.ContainingTypes) w.Close();

@@ -335,5 +335,92 @@ namespace Models
         {
             global::Espnet.Compiled.Cpu.Conv.Conv2d(x, 256, 4, 4, P(111600, 1280), y, 5, 4, 4, kernel: 1, stride: 1, dilation: 1, groups: 1);
         }
+
+        /// <summary>Adds this network's nodes to an ONNX graph: its schedule as lowered, one call per primitive.</summary>
+        protected override void DescribeOnnx(global::Espnet.Compiled.Onnx.OnnxGraph g)
+        {
+            var v0 = g.Input(3, 32, 32);
+            // level1: conv 3x3 stride 2 + BN + PReLU
+            var v1 = g.Conv("level1", v0, 16, 3, 2, 1, 1, 0);
+            var v2 = g.BatchNorm("level1", v1, 432, 448, 464, 480, 0.001);
+            var v3 = g.PRelu("level1", v2, 496);
+            // sample1: avgpool 3x3/2 x1
+            var v4 = g.AvgPool3x3S2("sample1", v0);
+            // sample2: avgpool 3x3/2 x2
+            var v5 = g.AvgPool3x3S2("sample2", v0);
+            var v6 = g.AvgPool3x3S2("sample2", v5);
+            // cat_b1: concat
+            var v7 = g.Concat("cat_b1", v3, v4);
+            // b1: BN + PReLU
+            var v8 = g.BatchNorm("b1", v7, 512, 544, 576, 608, 0.001);
+            var v9 = g.PRelu("b1", v8, 640);
+            // level2_0: strided ESP K=5 d=[1,2,4,8,16] HFF
+            var v10 = g.Conv("level2_0", v9, 12, 3, 2, 1, 1, 672);
+            var v11 = g.Conv("level2_0", v10, 16, 3, 1, 1, 1, 2736);
+            var v12 = g.Conv("level2_0", v10, 12, 3, 1, 2, 1, 4464);
+            var v13 = g.Conv("level2_0", v10, 12, 3, 1, 4, 1, 5760);
+            var v14 = g.Sum("level2_0", v13, v12);
+            var v15 = g.Conv("level2_0", v10, 12, 3, 1, 8, 1, 7056);
+            var v16 = g.Sum("level2_0", v15, v14);
+            var v17 = g.Conv("level2_0", v10, 12, 3, 1, 16, 1, 8352);
+            var v18 = g.Sum("level2_0", v17, v16);
+            var v19 = g.Concat("level2_0", v11, v12, v14, v16, v18);
+            var v20 = g.BatchNorm("level2_0", v19, 9648, 9712, 9776, 9840, 0.001);
+            var v21 = g.PRelu("level2_0", v20, 9904);
+            // level2.0: ESP K=5 d=[1,2,4,8,16] HFF residual
+            var v22 = g.Conv("level2.0", v21, 12, 1, 1, 1, 1, 9968);
+            var v23 = g.Conv("level2.0", v22, 16, 3, 1, 1, 1, 10736);
+            var v24 = g.Conv("level2.0", v22, 12, 3, 1, 2, 1, 12464);
+            var v25 = g.Conv("level2.0", v22, 12, 3, 1, 4, 1, 13760);
+            var v26 = g.Sum("level2.0", v25, v24);
+            var v27 = g.Conv("level2.0", v22, 12, 3, 1, 8, 1, 15056);
+            var v28 = g.Sum("level2.0", v27, v26);
+            var v29 = g.Conv("level2.0", v22, 12, 3, 1, 16, 1, 16352);
+            var v30 = g.Sum("level2.0", v29, v28);
+            var v31 = g.Concat("level2.0", v23, v24, v26, v28, v30);
+            var v32 = g.Sum("level2.0", v31, v21);
+            var v33 = g.BatchNorm("level2.0", v32, 17648, 17712, 17776, 17840, 0.001);
+            var v34 = g.PRelu("level2.0", v33, 17904);
+            // cat_b2: concat
+            var v35 = g.Concat("cat_b2", v34, v21, v6);
+            // b2: BN + PReLU
+            var v36 = g.BatchNorm("b2", v35, 17968, 18112, 18256, 18400, 0.001);
+            var v37 = g.PRelu("b2", v36, 18544);
+            // level3_0: strided ESP K=5 d=[1,2,4,8,16] HFF
+            var v38 = g.Conv("level3_0", v37, 25, 3, 2, 1, 1, 18688);
+            var v39 = g.Conv("level3_0", v38, 28, 3, 1, 1, 1, 48176);
+            var v40 = g.Conv("level3_0", v38, 25, 3, 1, 2, 1, 54480);
+            var v41 = g.Conv("level3_0", v38, 25, 3, 1, 4, 1, 60112);
+            var v42 = g.Sum("level3_0", v41, v40);
+            var v43 = g.Conv("level3_0", v38, 25, 3, 1, 8, 1, 65744);
+            var v44 = g.Sum("level3_0", v43, v42);
+            var v45 = g.Conv("level3_0", v38, 25, 3, 1, 16, 1, 71376);
+            var v46 = g.Sum("level3_0", v45, v44);
+            var v47 = g.Concat("level3_0", v39, v40, v42, v44, v46);
+            var v48 = g.BatchNorm("level3_0", v47, 77008, 77136, 77264, 77392, 0.001);
+            var v49 = g.PRelu("level3_0", v48, 77520);
+            // level3.0: ESP K=5 d=[1,2,4,8,16] HFF residual
+            var v50 = g.Conv("level3.0", v49, 25, 1, 1, 1, 1, 77648);
+            var v51 = g.Conv("level3.0", v50, 28, 3, 1, 1, 1, 80848);
+            var v52 = g.Conv("level3.0", v50, 25, 3, 1, 2, 1, 87152);
+            var v53 = g.Conv("level3.0", v50, 25, 3, 1, 4, 1, 92784);
+            var v54 = g.Sum("level3.0", v53, v52);
+            var v55 = g.Conv("level3.0", v50, 25, 3, 1, 8, 1, 98416);
+            var v56 = g.Sum("level3.0", v55, v54);
+            var v57 = g.Conv("level3.0", v50, 25, 3, 1, 16, 1, 104048);
+            var v58 = g.Sum("level3.0", v57, v56);
+            var v59 = g.Concat("level3.0", v51, v52, v54, v56, v58);
+            var v60 = g.Sum("level3.0", v59, v49);
+            var v61 = g.BatchNorm("level3.0", v60, 109680, 109808, 109936, 110064, 0.001);
+            var v62 = g.PRelu("level3.0", v61, 110192);
+            // cat_b3: concat
+            var v63 = g.Concat("cat_b3", v49, v62);
+            // b3: BN + PReLU
+            var v64 = g.BatchNorm("b3", v63, 110320, 110576, 110832, 111088, 0.001);
+            var v65 = g.PRelu("b3", v64, 111344);
+            // classifier: conv 1x1
+            var v66 = g.Conv("classifier", v65, 5, 1, 1, 1, 1, 111600);
+            g.Output(v66);
+        }
     }
 }

@@ -290,5 +290,84 @@ namespace Models
             global::Espnet.Compiled.Cpu.Conv.Conv2d(x, 32, 1, 1, P(2704, 160), y, 5, 1, 1, kernel: 1, stride: 1, dilation: 1, groups: 1);
             global::Espnet.Compiled.Cpu.Conv.AddBias(y, 5, 1, P(2864, 5));
         }
+
+        /// <summary>Adds this network's nodes to an ONNX graph: its schedule as lowered, one call per primitive.</summary>
+        protected override void DescribeOnnx(global::Espnet.Compiled.Onnx.OnnxGraph g)
+        {
+            var v0 = g.Input(3, 32, 32);
+            // level1: conv 3x3 stride 2 + BN + PReLU
+            var v1 = g.Conv("level1", v0, 8, 3, 2, 1, 1, 0);
+            var v2 = g.BatchNorm("level1", v1, 224, 240, 256, 272, 1E-05);
+            var v3 = g.PRelu("level1", v2, 288);
+            // level2_0: DownSampler: avgpool + strided EESP K=4 d=[1,2,3,4] + image/2^2 reinforcement
+            var v4 = g.AvgPool3x3S2("level2_0", v3);
+            var v5 = g.Conv("level2_0", v3, 4, 1, 1, 1, 4, 304);
+            var v6 = g.BatchNorm("level2_0", v5, 320, 336, 352, 368, 1E-05);
+            var v7 = g.PRelu("level2_0", v6, 384);
+            var v8 = g.Conv("level2_0", v7, 4, 3, 2, 1, 4, 400);
+            var v9 = g.Conv("level2_0", v7, 4, 3, 2, 2, 4, 448);
+            var v10 = g.Sum("level2_0", v9, v8);
+            var v11 = g.Conv("level2_0", v7, 4, 3, 2, 3, 4, 496);
+            var v12 = g.Sum("level2_0", v11, v10);
+            var v13 = g.Conv("level2_0", v7, 4, 3, 2, 4, 4, 544);
+            var v14 = g.Sum("level2_0", v13, v12);
+            var v15 = g.Concat("level2_0", v8, v10, v12, v14);
+            var v16 = g.BatchNorm("level2_0", v15, 720, 736, 752, 768, 1E-05);
+            var v17 = g.PRelu("level2_0", v16, 784);
+            var v18 = g.Conv("level2_0", v17, 16, 1, 1, 1, 4, 592);
+            var v19 = g.BatchNorm("level2_0", v18, 656, 672, 688, 704, 1E-05);
+            var v20 = g.AvgPool3x3S2("level2_0", v0);
+            var v21 = g.AvgPool3x3S2("level2_0", v20);
+            var v22 = g.Conv("level2_0", v21, 3, 3, 1, 1, 1, 816);
+            var v23 = g.BatchNorm("level2_0", v22, 912, 928, 944, 960, 1E-05);
+            var v24 = g.PRelu("level2_0", v23, 976);
+            var v25 = g.Conv("level2_0", v24, 24, 1, 1, 1, 1, 992);
+            var v26 = g.BatchNorm("level2_0", v25, 1072, 1104, 1136, 1168, 1E-05);
+            var v27 = g.Concat("level2_0", v4, v19);
+            var v28 = g.Sum("level2_0", v27, v26);
+            var v29 = g.PRelu("level2_0", v28, 1200);
+            // level2.0: EESP K=4 d=[1,1,1,2] HFF
+            var v30 = g.Conv("level2.0", v29, 4, 1, 1, 1, 4, 1232);
+            var v31 = g.BatchNorm("level2.0", v30, 1264, 1280, 1296, 1312, 1E-05);
+            var v32 = g.PRelu("level2.0", v31, 1328);
+            var v33 = g.Conv("level2.0", v32, 4, 3, 1, 1, 4, 1344);
+            var v34 = g.Conv("level2.0", v32, 4, 3, 1, 1, 4, 1392);
+            var v35 = g.Sum("level2.0", v34, v33);
+            var v36 = g.Conv("level2.0", v32, 4, 3, 1, 1, 4, 1440);
+            var v37 = g.Sum("level2.0", v36, v35);
+            var v38 = g.Conv("level2.0", v32, 4, 3, 1, 2, 4, 1488);
+            var v39 = g.Sum("level2.0", v38, v37);
+            var v40 = g.Concat("level2.0", v33, v35, v37, v39);
+            var v41 = g.BatchNorm("level2.0", v40, 1664, 1680, 1696, 1712, 1E-05);
+            var v42 = g.PRelu("level2.0", v41, 1728);
+            var v43 = g.Conv("level2.0", v42, 16, 1, 1, 1, 4, 1536);
+            var v44 = g.BatchNorm("level2.0", v43, 1600, 1616, 1632, 1648, 1E-05);
+            var v45 = g.PRelu("level2.0", v44, 1744);
+            // level3_0: DownSampler: avgpool + strided EESP K=4 d=[1,1,2,3] (inp_reinf weights unused)
+            var v46 = g.AvgPool3x3S2("level3_0", v45);
+            var v47 = g.Conv("level3_0", v45, 4, 1, 1, 1, 4, 1760);
+            var v48 = g.BatchNorm("level3_0", v47, 1776, 1792, 1808, 1824, 1E-05);
+            var v49 = g.PRelu("level3_0", v48, 1840);
+            var v50 = g.Conv("level3_0", v49, 4, 3, 2, 1, 4, 1856);
+            var v51 = g.Conv("level3_0", v49, 4, 3, 2, 1, 4, 1904);
+            var v52 = g.Sum("level3_0", v51, v50);
+            var v53 = g.Conv("level3_0", v49, 4, 3, 2, 2, 4, 1952);
+            var v54 = g.Sum("level3_0", v53, v52);
+            var v55 = g.Conv("level3_0", v49, 4, 3, 2, 3, 4, 2000);
+            var v56 = g.Sum("level3_0", v55, v54);
+            var v57 = g.Concat("level3_0", v50, v52, v54, v56);
+            var v58 = g.BatchNorm("level3_0", v57, 2176, 2192, 2208, 2224, 1E-05);
+            var v59 = g.PRelu("level3_0", v58, 2240);
+            var v60 = g.Conv("level3_0", v59, 16, 1, 1, 1, 4, 2048);
+            var v61 = g.BatchNorm("level3_0", v60, 2112, 2128, 2144, 2160, 1E-05);
+            var v62 = g.Concat("level3_0", v46, v61);
+            var v63 = g.PRelu("level3_0", v62, 2672);
+            // pool: global average pool
+            var v64 = g.GlobalAvgPool("pool", v63);
+            // classifier: fully connected +bias
+            var v65 = g.Conv("classifier", v64, 5, 1, 1, 1, 1, 2704);
+            var v66 = g.AddBias("classifier", v65, 2864);
+            g.Output(v66);
+        }
     }
 }

@@ -186,5 +186,60 @@ namespace Models
         {
             global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(x, 3, 24, 40, y, 12, 20);
         }
+
+        /// <summary>Adds this network's nodes to an ONNX graph: its schedule as lowered, one call per primitive.</summary>
+        protected override void DescribeOnnx(global::Espnet.Compiled.Onnx.OnnxGraph g)
+        {
+            var v0 = g.Input(6, 12, 20);
+            // gate: EfficientPWConv: 3x3 CBR x sigmoid gate
+            var v1 = g.GlobalAvgPool("gate", v0);
+            var v2 = g.Conv("gate", v1, 4, 1, 1, 1, 1, 0);
+            var v3 = g.Conv("gate", v0, 4, 3, 1, 1, 2, 32);
+            var v4 = g.BatchNorm("gate", v3, 144, 160, 176, 192, 1E-05);
+            var v5 = g.PRelu("gate", v4, 208);
+            var v6 = g.SigmoidGate("gate", v5, v2);
+            // pyr: EfficientPyrPool proj 2, scales 2/1.5/1/0.5/0.1 +bias
+            var v7 = g.Conv("pyr", v6, 2, 1, 1, 1, 1, 384);
+            var v8 = g.BatchNorm("pyr", v7, 400, 416, 432, 448, 1E-05);
+            var v9 = g.PRelu("pyr", v8, 464);
+            var v10 = g.ResizeAlignCorners("pyr", v9, 24, 40);
+            var v11 = g.Conv("pyr", v10, 2, 3, 1, 1, 2, 224);
+            var v12 = g.AdaptiveAvgPool("pyr", v11, 12, 20);
+            var v13 = g.ResizeAlignCorners("pyr", v9, 18, 30);
+            var v14 = g.Conv("pyr", v13, 2, 3, 1, 1, 2, 256);
+            var v15 = g.AdaptiveAvgPool("pyr", v14, 12, 20);
+            var v16 = g.Conv("pyr", v9, 2, 3, 1, 1, 2, 288);
+            var v17 = g.AdaptiveAvgPool("pyr", v9, 6, 10);
+            var v18 = g.Conv("pyr", v17, 2, 3, 1, 1, 2, 320);
+            var v19 = g.ResizeAlignCorners("pyr", v18, 12, 20);
+            var v20 = g.AdaptiveAvgPool("pyr", v9, 5, 5);
+            var v21 = g.Conv("pyr", v20, 2, 3, 1, 1, 2, 352);
+            var v22 = g.ResizeAlignCorners("pyr", v21, 12, 20);
+            var v23 = g.Concat("pyr", v12, v15, v16, v19, v22);
+            var v24 = g.BatchNorm("pyr", v23, 480, 496, 512, 528, 1E-05);
+            var v25 = g.PRelu("pyr", v24, 544);
+            var v26 = g.Shuffle("pyr", v25, 5);
+            var v27 = g.Conv("pyr", v26, 2, 3, 1, 1, 2, 560);
+            var v28 = g.BatchNorm("pyr", v27, 656, 672, 688, 704, 1E-05);
+            var v29 = g.PRelu("pyr", v28, 720);
+            var v30 = g.Conv("pyr", v29, 3, 1, 1, 1, 1, 736);
+            var v31 = g.AddBias("pyr", v30, 752);
+            // up: bilinear resize (aligned corners)
+            var v32 = g.ResizeAlignCorners("up", v31, 24, 40);
+            // psp: PSP pool, 2 levels
+            var v33 = g.AvgPool3x3S2("psp", v32);
+            var v34 = g.Conv("psp", v33, 3, 3, 1, 1, 3, 768);
+            var v35 = g.ResizeAlignCorners("psp", v34, 24, 40);
+            var v36 = g.AvgPool3x3S2("psp", v33);
+            var v37 = g.Conv("psp", v36, 3, 3, 1, 1, 3, 800);
+            var v38 = g.ResizeAlignCorners("psp", v37, 24, 40);
+            var v39 = g.Concat("psp", v32, v35, v38);
+            var v40 = g.Conv("psp", v39, 3, 1, 1, 1, 1, 832);
+            var v41 = g.BatchNorm("psp", v40, 864, 880, 896, 912, 1E-05);
+            var v42 = g.PRelu("psp", v41, 928);
+            // out: bilinear resize (aligned corners)
+            var v43 = g.ResizeAlignCorners("out", v42, 12, 20);
+            g.Output(v43);
+        }
     }
 }
