@@ -51,7 +51,7 @@ internal static class ImagePipeline
     {
         try
         {
-            var image = ImageFiles.Read(path);
+            var image = path == BuiltinData.Input ? BuiltinData.SyntheticPicture() : ImageFiles.Read(path);
             var input = new float[3 * height * width];
             Preprocessing.Write(recipe, image, height, width, input);
             return new DecodedImage(path, image, input, null);

@@ -15,7 +15,7 @@ internal static class SegmentCommand
     {
         var model = new ModelOptions();
         var weights = new Option<string>("--weights", "-w") { Description = "Weights: the authors' .pth, or 'builtin' (ESPNet p2q3 Cityscapes, embedded)", Required = true };
-        var image = new Option<string>("--image", "-i") { Description = "A picture (PNG, JPEG, BMP, GIF, WebP; read by content), or a folder of them (searched recursively)", Required = true };
+        var image = new Option<string>("--image", "-i") { Description = "A picture (PNG, JPEG, BMP, GIF, WebP; read by content), a folder of them (searched recursively), or 'synthetic' (a street drawn by the command)", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "The mask PNG (8-bit class IDs at the picture's size), or a folder for a folder of pictures", Required = true };
         var overlay = new Option<string?>("--overlay") { Description = "Also write the picture with the classes' colours blended over it (a PNG, or a folder)" };
         var labelIds = new Option<bool>("--label-ids") { Description = "Write Cityscapes label IDs (as *_labelIds.png) instead of train IDs" };
@@ -45,7 +45,7 @@ internal static class SegmentCommand
                 throw new UsageException($"--label-ids maps Cityscapes train IDs to label IDs; {request.Name} predicts {job.Labels.Name} classes");
             if (job.Weights != BuiltinData.Weights) CommandInputs.CheckReadable(job.Weights, "--weights");
             if (Directory.Exists(job.Image)) return SegmentFolder(job, request, threadCount, stdout, stderr);
-            CommandInputs.CheckReadable(job.Image, "--image");
+            if (job.Image != BuiltinData.Input) CommandInputs.CheckReadable(job.Image, "--image");
             return SegmentOne(job, request, threadCount, stdout, stderr);
         }));
         return command;
@@ -58,7 +58,8 @@ internal static class SegmentCommand
 
     private static int SegmentOne(Job job, ModelRequest request, int threadCount, TextWriter stdout, TextWriter stderr)
     {
-        var reads = new List<(string, string)> { (job.Image, "--image") };
+        var reads = new List<(string, string)>();
+        if (job.Image != BuiltinData.Input) reads.Add((job.Image, "--image"));
         if (job.Weights != BuiltinData.Weights) reads.Add((job.Weights, "weights"));
         if (SamePath(job.Overlay, job.Mask) || SamePath(job.Logits, job.Mask) || SamePath(job.Logits, job.Overlay))
             throw new UsageException("--out, --overlay and --logits must name different files");

@@ -240,3 +240,30 @@ public sealed class CliSegmentTests
         }
     }
 }
+
+/// <summary>The README's first command, as written there, run in-process (its output files put in a scratch folder).</summary>
+[Collection(nameof(Espnet.Compiled.Tests.Kernels.KernelSettings))]
+public sealed class ReadmeMainCommandTests
+{
+    [Fact]
+    public void The_first_command_of_the_readme_segments_the_drawn_street_with_the_builtin_weights()
+    {
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Espnet.Compiled.sln"))) root = Path.GetDirectoryName(root)!;
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        int section = readme.IndexOf("## Two commands", StringComparison.Ordinal);
+        int start = readme.IndexOf("```sh\n", section, StringComparison.Ordinal) + 6;
+        string command = readme[start..readme.IndexOf('\n', start)];
+        Assert.StartsWith("dotnet run --project Cli -c Release -- segment ", command);
+        string dir = TempDirectory();
+        string[] args = [.. command[(command.IndexOf(" -- ", StringComparison.Ordinal) + 4)..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(a => a.EndsWith(".png", StringComparison.Ordinal) ? Path.Combine(dir, a) : a)];
+        var result = Run(args);
+        Assert.True(result.Code == 0, result.Err);
+        var (w, h, labels) = LabelPng.Read(Path.Combine(dir, "mask.png"));
+        Assert.Equal((1024, 512), (w, h));
+        Assert.True(labels.Distinct().Count() >= 3, "the drawn street gives a one- or two-class mask");
+        var overlay = ImageFiles.Read(Path.Combine(dir, "overlay.png"));
+        Assert.Equal((1024, 512), (overlay.Width, overlay.Height));
+    }
+}
