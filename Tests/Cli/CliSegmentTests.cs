@@ -166,6 +166,21 @@ public sealed class CliSegmentTests
     }
 
     [Fact]
+    public void Weights_of_another_model_are_an_error_that_leaves_no_output()
+    {
+        string weights = SharedData.Require("weights/ESPNet/pretrained/encoder/espnet_p_2_q_3.pth");      // ESPNet-C's, not ESPNet's
+        EnsureP2Q3At64x128Compiled();
+        string dir = TempDirectory();
+        string picture = WritePicture(Path.Combine(dir, "p.png"), Picture(64, 32, seed: 10));
+        string mask = Path.Combine(dir, "m.png"), overlay = Path.Combine(dir, "o.png");
+        string line = AssertFails(Run("segment", "--model", "espnet-p2-q3", "--height", "64", "--width", "128", "--weights", weights,
+            "-i", picture, "-o", mask, "--overlay", overlay), 1);
+        Assert.Contains("espnet_p_2_q_3.pth", line);
+        Assert.False(File.Exists(mask) || File.Exists(overlay));
+        Assert.Equal(["p.png"], Directory.GetFiles(dir).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void Label_ids_are_the_cityscapes_ids_of_the_train_ids()
     {
         EnsureP2Q3At64x128Compiled();
