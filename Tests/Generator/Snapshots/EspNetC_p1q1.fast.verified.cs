@@ -325,21 +325,21 @@ namespace Models
         protected override void DescribeOnnx(global::Espnet.Compiled.Onnx.OnnxGraph g)
         {
             var v0 = g.Input(3, 32, 32);
-            // level1: conv 3x3 stride 2 + BN + PReLU
+            // level1
             var v1 = g.Conv("level1", v0, 16, 3, 2, 1, 1, 0);
             var v2 = g.BatchNorm("level1", v1, 432, 448, 464, 480, 0.001);
             var v3 = g.PRelu("level1", v2, 496);
-            // sample1: avgpool 3x3/2 x1
+            // sample1
             var v4 = g.AvgPool3x3S2("sample1", v0);
-            // sample2: avgpool 3x3/2 x2
+            // sample2
             var v5 = g.AvgPool3x3S2("sample2", v0);
             var v6 = g.AvgPool3x3S2("sample2", v5);
-            // cat_b1: concat
+            // cat_b1
             var v7 = g.Concat("cat_b1", v3, v4);
-            // b1: BN + PReLU
+            // b1
             var v8 = g.BatchNorm("b1", v7, 512, 544, 576, 608, 0.001);
             var v9 = g.PRelu("b1", v8, 640);
-            // level2_0: strided ESP K=5 d=[1,2,4,8,16] HFF
+            // level2_0
             var v10 = g.Conv("level2_0", v9, 12, 3, 2, 1, 1, 672);
             var v11 = g.Conv("level2_0", v10, 16, 3, 1, 1, 1, 2736);
             var v12 = g.Conv("level2_0", v10, 12, 3, 1, 2, 1, 4464);
@@ -352,7 +352,7 @@ namespace Models
             var v19 = g.Concat("level2_0", v11, v12, v14, v16, v18);
             var v20 = g.BatchNorm("level2_0", v19, 9648, 9712, 9776, 9840, 0.001);
             var v21 = g.PRelu("level2_0", v20, 9904);
-            // level2.0: ESP K=5 d=[1,2,4,8,16] HFF residual
+            // level2.0
             var v22 = g.Conv("level2.0", v21, 12, 1, 1, 1, 1, 9968);
             var v23 = g.Conv("level2.0", v22, 16, 3, 1, 1, 1, 10736);
             var v24 = g.Conv("level2.0", v22, 12, 3, 1, 2, 1, 12464);
@@ -366,12 +366,12 @@ namespace Models
             var v32 = g.Sum("level2.0", v31, v21);
             var v33 = g.BatchNorm("level2.0", v32, 17648, 17712, 17776, 17840, 0.001);
             var v34 = g.PRelu("level2.0", v33, 17904);
-            // cat_b2: concat
+            // cat_b2
             var v35 = g.Concat("cat_b2", v34, v21, v6);
-            // b2: BN + PReLU
+            // b2
             var v36 = g.BatchNorm("b2", v35, 17968, 18112, 18256, 18400, 0.001);
             var v37 = g.PRelu("b2", v36, 18544);
-            // level3_0: strided ESP K=5 d=[1,2,4,8,16] HFF
+            // level3_0
             var v38 = g.Conv("level3_0", v37, 25, 3, 2, 1, 1, 18688);
             var v39 = g.Conv("level3_0", v38, 28, 3, 1, 1, 1, 48176);
             var v40 = g.Conv("level3_0", v38, 25, 3, 1, 2, 1, 54480);
@@ -384,7 +384,7 @@ namespace Models
             var v47 = g.Concat("level3_0", v39, v40, v42, v44, v46);
             var v48 = g.BatchNorm("level3_0", v47, 77008, 77136, 77264, 77392, 0.001);
             var v49 = g.PRelu("level3_0", v48, 77520);
-            // level3.0: ESP K=5 d=[1,2,4,8,16] HFF residual
+            // level3.0
             var v50 = g.Conv("level3.0", v49, 25, 1, 1, 1, 1, 77648);
             var v51 = g.Conv("level3.0", v50, 28, 3, 1, 1, 1, 80848);
             var v52 = g.Conv("level3.0", v50, 25, 3, 1, 2, 1, 87152);
@@ -398,12 +398,12 @@ namespace Models
             var v60 = g.Sum("level3.0", v59, v49);
             var v61 = g.BatchNorm("level3.0", v60, 109680, 109808, 109936, 110064, 0.001);
             var v62 = g.PRelu("level3.0", v61, 110192);
-            // cat_b3: concat
+            // cat_b3
             var v63 = g.Concat("cat_b3", v49, v62);
-            // b3: BN + PReLU
+            // b3
             var v64 = g.BatchNorm("b3", v63, 110320, 110576, 110832, 111088, 0.001);
             var v65 = g.PRelu("b3", v64, 111344);
-            // classifier: conv 1x1
+            // classifier
             var v66 = g.Conv("classifier", v65, 5, 1, 1, 1, 1, 111600);
             g.Output(v66);
         }

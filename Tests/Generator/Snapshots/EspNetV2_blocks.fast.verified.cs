@@ -287,11 +287,11 @@ namespace Models
         protected override void DescribeOnnx(global::Espnet.Compiled.Onnx.OnnxGraph g)
         {
             var v0 = g.Input(3, 32, 32);
-            // level1: conv 3x3 stride 2 + BN + PReLU
+            // level1
             var v1 = g.Conv("level1", v0, 8, 3, 2, 1, 1, 0);
             var v2 = g.BatchNorm("level1", v1, 224, 240, 256, 272, 1E-05);
             var v3 = g.PRelu("level1", v2, 288);
-            // level2_0: DownSampler: avgpool + strided EESP K=4 d=[1,2,3,4] + image/2^2 reinforcement
+            // level2_0
             var v4 = g.AvgPool3x3S2("level2_0", v3);
             var v5 = g.Conv("level2_0", v3, 4, 1, 1, 1, 4, 304);
             var v6 = g.BatchNorm("level2_0", v5, 320, 336, 352, 368, 1E-05);
@@ -318,7 +318,7 @@ namespace Models
             var v27 = g.Concat("level2_0", v4, v19);
             var v28 = g.Sum("level2_0", v27, v26);
             var v29 = g.PRelu("level2_0", v28, 1200);
-            // level2.0: EESP K=4 d=[1,1,1,2] HFF
+            // level2.0
             var v30 = g.Conv("level2.0", v29, 4, 1, 1, 1, 4, 1232);
             var v31 = g.BatchNorm("level2.0", v30, 1264, 1280, 1296, 1312, 1E-05);
             var v32 = g.PRelu("level2.0", v31, 1328);
@@ -335,7 +335,7 @@ namespace Models
             var v43 = g.Conv("level2.0", v42, 16, 1, 1, 1, 4, 1536);
             var v44 = g.BatchNorm("level2.0", v43, 1600, 1616, 1632, 1648, 1E-05);
             var v45 = g.PRelu("level2.0", v44, 1744);
-            // level3_0: DownSampler: avgpool + strided EESP K=4 d=[1,1,2,3] (inp_reinf weights unused)
+            // level3_0
             var v46 = g.AvgPool3x3S2("level3_0", v45);
             var v47 = g.Conv("level3_0", v45, 4, 1, 1, 1, 4, 1760);
             var v48 = g.BatchNorm("level3_0", v47, 1776, 1792, 1808, 1824, 1E-05);
@@ -354,9 +354,9 @@ namespace Models
             var v61 = g.BatchNorm("level3_0", v60, 2112, 2128, 2144, 2160, 1E-05);
             var v62 = g.Concat("level3_0", v46, v61);
             var v63 = g.PRelu("level3_0", v62, 2672);
-            // pool: global average pool
+            // pool
             var v64 = g.GlobalAvgPool("pool", v63);
-            // classifier: fully connected +bias
+            // classifier
             var v65 = g.Conv("classifier", v64, 5, 1, 1, 1, 1, 2704);
             var v66 = g.AddBias("classifier", v65, 2864);
             g.Output(v66);

@@ -191,14 +191,14 @@ namespace Models
         protected override void DescribeOnnx(global::Espnet.Compiled.Onnx.OnnxGraph g)
         {
             var v0 = g.Input(6, 12, 20);
-            // gate: EfficientPWConv: 3x3 CBR x sigmoid gate
+            // gate
             var v1 = g.GlobalAvgPool("gate", v0);
             var v2 = g.Conv("gate", v1, 4, 1, 1, 1, 1, 0);
             var v3 = g.Conv("gate", v0, 4, 3, 1, 1, 2, 32);
             var v4 = g.BatchNorm("gate", v3, 144, 160, 176, 192, 1E-05);
             var v5 = g.PRelu("gate", v4, 208);
             var v6 = g.SigmoidGate("gate", v5, v2);
-            // pyr: EfficientPyrPool proj 2, scales 2/1.5/1/0.5/0.1 +bias
+            // pyr
             var v7 = g.Conv("pyr", v6, 2, 1, 1, 1, 1, 384);
             var v8 = g.BatchNorm("pyr", v7, 400, 416, 432, 448, 1E-05);
             var v9 = g.PRelu("pyr", v8, 464);
@@ -224,9 +224,9 @@ namespace Models
             var v29 = g.PRelu("pyr", v28, 720);
             var v30 = g.Conv("pyr", v29, 3, 1, 1, 1, 1, 736);
             var v31 = g.AddBias("pyr", v30, 752);
-            // up: bilinear resize (aligned corners)
+            // up
             var v32 = g.ResizeAlignCorners("up", v31, 24, 40);
-            // psp: PSP pool, 2 levels
+            // psp
             var v33 = g.AvgPool3x3S2("psp", v32);
             var v34 = g.Conv("psp", v33, 3, 3, 1, 1, 3, 768);
             var v35 = g.ResizeAlignCorners("psp", v34, 24, 40);
@@ -237,7 +237,7 @@ namespace Models
             var v40 = g.Conv("psp", v39, 3, 1, 1, 1, 1, 832);
             var v41 = g.BatchNorm("psp", v40, 864, 880, 896, 912, 1E-05);
             var v42 = g.PRelu("psp", v41, 928);
-            // out: bilinear resize (aligned corners)
+            // out
             var v43 = g.ResizeAlignCorners("out", v42, 12, 20);
             g.Output(v43);
         }

@@ -189,18 +189,18 @@ namespace Models
         protected override void DescribeOnnx(global::Espnet.Compiled.Onnx.OnnxGraph g)
         {
             var v0 = g.Input(3, 40, 48);
-            // level1: conv 3x3 stride 2 + BN + PReLU
+            // level1
             var v1 = g.Conv("level1", v0, 8, 3, 2, 1, 1, 0);
             var v2 = g.BatchNorm("level1", v1, 224, 240, 256, 272, 0.001);
             var v3 = g.PRelu("level1", v2, 288);
-            // sample1: avgpool 3x3/2 x1
+            // sample1
             var v4 = g.AvgPool3x3S2("sample1", v0);
-            // cat: concat
+            // cat
             var v5 = g.Concat("cat", v3, v4);
-            // b1: BN + PReLU
+            // b1
             var v6 = g.BatchNorm("b1", v5, 304, 320, 336, 352, 0.001);
             var v7 = g.PRelu("b1", v6, 368);
-            // down: strided ESP K=3 d=[1,2,4] HFF
+            // down
             var v8 = g.Conv("down", v7, 4, 3, 2, 1, 1, 384);
             var v9 = g.Conv("down", v8, 4, 3, 1, 1, 1, 784);
             var v10 = g.Conv("down", v8, 4, 3, 1, 2, 1, 928);
@@ -209,7 +209,7 @@ namespace Models
             var v13 = g.Concat("down", v9, v10, v12);
             var v14 = g.BatchNorm("down", v13, 1216, 1232, 1248, 1264, 0.001);
             var v15 = g.PRelu("down", v14, 1280);
-            // esp: ESP K=3 d=[1,2,4] HFF residual
+            // esp
             var v16 = g.Conv("esp", v15, 4, 1, 1, 1, 1, 1296);
             var v17 = g.Conv("esp", v16, 4, 3, 1, 1, 1, 1344);
             var v18 = g.Conv("esp", v16, 4, 3, 1, 2, 1, 1488);
@@ -219,9 +219,9 @@ namespace Models
             var v22 = g.Sum("esp", v21, v15);
             var v23 = g.BatchNorm("esp", v22, 1776, 1792, 1808, 1824, 0.001);
             var v24 = g.PRelu("esp", v23, 1840);
-            // classifier: conv 1x1
+            // classifier
             var v25 = g.Conv("classifier", v24, 4, 1, 1, 1, 1, 1856);
-            // up: transposed conv 2x2 stride 2
+            // up
             var v26 = g.ConvTranspose("up", v25, 4, 2, 2, 1904);
             g.Output(v26);
         }
