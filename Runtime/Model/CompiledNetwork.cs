@@ -65,6 +65,31 @@ public abstract class CompiledNetwork : ICompiledNetwork
     protected virtual void DescribeOnnx(Onnx.OnnxGraph graph) =>
         throw new NotSupportedException($"{Name} was compiled without an ONNX description; rebuild it with this version of the generator");
 
+    // ---- training (generated: see docs/training.md) ----
+
+    /// <summary>Floats of the training arena for the compiled batch.</summary>
+    protected internal virtual int TrainingArenaFloats => 0;
+    /// <summary>Where the training forward leaves the logits (batch-wide) in the training arena.</summary>
+    protected internal virtual int TrainingOutputOffset => -1;
+    /// <summary>Where the backward pass expects d loss / d logits in the training arena.</summary>
+    protected internal virtual int TrainingOutputGradientOffset => -1;
+    /// <summary>Offsets of the parameters the network reads (the optimizer updates these).</summary>
+    protected internal virtual ReadOnlySpan<int> TrainedParameters => default;
+
+    /// <summary>The training forward pass over a whole batch (BatchNorm on the batch's statistics).</summary>
+    protected internal virtual void TrainForward(Training.TrainingContext t, ReadOnlySpan<float> input) =>
+        throw new NotSupportedException($"{Name} was compiled without a training pass; rebuild it with this version of the generator");
+
+    /// <summary>The backward pass: parameter gradients into <see cref="Training.TrainingContext.ParameterGradients"/>.</summary>
+    protected internal virtual void TrainBackward(Training.TrainingContext t) =>
+        throw new NotSupportedException($"{Name} was compiled without a training pass; rebuild it with this version of the generator");
+
+    /// <summary>A writable window of the parameter store (BatchNorm running statistics; the optimizer's updates).</summary>
+    protected internal Span<float> Mutable(int offset, int length) => _store.Span.Slice(offset, length);
+
+    /// <summary>After the parameters changed in place: recompute what inference derives from them.</summary>
+    internal void ParametersChanged() => PrepareInference();
+
     /// <summary>
     /// Recomputes the tensors the fast kernels derive from the loaded ones (BatchNorm folded into weights,
     /// scale-shifts); generated where the network has any. Runs after every load.

@@ -5,7 +5,7 @@ namespace Espnet.Compiled.Training;
 /// the first step sets the buffer b = d, later ones b = momentum * b + d; the step is d + momentum * b with
 /// Nesterov, else b; p -= lr * step. One instance per parameter tensor (it owns the momentum buffer).
 /// </summary>
-public sealed class Sgd(int length, double momentum = 0.9, bool nesterov = false, double weightDecay = 0)
+public sealed class Sgd(int length, double momentum = 0.9, bool nesterov = false, double weightDecay = 0) : IParameterUpdate
 {
     private readonly float[] _buffer = new float[length];
     private bool _started;
@@ -34,7 +34,7 @@ public sealed class Sgd(int length, double momentum = 0.9, bool nesterov = false
 /// m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
 /// One instance per parameter tensor (it owns the moments and the step count).
 /// </summary>
-public sealed class Adam(int length, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+public sealed class Adam(int length, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0) : IParameterUpdate
 {
     private readonly float[] _m = new float[length], _v = new float[length];
     private int _t;

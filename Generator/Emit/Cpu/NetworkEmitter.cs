@@ -32,6 +32,8 @@ internal static class NetworkEmitter
             EmitLayer(w, layer, i);
         w.Line();
         Onnx.OnnxPrinter.Print(w, plan.Shaped);
+        w.Line();
+        TrainingPrinter.Print(w, plan.Shaped);
 
         w.Close();
         foreach (var _ in spec.ContainingTypes) w.Close();

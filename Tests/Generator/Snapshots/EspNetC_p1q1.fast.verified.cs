@@ -407,5 +407,283 @@ namespace Models
             var v66 = g.Conv("classifier", v65, 5, 1, 1, 1, 1, 111600);
             g.Output(v66);
         }
+
+        /// <summary>Floats of the training arena (batch 1): saved activations, gradients and BatchNorm statistics, placed by liveness.</summary>
+        public const int TrainingArenaLength = 102160;
+        protected override int TrainingArenaFloats => TrainingArenaLength;
+        protected override int TrainingOutputOffset => 97136;
+        protected override int TrainingOutputGradientOffset => 102080;
+        private static readonly int[] s_trained = { 0, 432, 448, 496, 512, 544, 640, 672, 2736, 4464, 5760, 7056, 8352, 9648, 9712, 9904, 9968, 10736, 12464, 13760, 15056, 16352, 17648, 17712, 17904, 17968, 18112, 18544, 18688, 48176, 54480, 60112, 65744, 71376, 77008, 77136, 77520, 77648, 80848, 87152, 92784, 98416, 104048, 109680, 109808, 110192, 110320, 110576, 111344, 111600 };
+        /// <summary>Offsets of the parameters the graph reads (a parameter nothing reads gets no update, as in PyTorch).</summary>
+        protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
+
+        /// <summary>The training forward pass over the batch: every node of the tensor graph, in order.</summary>
+        protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
+        {
+            var a = t.Arena;
+            input.CopyTo(a.Slice(47936, 3072));
+            // level1
+            t.Conv(a.Slice(47936, 3072), 3, 32, 32, P(0, 432), a.Slice(14592, 4096), 16, 16, 16, 3, 2, 1, 1);
+            t.BatchNorm(a.Slice(14592, 4096), a.Slice(27072, 4096), 16, 256, P(432, 16), P(448, 16), Mutable(464, 16), Mutable(480, 16), 0.001, a.Slice(101280, 16), a.Slice(101296, 16));
+            t.PRelu(a.Slice(27072, 4096), a.Slice(4864, 4096), 16, 256, P(496, 16));
+            // sample1
+            t.AvgPool(a.Slice(47936, 3072), 3, 32, 32, a.Slice(8960, 768), 16, 16);
+            // sample2
+            t.AvgPool(a.Slice(47936, 3072), 3, 32, 32, a.Slice(0, 768), 16, 16);
+            t.AvgPool(a.Slice(0, 768), 3, 16, 16, a.Slice(35264, 192), 8, 8);
+            // cat_b1
+            t.ConcatPart(a.Slice(4864, 4096), 16, 256, a.Slice(0, 4864), 19, 0);
+            t.ConcatPart(a.Slice(8960, 768), 3, 256, a.Slice(0, 4864), 19, 16);
+            // b1
+            t.BatchNorm(a.Slice(0, 4864), a.Slice(4864, 4864), 19, 256, P(512, 19), P(544, 19), Mutable(576, 19), Mutable(608, 19), 0.001, a.Slice(101232, 19), a.Slice(101251, 19));
+            t.PRelu(a.Slice(4864, 4864), a.Slice(9728, 4864), 19, 256, P(640, 19));
+            // level2_0
+            t.Conv(a.Slice(9728, 4864), 19, 16, 16, P(672, 2052), a.Slice(71488, 768), 12, 8, 8, 3, 2, 1, 1);
+            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(2736, 1728), a.Slice(18688, 1024), 16, 8, 8, 3, 1, 1, 1);
+            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(4464, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 2, 1);
+            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(5760, 1296), a.Slice(21248, 768), 12, 8, 8, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(21248, 768), a.Slice(19712, 768), a.Slice(20480, 768));
+            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(7056, 1296), a.Slice(22016, 768), 12, 8, 8, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(22016, 768), a.Slice(20480, 768), a.Slice(21248, 768));
+            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(8352, 1296), a.Slice(22016, 768), 12, 8, 8, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(22016, 768), a.Slice(21248, 768), a.Slice(22784, 768));
+            t.ConcatPart(a.Slice(18688, 1024), 16, 64, a.Slice(51008, 4096), 64, 0);
+            t.ConcatPart(a.Slice(19712, 768), 12, 64, a.Slice(51008, 4096), 64, 16);
+            t.ConcatPart(a.Slice(20480, 768), 12, 64, a.Slice(51008, 4096), 64, 28);
+            t.ConcatPart(a.Slice(21248, 768), 12, 64, a.Slice(51008, 4096), 64, 40);
+            t.ConcatPart(a.Slice(22784, 768), 12, 64, a.Slice(51008, 4096), 64, 52);
+            t.BatchNorm(a.Slice(51008, 4096), a.Slice(55104, 4096), 64, 64, P(9648, 64), P(9712, 64), Mutable(9776, 64), Mutable(9840, 64), 0.001, a.Slice(96624, 64), a.Slice(96688, 64));
+            t.PRelu(a.Slice(55104, 4096), a.Slice(59200, 4096), 64, 64, P(9904, 64));
+            // level2.0
+            t.Conv(a.Slice(59200, 4096), 64, 8, 8, P(9968, 768), a.Slice(78400, 768), 12, 8, 8, 1, 1, 1, 1);
+            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(10736, 1728), a.Slice(18688, 1024), 16, 8, 8, 3, 1, 1, 1);
+            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(12464, 1296), a.Slice(23808, 768), 12, 8, 8, 3, 1, 2, 1);
+            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(13760, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(19712, 768), a.Slice(23808, 768), a.Slice(24576, 768));
+            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(15056, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(19712, 768), a.Slice(24576, 768), a.Slice(25344, 768));
+            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(16352, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(19712, 768), a.Slice(25344, 768), a.Slice(26112, 768));
+            t.ConcatPart(a.Slice(18688, 1024), 16, 64, a.Slice(19712, 4096), 64, 0);
+            t.ConcatPart(a.Slice(23808, 768), 12, 64, a.Slice(19712, 4096), 64, 16);
+            t.ConcatPart(a.Slice(24576, 768), 12, 64, a.Slice(19712, 4096), 64, 28);
+            t.ConcatPart(a.Slice(25344, 768), 12, 64, a.Slice(19712, 4096), 64, 40);
+            t.ConcatPart(a.Slice(26112, 768), 12, 64, a.Slice(19712, 4096), 64, 52);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(19712, 4096), a.Slice(59200, 4096), a.Slice(63296, 4096));
+            t.BatchNorm(a.Slice(63296, 4096), a.Slice(67392, 4096), 64, 64, P(17648, 64), P(17712, 64), Mutable(17776, 64), Mutable(17840, 64), 0.001, a.Slice(97008, 64), a.Slice(97072, 64));
+            t.PRelu(a.Slice(67392, 4096), a.Slice(31168, 4096), 64, 64, P(17904, 64));
+            // cat_b2
+            t.ConcatPart(a.Slice(31168, 4096), 64, 64, a.Slice(18688, 8384), 131, 0);
+            t.ConcatPart(a.Slice(59200, 4096), 64, 64, a.Slice(18688, 8384), 131, 64);
+            t.ConcatPart(a.Slice(35264, 192), 3, 64, a.Slice(18688, 8384), 131, 128);
+            // b2
+            t.BatchNorm(a.Slice(18688, 8384), a.Slice(31168, 8384), 131, 64, P(17968, 131), P(18112, 131), Mutable(18256, 131), Mutable(18400, 131), 0.001, a.Slice(91856, 131), a.Slice(91987, 131));
+            t.PRelu(a.Slice(31168, 8384), a.Slice(39552, 8384), 131, 64, P(18544, 131));
+            // level3_0
+            t.Conv(a.Slice(39552, 8384), 131, 8, 8, P(18688, 29475), a.Slice(91456, 400), 25, 4, 4, 3, 2, 1, 1);
+            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(48176, 6300), a.Slice(74304, 448), 28, 4, 4, 3, 1, 1, 1);
+            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(54480, 5625), a.Slice(74752, 400), 25, 4, 4, 3, 1, 2, 1);
+            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(60112, 5625), a.Slice(72256, 400), 25, 4, 4, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(72256, 400), a.Slice(74752, 400), a.Slice(75152, 400));
+            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(65744, 5625), a.Slice(72256, 400), 25, 4, 4, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(72256, 400), a.Slice(75152, 400), a.Slice(75552, 400));
+            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(71376, 5625), a.Slice(72256, 400), 25, 4, 4, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(72256, 400), a.Slice(75552, 400), a.Slice(75952, 400));
+            t.ConcatPart(a.Slice(74304, 448), 28, 16, a.Slice(72256, 2048), 128, 0);
+            t.ConcatPart(a.Slice(74752, 400), 25, 16, a.Slice(72256, 2048), 128, 28);
+            t.ConcatPart(a.Slice(75152, 400), 25, 16, a.Slice(72256, 2048), 128, 53);
+            t.ConcatPart(a.Slice(75552, 400), 25, 16, a.Slice(72256, 2048), 128, 78);
+            t.ConcatPart(a.Slice(75952, 400), 25, 16, a.Slice(72256, 2048), 128, 103);
+            t.BatchNorm(a.Slice(72256, 2048), a.Slice(74304, 2048), 128, 16, P(77008, 128), P(77136, 128), Mutable(77264, 128), Mutable(77392, 128), 0.001, a.Slice(96752, 128), a.Slice(96880, 128));
+            t.PRelu(a.Slice(74304, 2048), a.Slice(76352, 2048), 128, 16, P(77520, 128));
+            // level3.0
+            t.Conv(a.Slice(76352, 2048), 128, 4, 4, P(77648, 3200), a.Slice(96224, 400), 25, 4, 4, 1, 1, 1, 1);
+            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(80848, 6300), a.Slice(81216, 448), 28, 4, 4, 3, 1, 1, 1);
+            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(87152, 5625), a.Slice(81664, 400), 25, 4, 4, 3, 1, 2, 1);
+            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(92784, 5625), a.Slice(79168, 400), 25, 4, 4, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(79168, 400), a.Slice(81664, 400), a.Slice(82064, 400));
+            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(98416, 5625), a.Slice(79168, 400), 25, 4, 4, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(79168, 400), a.Slice(82064, 400), a.Slice(82464, 400));
+            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(104048, 5625), a.Slice(79168, 400), 25, 4, 4, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(79168, 400), a.Slice(82464, 400), a.Slice(82864, 400));
+            t.ConcatPart(a.Slice(81216, 448), 28, 16, a.Slice(79168, 2048), 128, 0);
+            t.ConcatPart(a.Slice(81664, 400), 25, 16, a.Slice(79168, 2048), 128, 28);
+            t.ConcatPart(a.Slice(82064, 400), 25, 16, a.Slice(79168, 2048), 128, 53);
+            t.ConcatPart(a.Slice(82464, 400), 25, 16, a.Slice(79168, 2048), 128, 78);
+            t.ConcatPart(a.Slice(82864, 400), 25, 16, a.Slice(79168, 2048), 128, 103);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(79168, 2048), a.Slice(76352, 2048), a.Slice(83264, 2048));
+            t.BatchNorm(a.Slice(83264, 2048), a.Slice(85312, 2048), 128, 16, P(109680, 128), P(109808, 128), Mutable(109936, 128), Mutable(110064, 128), 0.001, a.Slice(101824, 128), a.Slice(101952, 128));
+            t.PRelu(a.Slice(85312, 2048), a.Slice(87360, 2048), 128, 16, P(110192, 128));
+            // cat_b3
+            t.ConcatPart(a.Slice(76352, 2048), 128, 16, a.Slice(79168, 4096), 256, 0);
+            t.ConcatPart(a.Slice(87360, 2048), 128, 16, a.Slice(79168, 4096), 256, 128);
+            // b3
+            t.BatchNorm(a.Slice(79168, 4096), a.Slice(87360, 4096), 256, 16, P(110320, 256), P(110576, 256), Mutable(110832, 256), Mutable(111088, 256), 0.001, a.Slice(101312, 256), a.Slice(101568, 256));
+            t.PRelu(a.Slice(87360, 4096), a.Slice(92128, 4096), 256, 16, P(111344, 256));
+            // classifier
+            t.Conv(a.Slice(92128, 4096), 256, 4, 4, P(111600, 1280), a.Slice(97136, 80), 5, 4, 4, 1, 1, 1, 1);
+        }
+
+        /// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>
+        protected override void TrainBackward(global::Espnet.Compiled.Training.TrainingContext t)
+        {
+            var a = t.Arena;
+            var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);
+            a.Slice(97136, 4096).Clear();
+            // classifier
+            t.ConvBackward(a.Slice(92128, 4096), 256, 4, 4, P(111600, 1280), a.Slice(102080, 80), 5, 4, 4, 1, 1, 1, 1, a.Slice(97136, 4096), d.Slice(111600, 1280));
+            a.Slice(92128, 4096).Clear();
+            // b3
+            t.PReluBackward(a.Slice(87360, 4096), a.Slice(97136, 4096), 256, 16, P(111344, 256), a.Slice(92128, 4096), d.Slice(111344, 256));
+            a.Slice(87360, 4096).Clear();
+            t.BatchNormBackward(a.Slice(79168, 4096), a.Slice(92128, 4096), 256, 16, P(110320, 256), a.Slice(101312, 256), a.Slice(101568, 256), a.Slice(87360, 4096), d.Slice(110320, 256), d.Slice(110576, 256));
+            a.Slice(79168, 2048).Clear();
+            a.Slice(92128, 2048).Clear();
+            // cat_b3
+            t.ConcatPartBackward(a.Slice(87360, 4096), 256, 0, 128, 16, a.Slice(79168, 2048));
+            t.ConcatPartBackward(a.Slice(87360, 4096), 256, 128, 128, 16, a.Slice(92128, 2048));
+            a.Slice(81216, 2048).Clear();
+            // level3.0
+            t.PReluBackward(a.Slice(85312, 2048), a.Slice(92128, 2048), 128, 16, P(110192, 128), a.Slice(81216, 2048), d.Slice(110192, 128));
+            a.Slice(85312, 2048).Clear();
+            t.BatchNormBackward(a.Slice(83264, 2048), a.Slice(81216, 2048), 128, 16, P(109680, 128), a.Slice(101824, 128), a.Slice(101952, 128), a.Slice(85312, 2048), d.Slice(109680, 128), d.Slice(109808, 128));
+            a.Slice(81216, 2048).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(85312, 2048), a.Slice(81216, 2048), a.Slice(79168, 2048));
+            a.Slice(83264, 448).Clear();
+            a.Slice(83712, 400).Clear();
+            a.Slice(84112, 400).Clear();
+            a.Slice(84512, 400).Clear();
+            a.Slice(84912, 400).Clear();
+            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 0, 28, 16, a.Slice(83264, 448));
+            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 28, 25, 16, a.Slice(83712, 400));
+            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 53, 25, 16, a.Slice(84112, 400));
+            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 78, 25, 16, a.Slice(84512, 400));
+            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 103, 25, 16, a.Slice(84912, 400));
+            a.Slice(81616, 400).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(84912, 400), a.Slice(81616, 400), a.Slice(84512, 400));
+            a.Slice(81216, 400).Clear();
+            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(104048, 5625), a.Slice(81616, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(81216, 400), d.Slice(104048, 5625));
+            a.Slice(81616, 400).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(84512, 400), a.Slice(81616, 400), a.Slice(84112, 400));
+            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(98416, 5625), a.Slice(81616, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(81216, 400), d.Slice(98416, 5625));
+            a.Slice(81616, 400).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(84112, 400), a.Slice(81616, 400), a.Slice(83712, 400));
+            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(92784, 5625), a.Slice(81616, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(81216, 400), d.Slice(92784, 5625));
+            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(87152, 5625), a.Slice(83712, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(81216, 400), d.Slice(87152, 5625));
+            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(80848, 6300), a.Slice(83264, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(81216, 400), d.Slice(80848, 6300));
+            t.ConvBackward(a.Slice(76352, 2048), 128, 4, 4, P(77648, 3200), a.Slice(81216, 400), 25, 4, 4, 1, 1, 1, 1, a.Slice(79168, 2048), d.Slice(77648, 3200));
+            a.Slice(76352, 2048).Clear();
+            // level3_0
+            t.PReluBackward(a.Slice(74304, 2048), a.Slice(79168, 2048), 128, 16, P(77520, 128), a.Slice(76352, 2048), d.Slice(77520, 128));
+            a.Slice(74304, 2048).Clear();
+            t.BatchNormBackward(a.Slice(72256, 2048), a.Slice(76352, 2048), 128, 16, P(77008, 128), a.Slice(96752, 128), a.Slice(96880, 128), a.Slice(74304, 2048), d.Slice(77008, 128), d.Slice(77136, 128));
+            a.Slice(72256, 448).Clear();
+            a.Slice(73104, 400).Clear();
+            a.Slice(73504, 400).Clear();
+            a.Slice(73904, 400).Clear();
+            a.Slice(72704, 400).Clear();
+            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 0, 28, 16, a.Slice(72256, 448));
+            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 28, 25, 16, a.Slice(73104, 400));
+            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 53, 25, 16, a.Slice(73504, 400));
+            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 78, 25, 16, a.Slice(73904, 400));
+            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 103, 25, 16, a.Slice(72704, 400));
+            a.Slice(74304, 400).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(72704, 400), a.Slice(74304, 400), a.Slice(73904, 400));
+            a.Slice(72704, 400).Clear();
+            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(71376, 5625), a.Slice(74304, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(72704, 400), d.Slice(71376, 5625));
+            a.Slice(74304, 400).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(73904, 400), a.Slice(74304, 400), a.Slice(73504, 400));
+            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(65744, 5625), a.Slice(74304, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(72704, 400), d.Slice(65744, 5625));
+            a.Slice(73904, 400).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(73504, 400), a.Slice(73904, 400), a.Slice(73104, 400));
+            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(60112, 5625), a.Slice(73904, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(72704, 400), d.Slice(60112, 5625));
+            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(54480, 5625), a.Slice(73104, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(72704, 400), d.Slice(54480, 5625));
+            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(48176, 6300), a.Slice(72256, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(72704, 400), d.Slice(48176, 6300));
+            a.Slice(79168, 8384).Clear();
+            t.ConvBackward(a.Slice(39552, 8384), 131, 8, 8, P(18688, 29475), a.Slice(72704, 400), 25, 4, 4, 3, 2, 1, 1, a.Slice(79168, 8384), d.Slice(18688, 29475));
+            a.Slice(39552, 8384).Clear();
+            // b2
+            t.PReluBackward(a.Slice(31168, 8384), a.Slice(79168, 8384), 131, 64, P(18544, 131), a.Slice(39552, 8384), d.Slice(18544, 131));
+            a.Slice(31168, 8384).Clear();
+            t.BatchNormBackward(a.Slice(18688, 8384), a.Slice(39552, 8384), 131, 64, P(17968, 131), a.Slice(91856, 131), a.Slice(91987, 131), a.Slice(31168, 8384), d.Slice(17968, 131), d.Slice(18112, 131));
+            a.Slice(18688, 4096).Clear();
+            a.Slice(22784, 4096).Clear();
+            // cat_b2
+            t.ConcatPartBackward(a.Slice(31168, 8384), 131, 0, 64, 64, a.Slice(22784, 4096));
+            t.ConcatPartBackward(a.Slice(31168, 8384), 131, 64, 64, 64, a.Slice(18688, 4096));
+            a.Slice(31168, 4096).Clear();
+            // level2.0
+            t.PReluBackward(a.Slice(67392, 4096), a.Slice(22784, 4096), 64, 64, P(17904, 64), a.Slice(31168, 4096), d.Slice(17904, 64));
+            a.Slice(22784, 4096).Clear();
+            t.BatchNormBackward(a.Slice(63296, 4096), a.Slice(31168, 4096), 64, 64, P(17648, 64), a.Slice(97008, 64), a.Slice(97072, 64), a.Slice(22784, 4096), d.Slice(17648, 64), d.Slice(17712, 64));
+            a.Slice(31168, 4096).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(22784, 4096), a.Slice(31168, 4096), a.Slice(18688, 4096));
+            a.Slice(22784, 1024).Clear();
+            a.Slice(24576, 768).Clear();
+            a.Slice(25344, 768).Clear();
+            a.Slice(26112, 768).Clear();
+            a.Slice(23808, 768).Clear();
+            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 0, 16, 64, a.Slice(22784, 1024));
+            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 16, 12, 64, a.Slice(24576, 768));
+            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 28, 12, 64, a.Slice(25344, 768));
+            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 40, 12, 64, a.Slice(26112, 768));
+            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 52, 12, 64, a.Slice(23808, 768));
+            a.Slice(31168, 768).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(23808, 768), a.Slice(31168, 768), a.Slice(26112, 768));
+            a.Slice(23808, 768).Clear();
+            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(16352, 1296), a.Slice(31168, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(23808, 768), d.Slice(16352, 1296));
+            a.Slice(31168, 768).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(26112, 768), a.Slice(31168, 768), a.Slice(25344, 768));
+            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(15056, 1296), a.Slice(31168, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(23808, 768), d.Slice(15056, 1296));
+            a.Slice(26112, 768).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(25344, 768), a.Slice(26112, 768), a.Slice(24576, 768));
+            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(13760, 1296), a.Slice(26112, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(23808, 768), d.Slice(13760, 1296));
+            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(12464, 1296), a.Slice(24576, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(23808, 768), d.Slice(12464, 1296));
+            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(10736, 1728), a.Slice(22784, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(23808, 768), d.Slice(10736, 1728));
+            t.ConvBackward(a.Slice(59200, 4096), 64, 8, 8, P(9968, 768), a.Slice(23808, 768), 12, 8, 8, 1, 1, 1, 1, a.Slice(18688, 4096), d.Slice(9968, 768));
+            a.Slice(31168, 4096).Clear();
+            // level2_0
+            t.PReluBackward(a.Slice(55104, 4096), a.Slice(18688, 4096), 64, 64, P(9904, 64), a.Slice(31168, 4096), d.Slice(9904, 64));
+            a.Slice(19712, 4096).Clear();
+            t.BatchNormBackward(a.Slice(51008, 4096), a.Slice(31168, 4096), 64, 64, P(9648, 64), a.Slice(96624, 64), a.Slice(96688, 64), a.Slice(19712, 4096), d.Slice(9648, 64), d.Slice(9712, 64));
+            a.Slice(18688, 1024).Clear();
+            a.Slice(24320, 768).Clear();
+            a.Slice(25088, 768).Clear();
+            a.Slice(25856, 768).Clear();
+            a.Slice(31168, 768).Clear();
+            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 0, 16, 64, a.Slice(18688, 1024));
+            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 16, 12, 64, a.Slice(24320, 768));
+            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 28, 12, 64, a.Slice(25088, 768));
+            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 40, 12, 64, a.Slice(25856, 768));
+            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 52, 12, 64, a.Slice(31168, 768));
+            a.Slice(19712, 768).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(31168, 768), a.Slice(19712, 768), a.Slice(25856, 768));
+            a.Slice(23552, 768).Clear();
+            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(8352, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(23552, 768), d.Slice(8352, 1296));
+            a.Slice(19712, 768).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(25856, 768), a.Slice(19712, 768), a.Slice(25088, 768));
+            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(7056, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(23552, 768), d.Slice(7056, 1296));
+            a.Slice(19712, 768).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(25088, 768), a.Slice(19712, 768), a.Slice(24320, 768));
+            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(5760, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(23552, 768), d.Slice(5760, 1296));
+            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(4464, 1296), a.Slice(24320, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(23552, 768), d.Slice(4464, 1296));
+            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(2736, 1728), a.Slice(18688, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(23552, 768), d.Slice(2736, 1728));
+            a.Slice(18688, 4864).Clear();
+            t.ConvBackward(a.Slice(9728, 4864), 19, 16, 16, P(672, 2052), a.Slice(23552, 768), 12, 8, 8, 3, 2, 1, 1, a.Slice(18688, 4864), d.Slice(672, 2052));
+            a.Slice(9728, 4864).Clear();
+            // b1
+            t.PReluBackward(a.Slice(4864, 4864), a.Slice(18688, 4864), 19, 256, P(640, 19), a.Slice(9728, 4864), d.Slice(640, 19));
+            a.Slice(4864, 4864).Clear();
+            t.BatchNormBackward(a.Slice(0, 4864), a.Slice(9728, 4864), 19, 256, P(512, 19), a.Slice(101232, 19), a.Slice(101251, 19), a.Slice(4864, 4864), d.Slice(512, 19), d.Slice(544, 19));
+            a.Slice(0, 4096).Clear();
+            // cat_b1
+            t.ConcatPartBackward(a.Slice(4864, 4864), 19, 0, 16, 256, a.Slice(0, 4096));
+            a.Slice(4096, 4096).Clear();
+            // level1
+            t.PReluBackward(a.Slice(27072, 4096), a.Slice(0, 4096), 16, 256, P(496, 16), a.Slice(4096, 4096), d.Slice(496, 16));
+            a.Slice(0, 4096).Clear();
+            t.BatchNormBackward(a.Slice(14592, 4096), a.Slice(4096, 4096), 16, 256, P(432, 16), a.Slice(101280, 16), a.Slice(101296, 16), a.Slice(0, 4096), d.Slice(432, 16), d.Slice(448, 16));
+            t.ConvBackward(a.Slice(47936, 3072), 3, 32, 32, P(0, 432), a.Slice(0, 4096), 16, 16, 16, 3, 2, 1, 1, default, d.Slice(0, 432));
+        }
     }
 }

@@ -361,5 +361,255 @@ namespace Models
             var v66 = g.AddBias("classifier", v65, 2864);
             g.Output(v66);
         }
+
+        /// <summary>Floats of the training arena (batch 1): saved activations, gradients and BatchNorm statistics, placed by liveness.</summary>
+        public const int TrainingArenaLength = 32320;
+        protected override int TrainingArenaFloats => TrainingArenaLength;
+        protected override int TrainingOutputOffset => 16400;
+        protected override int TrainingOutputGradientOffset => 16384;
+        private static readonly int[] s_trained = { 0, 224, 240, 288, 304, 320, 336, 384, 400, 448, 496, 544, 592, 656, 672, 720, 736, 784, 816, 912, 928, 976, 992, 1072, 1104, 1200, 1232, 1264, 1280, 1328, 1344, 1392, 1440, 1488, 1536, 1600, 1616, 1664, 1680, 1728, 1744, 1760, 1776, 1792, 1840, 1856, 1904, 1952, 2000, 2048, 2112, 2128, 2176, 2192, 2240, 2672, 2704, 2864 };
+        /// <summary>Offsets of the parameters the graph reads (a parameter nothing reads gets no update, as in PyTorch).</summary>
+        protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
+
+        /// <summary>The training forward pass over the batch: every node of the tensor graph, in order.</summary>
+        protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
+        {
+            var a = t.Arena;
+            input.CopyTo(a.Slice(0, 3072));
+            // level1
+            t.Conv(a.Slice(0, 3072), 3, 32, 32, P(0, 216), a.Slice(3072, 2048), 8, 16, 16, 3, 2, 1, 1);
+            t.BatchNorm(a.Slice(3072, 2048), a.Slice(5120, 2048), 8, 256, P(224, 8), P(240, 8), Mutable(256, 8), Mutable(272, 8), 1E-05, a.Slice(32240, 8), a.Slice(32248, 8));
+            t.PRelu(a.Slice(5120, 2048), a.Slice(7168, 2048), 8, 256, P(288, 8));
+            // level2_0
+            t.AvgPool(a.Slice(7168, 2048), 8, 16, 16, a.Slice(14848, 512), 8, 8);
+            t.Conv(a.Slice(7168, 2048), 8, 16, 16, P(304, 8), a.Slice(16896, 1024), 4, 16, 16, 1, 1, 1, 4);
+            t.BatchNorm(a.Slice(16896, 1024), a.Slice(17920, 1024), 4, 256, P(320, 4), P(336, 4), Mutable(352, 4), Mutable(368, 4), 1E-05, a.Slice(32256, 4), a.Slice(32260, 4));
+            t.PRelu(a.Slice(17920, 1024), a.Slice(18944, 1024), 4, 256, P(384, 4));
+            t.Conv(a.Slice(18944, 1024), 4, 16, 16, P(400, 36), a.Slice(9216, 256), 4, 8, 8, 3, 2, 1, 4);
+            t.Conv(a.Slice(18944, 1024), 4, 16, 16, P(448, 36), a.Slice(9472, 256), 4, 8, 8, 3, 2, 2, 4);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(9472, 256), a.Slice(9216, 256), a.Slice(9728, 256));
+            t.Conv(a.Slice(18944, 1024), 4, 16, 16, P(496, 36), a.Slice(9472, 256), 4, 8, 8, 3, 2, 3, 4);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(9472, 256), a.Slice(9728, 256), a.Slice(9984, 256));
+            t.Conv(a.Slice(18944, 1024), 4, 16, 16, P(544, 36), a.Slice(9472, 256), 4, 8, 8, 3, 2, 4, 4);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(9472, 256), a.Slice(9984, 256), a.Slice(10240, 256));
+            t.ConcatPart(a.Slice(9216, 256), 4, 64, a.Slice(19968, 1024), 16, 0);
+            t.ConcatPart(a.Slice(9728, 256), 4, 64, a.Slice(19968, 1024), 16, 4);
+            t.ConcatPart(a.Slice(9984, 256), 4, 64, a.Slice(19968, 1024), 16, 8);
+            t.ConcatPart(a.Slice(10240, 256), 4, 64, a.Slice(19968, 1024), 16, 12);
+            t.BatchNorm(a.Slice(19968, 1024), a.Slice(20992, 1024), 16, 64, P(720, 16), P(736, 16), Mutable(752, 16), Mutable(768, 16), 1E-05, a.Slice(32048, 16), a.Slice(32064, 16));
+            t.PRelu(a.Slice(20992, 1024), a.Slice(22016, 1024), 16, 64, P(784, 16));
+            t.Conv(a.Slice(22016, 1024), 16, 8, 8, P(592, 64), a.Slice(23040, 1024), 16, 8, 8, 1, 1, 1, 4);
+            t.BatchNorm(a.Slice(23040, 1024), a.Slice(13824, 1024), 16, 64, P(656, 16), P(672, 16), Mutable(688, 16), Mutable(704, 16), 1E-05, a.Slice(32080, 16), a.Slice(32096, 16));
+            t.AvgPool(a.Slice(0, 3072), 3, 32, 32, a.Slice(9216, 768), 16, 16);
+            t.AvgPool(a.Slice(9216, 768), 3, 16, 16, a.Slice(31232, 192), 8, 8);
+            t.Conv(a.Slice(31232, 192), 3, 8, 8, P(816, 81), a.Slice(31424, 192), 3, 8, 8, 3, 1, 1, 1);
+            t.BatchNorm(a.Slice(31424, 192), a.Slice(31616, 192), 3, 64, P(912, 3), P(928, 3), Mutable(944, 3), Mutable(960, 3), 1E-05, a.Slice(32304, 3), a.Slice(32307, 3));
+            t.PRelu(a.Slice(31616, 192), a.Slice(31808, 192), 3, 64, P(976, 3));
+            t.Conv(a.Slice(31808, 192), 3, 8, 8, P(992, 72), a.Slice(9216, 1536), 24, 8, 8, 1, 1, 1, 1);
+            t.BatchNorm(a.Slice(9216, 1536), a.Slice(10752, 1536), 24, 64, P(1072, 24), P(1104, 24), Mutable(1136, 24), Mutable(1168, 24), 1E-05, a.Slice(32000, 24), a.Slice(32024, 24));
+            t.ConcatPart(a.Slice(14848, 512), 8, 64, a.Slice(12288, 1536), 24, 0);
+            t.ConcatPart(a.Slice(13824, 1024), 16, 64, a.Slice(12288, 1536), 24, 8);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(12288, 1536), a.Slice(10752, 1536), a.Slice(13824, 1536));
+            t.PRelu(a.Slice(13824, 1536), a.Slice(10752, 1536), 24, 64, P(1200, 24));
+            // level2.0
+            t.Conv(a.Slice(10752, 1536), 24, 8, 8, P(1232, 24), a.Slice(29184, 256), 4, 8, 8, 1, 1, 1, 4);
+            t.BatchNorm(a.Slice(29184, 256), a.Slice(29440, 256), 4, 64, P(1264, 4), P(1280, 4), Mutable(1296, 4), Mutable(1312, 4), 1E-05, a.Slice(32272, 4), a.Slice(32276, 4));
+            t.PRelu(a.Slice(29440, 256), a.Slice(29696, 256), 4, 64, P(1328, 4));
+            t.Conv(a.Slice(29696, 256), 4, 8, 8, P(1344, 36), a.Slice(13312, 256), 4, 8, 8, 3, 1, 1, 4);
+            t.Conv(a.Slice(29696, 256), 4, 8, 8, P(1392, 36), a.Slice(12288, 256), 4, 8, 8, 3, 1, 1, 4);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(12288, 256), a.Slice(13312, 256), a.Slice(13568, 256));
+            t.Conv(a.Slice(29696, 256), 4, 8, 8, P(1440, 36), a.Slice(12288, 256), 4, 8, 8, 3, 1, 1, 4);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(12288, 256), a.Slice(13568, 256), a.Slice(15360, 256));
+            t.Conv(a.Slice(29696, 256), 4, 8, 8, P(1488, 36), a.Slice(12288, 256), 4, 8, 8, 3, 1, 2, 4);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(12288, 256), a.Slice(15360, 256), a.Slice(15616, 256));
+            t.ConcatPart(a.Slice(13312, 256), 4, 64, a.Slice(12288, 1024), 16, 0);
+            t.ConcatPart(a.Slice(13568, 256), 4, 64, a.Slice(12288, 1024), 16, 4);
+            t.ConcatPart(a.Slice(15360, 256), 4, 64, a.Slice(12288, 1024), 16, 8);
+            t.ConcatPart(a.Slice(15616, 256), 4, 64, a.Slice(12288, 1024), 16, 12);
+            t.BatchNorm(a.Slice(12288, 1024), a.Slice(15360, 1024), 16, 64, P(1664, 16), P(1680, 16), Mutable(1696, 16), Mutable(1712, 16), 1E-05, a.Slice(32112, 16), a.Slice(32128, 16));
+            t.PRelu(a.Slice(15360, 1024), a.Slice(24064, 1024), 16, 64, P(1728, 16));
+            t.Conv(a.Slice(24064, 1024), 16, 8, 8, P(1536, 64), a.Slice(25088, 1024), 16, 8, 8, 1, 1, 1, 4);
+            t.BatchNorm(a.Slice(25088, 1024), a.Slice(26112, 1024), 16, 64, P(1600, 16), P(1616, 16), Mutable(1632, 16), Mutable(1648, 16), 1E-05, a.Slice(32144, 16), a.Slice(32160, 16));
+            t.PRelu(a.Slice(26112, 1024), a.Slice(27136, 1024), 16, 64, P(1744, 16));
+            // level3_0
+            t.AvgPool(a.Slice(27136, 1024), 16, 8, 8, a.Slice(16384, 256), 4, 4);
+            t.Conv(a.Slice(27136, 1024), 16, 8, 8, P(1760, 16), a.Slice(28672, 256), 4, 8, 8, 1, 1, 1, 4);
+            t.BatchNorm(a.Slice(28672, 256), a.Slice(28928, 256), 4, 64, P(1776, 4), P(1792, 4), Mutable(1808, 4), Mutable(1824, 4), 1E-05, a.Slice(32288, 4), a.Slice(32292, 4));
+            t.PRelu(a.Slice(28928, 256), a.Slice(29952, 256), 4, 64, P(1840, 4));
+            t.Conv(a.Slice(29952, 256), 4, 8, 8, P(1856, 36), a.Slice(13312, 64), 4, 4, 4, 3, 2, 1, 4);
+            t.Conv(a.Slice(29952, 256), 4, 8, 8, P(1904, 36), a.Slice(13376, 64), 4, 4, 4, 3, 2, 1, 4);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(13376, 64), a.Slice(13312, 64), a.Slice(13440, 64));
+            t.Conv(a.Slice(29952, 256), 4, 8, 8, P(1952, 36), a.Slice(13376, 64), 4, 4, 4, 3, 2, 2, 4);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(13376, 64), a.Slice(13440, 64), a.Slice(13504, 64));
+            t.Conv(a.Slice(29952, 256), 4, 8, 8, P(2000, 36), a.Slice(13376, 64), 4, 4, 4, 3, 2, 3, 4);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(13376, 64), a.Slice(13504, 64), a.Slice(13568, 64));
+            t.ConcatPart(a.Slice(13312, 64), 4, 16, a.Slice(30208, 256), 16, 0);
+            t.ConcatPart(a.Slice(13440, 64), 4, 16, a.Slice(30208, 256), 16, 4);
+            t.ConcatPart(a.Slice(13504, 64), 4, 16, a.Slice(30208, 256), 16, 8);
+            t.ConcatPart(a.Slice(13568, 64), 4, 16, a.Slice(30208, 256), 16, 12);
+            t.BatchNorm(a.Slice(30208, 256), a.Slice(30464, 256), 16, 16, P(2176, 16), P(2192, 16), Mutable(2208, 16), Mutable(2224, 16), 1E-05, a.Slice(32176, 16), a.Slice(32192, 16));
+            t.PRelu(a.Slice(30464, 256), a.Slice(30720, 256), 16, 16, P(2240, 16));
+            t.Conv(a.Slice(30720, 256), 16, 4, 4, P(2048, 64), a.Slice(30976, 256), 16, 4, 4, 1, 1, 1, 4);
+            t.BatchNorm(a.Slice(30976, 256), a.Slice(16640, 256), 16, 16, P(2112, 16), P(2128, 16), Mutable(2144, 16), Mutable(2160, 16), 1E-05, a.Slice(32208, 16), a.Slice(32224, 16));
+            t.ConcatPart(a.Slice(16384, 256), 16, 16, a.Slice(13312, 512), 32, 0);
+            t.ConcatPart(a.Slice(16640, 256), 16, 16, a.Slice(13312, 512), 32, 16);
+            t.PRelu(a.Slice(13312, 512), a.Slice(16384, 512), 32, 16, P(2672, 32));
+            // pool
+            t.GlobalAvgPool(a.Slice(16384, 512), 32, 16, a.Slice(28160, 32));
+            // classifier
+            t.Conv(a.Slice(28160, 32), 32, 1, 1, P(2704, 160), a.Slice(16384, 5), 5, 1, 1, 1, 1, 1, 1);
+            t.Bias(a.Slice(16384, 5), a.Slice(16400, 5), 5, 1, P(2864, 5));
+        }
+
+        /// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>
+        protected override void TrainBackward(global::Espnet.Compiled.Training.TrainingContext t)
+        {
+            var a = t.Arena;
+            var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);
+            a.Slice(16416, 5).Clear();
+            // classifier
+            t.BiasBackward(a.Slice(16384, 5), 5, 1, a.Slice(16416, 5), d.Slice(2864, 5));
+            a.Slice(16384, 32).Clear();
+            t.ConvBackward(a.Slice(28160, 32), 32, 1, 1, P(2704, 160), a.Slice(16416, 5), 5, 1, 1, 1, 1, 1, 1, a.Slice(16384, 32), d.Slice(2704, 160));
+            a.Slice(28160, 512).Clear();
+            // pool
+            t.GlobalAvgPoolBackward(a.Slice(16384, 32), 32, 16, a.Slice(28160, 512));
+            a.Slice(16384, 512).Clear();
+            // level3_0
+            t.PReluBackward(a.Slice(13312, 512), a.Slice(28160, 512), 32, 16, P(2672, 32), a.Slice(16384, 512), d.Slice(2672, 32));
+            a.Slice(13312, 256).Clear();
+            a.Slice(13568, 256).Clear();
+            t.ConcatPartBackward(a.Slice(16384, 512), 32, 0, 16, 16, a.Slice(13312, 256));
+            t.ConcatPartBackward(a.Slice(16384, 512), 32, 16, 16, 16, a.Slice(13568, 256));
+            a.Slice(16384, 256).Clear();
+            t.BatchNormBackward(a.Slice(30976, 256), a.Slice(13568, 256), 16, 16, P(2112, 16), a.Slice(32208, 16), a.Slice(32224, 16), a.Slice(16384, 256), d.Slice(2112, 16), d.Slice(2128, 16));
+            a.Slice(13568, 256).Clear();
+            t.ConvBackward(a.Slice(30720, 256), 16, 4, 4, P(2048, 64), a.Slice(16384, 256), 16, 4, 4, 1, 1, 1, 4, a.Slice(13568, 256), d.Slice(2048, 64));
+            a.Slice(16384, 256).Clear();
+            t.PReluBackward(a.Slice(30464, 256), a.Slice(13568, 256), 16, 16, P(2240, 16), a.Slice(16384, 256), d.Slice(2240, 16));
+            a.Slice(13568, 256).Clear();
+            t.BatchNormBackward(a.Slice(30208, 256), a.Slice(16384, 256), 16, 16, P(2176, 16), a.Slice(32176, 16), a.Slice(32192, 16), a.Slice(13568, 256), d.Slice(2176, 16), d.Slice(2192, 16));
+            a.Slice(16384, 64).Clear();
+            a.Slice(16512, 64).Clear();
+            a.Slice(16576, 64).Clear();
+            a.Slice(16640, 64).Clear();
+            t.ConcatPartBackward(a.Slice(13568, 256), 16, 0, 4, 16, a.Slice(16384, 64));
+            t.ConcatPartBackward(a.Slice(13568, 256), 16, 4, 4, 16, a.Slice(16512, 64));
+            t.ConcatPartBackward(a.Slice(13568, 256), 16, 8, 4, 16, a.Slice(16576, 64));
+            t.ConcatPartBackward(a.Slice(13568, 256), 16, 12, 4, 16, a.Slice(16640, 64));
+            a.Slice(16448, 64).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(16640, 64), a.Slice(16448, 64), a.Slice(16576, 64));
+            a.Slice(13568, 256).Clear();
+            t.ConvBackward(a.Slice(29952, 256), 4, 8, 8, P(2000, 36), a.Slice(16448, 64), 4, 4, 4, 3, 2, 3, 4, a.Slice(13568, 256), d.Slice(2000, 36));
+            a.Slice(16448, 64).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(16576, 64), a.Slice(16448, 64), a.Slice(16512, 64));
+            t.ConvBackward(a.Slice(29952, 256), 4, 8, 8, P(1952, 36), a.Slice(16448, 64), 4, 4, 4, 3, 2, 2, 4, a.Slice(13568, 256), d.Slice(1952, 36));
+            a.Slice(16448, 64).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(16512, 64), a.Slice(16448, 64), a.Slice(16384, 64));
+            t.ConvBackward(a.Slice(29952, 256), 4, 8, 8, P(1904, 36), a.Slice(16448, 64), 4, 4, 4, 3, 2, 1, 4, a.Slice(13568, 256), d.Slice(1904, 36));
+            t.ConvBackward(a.Slice(29952, 256), 4, 8, 8, P(1856, 36), a.Slice(16384, 64), 4, 4, 4, 3, 2, 1, 4, a.Slice(13568, 256), d.Slice(1856, 36));
+            a.Slice(16384, 256).Clear();
+            t.PReluBackward(a.Slice(28928, 256), a.Slice(13568, 256), 4, 64, P(1840, 4), a.Slice(16384, 256), d.Slice(1840, 4));
+            a.Slice(13568, 256).Clear();
+            t.BatchNormBackward(a.Slice(28672, 256), a.Slice(16384, 256), 4, 64, P(1776, 4), a.Slice(32288, 4), a.Slice(32292, 4), a.Slice(13568, 256), d.Slice(1776, 4), d.Slice(1792, 4));
+            a.Slice(28160, 1024).Clear();
+            t.ConvBackward(a.Slice(27136, 1024), 16, 8, 8, P(1760, 16), a.Slice(13568, 256), 4, 8, 8, 1, 1, 1, 4, a.Slice(28160, 1024), d.Slice(1760, 16));
+            t.AvgPoolBackward(a.Slice(13312, 256), 16, 8, 8, 4, 4, a.Slice(28160, 1024));
+            a.Slice(27136, 1024).Clear();
+            // level2.0
+            t.PReluBackward(a.Slice(26112, 1024), a.Slice(28160, 1024), 16, 64, P(1744, 16), a.Slice(27136, 1024), d.Slice(1744, 16));
+            a.Slice(26112, 1024).Clear();
+            t.BatchNormBackward(a.Slice(25088, 1024), a.Slice(27136, 1024), 16, 64, P(1600, 16), a.Slice(32144, 16), a.Slice(32160, 16), a.Slice(26112, 1024), d.Slice(1600, 16), d.Slice(1616, 16));
+            a.Slice(25088, 1024).Clear();
+            t.ConvBackward(a.Slice(24064, 1024), 16, 8, 8, P(1536, 64), a.Slice(26112, 1024), 16, 8, 8, 1, 1, 1, 4, a.Slice(25088, 1024), d.Slice(1536, 64));
+            a.Slice(24064, 1024).Clear();
+            t.PReluBackward(a.Slice(15360, 1024), a.Slice(25088, 1024), 16, 64, P(1728, 16), a.Slice(24064, 1024), d.Slice(1728, 16));
+            a.Slice(15360, 1024).Clear();
+            t.BatchNormBackward(a.Slice(12288, 1024), a.Slice(24064, 1024), 16, 64, P(1664, 16), a.Slice(32112, 16), a.Slice(32128, 16), a.Slice(15360, 1024), d.Slice(1664, 16), d.Slice(1680, 16));
+            a.Slice(12288, 256).Clear();
+            a.Slice(13056, 256).Clear();
+            a.Slice(13312, 256).Clear();
+            a.Slice(12544, 256).Clear();
+            t.ConcatPartBackward(a.Slice(15360, 1024), 16, 0, 4, 64, a.Slice(12288, 256));
+            t.ConcatPartBackward(a.Slice(15360, 1024), 16, 4, 4, 64, a.Slice(13056, 256));
+            t.ConcatPartBackward(a.Slice(15360, 1024), 16, 8, 4, 64, a.Slice(13312, 256));
+            t.ConcatPartBackward(a.Slice(15360, 1024), 16, 12, 4, 64, a.Slice(12544, 256));
+            a.Slice(12800, 256).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(12544, 256), a.Slice(12800, 256), a.Slice(13312, 256));
+            a.Slice(12544, 256).Clear();
+            t.ConvBackward(a.Slice(29696, 256), 4, 8, 8, P(1488, 36), a.Slice(12800, 256), 4, 8, 8, 3, 1, 2, 4, a.Slice(12544, 256), d.Slice(1488, 36));
+            a.Slice(12800, 256).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(13312, 256), a.Slice(12800, 256), a.Slice(13056, 256));
+            t.ConvBackward(a.Slice(29696, 256), 4, 8, 8, P(1440, 36), a.Slice(12800, 256), 4, 8, 8, 3, 1, 1, 4, a.Slice(12544, 256), d.Slice(1440, 36));
+            a.Slice(12800, 256).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(13056, 256), a.Slice(12800, 256), a.Slice(12288, 256));
+            t.ConvBackward(a.Slice(29696, 256), 4, 8, 8, P(1392, 36), a.Slice(12800, 256), 4, 8, 8, 3, 1, 1, 4, a.Slice(12544, 256), d.Slice(1392, 36));
+            t.ConvBackward(a.Slice(29696, 256), 4, 8, 8, P(1344, 36), a.Slice(12288, 256), 4, 8, 8, 3, 1, 1, 4, a.Slice(12544, 256), d.Slice(1344, 36));
+            a.Slice(12288, 256).Clear();
+            t.PReluBackward(a.Slice(29440, 256), a.Slice(12544, 256), 4, 64, P(1328, 4), a.Slice(12288, 256), d.Slice(1328, 4));
+            a.Slice(15360, 256).Clear();
+            t.BatchNormBackward(a.Slice(29184, 256), a.Slice(12288, 256), 4, 64, P(1264, 4), a.Slice(32272, 4), a.Slice(32276, 4), a.Slice(15360, 256), d.Slice(1264, 4), d.Slice(1280, 4));
+            a.Slice(12288, 1536).Clear();
+            t.ConvBackward(a.Slice(10752, 1536), 24, 8, 8, P(1232, 24), a.Slice(15360, 256), 4, 8, 8, 1, 1, 1, 4, a.Slice(12288, 1536), d.Slice(1232, 24));
+            a.Slice(15360, 1536).Clear();
+            // level2_0
+            t.PReluBackward(a.Slice(13824, 1536), a.Slice(12288, 1536), 24, 64, P(1200, 24), a.Slice(15360, 1536), d.Slice(1200, 24));
+            a.Slice(12288, 1536).Clear();
+            a.Slice(10752, 1536).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(15360, 1536), a.Slice(10752, 1536), a.Slice(12288, 1536));
+            a.Slice(14848, 512).Clear();
+            a.Slice(13824, 1024).Clear();
+            t.ConcatPartBackward(a.Slice(10752, 1536), 24, 0, 8, 64, a.Slice(14848, 512));
+            t.ConcatPartBackward(a.Slice(10752, 1536), 24, 8, 16, 64, a.Slice(13824, 1024));
+            a.Slice(10752, 1536).Clear();
+            t.BatchNormBackward(a.Slice(9216, 1536), a.Slice(12288, 1536), 24, 64, P(1072, 24), a.Slice(32000, 24), a.Slice(32024, 24), a.Slice(10752, 1536), d.Slice(1072, 24), d.Slice(1104, 24));
+            a.Slice(9216, 192).Clear();
+            t.ConvBackward(a.Slice(31808, 192), 3, 8, 8, P(992, 72), a.Slice(10752, 1536), 24, 8, 8, 1, 1, 1, 1, a.Slice(9216, 192), d.Slice(992, 72));
+            a.Slice(9408, 192).Clear();
+            t.PReluBackward(a.Slice(31616, 192), a.Slice(9216, 192), 3, 64, P(976, 3), a.Slice(9408, 192), d.Slice(976, 3));
+            a.Slice(9216, 192).Clear();
+            t.BatchNormBackward(a.Slice(31424, 192), a.Slice(9408, 192), 3, 64, P(912, 3), a.Slice(32304, 3), a.Slice(32307, 3), a.Slice(9216, 192), d.Slice(912, 3), d.Slice(928, 3));
+            t.ConvBackward(a.Slice(31232, 192), 3, 8, 8, P(816, 81), a.Slice(9216, 192), 3, 8, 8, 3, 1, 1, 1, default, d.Slice(816, 81));
+            a.Slice(10240, 1024).Clear();
+            t.BatchNormBackward(a.Slice(23040, 1024), a.Slice(13824, 1024), 16, 64, P(656, 16), a.Slice(32080, 16), a.Slice(32096, 16), a.Slice(10240, 1024), d.Slice(656, 16), d.Slice(672, 16));
+            a.Slice(9216, 1024).Clear();
+            t.ConvBackward(a.Slice(22016, 1024), 16, 8, 8, P(592, 64), a.Slice(10240, 1024), 16, 8, 8, 1, 1, 1, 4, a.Slice(9216, 1024), d.Slice(592, 64));
+            a.Slice(10240, 1024).Clear();
+            t.PReluBackward(a.Slice(20992, 1024), a.Slice(9216, 1024), 16, 64, P(784, 16), a.Slice(10240, 1024), d.Slice(784, 16));
+            a.Slice(9216, 1024).Clear();
+            t.BatchNormBackward(a.Slice(19968, 1024), a.Slice(10240, 1024), 16, 64, P(720, 16), a.Slice(32048, 16), a.Slice(32064, 16), a.Slice(9216, 1024), d.Slice(720, 16), d.Slice(736, 16));
+            a.Slice(11264, 256).Clear();
+            a.Slice(11520, 256).Clear();
+            a.Slice(11776, 256).Clear();
+            a.Slice(10240, 256).Clear();
+            t.ConcatPartBackward(a.Slice(9216, 1024), 16, 0, 4, 64, a.Slice(11264, 256));
+            t.ConcatPartBackward(a.Slice(9216, 1024), 16, 4, 4, 64, a.Slice(11520, 256));
+            t.ConcatPartBackward(a.Slice(9216, 1024), 16, 8, 4, 64, a.Slice(11776, 256));
+            t.ConcatPartBackward(a.Slice(9216, 1024), 16, 12, 4, 64, a.Slice(10240, 256));
+            a.Slice(9216, 256).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(10240, 256), a.Slice(9216, 256), a.Slice(11776, 256));
+            a.Slice(10240, 1024).Clear();
+            t.ConvBackward(a.Slice(18944, 1024), 4, 16, 16, P(544, 36), a.Slice(9216, 256), 4, 8, 8, 3, 2, 4, 4, a.Slice(10240, 1024), d.Slice(544, 36));
+            a.Slice(9216, 256).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(11776, 256), a.Slice(9216, 256), a.Slice(11520, 256));
+            t.ConvBackward(a.Slice(18944, 1024), 4, 16, 16, P(496, 36), a.Slice(9216, 256), 4, 8, 8, 3, 2, 3, 4, a.Slice(10240, 1024), d.Slice(496, 36));
+            a.Slice(9216, 256).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(11520, 256), a.Slice(9216, 256), a.Slice(11264, 256));
+            t.ConvBackward(a.Slice(18944, 1024), 4, 16, 16, P(448, 36), a.Slice(9216, 256), 4, 8, 8, 3, 2, 2, 4, a.Slice(10240, 1024), d.Slice(448, 36));
+            t.ConvBackward(a.Slice(18944, 1024), 4, 16, 16, P(400, 36), a.Slice(11264, 256), 4, 8, 8, 3, 2, 1, 4, a.Slice(10240, 1024), d.Slice(400, 36));
+            a.Slice(9216, 1024).Clear();
+            t.PReluBackward(a.Slice(17920, 1024), a.Slice(10240, 1024), 4, 256, P(384, 4), a.Slice(9216, 1024), d.Slice(384, 4));
+            a.Slice(11264, 1024).Clear();
+            t.BatchNormBackward(a.Slice(16896, 1024), a.Slice(9216, 1024), 4, 256, P(320, 4), a.Slice(32256, 4), a.Slice(32260, 4), a.Slice(11264, 1024), d.Slice(320, 4), d.Slice(336, 4));
+            a.Slice(9216, 2048).Clear();
+            t.ConvBackward(a.Slice(7168, 2048), 8, 16, 16, P(304, 8), a.Slice(11264, 1024), 4, 16, 16, 1, 1, 1, 4, a.Slice(9216, 2048), d.Slice(304, 8));
+            t.AvgPoolBackward(a.Slice(14848, 512), 8, 16, 16, 8, 8, a.Slice(9216, 2048));
+            a.Slice(7168, 2048).Clear();
+            // level1
+            t.PReluBackward(a.Slice(5120, 2048), a.Slice(9216, 2048), 8, 256, P(288, 8), a.Slice(7168, 2048), d.Slice(288, 8));
+            a.Slice(5120, 2048).Clear();
+            t.BatchNormBackward(a.Slice(3072, 2048), a.Slice(7168, 2048), 8, 256, P(224, 8), a.Slice(32240, 8), a.Slice(32248, 8), a.Slice(5120, 2048), d.Slice(224, 8), d.Slice(240, 8));
+            t.ConvBackward(a.Slice(0, 3072), 3, 32, 32, P(0, 216), a.Slice(5120, 2048), 8, 16, 16, 3, 2, 1, 1, default, d.Slice(0, 216));
+        }
     }
 }

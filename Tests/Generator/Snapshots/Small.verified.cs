@@ -225,5 +225,127 @@ namespace Models
             var v26 = g.ConvTranspose("up", v25, 4, 2, 2, 1904);
             g.Output(v26);
         }
+
+        /// <summary>Floats of the training arena (batch 1): saved activations, gradients and BatchNorm statistics, placed by liveness.</summary>
+        public const int TrainingArenaLength = 43312;
+        protected override int TrainingArenaFloats => TrainingArenaLength;
+        protected override int TrainingOutputOffset => 21600;
+        protected override int TrainingOutputGradientOffset => 23520;
+        private static readonly int[] s_trained = { 0, 224, 240, 288, 304, 320, 368, 384, 784, 928, 1072, 1216, 1232, 1280, 1296, 1344, 1488, 1632, 1776, 1792, 1840, 1856, 1904 };
+        /// <summary>Offsets of the parameters the graph reads (a parameter nothing reads gets no update, as in PyTorch).</summary>
+        protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
+
+        /// <summary>The training forward pass over the batch: every node of the tensor graph, in order.</summary>
+        protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
+        {
+            var a = t.Arena;
+            input.CopyTo(a.Slice(0, 5760));
+            // level1
+            t.Conv(a.Slice(0, 5760), 3, 40, 48, P(0, 216), a.Slice(26880, 3840), 8, 20, 24, 3, 2, 1, 1);
+            t.BatchNorm(a.Slice(26880, 3840), a.Slice(30720, 3840), 8, 480, P(224, 8), P(240, 8), Mutable(256, 8), Mutable(272, 8), 0.001, a.Slice(43296, 8), a.Slice(43304, 8));
+            t.PRelu(a.Slice(30720, 3840), a.Slice(11040, 3840), 8, 480, P(288, 8));
+            // sample1
+            t.AvgPool(a.Slice(0, 5760), 3, 40, 48, a.Slice(14880, 1440), 20, 24);
+            // cat
+            t.ConcatPart(a.Slice(11040, 3840), 8, 480, a.Slice(5760, 5280), 11, 0);
+            t.ConcatPart(a.Slice(14880, 1440), 3, 480, a.Slice(5760, 5280), 11, 8);
+            // b1
+            t.BatchNorm(a.Slice(5760, 5280), a.Slice(11040, 5280), 11, 480, P(304, 11), P(320, 11), Mutable(336, 11), Mutable(352, 11), 0.001, a.Slice(43264, 11), a.Slice(43275, 11));
+            t.PRelu(a.Slice(11040, 5280), a.Slice(16320, 5280), 11, 480, P(368, 11));
+            // down
+            t.Conv(a.Slice(16320, 5280), 11, 20, 24, P(384, 396), a.Slice(41760, 480), 4, 10, 12, 3, 2, 1, 1);
+            t.Conv(a.Slice(41760, 480), 4, 10, 12, P(784, 144), a.Slice(21600, 480), 4, 10, 12, 3, 1, 1, 1);
+            t.Conv(a.Slice(41760, 480), 4, 10, 12, P(928, 144), a.Slice(22080, 480), 4, 10, 12, 3, 1, 2, 1);
+            t.Conv(a.Slice(41760, 480), 4, 10, 12, P(1072, 144), a.Slice(22560, 480), 4, 10, 12, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(22560, 480), a.Slice(22080, 480), a.Slice(23040, 480));
+            t.ConcatPart(a.Slice(21600, 480), 4, 120, a.Slice(25440, 1440), 12, 0);
+            t.ConcatPart(a.Slice(22080, 480), 4, 120, a.Slice(25440, 1440), 12, 4);
+            t.ConcatPart(a.Slice(23040, 480), 4, 120, a.Slice(25440, 1440), 12, 8);
+            t.BatchNorm(a.Slice(25440, 1440), a.Slice(34560, 1440), 12, 120, P(1216, 12), P(1232, 12), Mutable(1248, 12), Mutable(1264, 12), 0.001, a.Slice(43200, 12), a.Slice(43212, 12));
+            t.PRelu(a.Slice(34560, 1440), a.Slice(36000, 1440), 12, 120, P(1280, 12));
+            // esp
+            t.Conv(a.Slice(36000, 1440), 12, 10, 12, P(1296, 48), a.Slice(42240, 480), 4, 10, 12, 1, 1, 1, 1);
+            t.Conv(a.Slice(42240, 480), 4, 10, 12, P(1344, 144), a.Slice(23040, 480), 4, 10, 12, 3, 1, 1, 1);
+            t.Conv(a.Slice(42240, 480), 4, 10, 12, P(1488, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 2, 1);
+            t.Conv(a.Slice(42240, 480), 4, 10, 12, P(1632, 144), a.Slice(21600, 480), 4, 10, 12, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(21600, 480), a.Slice(23520, 480), a.Slice(24000, 480));
+            t.ConcatPart(a.Slice(23040, 480), 4, 120, a.Slice(21600, 1440), 12, 0);
+            t.ConcatPart(a.Slice(23520, 480), 4, 120, a.Slice(21600, 1440), 12, 4);
+            t.ConcatPart(a.Slice(24000, 480), 4, 120, a.Slice(21600, 1440), 12, 8);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(21600, 1440), a.Slice(36000, 1440), a.Slice(37440, 1440));
+            t.BatchNorm(a.Slice(37440, 1440), a.Slice(38880, 1440), 12, 120, P(1776, 12), P(1792, 12), Mutable(1808, 12), Mutable(1824, 12), 0.001, a.Slice(43232, 12), a.Slice(43244, 12));
+            t.PRelu(a.Slice(38880, 1440), a.Slice(40320, 1440), 12, 120, P(1840, 12));
+            // classifier
+            t.Conv(a.Slice(40320, 1440), 12, 10, 12, P(1856, 48), a.Slice(42720, 480), 4, 10, 12, 1, 1, 1, 1);
+            // up
+            t.ConvTranspose(a.Slice(42720, 480), 4, 10, 12, P(1904, 64), a.Slice(21600, 1920), 4, 20, 24, 2, 2);
+        }
+
+        /// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>
+        protected override void TrainBackward(global::Espnet.Compiled.Training.TrainingContext t)
+        {
+            var a = t.Arena;
+            var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);
+            a.Slice(21600, 480).Clear();
+            // up
+            t.ConvTransposeBackward(a.Slice(42720, 480), 4, 10, 12, P(1904, 64), a.Slice(23520, 1920), 4, 20, 24, 2, 2, a.Slice(21600, 480), d.Slice(1904, 64));
+            a.Slice(23040, 1440).Clear();
+            // classifier
+            t.ConvBackward(a.Slice(40320, 1440), 12, 10, 12, P(1856, 48), a.Slice(21600, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(23040, 1440), d.Slice(1856, 48));
+            a.Slice(21600, 1440).Clear();
+            // esp
+            t.PReluBackward(a.Slice(38880, 1440), a.Slice(23040, 1440), 12, 120, P(1840, 12), a.Slice(21600, 1440), d.Slice(1840, 12));
+            a.Slice(38880, 1440).Clear();
+            t.BatchNormBackward(a.Slice(37440, 1440), a.Slice(21600, 1440), 12, 120, P(1776, 12), a.Slice(43232, 12), a.Slice(43244, 12), a.Slice(38880, 1440), d.Slice(1776, 12), d.Slice(1792, 12));
+            a.Slice(21600, 1440).Clear();
+            a.Slice(23040, 1440).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(38880, 1440), a.Slice(23040, 1440), a.Slice(21600, 1440));
+            a.Slice(24480, 480).Clear();
+            a.Slice(24960, 480).Clear();
+            a.Slice(37440, 480).Clear();
+            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 0, 4, 120, a.Slice(24480, 480));
+            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 4, 4, 120, a.Slice(24960, 480));
+            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 8, 4, 120, a.Slice(37440, 480));
+            a.Slice(23520, 480).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(37440, 480), a.Slice(23520, 480), a.Slice(24960, 480));
+            a.Slice(23040, 480).Clear();
+            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1632, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(23040, 480), d.Slice(1632, 144));
+            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1488, 144), a.Slice(24960, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(23040, 480), d.Slice(1488, 144));
+            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1344, 144), a.Slice(24480, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(23040, 480), d.Slice(1344, 144));
+            t.ConvBackward(a.Slice(36000, 1440), 12, 10, 12, P(1296, 48), a.Slice(23040, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(21600, 1440), d.Slice(1296, 48));
+            a.Slice(23040, 1440).Clear();
+            // down
+            t.PReluBackward(a.Slice(34560, 1440), a.Slice(21600, 1440), 12, 120, P(1280, 12), a.Slice(23040, 1440), d.Slice(1280, 12));
+            a.Slice(21600, 1440).Clear();
+            t.BatchNormBackward(a.Slice(25440, 1440), a.Slice(23040, 1440), 12, 120, P(1216, 12), a.Slice(43200, 12), a.Slice(43212, 12), a.Slice(21600, 1440), d.Slice(1216, 12), d.Slice(1232, 12));
+            a.Slice(23040, 480).Clear();
+            a.Slice(23520, 480).Clear();
+            a.Slice(24000, 480).Clear();
+            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 0, 4, 120, a.Slice(23040, 480));
+            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 4, 4, 120, a.Slice(23520, 480));
+            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 8, 4, 120, a.Slice(24000, 480));
+            a.Slice(21600, 480).Clear();
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(24000, 480), a.Slice(21600, 480), a.Slice(23520, 480));
+            a.Slice(34560, 480).Clear();
+            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(1072, 144), a.Slice(21600, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(34560, 480), d.Slice(1072, 144));
+            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(928, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(34560, 480), d.Slice(928, 144));
+            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(784, 144), a.Slice(23040, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(34560, 480), d.Slice(784, 144));
+            a.Slice(21600, 5280).Clear();
+            t.ConvBackward(a.Slice(16320, 5280), 11, 20, 24, P(384, 396), a.Slice(34560, 480), 4, 10, 12, 3, 2, 1, 1, a.Slice(21600, 5280), d.Slice(384, 396));
+            a.Slice(16320, 5280).Clear();
+            // b1
+            t.PReluBackward(a.Slice(11040, 5280), a.Slice(21600, 5280), 11, 480, P(368, 11), a.Slice(16320, 5280), d.Slice(368, 11));
+            a.Slice(11040, 5280).Clear();
+            t.BatchNormBackward(a.Slice(5760, 5280), a.Slice(16320, 5280), 11, 480, P(304, 11), a.Slice(43264, 11), a.Slice(43275, 11), a.Slice(11040, 5280), d.Slice(304, 11), d.Slice(320, 11));
+            a.Slice(5760, 3840).Clear();
+            // cat
+            t.ConcatPartBackward(a.Slice(11040, 5280), 11, 0, 8, 480, a.Slice(5760, 3840));
+            a.Slice(9600, 3840).Clear();
+            // level1
+            t.PReluBackward(a.Slice(30720, 3840), a.Slice(5760, 3840), 8, 480, P(288, 8), a.Slice(9600, 3840), d.Slice(288, 8));
+            a.Slice(5760, 3840).Clear();
+            t.BatchNormBackward(a.Slice(26880, 3840), a.Slice(9600, 3840), 8, 480, P(224, 8), a.Slice(43296, 8), a.Slice(43304, 8), a.Slice(5760, 3840), d.Slice(224, 8), d.Slice(240, 8));
+            t.ConvBackward(a.Slice(0, 5760), 3, 40, 48, P(0, 216), a.Slice(5760, 3840), 8, 20, 24, 3, 2, 1, 1, default, d.Slice(0, 216));
+        }
     }
 }

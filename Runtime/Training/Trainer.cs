@@ -1,0 +1,87 @@
+using Espnet.Compiled.Cpu;
+
+namespace Espnet.Compiled.Training;
+
+/// <summary>
+/// Trains a compiled network: one step is the generated forward pass over the batch, the loss, the generated
+/// backward pass, and an optimizer update of every parameter the network reads (each with its own optimizer
+/// state, as PyTorch keeps per-parameter state; BatchNorm running statistics are updated by the forward pass,
+/// not the optimizer). After a step the network's inference path uses the new weights.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly CompiledNetwork _network;
+    private readonly (int Offset, int Length)[] _trained;
+    private readonly Func<int, IParameterUpdate>? _make;
+    private IParameterUpdate[]? _updates;
+
+    /// <param name="optimizer">One update rule per trained parameter tensor, given its length (e.g. <c>n => new Sgd(n, 0.9)</c>).</param>
+    public Trainer(CompiledNetwork network, Func<int, IParameterUpdate>? optimizer = null)
+    {
+        _network = network;
+        if (network.TrainingArenaFloats <= 0) network.TrainForward(null!, default);   // throws the network's own reason
+        Context = new TrainingContext(network.Batch, network.TrainingArenaFloats, network.Store.Length);
+        var byOffset = network.Parameters.Where(p => p.IsLearnable).ToDictionary(p => p.Offset, p => p.Elements);
+        var trained = new List<(int, int)>();
+        foreach (int offset in network.TrainedParameters)
+            if (byOffset.TryGetValue(offset, out int length)) trained.Add((offset, length));
+        _trained = [.. trained];
+        _make = optimizer;
+    }
+
+    public TrainingContext Context { get; }
+
+    /// <summary>BatchNorm with the running statistics, not updated (EdgeNets' second stage).</summary>
+    public bool FreezeBatchNorm
+    {
+        get => Context.FreezeBatchNorm;
+        set => Context.FreezeBatchNorm = value;
+    }
+
+    /// <summary>The logits of the last forward pass, batch-wide (N x classes x H x W).</summary>
+    public ReadOnlySpan<float> Logits => Context.Arena.Slice(_network.TrainingOutputOffset, _network.Batch * _network.OutputShape.Elements);
+
+    /// <summary>d loss / d parameter of the last pass, at the parameter store's offsets.</summary>
+    public ReadOnlySpan<float> ParameterGradients => Context.ParameterGradients;
+
+    /// <summary>
+    /// Forward, per-pixel cross-entropy against <paramref name="labels"/> (N x H x W class IDs at the output's size;
+    /// <paramref name="ignore"/> left out; optional class weights), backward. Returns the loss; the gradients are in
+    /// <see cref="ParameterGradients"/>. The parameters do not change.
+    /// </summary>
+    public double ComputeGradients(ReadOnlySpan<float> input, ReadOnlySpan<byte> labels, ReadOnlySpan<float> classWeights = default, int ignore = 255)
+    {
+        var o = _network.OutputShape;
+        int n = _network.Batch;
+        if (input.Length != n * _network.InputShape.Elements)
+            throw new ArgumentException($"{_network.Name} trains on batches of {n}x{_network.InputShape} = {n * _network.InputShape.Elements} floats, not {input.Length}");
+        if (labels.Length != n * o.Height * o.Width)
+            throw new ArgumentException($"{_network.Name} needs {n}x{o.Height}x{o.Width} labels (the output's size), not {labels.Length}");
+        Array.Clear(Context.ParameterGradients);
+        _network.TrainForward(Context, input);
+        var arena = Context.Arena;
+        double loss = Gradients.CrossEntropy(arena.Slice(_network.TrainingOutputOffset, n * o.Elements), labels, n, o.Channels, o.Height * o.Width,
+            classWeights, ignore, arena.Slice(_network.TrainingOutputGradientOffset, n * o.Elements));
+        _network.TrainBackward(Context);
+        return loss;
+    }
+
+    /// <summary>Updates every trained parameter from the gradients of the last <see cref="ComputeGradients"/>, at learning rate <paramref name="lr"/>.</summary>
+    public void Step(double lr)
+    {
+        var make = _make ?? throw new InvalidOperationException("this trainer was made without an optimizer");
+        _updates ??= [.. _trained.Select(t => make(t.Length))];
+        for (int i = 0; i < _trained.Length; i++)
+        {
+            var (offset, length) = _trained[i];
+            _updates[i].Step(_network.Mutable(offset, length), Context.ParameterGradients.AsSpan(offset, length), lr);
+        }
+        _network.ParametersChanged();
+    }
+}
+
+/// <summary>An optimizer's update of one parameter tensor (its state is its own).</summary>
+public interface IParameterUpdate
+{
+    void Step(Span<float> parameter, ReadOnlySpan<float> gradient, double lr);
+}

@@ -1,0 +1,328 @@
+using System.Numerics.Tensors;
+using Espnet.Compiled.Cpu;
+
+namespace Espnet.Compiled.Training;
+
+/// <summary>
+/// What a generated training pass runs on: the training arena (every activation backward needs, every gradient,
+/// placed by liveness over the forward and backward timeline), the parameter gradients (laid out as the parameter
+/// store), and one call per node of the network's tensor graph, forward and backward. Tensors are batch-major
+/// (N x C x H x W) with the batch fixed at compile time; BatchNorm uses the batch's statistics (or the running ones,
+/// frozen). Backward calls add into gradients (a tensor read twice gets both contributions); the generated code
+/// clears each gradient where it is born. The kernels are the plain ones of <c>Runtime/Cpu</c> (double
+/// accumulation): the oracle, as for inference.
+/// </summary>
+public sealed class TrainingContext
+{
+    private readonly AlignedFloats _arena;
+    private float[] _scratchA = [], _scratchB = [];
+
+    public TrainingContext(int batch, int arenaFloats, int storeFloats)
+    {
+        Batch = batch;
+        _arena = new AlignedFloats(arenaFloats);
+        ParameterGradients = new float[storeFloats];
+    }
+
+    public int Batch { get; }
+
+    /// <summary>Activations and gradients of one training step.</summary>
+    public Span<float> Arena => _arena.Span;
+
+    /// <summary>d loss / d parameter, at the parameter store's offsets (BatchNorm running statistics get none).</summary>
+    public float[] ParameterGradients { get; }
+
+    /// <summary>BatchNorm with the running statistics and no update (EdgeNets' second stage), instead of the batch's.</summary>
+    public bool FreezeBatchNorm { get; set; }
+
+    private Span<float> ScratchA(int length)
+    {
+        if (_scratchA.Length < length) _scratchA = new float[length];
+        return _scratchA.AsSpan(0, length);
+    }
+
+    private Span<float> ScratchB(int length)
+    {
+        if (_scratchB.Length < length) _scratchB = new float[length];
+        return _scratchB.AsSpan(0, length);
+    }
+
+    private static void AddInto(Span<float> destination, ReadOnlySpan<float> values) => TensorPrimitives.Add(destination, values, destination);
+
+    public static void Clear(Span<float> gradient) => gradient.Clear();
+
+    // ---- forward ----
+
+    public void Conv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
+        int kernel, int stride, int dilation, int groups)
+    {
+        int xs = cin * h * w, ys = cout * ho * wo;
+        for (int n = 0; n < Batch; n++)
+            Cpu.Conv.Conv2d(x.Slice(n * xs, xs), cin, h, w, weight, y.Slice(n * ys, ys), cout, ho, wo, kernel, stride, dilation, groups);
+    }
+
+    public void ConvTranspose(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo, int kernel, int stride)
+    {
+        int xs = cin * h * w, ys = cout * ho * wo;
+        for (int n = 0; n < Batch; n++)
+            Cpu.Conv.ConvTranspose2d(x.Slice(n * xs, xs), cin, h, w, weight, y.Slice(n * ys, ys), cout, ho, wo, kernel, stride);
+    }
+
+    public void Bias(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> bias)
+    {
+        x.CopyTo(y);
+        for (int n = 0; n < Batch; n++) Cpu.Conv.AddBias(y.Slice(n * channels * plane, channels * plane), channels, plane, bias);
+    }
+
+    /// <summary>Training BatchNorm: the batch's mean and (biased) variance, saved for backward; running statistics updated (momentum 0.1).</summary>
+    public void BatchNorm(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        Span<float> runningMean, Span<float> runningVar, double eps, Span<float> savedMean, Span<float> savedInvStd)
+    {
+        if (FreezeBatchNorm)
+        {
+            x.CopyTo(y);
+            for (int n = 0; n < Batch; n++)
+                Elementwise.BatchNorm(y.Slice(n * channels * plane, channels * plane), channels, plane, gamma, beta, runningMean, runningVar, (float)eps);
+            for (int c = 0; c < channels; c++)
+            {
+                savedMean[c] = runningMean[c];
+                savedInvStd[c] = (float)(1 / Math.Sqrt(runningVar[c] + eps));
+            }
+            return;
+        }
+        Gradients.BatchNormTraining(x, Batch, channels, plane, gamma, beta, eps, y, savedMean, savedInvStd, runningMean, runningVar);
+    }
+
+    public void PRelu(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> slope)
+    {
+        x.CopyTo(y);
+        for (int n = 0; n < Batch; n++) Elementwise.PRelu(y.Slice(n * channels * plane, channels * plane), channels, plane, slope);
+    }
+
+    public static void Sum(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Add(a, b, y);
+
+    public void AvgPool(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
+    {
+        for (int n = 0; n < Batch; n++)
+            Elementwise.AvgPool3x3S2(x.Slice(n * channels * h * w, channels * h * w), channels, h, w, y.Slice(n * channels * ho * wo, channels * ho * wo), ho, wo);
+    }
+
+    public void GlobalAvgPool(ReadOnlySpan<float> x, int channels, int plane, Span<float> y)
+    {
+        for (int n = 0; n < Batch; n++) Elementwise.GlobalAvgPool(x.Slice(n * channels * plane, channels * plane), channels, plane, y.Slice(n * channels, channels));
+    }
+
+    public void Resize(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
+    {
+        for (int n = 0; n < Batch; n++)
+            Resampling.BilinearAlignCorners(x.Slice(n * channels * h * w, channels * h * w), channels, h, w, y.Slice(n * channels * ho * wo, channels * ho * wo), ho, wo);
+    }
+
+    public void AdaptiveAvgPool(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
+    {
+        for (int n = 0; n < Batch; n++)
+            Resampling.AdaptiveAvgPool(x.Slice(n * channels * h * w, channels * h * w), channels, h, w, y.Slice(n * channels * ho * wo, channels * ho * wo), ho, wo);
+    }
+
+    public void Shuffle(ReadOnlySpan<float> x, int channels, int plane, int groups, Span<float> y)
+    {
+        for (int n = 0; n < Batch; n++)
+            Resampling.ChannelShuffle(x.Slice(n * channels * plane, channels * plane), channels, plane, groups, y.Slice(n * channels * plane, channels * plane));
+    }
+
+    public void Gate(ReadOnlySpan<float> x, ReadOnlySpan<float> gate, Span<float> y, int channels, int plane)
+    {
+        x.CopyTo(y);
+        for (int n = 0; n < Batch; n++) Resampling.SigmoidGate(y.Slice(n * channels * plane, channels * plane), channels, plane, gate.Slice(n * channels, channels));
+    }
+
+    /// <summary>Channels [from, to) of each sample of x (x has <paramref name="channels"/>).</summary>
+    public void Slice(ReadOnlySpan<float> x, int channels, int plane, int from, int to, Span<float> y)
+    {
+        for (int n = 0; n < Batch; n++) x.Slice((n * channels + from) * plane, (to - from) * plane).CopyTo(y.Slice(n * (to - from) * plane, (to - from) * plane));
+    }
+
+    /// <summary>Copies a part of <paramref name="channels"/> channels into channels [at, at + channels) of each sample of y (of <paramref name="total"/>).</summary>
+    public void ConcatPart(ReadOnlySpan<float> part, int channels, int plane, Span<float> y, int total, int at)
+    {
+        for (int n = 0; n < Batch; n++) part.Slice(n * channels * plane, channels * plane).CopyTo(y.Slice((n * total + at) * plane, channels * plane));
+    }
+
+    // ---- backward: each adds into the gradients it is given (empty: not needed) ----
+
+    public void ConvBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
+        int kernel, int stride, int dilation, int groups, Span<float> dx, Span<float> dweight)
+    {
+        int xs = cin * h * w, ys = cout * ho * wo;
+        var dw = ScratchA(weight.Length);
+        var dxs = ScratchB(xs);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.Conv2dWeight(x.Slice(n * xs, xs), cin, h, w, dy.Slice(n * ys, ys), cout, ho, wo, dw, kernel, stride, dilation, groups);
+            AddInto(dweight, dw);
+            if (dx.IsEmpty) continue;
+            Gradients.Conv2dInput(dy.Slice(n * ys, ys), cout, ho, wo, weight, dxs, cin, h, w, kernel, stride, dilation, groups);
+            AddInto(dx.Slice(n * xs, xs), dxs);
+        }
+    }
+
+    public void ConvTransposeBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
+        int kernel, int stride, Span<float> dx, Span<float> dweight)
+    {
+        int xs = cin * h * w, ys = cout * ho * wo;
+        var dw = ScratchA(weight.Length);
+        var dxs = ScratchB(xs);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.ConvTranspose2dWeight(x.Slice(n * xs, xs), cin, h, w, dy.Slice(n * ys, ys), cout, ho, wo, dw, kernel, stride);
+            AddInto(dweight, dw);
+            if (dx.IsEmpty) continue;
+            Gradients.ConvTranspose2dInput(dy.Slice(n * ys, ys), cout, ho, wo, weight, dxs, cin, h, w, kernel, stride);
+            AddInto(dx.Slice(n * xs, xs), dxs);
+        }
+    }
+
+    public void BiasBackward(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx, Span<float> dbias)
+    {
+        var db = ScratchA(channels);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.Bias(dy.Slice(n * channels * plane, channels * plane), channels, plane, db);
+            AddInto(dbias, db);
+        }
+        if (!dx.IsEmpty) AddInto(dx, dy);
+    }
+
+    public void BatchNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
+    {
+        var dg = ScratchA(2 * channels);
+        if (FreezeBatchNorm)
+        {
+            // y = (x - mean) * invStd * gamma + beta with constants: dx = dy * gamma * invStd.
+            for (int c = 0; c < channels; c++)
+            {
+                double sg = 0, sb = 0;
+                for (int n = 0; n < Batch; n++)
+                {
+                    int at = (n * channels + c) * plane;
+                    for (int i = 0; i < plane; i++)
+                    {
+                        sb += dy[at + i];
+                        sg += dy[at + i] * (x[at + i] - savedMean[c]) * (double)savedInvStd[c];
+                        if (!dx.IsEmpty) dx[at + i] += dy[at + i] * gamma[c] * savedInvStd[c];
+                    }
+                }
+                dgamma[c] += (float)sg;
+                dbeta[c] += (float)sb;
+            }
+            return;
+        }
+        var dxs = ScratchB(x.Length);
+        Gradients.BatchNormTrainingBackward(x, dy, Batch, channels, plane, gamma, savedMean, savedInvStd, dxs, dg.Slice(0, channels), dg.Slice(channels, channels));
+        AddInto(dgamma, dg.Slice(0, channels));
+        AddInto(dbeta, dg.Slice(channels, channels));
+        if (!dx.IsEmpty) AddInto(dx, dxs);
+    }
+
+    public void PReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> slope, Span<float> dx, Span<float> dslope)
+    {
+        int s = channels * plane;
+        var dxs = ScratchB(s);
+        var ds = ScratchA(channels);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.PRelu(x.Slice(n * s, s), dy.Slice(n * s, s), channels, plane, slope, dxs, ds);
+            AddInto(dslope, ds);
+            if (!dx.IsEmpty) AddInto(dx.Slice(n * s, s), dxs);
+        }
+    }
+
+    /// <summary>y = a + b: each gets dy.</summary>
+    public static void SumBackward(ReadOnlySpan<float> dy, Span<float> da, Span<float> db)
+    {
+        if (!da.IsEmpty) AddInto(da, dy);
+        if (!db.IsEmpty) AddInto(db, dy);
+    }
+
+    public void AvgPoolBackward(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
+    {
+        int xs = channels * h * w, ys = channels * ho * wo;
+        var dxs = ScratchB(xs);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.AvgPool3x3S2(dy.Slice(n * ys, ys), channels, h, w, ho, wo, dxs);
+            AddInto(dx.Slice(n * xs, xs), dxs);
+        }
+    }
+
+    public void GlobalAvgPoolBackward(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx)
+    {
+        var dxs = ScratchB(channels * plane);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.GlobalAvgPool(dy.Slice(n * channels, channels), channels, plane, dxs);
+            AddInto(dx.Slice(n * channels * plane, channels * plane), dxs);
+        }
+    }
+
+    public void ResizeBackward(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
+    {
+        int xs = channels * h * w, ys = channels * ho * wo;
+        var dxs = ScratchB(xs);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.BilinearAlignCorners(dy.Slice(n * ys, ys), channels, h, w, ho, wo, dxs);
+            AddInto(dx.Slice(n * xs, xs), dxs);
+        }
+    }
+
+    public void AdaptiveAvgPoolBackward(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
+    {
+        int xs = channels * h * w, ys = channels * ho * wo;
+        var dxs = ScratchB(xs);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.AdaptiveAvgPool(dy.Slice(n * ys, ys), channels, h, w, ho, wo, dxs);
+            AddInto(dx.Slice(n * xs, xs), dxs);
+        }
+    }
+
+    public void ShuffleBackward(ReadOnlySpan<float> dy, int channels, int plane, int groups, Span<float> dx)
+    {
+        int s = channels * plane;
+        var dxs = ScratchB(s);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.ChannelShuffle(dy.Slice(n * s, s), channels, plane, groups, dxs);
+            AddInto(dx.Slice(n * s, s), dxs);
+        }
+    }
+
+    public void GateBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gate, ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx, Span<float> dgate)
+    {
+        int s = channels * plane;
+        var dxs = ScratchB(s);
+        var dgs = ScratchA(channels);
+        for (int n = 0; n < Batch; n++)
+        {
+            Gradients.SigmoidGate(x.Slice(n * s, s), dy.Slice(n * s, s), channels, plane, gate.Slice(n * channels, channels), dxs, dgs);
+            if (!dx.IsEmpty) AddInto(dx.Slice(n * s, s), dxs);
+            if (!dgate.IsEmpty) AddInto(dgate.Slice(n * channels, channels), dgs);
+        }
+    }
+
+    public void SliceBackward(ReadOnlySpan<float> dy, int channels, int plane, int from, int to, Span<float> dx)
+    {
+        int part = (to - from) * plane;
+        for (int n = 0; n < Batch; n++) AddInto(dx.Slice((n * channels + from) * plane, part), dy.Slice(n * part, part));
+    }
+
+    public void ConcatPartBackward(ReadOnlySpan<float> dy, int total, int at, int channels, int plane, Span<float> dpart)
+    {
+        int part = channels * plane;
+        for (int n = 0; n < Batch; n++) AddInto(dpart.Slice(n * part, part), dy.Slice((n * total + at) * plane, part));
+    }
+
+    public static void CopyBackward(ReadOnlySpan<float> dy, Span<float> dx) => AddInto(dx, dy);
+}
