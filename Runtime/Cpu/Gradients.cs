@@ -329,6 +329,22 @@ public static class Gradients
     public static double CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<byte> targets, int batch, int classes, int plane,
         ReadOnlySpan<float> classWeights, int ignore, Span<float> dlogits)
     {
+        var wide = System.Buffers.ArrayPool<int>.Shared.Rent(targets.Length);
+        try
+        {
+            for (int i = 0; i < targets.Length; i++) wide[i] = targets[i];
+            return CrossEntropy(logits, wide.AsSpan(0, targets.Length), batch, classes, plane, classWeights, ignore, dlogits);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(wide);
+        }
+    }
+
+    /// <summary>As above with class IDs of any size (image classification: plane 1, 1,000 classes).</summary>
+    public static double CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int batch, int classes, int plane,
+        ReadOnlySpan<float> classWeights, int ignore, Span<float> dlogits)
+    {
         double numerator = 0, weightSum = 0;
         var p = new double[classes];
         dlogits.Slice(0, batch * classes * plane).Clear();
@@ -339,7 +355,7 @@ public static class Gradients
             {
                 int t = targets[n * plane + i];
                 if (t == ignore) continue;
-                if (t >= classes)
+                if ((uint)t >= (uint)classes)
                     throw new ArgumentException($"CrossEntropy: sample {n}, pixel {i} has target {t}, outside the {classes} classes (and not the ignore index {ignore}).");
                 double max = double.NegativeInfinity;
                 for (int c = 0; c < classes; c++) max = Math.Max(max, logits[z0 + c * plane + i]);

@@ -66,6 +66,24 @@ public sealed class Trainer
         return loss;
     }
 
+    /// <summary>Forward, cross-entropy against one class ID per sample (image classification), backward. Returns the loss.</summary>
+    public double ComputeGradients(ReadOnlySpan<float> input, ReadOnlySpan<int> classes)
+    {
+        var o = _network.OutputShape;
+        int n = _network.Batch;
+        if (input.Length != n * _network.InputShape.Elements)
+            throw new ArgumentException($"{_network.Name} trains on batches of {n}x{_network.InputShape} = {n * _network.InputShape.Elements} floats, not {input.Length}");
+        if (o.Height * o.Width != 1 || classes.Length != n)
+            throw new ArgumentException($"{_network.Name} gives {o} per sample: one class per sample needs a 1x1 output and {n} targets");
+        Array.Clear(Context.ParameterGradients);
+        _network.TrainForward(Context, input);
+        var arena = Context.Arena;
+        double loss = Gradients.CrossEntropy(arena.Slice(_network.TrainingOutputOffset, n * o.Elements), classes, n, o.Channels, 1,
+            default, -1, arena.Slice(_network.TrainingOutputGradientOffset, n * o.Elements));
+        _network.TrainBackward(Context);
+        return loss;
+    }
+
     /// <summary>Updates every trained parameter from the gradients of the last <see cref="ComputeGradients"/>, at learning rate <paramref name="lr"/>.</summary>
     public void Step(double lr)
     {
