@@ -25,6 +25,7 @@ public static class Program
             ClassifyCommand.Create(stdout, stderr),
             EvalCommand.Create(stdout, stderr),
             ExportOnnxCommand.Create(stdout, stderr),
+            TrainCommand.Create(stdout, stderr),
         };
         ParseResult parsed;
         try

@@ -38,6 +38,9 @@ public sealed record ModelRequest(ModelFamily Family, int P, int Q, int Classes,
     /// <summary>The dataset of an EdgeNets segmentation name (city or pascal).</summary>
     public SegmentationDataset Dataset { get; init; }
 
+    /// <summary>Samples per call, fixed at compile time (training batches; 1 for inference).</summary>
+    public int Batch { get; init; } = 1;
+
     /// <summary>The canonical model name (without --classes, which the name does not carry).</summary>
     public string Name => Family switch
     {
@@ -54,7 +57,7 @@ public sealed record ModelRequest(ModelFamily Family, int P, int Q, int Classes,
     public string SizeText => $"{Height}x{Width}";
 
     /// <summary>Name, size, and the class count where --classes changed it: "espnet-p2-q3 (3 classes) at 64x128".</summary>
-    public string Label => Classes == DefaultClasses ? $"{Name} at {SizeText}" : $"{Name} ({Classes} classes) at {SizeText}";
+    public string Label => (Classes == DefaultClasses ? $"{Name} at {SizeText}" : $"{Name} ({Classes} classes) at {SizeText}") + (Batch == 1 ? "" : $", batch {Batch}");
 
     /// <summary>The class count the name implies: 12 for CamVid, 20 for Cityscapes, 21 for PASCAL VOC, 1000 for ImageNet.</summary>
     public int DefaultClasses => Family switch
@@ -199,7 +202,9 @@ public static class ModelCatalog
     }
 
     /// <summary>The attribute that declares the request, fully qualified so it compiles in any namespace.</summary>
-    public static string Declaration(ModelRequest r) => r.Family switch
+    public static string Declaration(ModelRequest r) => r.Batch == 1 ? Attribute(r) : Attribute(r)[..^2] + $", Batch = {r.Batch})]";
+
+    private static string Attribute(ModelRequest r) => r.Family switch
     {
         ModelFamily.EspNetC =>
             $"[global::Espnet.Compiled.EspNetC(Classes = {r.Classes}, P = {r.P}, Q = {r.Q}, Height = {r.Height}, Width = {r.Width})]",
@@ -226,7 +231,7 @@ public static class ModelCatalog
             ModelFamily.EspNetV2 => $"EspNetV2S{scale}",
             _ => $"EspNetV2Seg{(r.Head == EspNetV2Head.Psp ? "Old" : "")}S{scale}",
         };
-        return $"{model}C{Size(r.Classes)}At{Size(r.Height)}x{Size(r.Width)}";
+        return $"{model}C{Size(r.Classes)}At{Size(r.Height)}x{Size(r.Width)}" + (r.Batch == 1 ? "" : $"B{Size(r.Batch)}");
     }
 
     /// <summary>A new instance of the zoo class declared exactly as requested, or null when none is.</summary>

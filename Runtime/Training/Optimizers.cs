@@ -10,6 +10,14 @@ public sealed class Sgd(int length, double momentum = 0.9, bool nesterov = false
     private readonly float[] _buffer = new float[length];
     private bool _started;
 
+    public IReadOnlyList<float[]> State => [_buffer];
+
+    public int Steps
+    {
+        get => _started ? 1 : 0;
+        set => _started = value > 0;
+    }
+
     public void Step(Span<float> parameter, ReadOnlySpan<float> gradient, double lr)
     {
         if (parameter.Length != _buffer.Length || gradient.Length != _buffer.Length)
@@ -38,6 +46,14 @@ public sealed class Adam(int length, double beta1 = 0.9, double beta2 = 0.999, d
 {
     private readonly float[] _m = new float[length], _v = new float[length];
     private int _t;
+
+    public IReadOnlyList<float[]> State => [_m, _v];
+
+    public int Steps
+    {
+        get => _t;
+        set => _t = value;
+    }
 
     public void Step(Span<float> parameter, ReadOnlySpan<float> gradient, double lr)
     {

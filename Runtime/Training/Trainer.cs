@@ -84,17 +84,57 @@ public sealed class Trainer
         return loss;
     }
 
+    /// <summary>A learning-rate multiplier per parameter (parameter groups: EdgeNets trains its decoder at 10x).</summary>
+    public Func<ParameterInfo, double>? LearningRateScale { get; set; }
+
     /// <summary>Updates every trained parameter from the gradients of the last <see cref="ComputeGradients"/>, at learning rate <paramref name="lr"/>.</summary>
     public void Step(double lr)
     {
-        var make = _make ?? throw new InvalidOperationException("this trainer was made without an optimizer");
-        _updates ??= [.. _trained.Select(t => make(t.Length))];
+        var updates = Updates();
+        var info = _network.Parameters.ToDictionary(p => p.Offset);
         for (int i = 0; i < _trained.Length; i++)
         {
             var (offset, length) = _trained[i];
-            _updates[i].Step(_network.Mutable(offset, length), Context.ParameterGradients.AsSpan(offset, length), lr);
+            double scale = LearningRateScale?.Invoke(info[offset]) ?? 1;
+            updates[i].Step(_network.Mutable(offset, length), Context.ParameterGradients.AsSpan(offset, length), lr * scale);
         }
         _network.ParametersChanged();
+    }
+
+    private IParameterUpdate[] Updates()
+    {
+        var make = _make ?? throw new InvalidOperationException("this trainer was made without an optimizer");
+        return _updates ??= [.. _trained.Select(t => make(t.Length))];
+    }
+
+    /// <summary>The optimizer's state, one tensor per buffer per trained parameter ("key#0", "key#1"), and its step count.</summary>
+    public (List<(string Key, int[] Shape, float[] Values)> Tensors, int Steps) OptimizerState()
+    {
+        var updates = Updates();
+        var keys = _network.Parameters.ToDictionary(p => p.Offset, p => p.Key);
+        var tensors = new List<(string, int[], float[])>();
+        for (int i = 0; i < _trained.Length; i++)
+            for (int b = 0; b < updates[i].State.Count; b++)
+                tensors.Add(($"{keys[_trained[i].Offset]}#{b}", [_trained[i].Length], updates[i].State[b]));
+        return (tensors, updates.Length == 0 ? 0 : updates[0].Steps);
+    }
+
+    /// <summary>Restores what <see cref="OptimizerState"/> saved; throws naming the first buffer that does not fit.</summary>
+    public void RestoreOptimizer(Weights.StateDict saved, int steps)
+    {
+        var updates = Updates();
+        var keys = _network.Parameters.ToDictionary(p => p.Offset, p => p.Key);
+        for (int i = 0; i < _trained.Length; i++)
+        {
+            for (int b = 0; b < updates[i].State.Count; b++)
+            {
+                string key = $"{keys[_trained[i].Offset]}#{b}";
+                if (!saved.TryGet(key, out var tensor) || tensor.Values.Length != updates[i].State[b].Length)
+                    throw new Weights.WeightLoadException($"the optimizer state has no buffer {key} of {updates[i].State[b].Length} values: it was saved by another model or optimizer");
+                tensor.Values.CopyTo(updates[i].State[b], 0);
+            }
+            updates[i].Steps = steps;
+        }
     }
 }
 
@@ -102,4 +142,10 @@ public sealed class Trainer
 public interface IParameterUpdate
 {
     void Step(Span<float> parameter, ReadOnlySpan<float> gradient, double lr);
+
+    /// <summary>The buffers the update keeps between steps (momentum; Adam's moments), for checkpoints.</summary>
+    IReadOnlyList<float[]> State { get; }
+
+    /// <summary>Steps taken (Adam's bias correction; whether SGD's momentum buffer has started).</summary>
+    int Steps { get; set; }
 }

@@ -32,6 +32,12 @@ public static class PthReader
         }
         try
         {
+            // The native checkpoint format (SafeTensors.cs), recognised by its header.
+            long at = stream.Position;
+            Span<byte> head = stackalloc byte[9];
+            int got = stream.ReadAtLeast(head, 9, throwOnEndOfStream: false);
+            stream.Position = at;
+            if (SafeTensors.Recognise(head[..got], stream.Length - at)) return SafeTensors.Read(stream, budget).Tensors;
             return ReadSeekable(stream, budget);
         }
         catch (WeightFormatException e)
