@@ -16,7 +16,9 @@ public static class Gradients
     {
         CheckConv(dy.Length, dx.Length, weight.Length, cin, h, w, cout, ho, wo, kernel, groups);
         int pad = (kernel - 1) / 2 * dilation, cinG = cin / groups, coutG = cout / groups;
-        var sum = new double[dx.Length];
+        var rented = System.Buffers.ArrayPool<double>.Shared.Rent(dx.Length);
+        var sum = rented.AsSpan(0, dx.Length);
+        sum.Clear();
         for (int o = 0; o < cout; o++)
         {
             int g = o / coutG;
@@ -40,6 +42,7 @@ public static class Gradients
                 }
         }
         for (int i = 0; i < sum.Length; i++) dx[i] = (float)sum[i];
+        System.Buffers.ArrayPool<double>.Shared.Return(rented);
     }
 
     /// <summary>dW of a convolution: each weight collects x * dy over every output it contributed to (overwrites dweight).</summary>
@@ -180,7 +183,9 @@ public static class Gradients
     {
         if (ho != (h - 1) / 2 + 1 || wo != (w - 1) / 2 + 1)
             throw new ArgumentException("Gradients.AvgPool3x3S2: the output size does not follow from the input size.");
-        var sum = new double[channels * h * w];
+        var rented = System.Buffers.ArrayPool<double>.Shared.Rent(channels * h * w);
+        var sum = rented.AsSpan(0, channels * h * w);
+        sum.Clear();
         for (int c = 0; c < channels; c++)
             for (int oy = 0; oy < ho; oy++)
                 for (int ox = 0; ox < wo; ox++)
@@ -191,6 +196,7 @@ public static class Gradients
                             sum[(c * h + iy) * w + ix] += d;
                 }
         for (int i = 0; i < sum.Length; i++) dx[i] = (float)sum[i];
+        System.Buffers.ArrayPool<double>.Shared.Return(rented);
     }
 
     /// <summary>
@@ -246,7 +252,9 @@ public static class Gradients
     {
         float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
         float sy = ho > 1 ? (float)(h - 1) / (ho - 1) : 0f;
-        var sum = new double[channels * h * w];
+        var rented = System.Buffers.ArrayPool<double>.Shared.Rent(channels * h * w);
+        var sum = rented.AsSpan(0, channels * h * w);
+        sum.Clear();
         for (int c = 0; c < channels; c++)
             for (int i = 0; i < ho; i++)
             {
@@ -266,12 +274,15 @@ public static class Gradients
                 }
             }
         for (int k = 0; k < sum.Length; k++) dx[k] = (float)sum[k];
+        System.Buffers.ArrayPool<double>.Shared.Return(rented);
     }
 
     /// <summary>Adaptive average pooling, backward: each cell spreads dy over its window, divided by the window's size (overwrites dx).</summary>
     public static void AdaptiveAvgPool(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
     {
-        var sum = new double[channels * h * w];
+        var rented = System.Buffers.ArrayPool<double>.Shared.Rent(channels * h * w);
+        var sum = rented.AsSpan(0, channels * h * w);
+        sum.Clear();
         for (int i = 0; i < ho; i++)
         {
             int r0 = (int)((long)i * h / ho), r1 = (int)(((long)(i + 1) * h + ho - 1) / ho);
@@ -288,6 +299,7 @@ public static class Gradients
             }
         }
         for (int k = 0; k < sum.Length; k++) dx[k] = (float)sum[k];
+        System.Buffers.ArrayPool<double>.Shared.Return(rented);
     }
 
     /// <summary>Channel shuffle, backward: the inverse permutation (old channel k*(C/g) + j takes new channel j*g + k).</summary>
@@ -346,7 +358,8 @@ public static class Gradients
         ReadOnlySpan<float> classWeights, int ignore, Span<float> dlogits)
     {
         double numerator = 0, weightSum = 0;
-        var p = new double[classes];
+        var rentedP = System.Buffers.ArrayPool<double>.Shared.Rent(classes);
+        var p = rentedP.AsSpan(0, classes);
         dlogits.Slice(0, batch * classes * plane).Clear();
         for (int n = 0; n < batch; n++)
         {
@@ -367,6 +380,7 @@ public static class Gradients
                 for (int c = 0; c < classes; c++) dlogits[z0 + c * plane + i] = (float)(wt * (p[c] / z - (c == t ? 1 : 0)));
             }
         }
+        System.Buffers.ArrayPool<double>.Shared.Return(rentedP);
         if (weightSum == 0) return 0;
         for (int k = 0; k < batch * classes * plane; k++) dlogits[k] = (float)(dlogits[k] / weightSum);
         return numerator / weightSum;

@@ -12,6 +12,7 @@ public sealed class Trainer
 {
     private readonly CompiledNetwork _network;
     private readonly (int Offset, int Length)[] _trained;
+    private readonly ParameterInfo[] _trainedInfo;
     private readonly Func<int, IParameterUpdate>? _make;
     private IParameterUpdate[]? _updates;
 
@@ -26,6 +27,8 @@ public sealed class Trainer
         foreach (int offset in network.TrainedParameters)
             if (byOffset.TryGetValue(offset, out int length)) trained.Add((offset, length));
         _trained = [.. trained];
+        var info = network.Parameters.ToDictionary(p => p.Offset);
+        _trainedInfo = [.. _trained.Select(t => info[t.Offset])];
         _make = optimizer;
     }
 
@@ -91,20 +94,22 @@ public sealed class Trainer
     public void Step(double lr)
     {
         var updates = Updates();
-        var info = _network.Parameters.ToDictionary(p => p.Offset);
         for (int i = 0; i < _trained.Length; i++)
         {
             var (offset, length) = _trained[i];
-            double scale = LearningRateScale?.Invoke(info[offset]) ?? 1;
+            double scale = LearningRateScale?.Invoke(_trainedInfo[i]) ?? 1;
             updates[i].Step(_network.Mutable(offset, length), Context.ParameterGradients.AsSpan(offset, length), lr * scale);
         }
         _network.ParametersChanged();
     }
 
-    private IParameterUpdate[] Updates()
+    private IParameterUpdate[] Updates() => _updates ?? CreateUpdates();
+
+    // Apart from Updates: a lambda capturing a local makes its closure on every call of the method that declares it.
+    private IParameterUpdate[] CreateUpdates()
     {
         var make = _make ?? throw new InvalidOperationException("this trainer was made without an optimizer");
-        return _updates ??= [.. _trained.Select(t => make(t.Length))];
+        return _updates = [.. _trained.Select(t => make(t.Length))];
     }
 
     /// <summary>The optimizer's state, one tensor per buffer per trained parameter ("key#0", "key#1"), and its step count.</summary>

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Espnet.Compiled.Cpu;
+using Espnet.Compiled.Cpu.Fast;
 
 namespace Espnet.Compiled.Training;
 
@@ -12,7 +13,7 @@ namespace Espnet.Compiled.Training;
 /// clears each gradient where it is born. The kernels are the plain ones of <c>Runtime/Cpu</c> (double
 /// accumulation): the oracle, as for inference.
 /// </summary>
-public sealed class TrainingContext
+public sealed unsafe class TrainingContext
 {
     private readonly AlignedFloats _arena;
     private float[] _scratchA = [], _scratchB = [];
@@ -53,19 +54,81 @@ public sealed class TrainingContext
 
     // ---- forward ----
 
-    public void Conv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
-        int kernel, int stride, int dilation, int groups)
+    /// <summary>A convolution of the batch, its samples spread over the worker threads (each sample's arithmetic is the same whichever thread runs it).</summary>
+    private struct ConvJob
     {
-        int xs = cin * h * w, ys = cout * ho * wo;
-        for (int n = 0; n < Batch; n++)
-            Cpu.Conv.Conv2d(x.Slice(n * xs, xs), cin, h, w, weight, y.Slice(n * ys, ys), cout, ho, wo, kernel, stride, dilation, groups);
+        public float* X, Weight, Y, Dy, Dx, DWeight;
+        public int Cin, H, W, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, WeightLength;
+        public bool Transposed;
+        public int Xs => Cin * H * W;
+        public int Ys => Cout * Ho * Wo;
     }
 
-    public void ConvTranspose(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo, int kernel, int stride)
+    private static void ConvSample(void* state, int n)
     {
-        int xs = cin * h * w, ys = cout * ho * wo;
-        for (int n = 0; n < Batch; n++)
-            Cpu.Conv.ConvTranspose2d(x.Slice(n * xs, xs), cin, h, w, weight, y.Slice(n * ys, ys), cout, ho, wo, kernel, stride);
+        ref var j = ref *(ConvJob*)state;
+        var x = new ReadOnlySpan<float>(j.X + (long)n * j.Xs, j.Xs);
+        var weight = new ReadOnlySpan<float>(j.Weight, j.WeightLength);
+        var y = new Span<float>(j.Y + (long)n * j.Ys, j.Ys);
+        if (j.Transposed) Cpu.Conv.ConvTranspose2d(x, j.Cin, j.H, j.W, weight, y, j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride);
+        else Cpu.Conv.Conv2d(x, j.Cin, j.H, j.W, weight, y, j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride, j.Dilation, j.Groups);
+    }
+
+    /// <summary>Sample n's weight gradient into its own slot (summed in sample order afterwards: the same sum for any thread count) and its input gradient added into dx.</summary>
+    private static void ConvSampleBackward(void* state, int n)
+    {
+        ref var j = ref *(ConvJob*)state;
+        var x = new ReadOnlySpan<float>(j.X + (long)n * j.Xs, j.Xs);
+        var weight = new ReadOnlySpan<float>(j.Weight, j.WeightLength);
+        var dy = new ReadOnlySpan<float>(j.Dy + (long)n * j.Ys, j.Ys);
+        var dw = new Span<float>(j.DWeight + (long)n * j.WeightLength, j.WeightLength);
+        if (j.Transposed) Gradients.ConvTranspose2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride);
+        else Gradients.Conv2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride, j.Dilation, j.Groups);
+        if (j.Dx == null) return;
+        var rented = System.Buffers.ArrayPool<float>.Shared.Rent(j.Xs);
+        var dxs = rented.AsSpan(0, j.Xs);
+        if (j.Transposed) Gradients.ConvTranspose2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride);
+        else Gradients.Conv2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride, j.Dilation, j.Groups);
+        var dx = new Span<float>(j.Dx + (long)n * j.Xs, j.Xs);
+        TensorPrimitives.Add(dx, dxs, dx);
+        System.Buffers.ArrayPool<float>.Shared.Return(rented);
+    }
+
+    public void Conv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
+        int kernel, int stride, int dilation, int groups) =>
+        RunConv(x, cin, h, w, weight, y, cout, ho, wo, kernel, stride, dilation, groups, transposed: false);
+
+    public void ConvTranspose(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo, int kernel, int stride) =>
+        RunConv(x, cin, h, w, weight, y, cout, ho, wo, kernel, stride, 1, 1, transposed: true);
+
+    private void RunConv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
+        int kernel, int stride, int dilation, int groups, bool transposed)
+    {
+        fixed (float* px = x, pw = weight, py = y)
+        {
+            var job = new ConvJob
+            {
+                X = px, Weight = pw, Y = py, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo, Kernel = kernel, Stride = stride,
+                Dilation = dilation, Groups = groups, WeightLength = weight.Length, Transposed = transposed,
+            };
+            Workers.For(&job, &ConvSample, Batch, (long)Batch * weight.Length * (transposed ? h * w : ho * wo));
+        }
+    }
+
+    private void RunConvBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
+        int kernel, int stride, int dilation, int groups, bool transposed, Span<float> dx, Span<float> dweight)
+    {
+        var slots = ScratchA(Batch * weight.Length);
+        fixed (float* px = x, pw = weight, pdy = dy, pdx = dx, pdw = slots)
+        {
+            var job = new ConvJob
+            {
+                X = px, Weight = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, DWeight = pdw, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo,
+                Kernel = kernel, Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length, Transposed = transposed,
+            };
+            Workers.For(&job, &ConvSampleBackward, Batch, 2L * Batch * weight.Length * (transposed ? h * w : ho * wo));
+        }
+        for (int n = 0; n < Batch; n++) AddInto(dweight, slots.Slice(n * weight.Length, weight.Length));
     }
 
     public void Bias(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> bias)
@@ -151,36 +214,12 @@ public sealed class TrainingContext
     // ---- backward: each adds into the gradients it is given (empty: not needed) ----
 
     public void ConvBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
-        int kernel, int stride, int dilation, int groups, Span<float> dx, Span<float> dweight)
-    {
-        int xs = cin * h * w, ys = cout * ho * wo;
-        var dw = ScratchA(weight.Length);
-        var dxs = ScratchB(xs);
-        for (int n = 0; n < Batch; n++)
-        {
-            Gradients.Conv2dWeight(x.Slice(n * xs, xs), cin, h, w, dy.Slice(n * ys, ys), cout, ho, wo, dw, kernel, stride, dilation, groups);
-            AddInto(dweight, dw);
-            if (dx.IsEmpty) continue;
-            Gradients.Conv2dInput(dy.Slice(n * ys, ys), cout, ho, wo, weight, dxs, cin, h, w, kernel, stride, dilation, groups);
-            AddInto(dx.Slice(n * xs, xs), dxs);
-        }
-    }
+        int kernel, int stride, int dilation, int groups, Span<float> dx, Span<float> dweight) =>
+        RunConvBackward(x, cin, h, w, weight, dy, cout, ho, wo, kernel, stride, dilation, groups, transposed: false, dx, dweight);
 
     public void ConvTransposeBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
-        int kernel, int stride, Span<float> dx, Span<float> dweight)
-    {
-        int xs = cin * h * w, ys = cout * ho * wo;
-        var dw = ScratchA(weight.Length);
-        var dxs = ScratchB(xs);
-        for (int n = 0; n < Batch; n++)
-        {
-            Gradients.ConvTranspose2dWeight(x.Slice(n * xs, xs), cin, h, w, dy.Slice(n * ys, ys), cout, ho, wo, dw, kernel, stride);
-            AddInto(dweight, dw);
-            if (dx.IsEmpty) continue;
-            Gradients.ConvTranspose2dInput(dy.Slice(n * ys, ys), cout, ho, wo, weight, dxs, cin, h, w, kernel, stride);
-            AddInto(dx.Slice(n * xs, xs), dxs);
-        }
-    }
+        int kernel, int stride, Span<float> dx, Span<float> dweight) =>
+        RunConvBackward(x, cin, h, w, weight, dy, cout, ho, wo, kernel, stride, 1, 1, transposed: true, dx, dweight);
 
     public void BiasBackward(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx, Span<float> dbias)
     {

@@ -1,0 +1,62 @@
+using Espnet.Compiled.Cpu.Fast;
+using Espnet.Compiled.Tests.Kernels;
+using Espnet.Compiled.Training;
+
+namespace Espnet.Compiled.Tests.Training;
+
+/// <summary>A steady-state training step allocates nothing, on any thread; its results do not depend on the thread count.</summary>
+[Collection(nameof(KernelSettings))]
+public sealed class TrainingStepTests
+{
+    private static (TinySeg Network, Trainer Trainer, float[] Input, byte[] Labels) Setup(int seed)
+    {
+        var network = new TinySeg();
+        Initialization.PyTorchDefaults(network, seed);
+        var trainer = new Trainer(network, n => new Adam(n, weightDecay: 1e-4));
+        var rng = new Random(seed);
+        var input = new float[network.Batch * network.InputShape.Elements];
+        for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 4 - 2);
+        var labels = new byte[network.Batch * network.OutputShape.Height * network.OutputShape.Width];
+        for (int i = 0; i < labels.Length; i++) labels[i] = (byte)(rng.Next(12) is var l && l >= 5 ? (l == 11 ? 255 : l % 5) : l);
+        return (network, trainer, input, labels);
+    }
+
+    [Fact]
+    public void A_steady_state_training_step_allocates_nothing_on_any_thread()
+    {
+        var (_, trainer, input, labels) = Setup(5);
+        float[] weights = [1, 2, 1, 0.5f, 1];
+        using (KernelSettings.Threads(2))
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                trainer.ComputeGradients(input, labels, weights);
+                trainer.Step(1e-3);
+            }
+            long helpers = Workers.HelperAllocatedBytes;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 3; i++)
+            {
+                trainer.ComputeGradients(input, labels, weights);
+                trainer.Step(1e-3);
+            }
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(0, Workers.HelperAllocatedBytes - helpers);
+        }
+    }
+
+    [Fact]
+    public void Gradients_are_the_same_to_the_bit_for_one_and_two_threads()
+    {
+        float[] Gradients(int threads)
+        {
+            var (_, trainer, input, labels) = Setup(6);
+            using (KernelSettings.Threads(threads)) trainer.ComputeGradients(input, labels);
+            return trainer.ParameterGradients.ToArray();
+        }
+        var one = Gradients(1);
+        var two = Gradients(2);
+        Assert.True(one.Any(v => v != 0), "the gradients are all zero");
+        Assert.Equal(one, two);
+    }
+}
