@@ -23,11 +23,13 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Also print one JSON object with the figures on the last line" };
         var peak = new Option<bool>("--peak") { Description = "Measure this machine's float32 peak (FMA chains at the kernels' vector width) instead of a model" };
         var layers = new Option<bool>("--layers") { Description = "Also time each layer (one extra pass) and print the slowest ten" };
+        var train = new Option<bool>("--train") { Description = "Time training steps (forward, loss, backward, SGD update) instead of forward passes" };
+        var batch = new Option<int>("--batch") { Description = "Batch of the timed training steps (default 4; compiled on first use)", DefaultValueFactory = _ => 4 };
 
         var command = new Command("bench", "Time forward passes on a random input: median and best time, GFLOP/s, allocations, peak memory.");
         model.AddTo(command);
         model.Model.Required = false;
-        foreach (var option in new Option[] { threads, runs, warmup, device, json, layers, peak }) command.Options.Add(option);
+        foreach (var option in new Option[] { threads, runs, warmup, device, json, layers, peak, train, batch }) command.Options.Add(option);
         command.SetAction(parsed => Program.Guard(stderr, () =>
         {
             int runCount = parsed.GetValue(runs), warmupCount = parsed.GetValue(warmup);
@@ -47,6 +49,12 @@ internal static class BenchCommand
             if (parsed.GetResult(model.Model) is null) throw new UsageException("--model is required (or --peak)");
 
             var request = model.Request(parsed);
+            if (parsed.GetValue(train))
+            {
+                int b = parsed.GetValue(batch);
+                if (b < 1) throw new UsageException($"--batch must be 1 or more (got {b})");
+                return TrainBench.Run(request with { Batch = b }, runCount, warmupCount, threadCount, parsed.GetValue(json), stdout, stderr);
+            }
             var (network, origin) = ModelOptions.Resolve(request, stderr);
             network.LoadWeights(RandomStateDict(network, seed: 1));
             var x = new float[network.Batch * network.InputShape.Elements];
@@ -155,7 +163,7 @@ internal static class BenchCommand
     }
 
     /// <summary>The process's peak resident set (VmHWM on Linux; the peak working set elsewhere).</summary>
-    private static double PeakResidentMegabytes()
+    internal static double PeakResidentMegabytes()
     {
         try
         {

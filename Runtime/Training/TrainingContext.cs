@@ -10,8 +10,8 @@ namespace Espnet.Compiled.Training;
 /// store), and one call per node of the network's tensor graph, forward and backward. Tensors are batch-major
 /// (N x C x H x W) with the batch fixed at compile time; BatchNorm uses the batch's statistics (or the running ones,
 /// frozen). Backward calls add into gradients (a tensor read twice gets both contributions); the generated code
-/// clears each gradient where it is born. The kernels are the plain ones of <c>Runtime/Cpu</c> (double
-/// accumulation): the oracle, as for inference.
+/// clears each gradient where it is born. Stride-1 convolutions run on <c>FastTraining</c>'s row-vector kernels
+/// (float32, as PyTorch trains); everything else on the plain kernels of <c>Runtime/Cpu</c>, the oracle.
 /// </summary>
 public sealed unsafe class TrainingContext
 {
@@ -71,7 +71,7 @@ public sealed unsafe class TrainingContext
         var weight = new ReadOnlySpan<float>(j.Weight, j.WeightLength);
         var y = new Span<float>(j.Y + (long)n * j.Ys, j.Ys);
         if (j.Transposed) Cpu.Conv.ConvTranspose2d(x, j.Cin, j.H, j.W, weight, y, j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride);
-        else Cpu.Conv.Conv2d(x, j.Cin, j.H, j.W, weight, y, j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride, j.Dilation, j.Groups);
+        else FastTraining.Conv2d(x, j.Cin, j.H, j.W, weight, y, j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride, j.Dilation, j.Groups);
     }
 
     /// <summary>Sample n's weight gradient into its own slot (summed in sample order afterwards: the same sum for any thread count) and its input gradient added into dx.</summary>
@@ -83,12 +83,12 @@ public sealed unsafe class TrainingContext
         var dy = new ReadOnlySpan<float>(j.Dy + (long)n * j.Ys, j.Ys);
         var dw = new Span<float>(j.DWeight + (long)n * j.WeightLength, j.WeightLength);
         if (j.Transposed) Gradients.ConvTranspose2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride);
-        else Gradients.Conv2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride, j.Dilation, j.Groups);
+        else FastTraining.Conv2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride, j.Dilation, j.Groups);
         if (j.Dx == null) return;
         var rented = System.Buffers.ArrayPool<float>.Shared.Rent(j.Xs);
         var dxs = rented.AsSpan(0, j.Xs);
         if (j.Transposed) Gradients.ConvTranspose2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride);
-        else Gradients.Conv2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride, j.Dilation, j.Groups);
+        else FastTraining.Conv2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride, j.Dilation, j.Groups);
         var dx = new Span<float>(j.Dx + (long)n * j.Xs, j.Xs);
         TensorPrimitives.Add(dx, dxs, dx);
         System.Buffers.ArrayPool<float>.Shared.Return(rented);

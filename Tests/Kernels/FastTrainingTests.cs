@@ -1,0 +1,59 @@
+using Espnet.Compiled.Cpu;
+using Espnet.Compiled.Cpu.Fast;
+
+namespace Espnet.Compiled.Tests.Kernels;
+
+/// <summary>The training pass's row-vector convolutions against the plain kernels (double accumulation), over edge classes.</summary>
+public sealed class FastTrainingTests
+{
+    // cin, cout, groups, kernel, dilation, h, w, stride
+    public static TheoryData<int, int, int, int, int, int, int, int> Cases => new()
+    {
+        { 3, 16, 1, 3, 1, 17, 23, 1 },     // odd sizes, a first layer
+        { 8, 8, 8, 3, 2, 9, 14, 1 },       // depthwise, dilated
+        { 16, 16, 4, 1, 1, 7, 9, 1 },      // grouped 1x1
+        { 12, 5, 1, 1, 1, 6, 31, 1 },      // a classifier
+        { 6, 6, 1, 3, 5, 8, 8, 1 },        // dilation beyond half the map
+        { 4, 4, 1, 3, 16, 8, 40, 1 },      // dilation beyond the map's height
+        { 9, 18, 3, 3, 3, 13, 11, 1 },     // groups, not multiples of the vector width
+        { 8, 16, 1, 3, 1, 16, 16, 2 },     // stride 2: the plain kernels
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Forward_input_and_weight_gradients_match_the_plain_kernels(int cin, int cout, int groups, int kernel, int dilation, int h, int w, int stride)
+    {
+        int seed = HashCode.Combine(cin, cout, groups, kernel, dilation, h, w) & 0xffff;
+        var rng = new Random(seed);
+        int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
+        float[] Random(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        float[] x = Random(cin * h * w), weight = Random(cout * cin / groups * kernel * kernel), dy = Random(cout * ho * wo);
+
+        var y = new float[cout * ho * wo];
+        var yPlain = new float[cout * ho * wo];
+        FastTraining.Conv2d(x, cin, h, w, weight, y, cout, ho, wo, kernel, stride, dilation, groups);
+        Conv.Conv2d(x, cin, h, w, weight, yPlain, cout, ho, wo, kernel, stride, dilation, groups);
+        Check(y, yPlain, "forward", seed);
+
+        var dx = new float[cin * h * w];
+        var dxPlain = new float[cin * h * w];
+        FastTraining.Conv2dInput(dy, cout, ho, wo, weight, dx, cin, h, w, kernel, stride, dilation, groups);
+        Gradients.Conv2dInput(dy, cout, ho, wo, weight, dxPlain, cin, h, w, kernel, stride, dilation, groups);
+        Check(dx, dxPlain, "input gradient", seed);
+
+        var dw = new float[weight.Length];
+        var dwPlain = new float[weight.Length];
+        FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, ho, wo, dw, kernel, stride, dilation, groups);
+        Gradients.Conv2dWeight(x, cin, h, w, dy, cout, ho, wo, dwPlain, kernel, stride, dilation, groups);
+        Check(dw, dwPlain, "weight gradient", seed);
+    }
+
+    /// <summary>float32 sums of up to a few hundred terms against double ones: within 1e-5 of the largest value.</summary>
+    private static void Check(float[] ours, float[] plain, string what, int seed)
+    {
+        double scale = Math.Max(1e-6, plain.Max(Math.Abs));
+        Assert.True(plain.Any(v => v != 0), $"{what}: the plain kernel gave all zeros");
+        for (int i = 0; i < ours.Length; i++)
+            Assert.True(Math.Abs(ours[i] - plain[i]) <= 1e-5 * scale, $"{what} (seed {seed}): element {i} is {ours[i]}, the plain kernel {plain[i]}");
+    }
+}
