@@ -72,6 +72,9 @@ internal sealed class Progress(TextWriter stderr, int total, string unit)
 
     public TimeSpan Elapsed => _clock.Elapsed;
 
+    /// <summary>Extra figures shown after the rate (training: the running loss and the learning rate).</summary>
+    public string Suffix { get; set; } = "";
+
     public void Update(int done)
     {
         if (!_enabled || (_clock.ElapsedMilliseconds - _lastDraw < 200 && done < total)) return;
@@ -80,7 +83,7 @@ internal sealed class Progress(TextWriter stderr, int total, string unit)
         const int width = 30;
         int filled = (int)((long)width * done / total);
         string eta = done == 0 ? "--" : $"{(total - done) / Math.Max(rate, 1e-9):F0} s";
-        stderr.Write($"\r[{new string('#', filled)}{new string('.', width - filled)}] {done}/{total} {unit}  {rate:F1} {unit}/s  ETA {eta}   ");
+        stderr.Write($"\r[{new string('#', filled)}{new string('.', width - filled)}] {done}/{total} {unit}  {rate:F1} {unit}/s  ETA {eta}{Suffix}   ");
     }
 
     public void Finish()

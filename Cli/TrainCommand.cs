@@ -125,7 +125,10 @@ internal static class TrainCommand
                         throw new CommandException($"epoch {epoch + 1}, step {steps + 1}: the loss is {loss}; lower --lr (now {epochLr.ToString(CultureInfo.InvariantCulture)})");
                     trainer.Step(epochLr);
                     lossSum += loss;
-                    progress.Update(++steps);
+                    steps++;
+                    progress.Suffix = string.Create(CultureInfo.InvariantCulture,
+                        $"  epoch {epoch + 1}/{epochs}  loss {lossSum / steps:F4}  lr {epochLr:G4}  {steps * request.Batch / clock.Elapsed.TotalSeconds:F1} images/s");
+                    progress.Update(steps);
                 }
                 progress.Finish();
                 double meanLoss = lossSum / steps, rate = steps * request.Batch / clock.Elapsed.TotalSeconds;
