@@ -16,7 +16,12 @@ public sealed class FastTrainingTests
         { 6, 6, 1, 3, 5, 8, 8, 1 },        // dilation beyond half the map
         { 4, 4, 1, 3, 16, 8, 40, 1 },      // dilation beyond the map's height
         { 9, 18, 3, 3, 3, 13, 11, 1 },     // groups, not multiples of the vector width
-        { 8, 16, 1, 3, 1, 16, 16, 2 },     // stride 2: the plain kernels
+        { 8, 16, 1, 3, 1, 16, 16, 2 },     // stride 2: even and odd columns
+        { 3, 16, 1, 3, 1, 17, 23, 2 },     // stride 2, odd sizes (ESPNet's first layer)
+        { 19, 8, 1, 3, 1, 15, 10, 2 },     // stride 2, odd height, even width
+        { 12, 12, 12, 3, 2, 14, 19, 2 },   // strided depth-wise dilated (EESP's DownSampler branches)
+        { 12, 12, 12, 3, 3, 11, 13, 2 },   // odd dilation: taps alternate between the halves
+        { 6, 4, 2, 1, 1, 9, 7, 2 },        // strided grouped 1x1
     };
 
     [Theory]
