@@ -34,6 +34,8 @@ internal static class NetworkEmitter
         Onnx.OnnxPrinter.Print(w, plan.Shaped);
         w.Line();
         TrainingPrinter.Print(w, plan.Shaped);
+        w.Line();
+        Cuda.CudaPrinter.Print(w, plan.Shaped);
 
         w.Close();
         foreach (var _ in spec.ContainingTypes) w.Close();

@@ -1,0 +1,262 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using Espnet.Compiled.Generator.Plan;
+using Espnet.Compiled.Generator.Plan.Graph;
+using Espnet.Compiled.Generator.Plan.Schedule;
+using Espnet.Compiled.Generator.Shape;
+
+namespace Espnet.Compiled.Generator.Emit.Cuda;
+
+/// <summary>
+/// The CUDA printer: the network's tensor graph (inference: BatchNorm on its running statistics) as one CUDA C
+/// translation unit, one kernel per node with every shape, offset and loop bound a constant, over two buffers:
+/// the parameter store <c>p</c> (the C# store's layout) and an activation arena <c>a</c> placed by liveness for the
+/// whole batch. The same source compiles with NVRTC (the GPU), clang (<c>-nocudainc</c>, PTX, in CI) and a C++
+/// compiler through a CPU shim that runs every thread in turn (<c>ESPNET_CUDA_SHIM</c>, in CI). Knows nodes, not
+/// layer kinds. Embedded in the generated C# as UTF-8 with the launch table (kernel, threads).
+/// </summary>
+internal static class CudaPrinter
+{
+    public static void Print(CodeWriter w, ShapedNetwork network)
+    {
+        var (graph, failure) = TensorGraph.Build(network);
+        if (graph is null)
+        {
+            w.Line($"public static global::System.ReadOnlySpan<byte> CudaSource => throw new global::System.NotSupportedException({CodeWriter.Str("this network has no CUDA kernels yet: " + failure)});");
+            return;
+        }
+        int n = network.Spec.Batch;
+        var (source, arena, launches) = Source(graph, n, network.Spec.ClassName);
+        w.Line("/// <summary>This network as CUDA C: one kernel per node of its tensor graph, shapes and offsets as constants (UTF-8).</summary>");
+        w.Line("public static global::System.ReadOnlySpan<byte> CudaSource => \"\"\"");
+        foreach (string line in source.Split('\n')) w.Line(line);
+        w.Line("\"\"\"u8;");
+        w.Line($"/// <summary>Floats of the CUDA activation arena (batch {n}).</summary>");
+        w.Line($"public const long CudaArenaLength = {arena.Size};");
+        w.Line($"public const long CudaInputOffset = {arena.Offsets[graph.Input]}, CudaOutputOffset = {arena.Offsets[graph.Output]};");
+        w.Line("/// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>");
+        w.Line("public static readonly (string Kernel, long Threads)[] CudaLaunches =");
+        w.Line("[");
+        foreach (var (name, threads) in launches) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
+        w.Line("];");
+    }
+
+    /// <summary>The translation unit, the arena (offset per tensor, size) and the launches in order.</summary>
+    public static (string Source, (Dictionary<int, long> Offsets, long Size) Arena, List<(string Name, long Threads)> Launches) Source(TensorGraph g, int batch, string network)
+    {
+        int nodes = g.Nodes.Count;
+        var producer = Enumerable.Repeat(-1, g.Shapes.Count).ToArray();
+        for (int k = 0; k < nodes; k++) producer[g.Nodes[k].Out] = k;
+        var last = Enumerable.Range(0, g.Shapes.Count).Select(t => producer[t] + 1).ToArray();
+        for (int k = 0; k < nodes; k++)
+            foreach (int i in g.Nodes[k].Inputs) last[i] = System.Math.Max(last[i], k + 1);
+        last[g.Output] = nodes + 1;
+        var buffers = Enumerable.Range(0, g.Shapes.Count).Select(t => new Arena.Buffer(t, (int)System.Math.Min(int.MaxValue, batch * g.Shapes[t].Elements), producer[t] + 1, last[t])).ToList();
+        var (placed, size) = Arena.Place(buffers);
+        var offsets = placed.ToDictionary(p => p.Key, p => (long)p.Value);
+
+        var s = new StringBuilder();
+        s.Append(Prelude.Replace("{network}", network));
+        var launches = new List<(string, long)>();
+        for (int k = 0; k < nodes; k++)
+        {
+            var node = g.Nodes[k];
+            var o = g.Shapes[node.Out];
+            long total = batch * o.Elements;
+            string name = $"k{k}_{Kind(node)}";
+            launches.Add((name, total));
+            string A(int t) => $"(a + {offsets[t]}LL)";
+            s.Append($"\n// {node.Layer}: {Kind(node)} -> {o.C}x{o.H}x{o.W}\n");
+            s.Append($"extern \"C\" __global__ void {name}(const float* __restrict__ p, float* __restrict__ a)\n{{\n");
+            s.Append($"    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < {total}LL; i += (long long)ESP_GDIM * ESP_BDIM)\n    {{\n");
+            s.Append($"        const int x = (int)(i % {o.W}), y = (int)(i / {o.W} % {o.H}), c = (int)(i / {(long)o.W * o.H} % {o.C}), n = (int)(i / {o.Elements});\n");
+            s.Append("        (void)x; (void)y; (void)c; (void)n;\n");
+            s.Append(Body(g, node, A));
+            s.Append($"        {A(node.Out)}[i] = v;\n    }}\n}}\n");
+        }
+        s.Append("\n#ifdef ESPNET_CUDA_SHIM\n// The CPU shim's forward pass: every kernel in order over the whole grid.\nextern \"C\" void espnet_forward_shim(const float* p, float* a)\n{\n");
+        foreach (var (name, threads) in launches) s.Append($"    ESPNET_SHIM_LAUNCH({name}, {threads}LL, p, a);\n");
+        s.Append("}\n#endif\n");
+        return (s.ToString(), (offsets, size), launches);
+    }
+
+    private const string Prelude = """
+        // Generated by Espnet.Compiled.Generator for {network}: the tensor graph's nodes as CUDA kernels.
+        // One thread per output element (grid-stride), NCHW, every shape and offset a constant.
+        // p: the parameter store (the C# store's layout); a: the activation arena.
+        #if defined(ESPNET_CUDA_SHIM)
+        // CPU emulation: the shim header defines __global__ and the thread coordinates.
+        #define ESP_EXP(v) espnet_shim_exp(v)
+        #define ESP_SQRT(v) espnet_shim_sqrt(v)
+        #define ESP_FLOOR(v) espnet_shim_floor(v)
+        #elif defined(__clang__) && defined(__CUDA__) && !defined(__CUDACC_RTC__) && !defined(__global__)
+        // clang -nocudainc: no CUDA headers, so the attributes and special registers by hand.
+        #define __global__ __attribute__((global))
+        #define ESP_TID __nvvm_read_ptx_sreg_tid_x()
+        #define ESP_BID __nvvm_read_ptx_sreg_ctaid_x()
+        #define ESP_BDIM __nvvm_read_ptx_sreg_ntid_x()
+        #define ESP_GDIM __nvvm_read_ptx_sreg_nctaid_x()
+        #define ESP_EXP(v) __nvvm_ex2_approx_f((v) * 1.4426950408889634f)
+        #define ESP_SQRT(v) __nvvm_sqrt_rn_f(v)
+        #define ESP_FLOOR(v) __nvvm_floor_f(v)
+        #else
+        // NVRTC or nvcc.
+        #define ESP_TID threadIdx.x
+        #define ESP_BID blockIdx.x
+        #define ESP_BDIM blockDim.x
+        #define ESP_GDIM gridDim.x
+        #define ESP_EXP(v) expf(v)
+        #define ESP_SQRT(v) sqrtf(v)
+        #define ESP_FLOOR(v) floorf(v)
+        #endif
+
+        """;
+
+    private static string Kind(Node node) => node switch
+    {
+        ConvNode => "conv",
+        ConvTransposeNode => "convtranspose",
+        BiasNode => "bias",
+        BatchNormNode => "batchnorm",
+        PReluNode => "prelu",
+        SumNode => "add",
+        AvgPoolNode => "avgpool",
+        GlobalAvgPoolNode => "globalavgpool",
+        ResizeNode => "resize",
+        AdaptiveAvgPoolNode => "adaptiveavgpool",
+        ShuffleNode => "shuffle",
+        GateNode => "gate",
+        SliceNode => "slice",
+        ConcatNode => "concat",
+        ReshapeNode => "reshape",
+        _ => "node",
+    };
+
+    private static string F(double v) => ((float)v).ToString("R", CultureInfo.InvariantCulture) switch
+    {
+        var t when t.Contains('E') || t.Contains('.') => t + "f",
+        var t => t + ".0f",
+    };
+
+    /// <summary>The statements that compute <c>v</c>, the output element at (n, c, y, x).</summary>
+    private static string Body(TensorGraph g, Node node, System.Func<int, string> a)
+    {
+        var o = g.Shapes[node.Out];
+        string At(int t, string c, string y, string x)
+        {
+            var s = g.Shapes[t];
+            return $"{a(t)}[(((long long)n * {s.C} + ({c})) * {s.H} + ({y})) * {s.W} + ({x})]";
+        }
+        switch (node)
+        {
+            case ConvNode cv:
+            {
+                var x = g.Shapes[cv.X];
+                int cinG = x.C / cv.Groups, coutG = cv.Cout / cv.Groups, pad = (cv.Kernel - 1) / 2 * cv.Dilation;
+                return $"        float v = 0.0f;\n" +
+                       $"        const int g0 = c / {coutG} * {cinG};\n" +
+                       $"        for (int ci = 0; ci < {cinG}; ci++)\n" +
+                       $"            for (int ky = 0; ky < {cv.Kernel}; ky++)\n" +
+                       $"            {{\n" +
+                       $"                const int iy = y * {cv.Stride} - {pad} + ky * {cv.Dilation};\n" +
+                       $"                if (iy < 0 || iy >= {x.H}) continue;\n" +
+                       $"                for (int kx = 0; kx < {cv.Kernel}; kx++)\n" +
+                       $"                {{\n" +
+                       $"                    const int ix = x * {cv.Stride} - {pad} + kx * {cv.Dilation};\n" +
+                       $"                    if (ix < 0 || ix >= {x.W}) continue;\n" +
+                       $"                    v += {At(cv.X, "g0 + ci", "iy", "ix")} * p[{cv.Weight.Offset} + ((c * {cinG} + ci) * {cv.Kernel} + ky) * {cv.Kernel} + kx];\n" +
+                       $"                }}\n" +
+                       $"            }}\n";
+            }
+            case ConvTransposeNode ct:
+            {
+                var x = g.Shapes[ct.X];
+                return $"        float v = 0.0f;\n" +
+                       $"        for (int ky = 0; ky < {ct.Kernel}; ky++)\n" +
+                       $"        {{\n" +
+                       $"            if ((y - ky) < 0 || (y - ky) % {ct.Stride} != 0 || (y - ky) / {ct.Stride} >= {x.H}) continue;\n" +
+                       $"            for (int kx = 0; kx < {ct.Kernel}; kx++)\n" +
+                       $"            {{\n" +
+                       $"                if ((x - kx) < 0 || (x - kx) % {ct.Stride} != 0 || (x - kx) / {ct.Stride} >= {x.W}) continue;\n" +
+                       $"                for (int ci = 0; ci < {x.C}; ci++)\n" +
+                       $"                    v += {At(ct.X, "ci", $"(y - ky) / {ct.Stride}", $"(x - kx) / {ct.Stride}")} * p[{ct.Weight.Offset} + ((ci * {ct.Cout} + c) * {ct.Kernel} + ky) * {ct.Kernel} + kx];\n" +
+                       $"            }}\n" +
+                       $"        }}\n";
+            }
+            case BiasNode b:
+                return $"        const float v = {At(b.X, "c", "y", "x")} + p[{b.Bias.Offset} + c];\n";
+            case BatchNormNode bn:
+                return $"        const float v = ({At(bn.X, "c", "y", "x")} - p[{bn.Bn.Mean.Offset} + c]) / ESP_SQRT(p[{bn.Bn.Variance.Offset} + c] + {F(bn.Eps)}) * p[{bn.Bn.Gamma.Offset} + c] + p[{bn.Bn.Beta.Offset} + c];\n";
+            case PReluNode pr:
+                return $"        const float u = {At(pr.X, "c", "y", "x")};\n        const float v = u > 0.0f ? u : p[{pr.Slope.Offset} + c] * u;\n";
+            case SumNode sum:
+                return $"        const float v = {At(sum.A, "c", "y", "x")} + {At(sum.B, "c", "y", "x")};\n";
+            case AvgPoolNode ap:
+            {
+                var x = g.Shapes[ap.X];
+                return $"        float v = 0.0f;\n" +
+                       $"        for (int ky = 0; ky < 3; ky++)\n" +
+                       $"            for (int kx = 0; kx < 3; kx++)\n" +
+                       $"            {{\n" +
+                       $"                const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;\n" +
+                       $"                if (iy >= 0 && iy < {x.H} && ix >= 0 && ix < {x.W}) v += {At(ap.X, "c", "iy", "ix")};\n" +
+                       $"            }}\n" +
+                       $"        v /= 9.0f;\n";
+            }
+            case GlobalAvgPoolNode gp:
+            {
+                var x = g.Shapes[gp.X];
+                return $"        float v = 0.0f;\n" +
+                       $"        for (int j = 0; j < {x.H * x.W}; j++) v += {a(gp.X)}[((long long)n * {x.C} + c) * {x.H * x.W} + j];\n" +
+                       $"        v /= {F(x.H * x.W)};\n";
+            }
+            case ResizeNode r:
+            {
+                var x = g.Shapes[r.X];
+                string sy = o.H > 1 ? F((double)(x.H - 1) / (o.H - 1)) : "0.0f", sx = o.W > 1 ? F((double)(x.W - 1) / (o.W - 1)) : "0.0f";
+                return $"        const float fy = y * {sy}, fx = x * {sx};\n" +
+                       $"        const int y0 = (int)ESP_FLOOR(fy), x0 = (int)ESP_FLOOR(fx);\n" +
+                       $"        const int y1 = y0 + 1 < {x.H} ? y0 + 1 : {x.H - 1}, x1 = x0 + 1 < {x.W} ? x0 + 1 : {x.W - 1};\n" +
+                       $"        const float wy = fy - y0, wx = fx - x0;\n" +
+                       $"        const float top = {At(r.X, "c", "y0", "x0")} * (1.0f - wx) + {At(r.X, "c", "y0", "x1")} * wx;\n" +
+                       $"        const float bottom = {At(r.X, "c", "y1", "x0")} * (1.0f - wx) + {At(r.X, "c", "y1", "x1")} * wx;\n" +
+                       $"        const float v = top * (1.0f - wy) + bottom * wy;\n";
+            }
+            case AdaptiveAvgPoolNode ad:
+            {
+                var x = g.Shapes[ad.X];
+                return $"        const int ys = y * {x.H} / {o.H}, ye = ((y + 1) * {x.H} + {o.H - 1}) / {o.H};\n" +
+                       $"        const int xs = x * {x.W} / {o.W}, xe = ((x + 1) * {x.W} + {o.W - 1}) / {o.W};\n" +
+                       $"        float v = 0.0f;\n" +
+                       $"        for (int iy = ys; iy < ye; iy++)\n" +
+                       $"            for (int ix = xs; ix < xe; ix++) v += {At(ad.X, "c", "iy", "ix")};\n" +
+                       $"        v /= (float)((ye - ys) * (xe - xs));\n";
+            }
+            case ShuffleNode sh:
+                return $"        const float v = {At(sh.X, $"(c % {sh.Groups}) * {o.C / sh.Groups} + c / {sh.Groups}", "y", "x")};\n";
+            case GateNode gt:
+                return $"        const float v = {At(gt.X, "c", "y", "x")} / (1.0f + ESP_EXP(-{a(gt.Gate)}[(long long)n * {o.C} + c]));\n";
+            case SliceNode sl:
+                return $"        const float v = {At(sl.X, $"c + {sl.From}", "y", "x")};\n";
+            case ConcatNode cc:
+            {
+                var text = new StringBuilder("        float v;\n");
+                int at = 0;
+                foreach (int part in cc.Parts)
+                {
+                    int pc = g.Shapes[part].C;
+                    text.Append($"        {(at == 0 ? "if" : "else if")} (c < {at + pc}) v = {At(part, $"c - {at}", "y", "x")};\n");
+                    at += pc;
+                }
+                text.Append("        else v = 0.0f;\n");
+                return text.ToString();
+            }
+            case ReshapeNode rs:
+                return $"        const float v = {a(rs.X)}[i];\n";
+            default:
+                throw new System.InvalidOperationException("no CUDA rule for " + node.GetType().Name);
+        }
+    }
+}
