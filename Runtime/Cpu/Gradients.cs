@@ -10,13 +10,23 @@ namespace Espnet.Compiled.Cpu;
 /// </summary>
 public static class Gradients
 {
+    // Per-thread scratch that only grows: a steady-state training step allocates nothing (a shared pool may trim).
+    [ThreadStatic] private static double[]? t_doubles;
+    [ThreadStatic] private static int[]? t_targets;
+
+    private static double[] ScratchDoubles(int length)
+    {
+        if (t_doubles is null || t_doubles.Length < length) t_doubles = new double[length];
+        return t_doubles;
+    }
+
     /// <summary>dx of a convolution: every input pixel collects w * dy over the outputs whose taps read it (overwrites dx).</summary>
     public static void Conv2dInput(ReadOnlySpan<float> dy, int cout, int ho, int wo, ReadOnlySpan<float> weight,
         Span<float> dx, int cin, int h, int w, int kernel, int stride, int dilation, int groups)
     {
         CheckConv(dy.Length, dx.Length, weight.Length, cin, h, w, cout, ho, wo, kernel, groups);
         int pad = (kernel - 1) / 2 * dilation, cinG = cin / groups, coutG = cout / groups;
-        var rented = System.Buffers.ArrayPool<double>.Shared.Rent(dx.Length);
+        var rented = ScratchDoubles(dx.Length);
         var sum = rented.AsSpan(0, dx.Length);
         sum.Clear();
         for (int o = 0; o < cout; o++)
@@ -42,7 +52,6 @@ public static class Gradients
                 }
         }
         for (int i = 0; i < sum.Length; i++) dx[i] = (float)sum[i];
-        System.Buffers.ArrayPool<double>.Shared.Return(rented);
     }
 
     /// <summary>dW of a convolution: each weight collects x * dy over every output it contributed to (overwrites dweight).</summary>
@@ -183,7 +192,7 @@ public static class Gradients
     {
         if (ho != (h - 1) / 2 + 1 || wo != (w - 1) / 2 + 1)
             throw new ArgumentException("Gradients.AvgPool3x3S2: the output size does not follow from the input size.");
-        var rented = System.Buffers.ArrayPool<double>.Shared.Rent(channels * h * w);
+        var rented = ScratchDoubles(channels * h * w);
         var sum = rented.AsSpan(0, channels * h * w);
         sum.Clear();
         for (int c = 0; c < channels; c++)
@@ -196,7 +205,6 @@ public static class Gradients
                             sum[(c * h + iy) * w + ix] += d;
                 }
         for (int i = 0; i < sum.Length; i++) dx[i] = (float)sum[i];
-        System.Buffers.ArrayPool<double>.Shared.Return(rented);
     }
 
     /// <summary>
@@ -252,7 +260,7 @@ public static class Gradients
     {
         float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
         float sy = ho > 1 ? (float)(h - 1) / (ho - 1) : 0f;
-        var rented = System.Buffers.ArrayPool<double>.Shared.Rent(channels * h * w);
+        var rented = ScratchDoubles(channels * h * w);
         var sum = rented.AsSpan(0, channels * h * w);
         sum.Clear();
         for (int c = 0; c < channels; c++)
@@ -274,13 +282,12 @@ public static class Gradients
                 }
             }
         for (int k = 0; k < sum.Length; k++) dx[k] = (float)sum[k];
-        System.Buffers.ArrayPool<double>.Shared.Return(rented);
     }
 
     /// <summary>Adaptive average pooling, backward: each cell spreads dy over its window, divided by the window's size (overwrites dx).</summary>
     public static void AdaptiveAvgPool(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
     {
-        var rented = System.Buffers.ArrayPool<double>.Shared.Rent(channels * h * w);
+        var rented = ScratchDoubles(channels * h * w);
         var sum = rented.AsSpan(0, channels * h * w);
         sum.Clear();
         for (int i = 0; i < ho; i++)
@@ -299,7 +306,6 @@ public static class Gradients
             }
         }
         for (int k = 0; k < sum.Length; k++) dx[k] = (float)sum[k];
-        System.Buffers.ArrayPool<double>.Shared.Return(rented);
     }
 
     /// <summary>Channel shuffle, backward: the inverse permutation (old channel k*(C/g) + j takes new channel j*g + k).</summary>
@@ -341,16 +347,9 @@ public static class Gradients
     public static double CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<byte> targets, int batch, int classes, int plane,
         ReadOnlySpan<float> classWeights, int ignore, Span<float> dlogits)
     {
-        var wide = System.Buffers.ArrayPool<int>.Shared.Rent(targets.Length);
-        try
-        {
-            for (int i = 0; i < targets.Length; i++) wide[i] = targets[i];
-            return CrossEntropy(logits, wide.AsSpan(0, targets.Length), batch, classes, plane, classWeights, ignore, dlogits);
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<int>.Shared.Return(wide);
-        }
+        if (t_targets is null || t_targets.Length < targets.Length) t_targets = new int[targets.Length];
+        for (int i = 0; i < targets.Length; i++) t_targets[i] = targets[i];
+        return CrossEntropy(logits, t_targets.AsSpan(0, targets.Length), batch, classes, plane, classWeights, ignore, dlogits);
     }
 
     /// <summary>As above with class IDs of any size (image classification: plane 1, 1,000 classes).</summary>
@@ -358,7 +357,7 @@ public static class Gradients
         ReadOnlySpan<float> classWeights, int ignore, Span<float> dlogits)
     {
         double numerator = 0, weightSum = 0;
-        var rentedP = System.Buffers.ArrayPool<double>.Shared.Rent(classes);
+        var rentedP = ScratchDoubles(classes);
         var p = rentedP.AsSpan(0, classes);
         dlogits.Slice(0, batch * classes * plane).Clear();
         for (int n = 0; n < batch; n++)
@@ -380,7 +379,6 @@ public static class Gradients
                 for (int c = 0; c < classes; c++) dlogits[z0 + c * plane + i] = (float)(wt * (p[c] / z - (c == t ? 1 : 0)));
             }
         }
-        System.Buffers.ArrayPool<double>.Shared.Return(rentedP);
         if (weightSum == 0) return 0;
         for (int k = 0; k < batch * classes * plane; k++) dlogits[k] = (float)(dlogits[k] / weightSum);
         return numerator / weightSum;

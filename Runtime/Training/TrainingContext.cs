@@ -57,10 +57,12 @@ public sealed unsafe class TrainingContext
     /// <summary>A convolution of the batch, its samples spread over the worker threads (each sample's arithmetic is the same whichever thread runs it).</summary>
     private struct ConvJob
     {
-        public float* X, Weight, Y, Dy, Dx, DWeight;
+        public float* X, Weight, Y, Dy, Dx, DWeight, Scratch;
         public int Cin, H, W, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, WeightLength;
         public bool Transposed;
         public int Xs => Cin * H * W;
+        /// <summary>Each sample's scratch: its input gradient, then the even/odd split of stride 2.</summary>
+        public int ScratchPerSample => 2 * Xs;
         public int Ys => Cout * Ho * Wo;
     }
 
@@ -70,8 +72,9 @@ public sealed unsafe class TrainingContext
         var x = new ReadOnlySpan<float>(j.X + (long)n * j.Xs, j.Xs);
         var weight = new ReadOnlySpan<float>(j.Weight, j.WeightLength);
         var y = new Span<float>(j.Y + (long)n * j.Ys, j.Ys);
+        var scratch = new Span<float>(j.Scratch + (long)n * j.ScratchPerSample, j.ScratchPerSample);
         if (j.Transposed) Cpu.Conv.ConvTranspose2d(x, j.Cin, j.H, j.W, weight, y, j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride);
-        else FastTraining.Conv2d(x, j.Cin, j.H, j.W, weight, y, j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride, j.Dilation, j.Groups);
+        else FastTraining.Conv2d(x, j.Cin, j.H, j.W, weight, y, j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs));
     }
 
     /// <summary>Sample n's weight gradient into its own slot (summed in sample order afterwards: the same sum for any thread count) and its input gradient added into dx.</summary>
@@ -82,16 +85,15 @@ public sealed unsafe class TrainingContext
         var weight = new ReadOnlySpan<float>(j.Weight, j.WeightLength);
         var dy = new ReadOnlySpan<float>(j.Dy + (long)n * j.Ys, j.Ys);
         var dw = new Span<float>(j.DWeight + (long)n * j.WeightLength, j.WeightLength);
+        var scratch = new Span<float>(j.Scratch + (long)n * j.ScratchPerSample, j.ScratchPerSample);
         if (j.Transposed) Gradients.ConvTranspose2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride);
-        else FastTraining.Conv2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride, j.Dilation, j.Groups);
+        else FastTraining.Conv2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs));
         if (j.Dx == null) return;
-        var rented = System.Buffers.ArrayPool<float>.Shared.Rent(j.Xs);
-        var dxs = rented.AsSpan(0, j.Xs);
+        var dxs = scratch.Slice(0, j.Xs);
         if (j.Transposed) Gradients.ConvTranspose2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride);
-        else FastTraining.Conv2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride, j.Dilation, j.Groups);
+        else FastTraining.Conv2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs));
         var dx = new Span<float>(j.Dx + (long)n * j.Xs, j.Xs);
         TensorPrimitives.Add(dx, dxs, dx);
-        System.Buffers.ArrayPool<float>.Shared.Return(rented);
     }
 
     public void Conv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
@@ -104,11 +106,12 @@ public sealed unsafe class TrainingContext
     private void RunConv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
         int kernel, int stride, int dilation, int groups, bool transposed)
     {
-        fixed (float* px = x, pw = weight, py = y)
+        var scratch = ScratchB(Batch * 2 * cin * h * w);
+        fixed (float* px = x, pw = weight, py = y, ps = scratch)
         {
             var job = new ConvJob
             {
-                X = px, Weight = pw, Y = py, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo, Kernel = kernel, Stride = stride,
+                X = px, Weight = pw, Y = py, Scratch = ps, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo, Kernel = kernel, Stride = stride,
                 Dilation = dilation, Groups = groups, WeightLength = weight.Length, Transposed = transposed,
             };
             Workers.For(&job, &ConvSample, Batch, (long)Batch * weight.Length * (transposed ? h * w : ho * wo));
@@ -119,11 +122,12 @@ public sealed unsafe class TrainingContext
         int kernel, int stride, int dilation, int groups, bool transposed, Span<float> dx, Span<float> dweight)
     {
         var slots = ScratchA(Batch * weight.Length);
-        fixed (float* px = x, pw = weight, pdy = dy, pdx = dx, pdw = slots)
+        var scratch = ScratchB(Batch * 2 * cin * h * w);
+        fixed (float* px = x, pw = weight, pdy = dy, pdx = dx, pdw = slots, ps = scratch)
         {
             var job = new ConvJob
             {
-                X = px, Weight = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, DWeight = pdw, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo,
+                X = px, Weight = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, DWeight = pdw, Scratch = ps, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo,
                 Kernel = kernel, Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length, Transposed = transposed,
             };
             Workers.For(&job, &ConvSampleBackward, Batch, 2L * Batch * weight.Length * (transposed ? h * w : ho * wo));

@@ -10,6 +10,15 @@ public sealed class CliTrainTests
 {
     private static readonly string[] Model = ["--model", "espnet-c-p2-q3", "--classes", "3", "--height", "64", "--width", "128", "--batch", "2", "--lr", "0.005"];
 
+    // Compiled once before the tests run it, so no test also sees the one-time "compiling ..." line on stderr.
+    private static readonly Lazy<bool> s_compiled = new(() =>
+    {
+        RuntimeCompiler.Create(Zoo.ModelCatalog.Parse("espnet-c-p2-q3", 3, 64, 128) with { Batch = 2 }, TextWriter.Null);
+        return true;
+    });
+
+    public CliTrainTests() => Assert.True(s_compiled.Value);
+
     /// <summary>images/ + masks/ of drawn scenes (a red rectangle = 1 and a blue disk = 2 on grey), 128x64.</summary>
     private static string Dataset(int pictures, int seed)
     {

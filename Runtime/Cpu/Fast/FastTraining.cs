@@ -13,11 +13,11 @@ namespace Espnet.Compiled.Cpu.Fast;
 public static class FastTraining
 {
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
-        Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups)
+        Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups, Span<float> scratch = default)
     {
         if (stride == 2 && Strided(h, w, ho, wo, kernel, dilation))
         {
-            Stride2(x, default, cin, h, w, weight, default, y, default, cout, ho, wo, kernel, dilation, groups, Pass.Forward);
+            Stride2(x, default, cin, h, w, weight, default, y, default, cout, ho, wo, kernel, dilation, groups, Pass.Forward, scratch);
             return;
         }
         if (stride != 1 || ho != h || wo != w)
@@ -59,11 +59,11 @@ public static class FastTraining
 
     /// <summary>dx (overwritten) from dy and the weights: each tap scatters dy's rows, shifted, into dx.</summary>
     public static void Conv2dInput(ReadOnlySpan<float> dy, int cout, int ho, int wo, ReadOnlySpan<float> weight,
-        Span<float> dx, int cin, int h, int w, int kernel, int stride, int dilation, int groups)
+        Span<float> dx, int cin, int h, int w, int kernel, int stride, int dilation, int groups, Span<float> scratch = default)
     {
         if (stride == 2 && Strided(h, w, ho, wo, kernel, dilation))
         {
-            Stride2(default, dx, cin, h, w, weight, default, default, dy, cout, ho, wo, kernel, dilation, groups, Pass.Input);
+            Stride2(default, dx, cin, h, w, weight, default, default, dy, cout, ho, wo, kernel, dilation, groups, Pass.Input, scratch);
             return;
         }
         if (stride != 1 || ho != h || wo != w)
@@ -106,11 +106,11 @@ public static class FastTraining
 
     /// <summary>dweight (overwritten): each tap is a dot product of dy's rows with x's rows shifted by the tap's offset.</summary>
     public static void Conv2dWeight(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout, int ho, int wo,
-        Span<float> dweight, int kernel, int stride, int dilation, int groups)
+        Span<float> dweight, int kernel, int stride, int dilation, int groups, Span<float> scratch = default)
     {
         if (stride == 2 && Strided(h, w, ho, wo, kernel, dilation))
         {
-            Stride2(x, default, cin, h, w, default, dweight, default, dy, cout, ho, wo, kernel, dilation, groups, Pass.Weight);
+            Stride2(x, default, cin, h, w, default, dweight, default, dy, cout, ho, wo, kernel, dilation, groups, Pass.Weight, scratch);
             return;
         }
         if (stride != 1 || ho != h || wo != w)
@@ -158,11 +158,12 @@ public static class FastTraining
     /// the same layout and interleaved back at the end.
     /// </summary>
     private static void Stride2(ReadOnlySpan<float> x, Span<float> dx, int cin, int h, int w, ReadOnlySpan<float> weights, Span<float> dweights,
-        Span<float> y, ReadOnlySpan<float> dy, int cout, int ho, int wo, int kernel, int dilation, int groups, Pass pass)
+        Span<float> y, ReadOnlySpan<float> dy, int cout, int ho, int wo, int kernel, int dilation, int groups, Pass pass, Span<float> scratch)
     {
         int cinG = cin / groups, coutG = cout / groups, pad = (kernel - 1) / 2 * dilation, even = (w + 1) / 2, odd = w / 2, plane = h * w;
-        var rented = System.Buffers.ArrayPool<float>.Shared.Rent(cin * plane);
-        var split = rented.AsSpan(0, cin * plane);          // per channel and row: the even columns, then the odd ones
+        // Per channel and row: the even columns, then the odd ones. The caller's scratch when given (no allocation).
+        float[]? rented = scratch.Length >= cin * plane ? null : System.Buffers.ArrayPool<float>.Shared.Rent(cin * plane);
+        var split = rented is null ? scratch.Slice(0, cin * plane) : rented.AsSpan(0, cin * plane);
         if (pass == Pass.Input) split.Clear();
         else
             for (int r = 0; r < cin * h; r++)
@@ -225,6 +226,6 @@ public static class FastTraining
                 for (int j = 0; j < even; j++) row[2 * j] = from[j];
                 for (int j = 0; j < odd; j++) row[2 * j + 1] = from[even + j];
             }
-        System.Buffers.ArrayPool<float>.Shared.Return(rented);
+        if (rented is not null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
     }
 }
