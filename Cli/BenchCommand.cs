@@ -18,7 +18,7 @@ internal static class BenchCommand
         var threads = ThreadsOption.Create();
         var runs = new Option<int>("--runs") { Description = "Timed forward passes (default 10)", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed passes first (default 2)", DefaultValueFactory = _ => 2 };
-        var device = new Option<string>("--device") { Description = "cpu or cuda (the CUDA backend is not built yet)", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "cpu, or cuda (the generated CUDA kernels, timed with CUDA events)", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var json = new Option<bool>("--json") { Description = "Also print one JSON object with the figures on the last line" };
         var peak = new Option<bool>("--peak") { Description = "Measure this machine's float32 peak (FMA chains at the kernels' vector width) instead of a model" };
@@ -35,7 +35,7 @@ internal static class BenchCommand
             int runCount = parsed.GetValue(runs), warmupCount = parsed.GetValue(warmup);
             if (runCount < 1) throw new UsageException($"--runs must be 1 or more (got {runCount})");
             if (warmupCount < 0) throw new UsageException($"--warmup must be 0 or more (got {warmupCount})");
-            if (parsed.GetValue(device) == "cuda") throw new CommandException("CUDA backend not built yet; use --device cpu");
+            bool cuda = parsed.GetValue(device) == "cuda";
             int threadCount = ThreadsOption.Apply(parsed, threads, stderr);
             if (parsed.GetValue(peak))
             {
@@ -49,6 +49,9 @@ internal static class BenchCommand
             if (parsed.GetResult(model.Model) is null) throw new UsageException("--model is required (or --peak)");
 
             var request = model.Request(parsed);
+            if (cuda && parsed.GetValue(train)) throw new CommandException("training on CUDA is not built yet; use --device cpu");
+            if (cuda) _ = Cuda.CudaDevice.Default;
+            if (cuda) return CudaBench(request, runCount, warmupCount, parsed.GetValue(json), stdout, stderr);
             if (parsed.GetValue(train))
             {
                 int b = parsed.GetValue(batch);
@@ -108,6 +111,38 @@ internal static class BenchCommand
             return Program.Success;
         }));
         return command;
+    }
+
+    /// <summary>`bench --device cuda`: the kernels alone, timed with CUDA events (median of the runs), on random weights and input.</summary>
+    private static int CudaBench(Zoo.ModelRequest request, int runs, int warmup, bool json, TextWriter stdout, TextWriter stderr)
+    {
+        var (network, origin) = ModelOptions.Resolve(request, stderr);
+        network.LoadWeights(RandomStateDict(network, seed: 1));
+        using var gpu = new Cuda.CudaNetwork((CompiledNetwork)network);
+        var x = new float[network.Batch * network.InputShape.Elements];
+        var rng = new Random(2);
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(2 * rng.NextDouble() - 1);
+        var y = new float[network.Batch * network.OutputShape.Elements];
+        gpu.Forward(x, y);
+        for (int i = 0; i < warmup; i++) gpu.TimeKernels();
+        var times = new double[runs];
+        for (int i = 0; i < runs; i++) times[i] = gpu.TimeKernels();
+        Array.Sort(times);
+        double median = runs % 2 == 1 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
+        double gflops = 2.0 * network.MacCount * network.Batch / (median / 1e3) / 1e9;
+        stdout.WriteLine($"{request.Label}, batch {network.Batch}, cuda: {gpu.DeviceName} ({origin})");
+        stdout.WriteLine($"  median      {median,10:F3} ms   (kernels, CUDA events)");
+        stdout.WriteLine($"  best        {times[0],10:F3} ms   ({runs} runs after {warmup} warm-up)");
+        stdout.WriteLine($"  rate        {gflops,10:F1} GFLOP/s at the median");
+        if (json)
+        {
+            var i0 = network.InputShape;
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"model\":\"{request.Name}\",\"height\":{i0.Height},\"width\":{i0.Width},\"batch\":{network.Batch},\"threads\":0,\"device\":\"cuda\"," +
+                $"\"median_ms\":{median:F4},\"min_ms\":{times[0]:F4},\"runs\":{runs},\"warmup\":{warmup},\"macs\":{network.MacCount},\"gflops\":{gflops:F2}," +
+                $"\"allocated_bytes_per_run\":0,\"peak_rss_mb\":{PeakResidentMegabytes():F1}}}"));
+        }
+        return Program.Success;
     }
 
     // ESPNET_BENCH_LAYERS=N shows N layers instead of ten (a profiling aid).

@@ -66,6 +66,7 @@ public static class Program
             CommandException => (Failure, e.Message),
             WeightFormatException => (Failure, "cannot read the weights: " + e.Message),
             WeightLoadException => (Failure, e.Message),
+            Cuda.CudaUnavailableException or Cuda.CudaException => (Failure, e.Message),
             FileNotFoundException f => (Failure, $"file not found: {f.FileName ?? e.Message}"),
             DirectoryNotFoundException or IOException or UnauthorizedAccessException or InvalidDataException => (Failure, e.Message),
             OutOfMemoryException => (Failure, "out of memory: try a smaller --height/--width"),

@@ -15,7 +15,7 @@ internal static class RunCommand
         var input = new Option<string>("--input", "-i") { Description = "Input tensor: raw float32 little-endian NCHW, batch 1 (or float32 .npy of shape (1, C, H, W) or (C, H, W)), or 'synthetic' (the reference tests' input pattern)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output logits: raw float32 little-endian NCHW (.npy if the name ends in .npy)", Required = true };
         var threads = ThreadsOption.Create();
-        var device = new Option<string>("--device") { Description = "cpu or cuda (the CUDA backend is not built yet)", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "cpu, or cuda (the generated CUDA kernels, compiled for the GPU present by NVRTC)", DefaultValueFactory = _ => "cpu" };
         var strict = new Option<bool>("--strict") { Description = "Refuse an input holding NaN or infinity (default: warn, and run)" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
 
@@ -24,7 +24,8 @@ internal static class RunCommand
         foreach (var option in new Option[] { weights, input, output, threads, device, strict }) command.Options.Add(option);
         command.SetAction(parsed => Program.Guard(stderr, () =>
         {
-            if (parsed.GetValue(device) == "cuda") throw new CommandException("CUDA backend not built yet; use --device cpu");
+            bool cuda = parsed.GetValue(device) == "cuda";
+            if (cuda) _ = Cuda.CudaDevice.Default;   // no driver: said before any work
             int threadCount = ThreadsOption.Apply(parsed, threads, stderr);
             var request = model.Request(parsed);
             string inputPath = CommandInputs.Named(parsed.GetValue(input), "--input"), outputPath = CommandInputs.Named(parsed.GetValue(output), "--output");
@@ -45,13 +46,16 @@ internal static class RunCommand
             var loadTime = clock.Elapsed;
 
             var y = new float[network.Batch * network.OutputShape.Elements];
+            using var gpu = cuda ? new Cuda.CudaNetwork((CompiledNetwork)network) : null;   // no driver: one line, exit 1
             clock.Restart();
-            network.Forward(x, y);
+            if (gpu is not null) gpu.Forward(x, y);
+            else network.Forward(x, y);
             var forwardTime = clock.Elapsed;
             var o = network.OutputShape;
             outputFile.Commit(stream => TensorFile.Write(stream, y, [network.Batch, o.Channels, o.Height, o.Width], TensorFile.IsNpy(outputPath)));
             stdout.WriteLine($"{request.Label}: wrote {network.Batch}x{o} float32 to {outputPath} " +
-                             $"(forward {forwardTime.TotalMilliseconds:F0} ms, weights {loadTime.TotalMilliseconds:F0} ms, cpu, {threadCount} thread{(threadCount == 1 ? "" : "s")})");
+                             $"(forward {forwardTime.TotalMilliseconds:F0} ms, weights {loadTime.TotalMilliseconds:F0} ms, " +
+                             (gpu is not null ? $"cuda: {gpu.DeviceName})" : $"cpu, {threadCount} thread{(threadCount == 1 ? "" : "s")})"));
             return Program.Success;
         }));
         return command;

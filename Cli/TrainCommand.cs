@@ -32,7 +32,7 @@ internal static class TrainCommand
         var ignoreUnknown = new Option<bool>("--ignore-unknown-labels") { Description = "Treat mask values outside the classes as 255 (ignore) instead of stopping" };
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation, shuffling and augmentation (default 1882, the authors')", DefaultValueFactory = _ => 1882 };
         var threads = ThreadsOption.Create();
-        var device = new Option<string>("--device") { Description = "cpu or cuda (the CUDA backend is not built yet)", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "cpu, or cuda (not yet: the CUDA backend runs inference only)", DefaultValueFactory = _ => "cpu" };
         flip.AcceptOnlyFromAmong("horizontal", "vertical", "none");
         device.AcceptOnlyFromAmong("cpu", "cuda");
 
@@ -42,7 +42,7 @@ internal static class TrainCommand
             command.Options.Add(option);
         command.SetAction(parsed => Program.Guard(stderr, () =>
         {
-            if (parsed.GetValue(device) == "cuda") throw new CommandException("CUDA backend not built yet; use --device cpu");
+            if (parsed.GetValue(device) == "cuda") throw new CommandException("training on CUDA is not built yet (the CUDA backend runs inference: run, bench); use --device cpu");
             int threadCount = ThreadsOption.Apply(parsed, threads, stderr);
             var single = model.Request(parsed);
             if (single.IsClassifier()) throw new UsageException($"{single.Name} is an image classifier: espnet train trains segmentation models (ImageNet training is not built yet)");

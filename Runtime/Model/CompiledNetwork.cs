@@ -65,6 +65,17 @@ public abstract class CompiledNetwork : ICompiledNetwork
     protected virtual void DescribeOnnx(Onnx.OnnxGraph graph) =>
         throw new NotSupportedException($"{Name} was compiled without an ONNX description; rebuild it with this version of the generator");
 
+    // ---- CUDA (generated: see docs/cuda.md) ----
+
+    /// <summary>The network's CUDA C (UTF-8): one kernel per node.</summary>
+    protected internal virtual ReadOnlySpan<byte> CudaKernelSource =>
+        throw new NotSupportedException($"{Name} was compiled without CUDA kernels; rebuild it with this version of the generator");
+    /// <summary>The kernels in launch order, with the threads each needs.</summary>
+    protected internal virtual (string Kernel, long Threads)[] CudaKernelLaunches => [];
+    protected internal virtual long CudaArenaFloats => 0;
+    protected internal virtual long CudaInputOffset => 0;
+    protected internal virtual long CudaOutputOffset => 0;
+
     // ---- training (generated: see docs/training.md) ----
 
     /// <summary>Floats of the training arena for the compiled batch.</summary>

@@ -91,8 +91,8 @@ public sealed class CudaKernelTests(ITestOutputHelper output)
         Assert.True(code == 0, $"g++ rejected {name}'s CUDA source through the shim: {err}");
         WriteFloats(Path.Combine(dir, "p.bin"), network.Store);
         WriteFloats(Path.Combine(dir, "in.bin"), input);
-        (code, err) = Exec(exe, Path.Combine(dir, "p.bin"), Constant<long>(type, "CudaArenaLength").ToString(), Constant<long>(type, "CudaInputOffset").ToString(),
-            Path.Combine(dir, "in.bin"), Constant<long>(type, "CudaOutputOffset").ToString(), expected.Length.ToString(), Path.Combine(dir, "out.bin"));
+        (code, err) = Exec(exe, Path.Combine(dir, "p.bin"), Constant<long>(type, "CudaArenaLength").ToString(), Constant<long>(type, "CudaInputStart").ToString(),
+            Path.Combine(dir, "in.bin"), Constant<long>(type, "CudaOutputStart").ToString(), expected.Length.ToString(), Path.Combine(dir, "out.bin"));
         Assert.True(code == 0, $"the emulated forward pass failed: {err}");
         float[] ours = SharedData.ReadF32(Path.Combine(dir, "out.bin"));
         double worst = Compare.AssertClose(ours, expected, $"{name}: CUDA kernels (CPU shim) vs the C# forward pass", Compare.ForwardTolerance);

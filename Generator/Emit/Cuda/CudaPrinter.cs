@@ -35,12 +35,17 @@ internal static class CudaPrinter
         w.Line("\"\"\"u8;");
         w.Line($"/// <summary>Floats of the CUDA activation arena (batch {n}).</summary>");
         w.Line($"public const long CudaArenaLength = {arena.Size};");
-        w.Line($"public const long CudaInputOffset = {arena.Offsets[graph.Input]}, CudaOutputOffset = {arena.Offsets[graph.Output]};");
+        w.Line($"public const long CudaInputStart = {arena.Offsets[graph.Input]}, CudaOutputStart = {arena.Offsets[graph.Output]};");
         w.Line("/// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>");
         w.Line("public static readonly (string Kernel, long Threads)[] CudaLaunches =");
         w.Line("[");
         foreach (var (name, threads) in launches) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
         w.Line("];");
+        w.Line("protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;");
+        w.Line("protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;");
+        w.Line("protected override long CudaArenaFloats => CudaArenaLength;");
+        w.Line("protected override long CudaInputOffset => CudaInputStart;");
+        w.Line("protected override long CudaOutputOffset => CudaOutputStart;");
     }
 
     /// <summary>The translation unit, the arena (offset per tensor, size) and the launches in order.</summary>

@@ -2001,7 +2001,7 @@ namespace Models
         """u8;
         /// <summary>Floats of the CUDA activation arena (batch 1).</summary>
         public const long CudaArenaLength = 16768;
-        public const long CudaInputOffset = 12288, CudaOutputOffset = 4096;
+        public const long CudaInputStart = 12288, CudaOutputStart = 4096;
         /// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>
         public static readonly (string Kernel, long Threads)[] CudaLaunches =
         [
@@ -2072,5 +2072,10 @@ namespace Models
             ("k64_prelu", 4096),
             ("k65_conv", 80),
         ];
+        protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;
+        protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;
+        protected override long CudaArenaFloats => CudaArenaLength;
+        protected override long CudaInputOffset => CudaInputStart;
+        protected override long CudaOutputOffset => CudaOutputStart;
     }
 }

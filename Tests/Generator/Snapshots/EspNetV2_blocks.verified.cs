@@ -1867,7 +1867,7 @@ namespace Models
         """u8;
         /// <summary>Floats of the CUDA activation arena (batch 1).</summary>
         public const long CudaArenaLength = 7168;
-        public const long CudaInputOffset = 0, CudaOutputOffset = 0;
+        public const long CudaInputStart = 0, CudaOutputStart = 0;
         /// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>
         public static readonly (string Kernel, long Threads)[] CudaLaunches =
         [
@@ -1938,5 +1938,10 @@ namespace Models
             ("k64_conv", 5),
             ("k65_bias", 5),
         ];
+        protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;
+        protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;
+        protected override long CudaArenaFloats => CudaArenaLength;
+        protected override long CudaInputOffset => CudaInputStart;
+        protected override long CudaOutputOffset => CudaOutputStart;
     }
 }

@@ -1280,7 +1280,7 @@ namespace Models
         """u8;
         /// <summary>Floats of the CUDA activation arena (batch 1).</summary>
         public const long CudaArenaLength = 17280;
-        public const long CudaInputOffset = 0, CudaOutputOffset = 0;
+        public const long CudaInputStart = 0, CudaOutputStart = 0;
         /// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>
         public static readonly (string Kernel, long Threads)[] CudaLaunches =
         [
@@ -1328,5 +1328,10 @@ namespace Models
             ("k41_prelu", 2880),
             ("k42_resize", 720),
         ];
+        protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;
+        protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;
+        protected override long CudaArenaFloats => CudaArenaLength;
+        protected override long CudaInputOffset => CudaInputStart;
+        protected override long CudaOutputOffset => CudaOutputStart;
     }
 }

@@ -1,0 +1,105 @@
+namespace Espnet.Compiled.Cuda;
+
+/// <summary>
+/// A compiled network on the GPU: its generated CUDA source compiled for the device (NVRTC, cached), the parameter
+/// store and the activation arena allocated once, and <see cref="Forward"/> as on the CPU (the same batch and
+/// shapes), launching the kernels in order. No allocation per call on the host or the device.
+/// </summary>
+public sealed unsafe class CudaNetwork : IDisposable
+{
+    private readonly CompiledNetwork _network;
+    private readonly CudaDevice _device;
+    private readonly IntPtr _module;
+    private readonly (IntPtr Function, uint Grid)[] _launches;
+    private readonly long _inputOffset, _outputOffset;
+    private ulong _parameters, _arena;
+
+    public CudaNetwork(CompiledNetwork network, CudaDevice? device = null, string? cacheDirectory = null)
+    {
+        _network = network;
+        _device = device ?? CudaDevice.Default;
+        _device.MakeCurrent();
+        string cache = cacheDirectory ?? Path.Combine(Path.GetTempPath(), "espnet-compiled-ptx");
+        byte[] ptx = _device.Compile(network.CudaKernelSource, network.Name, cache);
+        byte[] image = [.. ptx, 0];
+        fixed (byte* p = image) CudaApi.Check(CudaApi.cuModuleLoadData(out _module, p), $"cuModuleLoadData ({network.Name})");
+        var launches = network.CudaKernelLaunches;
+        _launches = new (IntPtr, uint)[launches.Length];
+        for (int i = 0; i < launches.Length; i++)
+        {
+            CudaApi.Check(CudaApi.cuModuleGetFunction(out var function, _module, launches[i].Kernel), $"cuModuleGetFunction({launches[i].Kernel})");
+            _launches[i] = (function, (uint)Math.Clamp((launches[i].Threads + BlockSize - 1) / BlockSize, 1, 1 << 20));
+        }
+        _inputOffset = network.CudaInputOffset;
+        _outputOffset = network.CudaOutputOffset;
+        Allocate(out _parameters, network.Store.Length, "the parameters");
+        Allocate(out _arena, network.CudaArenaFloats, "the activation arena");
+        UploadWeights();
+    }
+
+    private const int BlockSize = 256;
+
+    public string DeviceName => _device.Name;
+
+    private void Allocate(out ulong pointer, long floats, string what)
+    {
+        int result = CudaApi.cuMemAlloc_v2(out pointer, (nuint)(Math.Max(floats, 1) * 4));
+        if (result == 2) // CUDA_ERROR_OUT_OF_MEMORY
+            throw new CudaException($"{_network.Name}: the GPU has no room for {what} ({floats * 4 / (1 << 20)} MB): use a smaller --height/--width or batch");
+        CudaApi.Check(result, "cuMemAlloc");
+    }
+
+    /// <summary>Copies the network's current parameters (after LoadWeights or training) to the device.</summary>
+    public void UploadWeights()
+    {
+        var store = _network.Store;
+        fixed (float* s = store) CudaApi.Check(CudaApi.cuMemcpyHtoD_v2(_parameters, s, (nuint)(store.Length * 4)), "cuMemcpyHtoD (weights)");
+    }
+
+    /// <summary>Runs the network on <c>Batch</c> samples, NCHW float32, as <see cref="ICompiledNetwork.Forward"/> does on the CPU.</summary>
+    public void Forward(ReadOnlySpan<float> input, Span<float> output)
+    {
+        long inLength = (long)_network.Batch * _network.InputShape.Elements, outLength = (long)_network.Batch * _network.OutputShape.Elements;
+        if (input.Length != inLength || output.Length != outLength)
+            throw new ArgumentException($"{_network.Name} on the GPU takes {inLength} input floats and writes {outLength}; got {input.Length} and {output.Length}");
+        _device.MakeCurrent();
+        fixed (float* x = input) CudaApi.Check(CudaApi.cuMemcpyHtoD_v2(_arena + (ulong)(_inputOffset * 4), x, (nuint)(inLength * 4)), "cuMemcpyHtoD (input)");
+        Launch();
+        fixed (float* y = output) CudaApi.Check(CudaApi.cuMemcpyDtoH_v2(y, _arena + (ulong)(_outputOffset * 4), (nuint)(outLength * 4)), "cuMemcpyDtoH (output)");
+    }
+
+    /// <summary>The kernels alone, timed with CUDA events (milliseconds), on what the arena holds.</summary>
+    public float TimeKernels()
+    {
+        _device.MakeCurrent();
+        CudaApi.Check(CudaApi.cuEventCreate(out var start, 0), "cuEventCreate");
+        CudaApi.Check(CudaApi.cuEventCreate(out var end, 0), "cuEventCreate");
+        CudaApi.Check(CudaApi.cuEventRecord(start, IntPtr.Zero), "cuEventRecord");
+        Launch();
+        CudaApi.Check(CudaApi.cuEventRecord(end, IntPtr.Zero), "cuEventRecord");
+        CudaApi.Check(CudaApi.cuEventSynchronize(end), "cuEventSynchronize");
+        CudaApi.Check(CudaApi.cuEventElapsedTime(out float ms, start, end), "cuEventElapsedTime");
+        CudaApi.cuEventDestroy_v2(start);
+        CudaApi.cuEventDestroy_v2(end);
+        return ms;
+    }
+
+    private void Launch()
+    {
+        ulong p = _parameters, a = _arena;
+        void** args = stackalloc void*[2];
+        args[0] = &p;
+        args[1] = &a;
+        foreach (var (function, grid) in _launches)
+            CudaApi.Check(CudaApi.cuLaunchKernel(function, grid, 1, 1, BlockSize, 1, 1, 0, IntPtr.Zero, args, null), "cuLaunchKernel");
+        CudaApi.Check(CudaApi.cuCtxSynchronize(), $"{_network.Name}: running the kernels (cuCtxSynchronize)");
+    }
+
+    public void Dispose()
+    {
+        if (_arena != 0) CudaApi.cuMemFree_v2(_arena);
+        if (_parameters != 0) CudaApi.cuMemFree_v2(_parameters);
+        _arena = _parameters = 0;
+        if (_module != IntPtr.Zero) CudaApi.cuModuleUnload(_module);
+    }
+}

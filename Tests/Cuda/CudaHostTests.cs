@@ -1,0 +1,37 @@
+using System.Runtime.InteropServices;
+using static Espnet.Compiled.Tests.Cli.CliHarness;
+
+namespace Espnet.Compiled.Tests.Cuda;
+
+/// <summary>`--device cuda` where there is no GPU (this project's CI): one clear line and exit 1, before any work.</summary>
+public sealed class CudaHostTests
+{
+    private static void RequireNoDriver()
+    {
+        if (NativeLibrary.TryLoad("libcuda.so.1", out var handle))
+        {
+            NativeLibrary.Free(handle);
+            Assert.Skip("this machine has a CUDA driver: the no-driver path is tested where there is none");
+        }
+    }
+
+    [Fact]
+    public void Run_and_bench_on_cuda_without_a_driver_say_so_in_one_line()
+    {
+        RequireNoDriver();
+        string dir = TempDirectory(), output = Path.Combine(dir, "y.f32");
+        string line = AssertFails(Run("run", "--model", "espnet-p2-q3", "--height", "64", "--width", "128", "--weights", "builtin",
+            "--input", "synthetic", "--output", output, "--device", "cuda"), 1);
+        Assert.Equal("espnet: no CUDA driver found: use --device cpu", line);
+        Assert.False(File.Exists(output));
+        Assert.Empty(Directory.GetFiles(dir));
+        Assert.Equal("espnet: no CUDA driver found: use --device cpu", AssertFails(Run("bench", "--model", "espnet-p2-q3", "--device", "cuda"), 1));
+    }
+
+    [Fact]
+    public void Training_on_cuda_is_refused_with_the_reason()
+    {
+        string line = AssertFails(Run("train", "--model", "espnet-c-p2-q3", "--data", TempDirectory(), "--out", TempDirectory(), "--device", "cuda"), 1);
+        Assert.Contains("training on CUDA is not built yet", line);
+    }
+}
