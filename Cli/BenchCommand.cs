@@ -85,8 +85,7 @@ internal static class BenchCommand
             stderr.WriteLine();
             if (y.Any(float.IsNaN)) throw new CommandException($"{request.Label} produced NaN on the benchmark input");
 
-            Array.Sort(times);
-            double median = runCount % 2 == 1 ? times[runCount / 2] : (times[runCount / 2 - 1] + times[runCount / 2]) / 2;
+            double median = SortedMedian(times);
             double gflops = 2.0 * network.MacCount * network.Batch / (median / 1e3) / 1e9;
             double peakMb = PeakResidentMegabytes();
             long perRun = allocated / runCount;
@@ -127,8 +126,7 @@ internal static class BenchCommand
         for (int i = 0; i < warmup; i++) gpu.TimeKernels();
         var times = new double[runs];
         for (int i = 0; i < runs; i++) times[i] = gpu.TimeKernels();
-        Array.Sort(times);
-        double median = runs % 2 == 1 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
+        double median = SortedMedian(times);
         double gflops = 2.0 * network.MacCount * network.Batch / (median / 1e3) / 1e9;
         stdout.WriteLine($"{request.Label}, batch {network.Batch}, cuda: {gpu.DeviceName} ({origin})");
         stdout.WriteLine($"  median      {median,10:F3} ms   (kernels, CUDA events)");
@@ -198,6 +196,14 @@ internal static class BenchCommand
     }
 
     /// <summary>The process's peak resident set (VmHWM on Linux; the peak working set elsewhere).</summary>
+    /// <summary>Sorts the timings in place (so times[0] is the best) and returns their median.</summary>
+    internal static double SortedMedian(double[] times)
+    {
+        Array.Sort(times);
+        int n = times.Length;
+        return n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+    }
+
     internal static double PeakResidentMegabytes()
     {
         try

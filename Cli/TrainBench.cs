@@ -48,8 +48,7 @@ internal static class TrainBench
             stderr.Write($"\rstep {i + 1}/{runs}: {times[i]:F0} ms   ");
         }
         stderr.WriteLine();
-        Array.Sort(times);
-        double median = runs % 2 == 1 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
+        double median = BenchCommand.SortedMedian(times);
         double imagesPerSecond = network.Batch / (median / 1e3);
         long perStep = allocated / runs;
         double peakMb = BenchCommand.PeakResidentMegabytes();

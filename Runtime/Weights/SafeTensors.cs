@@ -17,7 +17,7 @@ public static class SafeTensors
 
     /// <summary>Whether the first bytes are a safetensors header (a plausible length, then '{').</summary>
     public static bool Recognise(ReadOnlySpan<byte> head, long fileLength) =>
-        head.Length >= 9 && head[8] == (byte)'{' && BinaryPrimitives.ReadUInt64LittleEndian(head) is var n && n >= 2 && (long)n <= Math.Min(MaxHeader, fileLength - 8);
+        head.Length >= 9 && head[8] == (byte)'{' && BinaryPrimitives.ReadUInt64LittleEndian(head) is var n && n >= 2 && fileLength > 8 && n <= (ulong)Math.Min(MaxHeader, fileLength - 8);
 
     public static void Write(Stream destination, IEnumerable<(string Key, int[] Shape, float[] Values)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {

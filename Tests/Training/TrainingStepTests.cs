@@ -60,3 +60,31 @@ public sealed class TrainingStepTests
         Assert.Equal(one, two);
     }
 }
+
+/// <summary>The native checkpoint format: what it writes reads back the same, and a damaged header is a one-line error.</summary>
+public sealed class SafeTensorsTests
+{
+    [Fact]
+    public void Tensors_and_metadata_round_trip_and_damage_is_named()
+    {
+        var stream = new MemoryStream();
+        float[] a = [1.5f, -2, 3e-7f], b = [42];
+        Espnet.Compiled.Weights.SafeTensors.Write(stream, [("layer.weight", [3, 1], a), ("layer.bias", [1], b)], new Dictionary<string, string> { ["epoch"] = "7" });
+        byte[] bytes = stream.ToArray();
+        var read = Espnet.Compiled.Weights.PthReader.Read(new MemoryStream(bytes), "ckpt.safetensors");
+        Assert.Equal(a, read["layer.weight"].Values);
+        Assert.Equal([3, 1], read["layer.weight"].Shape);
+        Assert.Equal(b, read["layer.bias"].Values);
+        var (_, metadata) = Espnet.Compiled.Weights.SafeTensors.Read(new MemoryStream(bytes));
+        Assert.Equal("7", metadata["epoch"]);
+
+        // A tensor whose range runs past the file, and a header length beyond it.
+        var cut = bytes[..^4];
+        var e = Assert.Throws<Espnet.Compiled.Weights.WeightFormatException>(() => Espnet.Compiled.Weights.PthReader.Read(new MemoryStream(cut), "cut.safetensors"));
+        Assert.Contains("cut.safetensors", e.Message);
+        Assert.Contains("byte range", e.Message);
+        var huge = (byte[])bytes.Clone();
+        huge[7] = 0x7f;
+        Assert.Throws<Espnet.Compiled.Weights.WeightFormatException>(() => Espnet.Compiled.Weights.SafeTensors.Read(new MemoryStream(huge)));
+    }
+}
