@@ -19,6 +19,12 @@ public sealed record ParamSlot(string Key, EquatableArray<int> Shape, SlotRole R
 /// <summary>A layer placed in memory: its program (after the passes), its output and scratch regions in the arena.</summary>
 public sealed record PlannedLayer(ShapedLayer Shaped, LayerProgram Program, int OutOffset, int ScratchOffset)
 {
+    /// <summary>The output lies in the caller's output span (free until the output layer writes it), not the arena.</summary>
+    public bool OutInOutput { get; init; }
+
+    /// <summary>The scratch lies in the caller's output span.</summary>
+    public bool ScratchInOutput { get; init; }
+
     /// <summary>The <see cref="OutOffset"/> of an output layer that writes the caller's output span directly.</summary>
     public const int CallersOutput = -1;
 

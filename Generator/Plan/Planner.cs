@@ -68,16 +68,44 @@ internal static class Planner
             buffers.Add(new Arena.Buffer(2 * i, elsewhere ? 0 : (int)layers[i].Out.Elements, first[i], last[i]));
             buffers.Add(new Arena.Buffer(2 * i + 1, programs[i].ScratchFloats, at[i], at[i]));
         }
-        var (offsets, arenaFloats) = Arena.Place(buffers);
+        // The caller's output span is idle until the output layer writes it: buffers whose lives end before that
+        // layer runs can live there, and the arena need only hold the rest (the fast set, when the output layer
+        // writes the caller's span itself). Greedy, largest first, while the placement still fits the span.
+        var inOutput = new HashSet<int>();
+        if (options.OutputInPlace && !alias.ContainsKey(network.OutputLayer) && !into.ContainsKey(network.OutputLayer))
+        {
+            // Less one alignment's worth: the printed code starts the region at the span's first 64-byte boundary.
+            int capacity = (int)layers[network.OutputLayer].Out.Elements - (Arena.AlignFloats - 1), before = at[network.OutputLayer];
+            var chosen = new List<Arena.Buffer>();
+            foreach (var b in buffers.Where(b => b.Floats > 0 && b.Last < before).OrderByDescending(b => b.Floats).ThenBy(b => b.Id))
+            {
+                chosen.Add(b);
+                if (Arena.Place(chosen).Size > capacity) chosen.RemoveAt(chosen.Count - 1);
+            }
+            foreach (var b in chosen) inOutput.Add(b.Id);
+        }
+        var (outputOffsets, _) = Arena.Place(buffers.Where(b => inOutput.Contains(b.Id)).ToList());
+        var (offsets, arenaFloats) = Arena.Place(buffers.Where(b => !inOutput.Contains(b.Id)).ToList());
+        foreach (var pair in outputOffsets) offsets[pair.Key] = pair.Value;
 
         int OutOffset(int i) =>
             into.ContainsKey(i) ? OutOffset(Holder(i))
             : options.OutputInPlace && i == network.OutputLayer ? PlannedLayer.CallersOutput
             : alias.TryGetValue(i, out var at) ? OutOffset(at.Concat) + at.Offset
             : offsets[2 * i];
+        // Which region holds a layer's output: its own buffer's, or that of the buffer it is written into.
+        bool OutInOutput(int i) =>
+            into.ContainsKey(i) ? OutInOutput(Holder(i))
+            : options.OutputInPlace && i == network.OutputLayer ? false
+            : alias.TryGetValue(i, out var at) ? OutInOutput(at.Concat)
+            : inOutput.Contains(2 * i);
         var planned = layers.Select((layer, i) => new PlannedLayer(layer, programs[i],
             OutOffset: OutOffset(i),
-            ScratchOffset: programs[i].ScratchFloats > 0 ? offsets[2 * i + 1] : 0)).ToEquatableArray();
+            ScratchOffset: programs[i].ScratchFloats > 0 ? offsets[2 * i + 1] : 0)
+        {
+            OutInOutput = OutOffset(i) != PlannedLayer.CallersOutput && OutInOutput(i),
+            ScratchInOutput = programs[i].ScratchFloats > 0 && inOutput.Contains(2 * i + 1),
+        }).ToEquatableArray();
 
         return new PlannedNetwork(network, planned, order.ToEquatableArray(), arenaFloats, Arena.LiveFloats(buffers), store.Offset, derived.Offset,
             planned.Sum(l => l.Parameters), planned.Sum(l => l.Macs), planned.Sum(l => l.TransposedMacs));

@@ -127,6 +127,16 @@ public abstract class CompiledNetwork : ICompiledNetwork
     }
 
     /// <summary>One sample through every layer; intermediates live in <see cref="Arena"/>.</summary>
+    /// <summary>
+    /// Floats from the start of <paramref name="output"/> to its first 64-byte boundary (0 to 15): where the buffers the
+    /// plan keeps in the caller's output span begin, so the vector kernels see aligned rows there as in the arena.
+    /// </summary>
+    protected static unsafe int OutputRegionStart(Span<float> output)
+    {
+        nint address = (nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(output));
+        return (int)((64 - (address & 63)) & 63) / sizeof(float);
+    }
+
     protected abstract void ForwardSample(int sample, ReadOnlySpan<float> input, Span<float> output, IActivationObserver? observer);
 
     protected Span<float> Arena => _arena.Span;

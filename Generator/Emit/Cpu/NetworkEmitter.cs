@@ -109,13 +109,15 @@ internal static class NetworkEmitter
     {
         w.Open($"protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, {Api}.IActivationObserver? observer)");
         w.Line("global::System.Span<float> arena = Arena;");
+        if (plan.Layers.Any(l => l.OutInOutput || l.ScratchInOutput))
+            w.Line("int at = OutputRegionStart(output);   // buffers that live in the output span before the last layer writes it, 64-byte aligned");
         foreach (int i in plan.Order)
         {
             var layer = plan.Layers[i];
             w.Line($"// {layer.Name}: {Describe(layer)}");
             var args = layer.Program.Operands.Select(o => o.Source < 0 ? "input" : Region(plan.Layers[o.Source])).ToList();
             args.Add(Region(layer));
-            if (layer.ScratchFloats > 0) args.Add($"arena.Slice({layer.ScratchOffset}, {layer.ScratchFloats})");
+            if (layer.ScratchFloats > 0) args.Add(layer.ScratchInOutput ? $"output.Slice(at + {layer.ScratchOffset}, {layer.ScratchFloats})" : $"arena.Slice({layer.ScratchOffset}, {layer.ScratchFloats})");
             w.Line($"{MethodName(layer, i)}({string.Join(", ", args)});");
             w.Line($"observer?.OnActivation(sample, s_layers[{i}], {Region(layer)});");
         }
@@ -139,7 +141,9 @@ internal static class NetworkEmitter
     private static string MethodName(PlannedLayer layer, int index) => $"Layer{index}_{CodeWriter.Identifier(layer.Name)}";
 
     private static string Region(PlannedLayer layer) =>
-        layer.OutOffset == PlannedLayer.CallersOutput ? "output" : $"arena.Slice({layer.OutOffset}, {layer.Shaped.Out.Elements})";
+        layer.OutOffset == PlannedLayer.CallersOutput ? "output"
+        : layer.OutInOutput ? $"output.Slice(at + {layer.OutOffset}, {layer.Shaped.Out.Elements})"   // the caller's span, idle until the last layer
+        : $"arena.Slice({layer.OutOffset}, {layer.Shaped.Out.Elements})";
 
     /// <summary>A one-line human description: "ESP K=5 d=[1,2,4,8,16] HFF residual: 64x16x32 -> 64x16x32".</summary>
     public static string Describe(PlannedLayer layer) =>

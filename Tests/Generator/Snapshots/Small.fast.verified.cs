@@ -21,7 +21,7 @@ namespace Models
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 7680;
         /// <summary>Floats of the activation arena (at most 13568 are live at once).</summary>
-        public const int ArenaLength = 13568;
+        public const int ArenaLength = 12128;
         public const int StoreLength = 1968;
         public const int DerivedLength = 288;
 
@@ -105,10 +105,10 @@ namespace Models
             Layer3_b1(arena.Slice(6848, 5280), arena.Slice(6848, 5280));
             observer?.OnActivation(sample, s_layers[3], arena.Slice(6848, 5280));
             // down: strided ESP K=3 d=[1,2,4] HFF: 11x20x24 -> 12x10x12
-            Layer4_down(arena.Slice(6848, 5280), arena.Slice(12128, 1440), arena.Slice(0, 6836));
-            observer?.OnActivation(sample, s_layers[4], arena.Slice(12128, 1440));
+            Layer4_down(arena.Slice(6848, 5280), output.Slice(0, 1440), arena.Slice(0, 6836));
+            observer?.OnActivation(sample, s_layers[4], output.Slice(0, 1440));
             // esp: ESP K=3 d=[1,2,4] HFF residual: 12x10x12 -> 12x10x12
-            Layer5_esp(arena.Slice(12128, 1440), arena.Slice(1984, 1440), arena.Slice(0, 1984));
+            Layer5_esp(output.Slice(0, 1440), arena.Slice(1984, 1440), arena.Slice(0, 1984));
             observer?.OnActivation(sample, s_layers[5], arena.Slice(1984, 1440));
             // classifier: conv 1x1: 12x10x12 -> 4x10x12
             Layer6_classifier(arena.Slice(1984, 1440), arena.Slice(0, 480));
