@@ -102,10 +102,10 @@ namespace Models
             Layer0_gate(input, arena.Slice(9872, 960), arena.Slice(0, 1944));
             observer?.OnActivation(sample, s_layers[0], arena.Slice(9872, 960));
             // pyr: EfficientPyrPool proj 2, scales 2/1.5/1/0.5/0.1 +bias: 4x12x20 -> 3x12x20
-            Layer1_pyr(arena.Slice(9872, 960), output.Slice(0, 720), arena.Slice(0, 9864));
-            observer?.OnActivation(sample, s_layers[1], output.Slice(0, 720));
+            Layer1_pyr(arena.Slice(9872, 960), arena.Slice(10832, 720), arena.Slice(0, 9864));
+            observer?.OnActivation(sample, s_layers[1], arena.Slice(10832, 720));
             // up: bilinear resize (aligned corners): 3x12x20 -> 3x24x40
-            Layer2_up(output.Slice(0, 720), arena.Slice(11792, 2880));
+            Layer2_up(arena.Slice(10832, 720), arena.Slice(11792, 2880));
             observer?.OnActivation(sample, s_layers[2], arena.Slice(11792, 2880));
             // psp: PSP pool, 2 levels: 3x24x40 -> 3x24x40
             Layer3_psp(arena.Slice(11792, 2880), arena.Slice(14672, 2880), arena.Slice(0, 11788));

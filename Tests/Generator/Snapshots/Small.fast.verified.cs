@@ -92,6 +92,7 @@ namespace Models
         protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
         {
             global::System.Span<float> arena = Arena;
+            int at = OutputRegionStart(output);   // buffers that live in the output span before the last layer writes it, 64-byte aligned
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x40x48 -> 8x20x24
             Layer0_level1(input, arena.Slice(6848, 3840), arena.Slice(0, 6364));
             observer?.OnActivation(sample, s_layers[0], arena.Slice(6848, 3840));
@@ -105,10 +106,10 @@ namespace Models
             Layer3_b1(arena.Slice(6848, 5280), arena.Slice(6848, 5280));
             observer?.OnActivation(sample, s_layers[3], arena.Slice(6848, 5280));
             // down: strided ESP K=3 d=[1,2,4] HFF: 11x20x24 -> 12x10x12
-            Layer4_down(arena.Slice(6848, 5280), output.Slice(0, 1440), arena.Slice(0, 6836));
-            observer?.OnActivation(sample, s_layers[4], output.Slice(0, 1440));
+            Layer4_down(arena.Slice(6848, 5280), output.Slice(at + 0, 1440), arena.Slice(0, 6836));
+            observer?.OnActivation(sample, s_layers[4], output.Slice(at + 0, 1440));
             // esp: ESP K=3 d=[1,2,4] HFF residual: 12x10x12 -> 12x10x12
-            Layer5_esp(output.Slice(0, 1440), arena.Slice(1984, 1440), arena.Slice(0, 1984));
+            Layer5_esp(output.Slice(at + 0, 1440), arena.Slice(1984, 1440), arena.Slice(0, 1984));
             observer?.OnActivation(sample, s_layers[5], arena.Slice(1984, 1440));
             // classifier: conv 1x1: 12x10x12 -> 4x10x12
             Layer6_classifier(arena.Slice(1984, 1440), arena.Slice(0, 480));
