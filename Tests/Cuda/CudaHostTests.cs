@@ -4,6 +4,8 @@ using static Espnet.Compiled.Tests.Cli.CliHarness;
 namespace Espnet.Compiled.Tests.Cuda;
 
 /// <summary>`--device cuda` where there is no GPU (this project's CI): one clear line and exit 1, before any work.</summary>
+// Runs networks on the shared worker threads: kept apart from the tests that count allocations.
+[Collection(nameof(Espnet.Compiled.Tests.Kernels.KernelSettings))]
 public sealed class CudaHostTests
 {
     private static void RequireNoDriver()

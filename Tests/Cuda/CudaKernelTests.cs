@@ -12,6 +12,8 @@ namespace Espnet.Compiled.Tests.Cuda;
 /// through the shim (g++) with the same outputs as the C# forward pass. Where clang-14 or g++ is missing (a
 /// user's machine) the tests skip with the reason; under CI (CI=true) they fail instead.
 /// </summary>
+// Runs networks on the shared worker threads: kept apart from the tests that count allocations.
+[Collection(nameof(Espnet.Compiled.Tests.Kernels.KernelSettings))]
 public sealed class CudaKernelTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Networks => ["TinySeg", "TinyCls", "LearningEspNet", "EdgeNetsS20CityAt64x128", "PspHeadS05At96x160", "EspNetP2Q3At64x128"];

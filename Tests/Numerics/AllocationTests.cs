@@ -3,6 +3,8 @@ using Espnet.Compiled.Tests.RealWeights;
 namespace Espnet.Compiled.Tests.Numerics;
 
 /// <summary>A steady-state forward pass allocates nothing on the managed heap.</summary>
+// Runs networks on the shared worker threads: kept apart from the tests that count allocations.
+[Collection(nameof(Espnet.Compiled.Tests.Kernels.KernelSettings))]
 public sealed class AllocationTests
 {
     public static TheoryData<string> Networks => new() { "ESPNet p2q3", "EESP and DownSampler", "EdgeNets segmentation heads" };

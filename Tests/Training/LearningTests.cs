@@ -20,6 +20,8 @@ public sealed partial class LearningEspNet;
 /// here (red rectangles and blue disks on a noisy grey ground, 3 classes), reaches a stated mIoU on held-out
 /// pictures within a fixed number of Adam steps. Deterministic under its seeds.
 /// </summary>
+// Runs networks on the shared worker threads: kept apart from the tests that count allocations.
+[Collection(nameof(Espnet.Compiled.Tests.Kernels.KernelSettings))]
 public sealed class LearningTests(ITestOutputHelper output)
 {
     private const int H = 32, W = 64, Batch = 4, Classes = 3;

@@ -40,6 +40,8 @@ public sealed partial class TinyCls;
 /// is ours): the loss, every parameter gradient, the BatchNorm running statistics, and the parameters after one
 /// SGD and one Adam step.
 /// </summary>
+// Runs networks on the shared worker threads: kept apart from the tests that count allocations.
+[Collection(nameof(Espnet.Compiled.Tests.Kernels.KernelSettings))]
 public sealed class TrainingFixtureTests(ITestOutputHelper output)
 {
     private static readonly Dictionary<string, Lazy<StateDict>> Fixtures = new()
