@@ -10,8 +10,9 @@ namespace Espnet.Compiled.Training;
 /// store), and one call per node of the network's tensor graph, forward and backward. Tensors are batch-major
 /// (N x C x H x W) with the batch fixed at compile time; BatchNorm uses the batch's statistics (or the running ones,
 /// frozen). Backward calls add into gradients (a tensor read twice gets both contributions); the generated code
-/// clears each gradient where it is born. Stride-1 convolutions run on <c>FastTraining</c>'s row-vector kernels
-/// (float32, as PyTorch trains); everything else on the plain kernels of <c>Runtime/Cpu</c>, the oracle.
+/// clears each gradient where it is born. Forward convolutions and stride-1 input gradients (a convolution with the
+/// weights flipped and transposed) run on the inference path's FastConv; weight gradients and strided input
+/// gradients on <c>FastTraining</c>'s row-vector kernels (float32, as PyTorch trains); the rest on the plain kernels.
 /// </summary>
 public sealed unsafe class TrainingContext
 {
@@ -103,9 +104,29 @@ public sealed unsafe class TrainingContext
     public void ConvTranspose(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo, int kernel, int stride) =>
         RunConv(x, cin, h, w, weight, y, cout, ho, wo, kernel, stride, 1, 1, transposed: true);
 
+    private float[] _fastScratch = [], _flipped = [];
+
+    private Span<float> FastScratch(int length)
+    {
+        if (_fastScratch.Length < length) _fastScratch = new float[length];
+        return _fastScratch.AsSpan(0, length);
+    }
+
+    /// <summary>Whether the inference path's convolution kernel (FastConv: register-blocked, multithreaded) takes this shape.</summary>
+    private static bool FastForward(int stride, int kernel) => stride is 1 or 2 && kernel % 2 == 1;
+
     private void RunConv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
         int kernel, int stride, int dilation, int groups, bool transposed)
     {
+        if (!transposed && FastForward(stride, kernel))
+        {
+            // The inference kernels take the weights as stored: one sample after another, each spread over the workers.
+            int xs = cin * h * w, ys = cout * ho * wo;
+            var fast = FastScratch((int)FastConv.ScratchFloats(cin, h, w, kernel, stride, dilation, groups));
+            for (int n = 0; n < Batch; n++)
+                FastConv.Conv2d(x.Slice(n * xs, xs), cin, h, w, weight, y.Slice(n * ys, ys), cout, ho, wo, kernel, stride, dilation, groups, default, default, fast);
+            return;
+        }
         var scratch = ScratchB(Batch * 2 * cin * h * w);
         fixed (float* px = x, pw = weight, py = y, ps = scratch)
         {
@@ -123,16 +144,38 @@ public sealed unsafe class TrainingContext
     {
         var slots = ScratchA(Batch * weight.Length);
         var scratch = ScratchB(Batch * 2 * cin * h * w);
+        // Stride 1: the input gradient is a convolution of dy with the weights flipped and transposed (below, on FastConv).
+        bool adjoint = !transposed && stride == 1 && kernel % 2 == 1 && !dx.IsEmpty;
         fixed (float* px = x, pw = weight, pdy = dy, pdx = dx, pdw = slots, ps = scratch)
         {
             var job = new ConvJob
             {
-                X = px, Weight = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, DWeight = pdw, Scratch = ps, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo,
+                X = px, Weight = pw, Dy = pdy, Dx = dx.IsEmpty || adjoint ? null : pdx, DWeight = pdw, Scratch = ps, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo,
                 Kernel = kernel, Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length, Transposed = transposed,
             };
             Workers.For(&job, &ConvSampleBackward, Batch, 2L * Batch * weight.Length * (transposed ? h * w : ho * wo));
         }
         for (int n = 0; n < Batch; n++) AddInto(dweight, slots.Slice(n * weight.Length, weight.Length));
+        if (!adjoint) return;
+
+        // W'[ci, o', ky, kx] = W[g coutG + o', ci - g cinG, k-1-ky, k-1-kx] (g = ci / cinG): a grouped cout -> cin convolution.
+        int cinG = cin / groups, coutG = cout / groups, kk = kernel * kernel, xs = cin * h * w, ys = cout * ho * wo;
+        if (_flipped.Length < weight.Length) _flipped = new float[weight.Length];
+        var flipped = _flipped.AsSpan(0, weight.Length);
+        for (int ci = 0; ci < cin; ci++)
+        {
+            int g = ci / cinG;
+            for (int oo = 0; oo < coutG; oo++)
+                for (int t = 0; t < kk; t++)
+                    flipped[(ci * coutG + oo) * kk + t] = weight[((g * coutG + oo) * cinG + ci - g * cinG) * kk + kk - 1 - t];
+        }
+        var dxs = ScratchB(xs);
+        var fast = FastScratch((int)FastConv.ScratchFloats(cout, ho, wo, kernel, 1, dilation, groups));
+        for (int n = 0; n < Batch; n++)
+        {
+            FastConv.Conv2d(dy.Slice(n * ys, ys), cout, ho, wo, flipped, dxs, cin, h, w, kernel, 1, dilation, groups, default, default, fast);
+            AddInto(dx.Slice(n * xs, xs), dxs);
+        }
     }
 
     public void Bias(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> bias)
