@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The GPU check (issue 8), run on the device machine from the repository root after Benchmarks/gpu/prepare.sh
+# (its output carried): numerics of the CUDA kernels against the CPU path on the authors' weights, then the
+# kernels' time (CUDA events) against PyTorch on the same GPU (eager, CUDA graphs, torch.compile). One table.
+#   RUNS [50]  WARMUP [10]  PYTHON [python3]  MODELS ["espnet-p2-q8 espnetv2-seg-s2.0-city"]
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ESPNET="$HERE/out/espnet/espnet"; W="$HERE/out/weights"
+RUNS="${RUNS:-50}"; WARMUP="${WARMUP:-10}"; PYTHON="${PYTHON:-python3}"
+MODELS="${MODELS:-espnet-p2-q8 espnetv2-seg-s2.0-city}"
+TMP="$(mktemp -d)"
+[ -x "$ESPNET" ] || { echo "check.sh: no $ESPNET: run Benchmarks/gpu/prepare.sh where .NET is, and carry Benchmarks/gpu/out" >&2; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+weights_of() { case "$1" in espnet-p2-q8) echo "$W/espnet_p_2_q_8.pth";; *) echo "$W/espnetv2_s_2.0_city_1024x512.pth";; esac; }
+
+echo "| model @ 512x1024 | max rel. diff CUDA vs CPU | ours (ms, kernels) | PyTorch eager (ms) | PyTorch CUDA graph (ms) | torch.compile (ms) | ours vs eager | ours vs best |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for model in $MODELS; do
+    w="$(weights_of "$model")"
+    "$ESPNET" run --model "$model" --weights "$w" --input synthetic --output "$TMP/$model.cpu.f32" >&2
+    "$ESPNET" run --model "$model" --weights "$w" --input synthetic --output "$TMP/$model.gpu.f32" --device cuda >&2
+    diff="$("$PYTHON" - "$TMP/$model.cpu.f32" "$TMP/$model.gpu.f32" <<'PY'
+import sys, numpy as np
+a = np.fromfile(sys.argv[1], dtype="<f4"); b = np.fromfile(sys.argv[2], dtype="<f4")
+print(f"{float(np.max(np.abs(a - b) / np.maximum(1, np.abs(a)))):.2e}")
+PY
+)"
+    ours="$("$ESPNET" bench --model "$model" --device cuda --runs "$RUNS" --warmup "$WARMUP" --json 2>/dev/null | grep '^{' | tail -n 1 | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])')"
+    peers="$("$PYTHON" "$HERE/bench_torch_cuda.py" "$model" 512 1024 "$RUNS" "$WARMUP" | tail -n 1)"
+    "$PYTHON" - "$model" "$diff" "$ours" "$peers" <<'PY'
+import json, sys
+model, diff, ours, peers = sys.argv[1], sys.argv[2], float(sys.argv[3]), json.loads(sys.argv[4])
+e, g, c = peers.get("eager"), peers.get("graph"), peers.get("compile")
+best = min(v for v in (e, g, c) if v is not None)
+f = lambda v: f"{v:.3f}" if v is not None else "n/a"
+print(f"| {model} | {diff} | {ours:.3f} | {f(e)} | {f(g)} | {f(c)} | {e / ours:.2f}x | {best / ours:.2f}x |")
+PY
+done
