@@ -122,6 +122,9 @@ public abstract class CompiledNetwork : ICompiledNetwork
             throw new ArgumentException($"{Name} expects {Batch * inputSample} input floats ({Batch}x{InputShape}) but got {input.Length}.", nameof(input));
         if (output.Length != Batch * outputSample)
             throw new ArgumentException($"{Name} writes {Batch * outputSample} output floats ({Batch}x{OutputShape}) but the buffer holds {output.Length}.", nameof(output));
+        // The output buffer also holds intermediate tensors before the last layer: an input inside it would be overwritten.
+        if (input.Overlaps(output))
+            throw new ArgumentException($"{Name}: the input and output buffers overlap; give the output its own buffer.", nameof(output));
         for (int n = 0; n < Batch; n++)
             ForwardSample(n, input.Slice(n * inputSample, inputSample), output.Slice(n * outputSample, outputSample), observer);
     }

@@ -33,6 +33,15 @@ public sealed class AllocationTests
     }
 
     [Fact]
+    public void An_input_inside_the_output_buffer_is_refused()
+    {
+        var model = new EspNetP2Q3At64x128();
+        var shared = new float[EspNetP2Q3At64x128.OutputLength];
+        var e = Assert.Throws<ArgumentException>(() => model.Forward(shared.AsSpan(0, EspNetP2Q3At64x128.InputLength), shared));
+        Assert.Contains("overlap", e.Message);
+    }
+
+    [Fact]
     public void The_arena_is_smaller_than_keeping_every_intermediate()
     {
         var model = new EspNetP2Q3At64x128();
