@@ -1,6 +1,10 @@
 namespace Espnet.Compiled.Imaging;
 
-/// <summary>The 1,000 ImageNet-1k class names in the classifiers' output order (the list torchvision publishes, BSD-3).</summary>
+/// <summary>
+/// The 1,000 ImageNet-1k class names in the classifiers' output order: torchvision's list (BSD-3), with its two
+/// repeated names told apart as some copies of it do ("crane bird" at 134 beside "crane" at 517, "maillot tank suit"
+/// at 639 beside "maillot" at 638).
+/// </summary>
 public static class ImageNetClasses
 {
     private static readonly Lazy<string[]> s_names = new(Load);
