@@ -135,9 +135,15 @@ public static class FastTraining
                         else
                         {
                             int x0 = Math.Max(0, -sx), x1 = Math.Min(w, w - sx), y0 = Math.Max(0, -sy), y1 = Math.Min(h, h - sy);
-                            if (x1 > x0)
-                                for (int r = y0; r < y1; r++)
-                                    sum += TensorPrimitives.Dot(go.Slice(r * w + x0, x1 - x0), xc.Slice((r + sy) * w + x0 + sx, x1 - x0));
+                            if (x1 > x0 && y1 > y0)
+                            {
+                                // One dot product over the window's rows laid end to end (short rows make per-row calls
+                                // slow), less the |sx| pairs per row boundary that wrap into the next row.
+                                int start = y0 * w + x0, length = (y1 - 1) * w + x1 - start, shift = sy * w + sx;
+                                sum = TensorPrimitives.Dot(go.Slice(start, length), xc.Slice(start + shift, length));
+                                for (int r = y0; r < y1 - 1; r++)
+                                    for (int f = r * w + x1; f < (r + 1) * w + x0; f++) sum -= go[f] * xc[f + shift];
+                            }
                         }
                         dweight[((o * cinG + c) * kernel + ky) * kernel + kx] = sum;
                     }
