@@ -42,6 +42,11 @@ public sealed class FastConvTests
         data.Add(12, 12, 128, 300, 3, 1, 4, 12);          // depth-wise, dilated
         data.Add(8, 8, 100, 400, 3, 1, 16, 1);            // dilation 16: bands overlap by 32 rows
         data.Add(8, 8, 90, 333, 3, 2, 3, 8);              // depth-wise, stride 2, odd sizes
+        // Large grouped convolutions pad their own rows per work item (ConvPlan.PadsPerItem).
+        data.Add(50, 10, 40, 700, 3, 1, 1, 10);           // EfficientPyrPool's merge, shorter
+        data.Add(16, 8, 131, 257, 3, 2, 2, 4);            // grouped, stride 2, dilated, odd sizes
+        data.Add(6, 6, 3, 20000, 3, 1, 1, 6);             // one wide row band: fewer rows than items wanted
+        data.Add(4, 6, 61, 1500, 5, 1, 1, 2);             // kernel 5, grouped
         return data;
     }
 
@@ -97,6 +102,35 @@ public sealed class FastConvTests
             Compare.AssertClose(actual.AsSpan(0, expected.Length), (ReadOnlySpan<float>)expected,
                 $"conv {cin}->{cout} {h}x{w} k{kernel} s{stride} d{dilation} g{groups} epilogue={epilogue} {(wide ? 512 : 256)}-bit (seed {seed})", tolerance);
         }
+    }
+
+    /// <summary>
+    /// The convolutions that pad their own rows per work item give the same bits for one and two threads, as the
+    /// layer-wide padded path does, and the planner reserves them no scratch.
+    /// </summary>
+    [Theory]
+    [InlineData(10, 10, 512, 1024, 1, 1, 10)]   // EfficientPyrPool's depth-wise stage at scale 2
+    [InlineData(50, 10, 64, 512, 1, 1, 10)]
+    [InlineData(32, 32, 128, 256, 2, 3, 32)]     // a strided EESP branch
+    public void Self_padded_items_are_thread_count_independent(int cin, int cout, int h, int w, int stride, int dilation, int groups)
+    {
+        Assert.Equal(0, FastConv.ScratchFloats(cin, h, w, 3, stride, dilation, groups));
+        int seed = HashCode.Combine(cin, cout, h, w, stride, dilation, groups, 5) & 0x7fffffff;
+        var rng = new Random(seed);
+        int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
+        var x = Random(rng, cin * h * w);
+        var weight = Random(rng, cout * (cin / groups) * 9);
+        var bias = Random(rng, cout);
+        var slope = Random(rng, cout);
+        foreach (bool wide in new[] { false, true })
+            using (KernelSettings.Width(wide))
+            {
+                var one = new float[cout * ho * wo];
+                var two = new float[cout * ho * wo];
+                using (KernelSettings.Threads(1)) FastConv.Conv2d(x, cin, h, w, weight, one, cout, ho, wo, 3, stride, dilation, groups, bias, slope, default);
+                using (KernelSettings.Threads(2)) FastConv.Conv2d(x, cin, h, w, weight, two, cout, ho, wo, 3, stride, dilation, groups, bias, slope, default);
+                Assert.True(one.AsSpan().SequenceEqual(two), $"1 vs 2 threads differ (seed {seed}, {(wide ? 512 : 256)}-bit)");
+            }
     }
 
     /// <summary>

@@ -21,11 +21,28 @@ internal static class ConvPlan
     /// </summary>
     public static long PaddedFloats(int cin, int h, int w, int kernel, int stride, int dilation, int groups)
     {
-        if (kernel == 1 && stride == 1) return 0;
+        if (kernel == 1 && stride == 1 || PadsPerItem(cin, h, w, kernel, stride, dilation, groups)) return 0;
         int pad = (kernel - 1) / 2 * dilation;
         long rowLength = w + 2L * pad;
         return cin * BandInputRows(cin, h, w, kernel, stride, dilation) * rowLength + System.Math.Max(rowLength, 64);
     }
+
+    /// <summary>
+    /// Large grouped and depth-wise spatial convolutions pad their own input, per work item (one group's channels
+    /// for a few output rows) into a small per-thread buffer: no scratch, and none of the padding passes (and
+    /// waits) of a band at a time — a group needs only its own channels, so the halo rows are all an item copies
+    /// twice. Small ones (the whole padded input within <see cref="BandFloats"/>) are padded once, in cache, and
+    /// may share that copy with the convolutions beside them.
+    /// </summary>
+    public static bool PadsPerItem(int cin, int h, int w, int kernel, int stride, int dilation, int groups)
+    {
+        if (groups <= 1 || kernel == 1 && stride == 1) return false;
+        int pad = (kernel - 1) / 2 * dilation;
+        return (long)cin * (h + 2L * pad) * (w + 2L * pad) > BandFloats;
+    }
+
+    /// <summary>Floats of padded input one self-padding work item aims to hold (64 KB: it stays in L2 while read).</summary>
+    public const int ItemFloats = 1 << 14;
 
     /// <summary>About 1 MB: a padded copy larger than this is made, and used, a band of rows at a time.</summary>
     public const long BandFloats = 1 << 18;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Espnet.Compiled.Cpu.Fast;
@@ -79,6 +80,11 @@ public static unsafe partial class FastConv
                 default:
                 {
                     bool depthwise = ConvPlan.Choose(cin, cout, kernel, stride, groups) == ConvPlan.Method.Depthwise;
+                    if (inputHalo == 0 && ConvPlan.PadsPerItem(cin, h, w, kernel, stride, dilation, groups))
+                    {
+                        SelfPadded(ref a, depthwise, wide);
+                        break;
+                    }
                     if (WinogradApplies(cin, cout, ho, wo, kernel, stride, dilation, groups, wide ? V512.Count : V256.Count))
                     {
                         // Bands of whole tile periods (2d rows), so no tile straddles two bands.
@@ -123,6 +129,69 @@ public static unsafe partial class FastConv
         Layout(ref a, scratch, (a.Kernel - 1) / 2 * a.Dilation);
         if (ConvPlan.BandRows(a.Cin, a.H, a.Wd, a.Kernel, a.Stride, a.Dilation) < a.Ho) return;
         fixed (Args* p = &a) Workers.For(p, &PadItem, a.Cin, (long)a.Cin * a.PlaneLength);
+    }
+
+    /// <summary>
+    /// Grouped and depth-wise convolutions (<see cref="ConvPlan.PadsPerItem"/>): each work item is one group and a
+    /// chunk of output rows; it pads just the rows its group's channels need into this thread's buffer and runs
+    /// the same row kernels over them, so the arithmetic (and the result) is that of the whole padded input.
+    /// </summary>
+    private static void SelfPadded(ref Args a, bool depthwise, bool wide)
+    {
+        Layout(ref a, null, (a.Kernel - 1) / 2 * a.Dilation);
+        long rowFloats = (long)a.CinG * a.RowLength;
+        int reach = a.Dilation * (a.Kernel - 1) + 1;
+        // Output rows per item: as many as keep its padded rows near ItemFloats (a small map's whole channel), at
+        // least one, halved while that leaves fewer than 16 items to share out.
+        long fit = (ConvPlan.ItemFloats / Math.Max(1, rowFloats) - reach) / a.Stride + 1;
+        int rows = (int)Math.Clamp(fit, 1, a.Ho);
+        while (rows > 1 && (long)a.Groups * ((a.Ho + rows - 1) / rows) < 16) rows = (rows + 1) / 2;
+        a.Tiles = rows;
+        int chunks = (a.Ho + rows - 1) / rows;
+        a.PlaneRows = (rows - 1) * a.Stride + reach;
+        a.PlaneLength = a.PlaneRows * a.RowLength;
+        long work = (long)a.Cout * a.CinG * a.Kernel * a.Kernel * a.Ho * a.Wo;
+        fixed (Args* p = &a)
+        {
+            if (depthwise) Workers.For(p, wide ? &SelfPaddedItem<V512, Depthwise> : &SelfPaddedItem<V256, Depthwise>, a.Groups * chunks, work);
+            else Workers.For(p, wide ? &SelfPaddedItem<V512, Dense> : &SelfPaddedItem<V256, Dense>, a.Groups * chunks, work);
+        }
+    }
+
+    private struct Depthwise;
+    private struct Dense;
+
+    [ThreadStatic] private static float[]? t_padded;
+
+    /// <summary>This thread's buffer for one self-padded item (64-byte aligned; grown, never shrunk).</summary>
+    private static float* ItemBuffer(long floats)
+    {
+        var buffer = t_padded;
+        if (buffer is null || buffer.Length < floats + 16)
+            t_padded = buffer = GC.AllocateArray<float>((int)Math.Max(floats + 16, ConvPlan.ItemFloats + 1024), pinned: true);
+        return Align64((float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SelfPaddedItem<TV, TKind>(void* state, int item) where TV : struct, IVec<TV>
+    {
+        Args a = *(Args*)state;
+        int chunks = (a.Ho + a.Tiles - 1) / a.Tiles, g = item / chunks;
+        int start = item % chunks * a.Tiles, rows = Math.Min(a.Tiles, a.Ho - start);
+        a.RowStart = start;
+        a.RowCount = rows;
+        a.RowOrigin = start * a.Stride;
+        // The buffer holds this group's channels only; the kernels index channel c at Padded + c * PlaneLength.
+        float* buffer = ItemBuffer((long)a.CinG * a.PlaneLength + Math.Max(a.RowLength, 64));
+        a.Padded = buffer - (nint)g * a.CinG * a.PlaneLength;
+        int first = g * a.CinG;
+        for (int c = first; c < first + a.CinG; c++) PadItem(&a, c);
+        if (typeof(TKind) == typeof(Depthwise))
+            Depthwise_4V<TV>(&a, g);
+        else if (a.Kernel == 3)
+            for (int r = 0; r < rows; r++) Dense3x3_4x2V<TV>(&a, g * rows + r);
+        else
+            for (int r = 0; r < rows; r++) Dense_4x2V<TV>(&a, g * rows + r);
     }
 
     /// <summary>Pads the input rows output rows [start, start + rows) read, and points the kernels at them.</summary>
