@@ -21,50 +21,30 @@ internal static class ConvPlan
     /// </summary>
     public static long PaddedFloats(int cin, int h, int w, int kernel, int stride, int dilation, int groups)
     {
-        if (kernel == 1 && stride == 1 || PadsPerItem(cin, h, w, kernel, stride, dilation, groups)) return 0;
+        if (kernel == 1 && stride == 1 || PadsPerItem(cin, h, w, kernel, stride, dilation)) return 0;
         int pad = (kernel - 1) / 2 * dilation;
         long rowLength = w + 2L * pad;
-        return cin * BandInputRows(cin, h, w, kernel, stride, dilation) * rowLength + System.Math.Max(rowLength, 64);
+        return cin * (h + 2L * pad) * rowLength + System.Math.Max(rowLength, 64);
     }
 
     /// <summary>
-    /// Large grouped and depth-wise spatial convolutions pad their own input, per work item (one group's channels
-    /// for a few output rows) into a small per-thread buffer: no scratch, and none of the padding passes (and
-    /// waits) of a band at a time — a group needs only its own channels, so the halo rows are all an item copies
-    /// twice. Small ones (the whole padded input within <see cref="BandFloats"/>) are padded once, in cache, and
-    /// may share that copy with the convolutions beside them.
+    /// Large spatial convolutions (the whole padded input over <see cref="BandFloats"/>) pad their own input, per
+    /// work item (one group's channels for a few output rows) into a per-thread buffer: no scratch, and none of the
+    /// padding passes and waits of a shared band at a time; only the halo rows are copied twice. Small ones are
+    /// padded once, in cache, and may share that copy with the convolutions beside them.
     /// </summary>
-    public static bool PadsPerItem(int cin, int h, int w, int kernel, int stride, int dilation, int groups)
+    public static bool PadsPerItem(int cin, int h, int w, int kernel, int stride, int dilation)
     {
-        if (groups <= 1 || kernel == 1 && stride == 1) return false;
+        if (kernel == 1 && stride == 1) return false;
         int pad = (kernel - 1) / 2 * dilation;
         return (long)cin * (h + 2L * pad) * (w + 2L * pad) > BandFloats;
     }
 
-    /// <summary>Floats of padded input one self-padding work item aims to hold (64 KB: it stays in L2 while read).</summary>
+    /// <summary>Floats of padded input a grouped convolution's work item aims to hold (64 KB: it stays in L2 while read).</summary>
     public const int ItemFloats = 1 << 14;
 
-    /// <summary>About 1 MB: a padded copy larger than this is made, and used, a band of rows at a time.</summary>
+    /// <summary>About 1 MB: a padded copy larger than this is not made whole (see <see cref="PadsPerItem"/>).</summary>
     public const long BandFloats = 1 << 18;
-
-    /// <summary>Output rows per band: all of them when the whole padded input fits in <see cref="BandFloats"/>.</summary>
-    public static int BandRows(int cin, int h, int w, int kernel, int stride, int dilation)
-    {
-        int pad = (kernel - 1) / 2 * dilation, ho = (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
-        long rowLength = w + 2L * pad, whole = (long)cin * (h + 2L * pad) * rowLength;
-        if (whole <= BandFloats) return ho;
-        long rows = BandFloats / ((long)cin * rowLength);                // input rows that fit
-        long band = (rows - (long)dilation * (kernel - 1) - 1) / stride + 1; // output rows they serve
-        return (int)System.Math.Max(1, System.Math.Min(ho, band));
-    }
-
-    /// <summary>Padded input rows one band reads (all of them when not banded).</summary>
-    public static int BandInputRows(int cin, int h, int w, int kernel, int stride, int dilation)
-    {
-        int pad = (kernel - 1) / 2 * dilation, ho = (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
-        int band = BandRows(cin, h, w, kernel, stride, dilation);
-        return band >= ho ? h + 2 * pad : (band - 1) * stride + dilation * (kernel - 1) + 1;
-    }
 
     /// <summary>
     /// Floats of c channels padded by <paramref name="halo"/> on every side, plus slack: a kernel computes a row's

@@ -46,9 +46,12 @@ public static unsafe partial class FastConv
         && System.Numerics.BitOperations.IsPow2(dilation)
         && ho % (2 * dilation) == 0 && wo % (2 * dilation) == 0 && wo % (2 * lanes) == 0;
 
-    /// <summary>Transforms the weights, then runs the tile rows, <paramref name="band"/> output rows (whole periods) at a time.</summary>
+    /// <summary>
+    /// Transforms the weights, then runs the tile rows over the padded input, or, with
+    /// <paramref name="selfPaddedItems"/> &gt; 0, as that many items that each pad their own rows (<see cref="SelfPadded"/>).
+    /// </summary>
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Winograd3x3(ref Args a, int band)
+    private static void Winograd3x3(ref Args a, int selfPaddedItems = 0)
     {
         // Output channels padded to whole blocks of four (zero weights): the blocks run one kernel, no tails.
         int blocks = WinogradBlocks(a.Cout);
@@ -57,13 +60,13 @@ public static unsafe partial class FastConv
         new Span<float>(u, 16 * a.Cin * blocks).Clear();
         WinogradWeights(a.W, a.Cin, a.Cout, blocks, u);
         a.U = u;
-        for (int start = 0; start < a.Ho; start += band)
+        long work = (long)a.Cout * a.Cin * 9 * a.Ho * a.Wo;
+        fixed (Args* p = &a)
         {
-            int rows = Math.Min(band, a.Ho - start);
-            // A large input is padded a band at a time (as for the direct kernels); a small one is already whole.
-            if (band < a.Ho) PadBand(ref a, start, rows);
-            fixed (Args* p = &a)
-                Workers.For(p, Simd.Use512 ? &WinogradRows<V512> : &WinogradRows<V256>, rows / 2, (long)a.Cout * a.Cin * 9 * rows * a.Wo);
+            if (selfPaddedItems > 0)
+                Workers.For(p, Simd.Use512 ? &SelfPaddedItem<V512, WinogradTiles> : &SelfPaddedItem<V256, WinogradTiles>, selfPaddedItems, work);
+            else
+                Workers.For(p, Simd.Use512 ? &WinogradRows<V512> : &WinogradRows<V256>, a.Ho / 2, work);
         }
     }
 

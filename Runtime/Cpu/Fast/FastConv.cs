@@ -80,45 +80,31 @@ public static unsafe partial class FastConv
                 default:
                 {
                     bool depthwise = ConvPlan.Choose(cin, cout, kernel, stride, groups) == ConvPlan.Method.Depthwise;
-                    if (inputHalo == 0 && ConvPlan.PadsPerItem(cin, h, w, kernel, stride, dilation, groups))
+                    bool winograd = WinogradApplies(cin, cout, ho, wo, kernel, stride, dilation, groups, wide ? V512.Count : V256.Count);
+                    if (inputHalo == 0 && ConvPlan.PadsPerItem(cin, h, w, kernel, stride, dilation))
                     {
-                        SelfPadded(ref a, depthwise, wide);
+                        SelfPadded(ref a, depthwise ? Kind.Depthwise : winograd ? Kind.Winograd : Kind.Dense);
                         break;
                     }
-                    if (WinogradApplies(cin, cout, ho, wo, kernel, stride, dilation, groups, wide ? V512.Count : V256.Count))
+                    // The whole input padded once (small: it stays in cache), or the caller's padded copy.
+                    Prepare(ref a, pscratch, inputHalo);
+                    if (winograd)
                     {
-                        // Bands of whole tile periods (2d rows), so no tile straddles two bands.
-                        int rows = inputHalo > 0 ? ho : ConvPlan.BandRows(cin, h, w, kernel, stride, dilation);
-                        if (rows >= 2 * dilation)
-                        {
-                            Prepare(ref a, pscratch, inputHalo);
-                            Winograd3x3(ref a, rows - rows % (2 * dilation));
-                            break;
-                        }
+                        Winograd3x3(ref a);
+                        break;
                     }
                     if (depthwise) a.Tiles = Math.Max(1, 512 / wo); // output rows per work item
-                    Prepare(ref a, pscratch, inputHalo);
-                    // A large input is padded and convolved a band of rows at a time (its copy stays in cache, the scratch small).
-                    int band = inputHalo > 0 ? ho : ConvPlan.BandRows(cin, h, w, kernel, stride, dilation);
-                    for (int start = 0; start < ho; start += band)
-                    {
-                        int rows = Math.Min(band, ho - start);
-                        if (band < ho) PadBand(ref a, start, rows);
-                        long work = (long)cout * cinG * kernel * kernel * rows * wo;
-                        if (depthwise) Workers.For(&a, wide ? &Depthwise_4V<V512> : &Depthwise_4V<V256>, cout * ((rows + a.Tiles - 1) / a.Tiles), work);
-                        else if (kernel == 3) Workers.For(&a, wide ? &Dense3x3_4x2V<V512> : &Dense3x3_4x2V<V256>, groups * rows, work);
-                        else Workers.For(&a, wide ? &Dense_4x2V<V512> : &Dense_4x2V<V256>, groups * rows, work);
-                    }
+                    long work = (long)cout * cinG * kernel * kernel * ho * wo;
+                    if (depthwise) Workers.For(&a, wide ? &Depthwise_4V<V512> : &Depthwise_4V<V256>, cout * ((ho + a.Tiles - 1) / a.Tiles), work);
+                    else if (kernel == 3) Workers.For(&a, wide ? &Dense3x3_4x2V<V512> : &Dense3x3_4x2V<V256>, groups * ho, work);
+                    else Workers.For(&a, wide ? &Dense_4x2V<V512> : &Dense_4x2V<V256>, groups * ho, work);
                     break;
                 }
             }
         }
     }
 
-    /// <summary>
-    /// The padded input the spatial kernels read: the caller's (already padded), or a copy made now in scratch —
-    /// of the whole input, or (a large one) of each band of rows later, in <see cref="PadBand"/>.
-    /// </summary>
+    /// <summary>The padded input the spatial kernels read: the caller's (already padded), or a copy made now in scratch.</summary>
     private static void Prepare(ref Args a, float* scratch, int inputHalo)
     {
         if (inputHalo > 0)
@@ -127,49 +113,83 @@ public static unsafe partial class FastConv
             return;
         }
         Layout(ref a, scratch, (a.Kernel - 1) / 2 * a.Dilation);
-        if (ConvPlan.BandRows(a.Cin, a.H, a.Wd, a.Kernel, a.Stride, a.Dilation) < a.Ho) return;
         fixed (Args* p = &a) Workers.For(p, &PadItem, a.Cin, (long)a.Cin * a.PlaneLength);
     }
 
     /// <summary>
-    /// Grouped and depth-wise convolutions (<see cref="ConvPlan.PadsPerItem"/>): each work item is one group and a
-    /// chunk of output rows; it pads just the rows its group's channels need into this thread's buffer and runs
-    /// the same row kernels over them, so the arithmetic (and the result) is that of the whole padded input.
+    /// Large convolutions (<see cref="ConvPlan.PadsPerItem"/>): each work item is one group and a chunk of output
+    /// rows; it pads just the rows its group's channels need into this thread's buffer and runs the same row
+    /// kernels over them, so the arithmetic (and the result) is that of the whole padded input, and no thread
+    /// waits for another's padding.
     /// </summary>
-    private static void SelfPadded(ref Args a, bool depthwise, bool wide)
+    private static void SelfPadded(ref Args a, Kind kind)
     {
         Layout(ref a, null, (a.Kernel - 1) / 2 * a.Dilation);
         long rowFloats = (long)a.CinG * a.RowLength;
         int reach = a.Dilation * (a.Kernel - 1) + 1;
-        // Output rows per item: as many as keep its padded rows near ItemFloats (a small map's whole channel), at
-        // least one, halved while that leaves fewer than 16 items to share out.
-        long fit = (ConvPlan.ItemFloats / Math.Max(1, rowFloats) - reach) / a.Stride + 1;
-        int rows = (int)Math.Clamp(fit, 1, a.Ho);
-        while (rows > 1 && (long)a.Groups * ((a.Ho + rows - 1) / rows) < 16) rows = (rows + 1) / 2;
+        // Output rows per item: as many as keep its padded rows near ItemFloats (a group's) or BandFloats (all the
+        // input channels: the halo rows copied twice stay a small share), at least one (Winograd: one period of
+        // 2d rows, so no tile straddles two items), halved while that leaves fewer than 16 items to share out.
+        long target = a.Groups > 1 ? ConvPlan.ItemFloats : ConvPlan.BandFloats;
+        long fit = (target / Math.Max(1, rowFloats) - reach) / a.Stride + 1;
+        int step = kind == Kind.Winograd ? 2 * a.Dilation : 1;
+        int rows = (int)Math.Clamp(fit - fit % step, step, a.Ho);
+        while (rows > step && (long)a.Groups * ((a.Ho + rows - 1) / rows) < 16) rows = Math.Max(step, rows / 2 / step * step);
         a.Tiles = rows;
         int chunks = (a.Ho + rows - 1) / rows;
         a.PlaneRows = (rows - 1) * a.Stride + reach;
         a.PlaneLength = a.PlaneRows * a.RowLength;
+        int items = a.Groups * chunks;
         long work = (long)a.Cout * a.CinG * a.Kernel * a.Kernel * a.Ho * a.Wo;
+        bool wide = Simd.Use512;
+        if (kind == Kind.Winograd)
+        {
+            Winograd3x3(ref a, items);
+            return;
+        }
         fixed (Args* p = &a)
         {
-            if (depthwise) Workers.For(p, wide ? &SelfPaddedItem<V512, Depthwise> : &SelfPaddedItem<V256, Depthwise>, a.Groups * chunks, work);
-            else Workers.For(p, wide ? &SelfPaddedItem<V512, Dense> : &SelfPaddedItem<V256, Dense>, a.Groups * chunks, work);
+            if (kind == Kind.Depthwise) Workers.For(p, wide ? &SelfPaddedItem<V512, Depthwise> : &SelfPaddedItem<V256, Depthwise>, items, work);
+            else Workers.For(p, wide ? &SelfPaddedItem<V512, Dense> : &SelfPaddedItem<V256, Dense>, items, work);
         }
     }
 
+    private enum Kind { Depthwise, Dense, Winograd }
+
     private struct Depthwise;
     private struct Dense;
+    private struct WinogradTiles;
 
-    [ThreadStatic] private static float[]? t_padded;
+    [ThreadStatic] private static ItemBuffers? t_buffer;
 
     /// <summary>This thread's buffer for one self-padded item (64-byte aligned; grown, never shrunk).</summary>
-    private static float* ItemBuffer(long floats)
+    private static float* ItemBuffer(long floats) => (t_buffer ??= new ItemBuffers()).Get(floats);
+
+    /// <summary>
+    /// One thread's native buffer for self-padded items: committed only as far as used, freed by the finalizer once
+    /// the thread (and with it this object) is gone.
+    /// </summary>
+    private sealed class ItemBuffers
     {
-        var buffer = t_padded;
-        if (buffer is null || buffer.Length < floats + 16)
-            t_padded = buffer = GC.AllocateArray<float>((int)Math.Max(floats + 16, ConvPlan.ItemFloats + 1024), pinned: true);
-        return Align64((float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer)));
+        private float* _floats;
+        private long _length;
+
+        public float* Get(long floats)
+        {
+            if (floats > _length)
+            {
+                NativeMemory.AlignedFree(_floats);
+                _floats = null;
+                _length = Math.Max(floats, ConvPlan.ItemFloats);
+                _floats = (float*)NativeMemory.AlignedAlloc((nuint)(_length * sizeof(float)), 64);
+                // Zeroed once: kernels may read a vector past an item's last row (lanes never stored), and garbage
+                // there could be a slow subnormal.
+                NativeMemory.Clear(_floats, (nuint)(_length * sizeof(float)));
+            }
+            return _floats;
+        }
+
+        ~ItemBuffers() => NativeMemory.AlignedFree(_floats);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -188,21 +208,12 @@ public static unsafe partial class FastConv
         for (int c = first; c < first + a.CinG; c++) PadItem(&a, c);
         if (typeof(TKind) == typeof(Depthwise))
             Depthwise_4V<TV>(&a, g);
+        else if (typeof(TKind) == typeof(WinogradTiles))
+            for (int pair = 0; pair < rows / 2; pair++) WinogradRows<TV>(&a, pair);
         else if (a.Kernel == 3)
             for (int r = 0; r < rows; r++) Dense3x3_4x2V<TV>(&a, g * rows + r);
         else
             for (int r = 0; r < rows; r++) Dense_4x2V<TV>(&a, g * rows + r);
-    }
-
-    /// <summary>Pads the input rows output rows [start, start + rows) read, and points the kernels at them.</summary>
-    private static void PadBand(ref Args a, int start, int rows)
-    {
-        a.RowOrigin = start * a.Stride;
-        a.PlaneRows = (rows - 1) * a.Stride + a.Dilation * (a.Kernel - 1) + 1;
-        a.PlaneLength = a.PlaneRows * a.RowLength;
-        a.RowStart = start;
-        a.RowCount = rows;
-        fixed (Args* p = &a) Workers.For(p, &PadItem, a.Cin, (long)a.Cin * a.PlaneLength);
     }
 
     /// <summary>Floats <see cref="Pad"/> writes for a halo (what a padded input holds).</summary>
