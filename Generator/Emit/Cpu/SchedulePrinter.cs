@@ -53,6 +53,9 @@ internal static class SchedulePrinter
             case FastBilinear { Of: var r }:
                 w.Line($"{Fast}.FastResampling.BilinearAlignCorners({V(r.X)}, {r.C}, {r.H}, {r.W}, {V(r.Y)}, {r.Ho}, {r.Wo});");
                 break;
+            case UpsampledDepthwisePool u:
+                w.Line($"{Fast}.FastResampling.UpsampledDepthwisePool({V(u.X)}, {u.C}, {u.H}, {u.W}, {P(u.Weight)}, {u.Hs}, {u.Ws}, {V(u.Y)});");
+                break;
             case FastAdaptiveAvgPool { Of: var a }:
                 w.Line($"{Fast}.FastResampling.AdaptiveAvgPool({V(a.X)}, {a.C}, {a.H}, {a.W}, {V(a.Y)}, {a.Ho}, {a.Wo});");
                 break;

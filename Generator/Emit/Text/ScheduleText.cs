@@ -47,6 +47,7 @@ internal static class ScheduleText
         FastShuffle s => "fast " + Op(s.Of),
         FastBilinear r => "fast " + Op(r.Of),
         FastAdaptiveAvgPool a => "fast " + Op(a.Of),
+        UpsampledDepthwisePool u => $"fast up-dw3x3-pool {V(u.X)} {u.C}x{u.H}x{u.W} via {u.Hs}x{u.Ws} w {P(u.Weight)} -> {V(u.Y)}",
         PadInput p => $"pad {V(p.X)} {p.C}x{p.H}x{p.W} halo {p.Halo} stride {p.Stride} -> {V(p.Padded)}",
         AddBias b => $"bias {V(b.Y)} {b.C}x{b.Plane} {P(b.Bias)}" + (b.Counted ? " (counted)" : ""),
         BatchNorm b => $"bn {V(b.Y)} {b.C}x{b.Plane} {P(b.Bn.Gamma)} eps {F(b.Eps)}",

@@ -16,10 +16,11 @@ internal static class PyramidPoolLowering
         scale == 1.0 ? (x.H, x.W) : (PyramidPoolShape.Scaled(x.H, scale), PyramidPoolShape.Scaled(x.W, scale));
 
     /// <summary>
-    /// Scratch layout (floats, aligned): p | cat | a | b, where a and b hold one branch's resized map and its
-    /// depth-wise output. The branches are done before the merge, so shuffled and merged reuse a | b.
+    /// Scratch layout (floats, aligned): p | cat | temporaries. A branch's resized map sits at the start of the
+    /// temporaries and its depth-wise output right after it (so a small branch's pair stays small); the branches
+    /// are done before the merge, so merged, then shuffled, reuse the same room.
     /// </summary>
-    public static (int P, int Cat, int Shuffled, int Merged, int A, int B, int Total) ScratchLayout(Dims x, int proj)
+    public static (int P, int Cat, int Merged, int Shuffled, int Temps, int Total) ScratchLayout(Dims x, int proj)
     {
         int plane = x.H * x.W, branches = PyramidPoolShape.Scales.Length, largest = plane;
         foreach (double s in PyramidPoolShape.Scales)
@@ -28,8 +29,8 @@ internal static class PyramidPoolLowering
             largest = System.Math.Max(largest, h * w);
         }
         int p = Arena.Align(proj * plane), cat = Arena.Align(branches * proj * plane), tmp = Arena.Align(proj * largest);
-        int a = p + cat, temps = System.Math.Max(2 * tmp, cat + p);
-        return (0, p, a, a + cat, a, a + tmp, a + temps);
+        int temps = p + cat, size = System.Math.Max(2 * tmp, p + cat);
+        return (0, p, temps, temps + p, temps, temps + size);
     }
 
     public static void Lower(LayerBuilder b)
@@ -73,8 +74,8 @@ internal static class PyramidPoolLowering
             double scale = PyramidPoolShape.Scales[i];
             var (h, w) = BranchSize(x, scale);
             var slot = cat.Slice(i * proj * plane, proj * plane);
-            var a = b.Scratch(s.A, proj * h * w);
-            var c = b.Scratch(s.B, proj * h * w);
+            var a = b.Scratch(s.Temps, proj * h * w);
+            var c = b.Scratch(s.Temps + Arena.Align(proj * h * w), proj * h * w);
             b.Note($"branch {i}: scale {scale.ToString(CultureInfo.InvariantCulture)} -> {h}x{w}");
             if (scale < 1)
             {

@@ -17,7 +17,11 @@ internal static class PassPipeline
     {
         if (options.FoldBatchNorm) program = Passes.FoldBatchNorm.Run(program, derived);
         if (options.FuseEpilogues) program = Passes.FuseEpilogues.Run(program);
-        if (options.FastKernels) program = FuseConvInputs.Run(SharePadding.Run(FuseSums.Run(SelectKernels.Run(program))));
+        if (options.FastKernels)
+        {
+            program = FuseConvInputs.Run(SharePadding.Run(FuseSums.Run(SelectKernels.Run(FuseUpsampledDepthwise.Run(program)))));
+            program = TrimScratch.Run(program);
+        }
         return program;
     }
 }

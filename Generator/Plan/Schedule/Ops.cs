@@ -105,6 +105,16 @@ public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Paddi
     ConvInput? Input = null) : Op;
 
 /// <summary>
+/// EfficientPyrPool's branch above scale 1 as one kernel: x (C x H x W) resized to Hs x Ws, the depth-wise 3x3
+/// <see cref="Weight"/> (no bias), adaptive average pooling back to H x W into y, a band of rows at a time in
+/// cache. Produced by <c>FuseUpsampledDepthwise</c> from the three ops; <see cref="Counted"/>: the convolution's MACs count.
+/// </summary>
+public sealed record UpsampledDepthwisePool(View X, int C, int H, int W, Param Weight, int Hs, int Ws, View Y, bool Counted) : Op
+{
+    public long Macs => 9L * C * Hs * Ws;
+}
+
+/// <summary>
 /// What a <see cref="FusedConv"/>'s input goes through while it is padded: a channel shuffle of
 /// <see cref="ShuffleGroups"/> groups undone (1: none), then BatchNorm (<see cref="Bn"/> mean and beta with the
 /// derived <see cref="Scale"/>) and PReLU (<see cref="Slope"/>). Produced by <c>FuseConvInputs</c>.

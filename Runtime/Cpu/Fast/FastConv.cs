@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Espnet.Compiled.Cpu.Fast;
@@ -160,38 +159,6 @@ public static unsafe partial class FastConv
     private struct Dense;
     private struct WinogradTiles;
 
-    [ThreadStatic] private static ItemBuffers? t_buffer;
-
-    /// <summary>This thread's buffer for one self-padded item (64-byte aligned; grown, never shrunk).</summary>
-    private static float* ItemBuffer(long floats) => (t_buffer ??= new ItemBuffers()).Get(floats);
-
-    /// <summary>
-    /// One thread's native buffer for self-padded items: committed only as far as used, freed by the finalizer once
-    /// the thread (and with it this object) is gone.
-    /// </summary>
-    private sealed class ItemBuffers
-    {
-        private float* _floats;
-        private long _length;
-
-        public float* Get(long floats)
-        {
-            if (floats > _length)
-            {
-                NativeMemory.AlignedFree(_floats);
-                _floats = null;
-                _length = Math.Max(floats, ConvPlan.ItemFloats);
-                _floats = (float*)NativeMemory.AlignedAlloc((nuint)(_length * sizeof(float)), 64);
-                // Zeroed once: kernels may read a vector past an item's last row (lanes never stored), and garbage
-                // there could be a slow subnormal.
-                NativeMemory.Clear(_floats, (nuint)(_length * sizeof(float)));
-            }
-            return _floats;
-        }
-
-        ~ItemBuffers() => NativeMemory.AlignedFree(_floats);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SelfPaddedItem<TV, TKind>(void* state, int item) where TV : struct, IVec<TV>
     {
@@ -202,7 +169,7 @@ public static unsafe partial class FastConv
         a.RowCount = rows;
         a.RowOrigin = start * a.Stride;
         // The buffer holds this group's channels only; the kernels index channel c at Padded + c * PlaneLength.
-        float* buffer = ItemBuffer((long)a.CinG * a.PlaneLength + Math.Max(a.RowLength, 64));
+        float* buffer = ThreadBuffer.Get((long)a.CinG * a.PlaneLength + Math.Max(a.RowLength, 64));
         a.Padded = buffer - (nint)g * a.CinG * a.PlaneLength;
         int first = g * a.CinG;
         for (int c = first; c < first + a.CinG; c++) PadItem(&a, c);

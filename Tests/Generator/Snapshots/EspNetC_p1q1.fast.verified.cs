@@ -144,7 +144,7 @@ namespace Models
             Layer1_sample1(input, arena.Slice(24128, 768));
             observer?.OnActivation(sample, s_layers[1], arena.Slice(24128, 768));
             // sample2: avgpool 3x3/2 x2: 3x32x32 -> 3x8x8
-            Layer2_sample2(input, arena.Slice(41056, 192), arena.Slice(0, 1536));
+            Layer2_sample2(input, arena.Slice(41056, 192), arena.Slice(0, 768));
             observer?.OnActivation(sample, s_layers[2], arena.Slice(41056, 192));
             // cat_b1: concat: 16x16x16 + 3x16x16 -> 19x16x16
             Layer3_cat_b1(arena.Slice(20032, 4096), arena.Slice(24128, 768), arena.Slice(20032, 4864));

@@ -99,13 +99,13 @@ namespace Models
         {
             global::System.Span<float> arena = Arena;
             // gate: EfficientPWConv: 3x3 CBR x sigmoid gate: 6x12x20 -> 4x12x20
-            Layer0_gate(input, arena.Slice(9872, 960), arena.Slice(0, 1944));
-            observer?.OnActivation(sample, s_layers[0], arena.Slice(9872, 960));
+            Layer0_gate(input, arena.Slice(6512, 960), arena.Slice(0, 1944));
+            observer?.OnActivation(sample, s_layers[0], arena.Slice(6512, 960));
             // pyr: EfficientPyrPool proj 2, scales 2/1.5/1/0.5/0.1 +bias: 4x12x20 -> 3x12x20
-            Layer1_pyr(arena.Slice(9872, 960), arena.Slice(10832, 720), arena.Slice(0, 9864));
-            observer?.OnActivation(sample, s_layers[1], arena.Slice(10832, 720));
+            Layer1_pyr(arena.Slice(6512, 960), arena.Slice(7472, 720), arena.Slice(0, 6504));
+            observer?.OnActivation(sample, s_layers[1], arena.Slice(7472, 720));
             // up: bilinear resize (aligned corners): 3x12x20 -> 3x24x40
-            Layer2_up(arena.Slice(10832, 720), arena.Slice(11792, 2880));
+            Layer2_up(arena.Slice(7472, 720), arena.Slice(11792, 2880));
             observer?.OnActivation(sample, s_layers[2], arena.Slice(11792, 2880));
             // psp: PSP pool, 2 levels: 3x24x40 -> 3x24x40
             Layer3_psp(arena.Slice(11792, 2880), arena.Slice(14672, 2880), arena.Slice(0, 11788));
@@ -131,30 +131,25 @@ namespace Models
         {
             var p = scratch.Slice(0, 480);
             var cat = scratch.Slice(480, 2400);
-            var shuffled = scratch.Slice(2880, 2400);
-            var merged = scratch.Slice(5280, 480);
+            var merged = scratch.Slice(2880, 480);
             // projection: 1x1 4 -> 2, BN, PReLU
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 4, 12, 20, D(128, 8), p, 2, 12, 20, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: D(144, 2), slope: P(464, 2), scratch: default);
             // branch 0: scale 2 -> 24x40
-            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(2880, 1920), 24, 40);
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(2880, 1920), 2, 24, 40, P(224, 18), scratch.Slice(4800, 1920), 2, 24, 40, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(6720, 2248));
-            global::Espnet.Compiled.Cpu.Fast.FastResampling.AdaptiveAvgPool(scratch.Slice(4800, 1920), 2, 24, 40, cat.Slice(0, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.UpsampledDepthwisePool(p, 2, 12, 20, P(224, 18), 24, 40, cat.Slice(0, 480));
             // branch 1: scale 1.5 -> 18x30
-            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(2880, 1080), 18, 30);
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(2880, 1080), 2, 18, 30, P(256, 18), scratch.Slice(4800, 1080), 2, 18, 30, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(6720, 1344));
-            global::Espnet.Compiled.Cpu.Fast.FastResampling.AdaptiveAvgPool(scratch.Slice(4800, 1080), 2, 18, 30, cat.Slice(480, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.UpsampledDepthwisePool(p, 2, 12, 20, P(256, 18), 18, 30, cat.Slice(480, 480));
             // branch 2: scale 1 -> 12x20
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(p, 2, 12, 20, P(288, 18), cat.Slice(960, 480), 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(6720, 680));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(p, 2, 12, 20, P(288, 18), cat.Slice(960, 480), 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(3360, 680));
             // branch 3: scale 0.5 -> 6x10
             global::Espnet.Compiled.Cpu.Fast.FastResampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(2880, 120), 6, 10);
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(2880, 120), 2, 6, 10, P(320, 18), scratch.Slice(4800, 120), 2, 6, 10, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(6720, 256));
-            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(4800, 120), 2, 6, 10, cat.Slice(1440, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(2880, 120), 2, 6, 10, P(320, 18), scratch.Slice(3008, 120), 2, 6, 10, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(3360, 256));
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(3008, 120), 2, 6, 10, cat.Slice(1440, 480), 12, 20);
             // branch 4: scale 0.1 -> 5x5
             global::Espnet.Compiled.Cpu.Fast.FastResampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(2880, 50), 5, 5);
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(2880, 50), 2, 5, 5, P(352, 18), scratch.Slice(4800, 50), 2, 5, 5, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(6720, 162));
-            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(4800, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(2880, 50), 2, 5, 5, P(352, 18), scratch.Slice(2944, 50), 2, 5, 5, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: default, slope: default, scratch: scratch.Slice(3360, 162));
+            global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(scratch.Slice(2944, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
             // merge: BR, shuffle, grouped 3x3 CBR, 1x1
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 10, 12, 20, D(176, 90), merged, 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: D(272, 2), slope: P(720, 2), scratch: scratch.Slice(6720, 3144), input: new global::Espnet.Compiled.Cpu.Fast.InputTransform(5, P(512, 10), D(160, 10), P(496, 10), P(544, 10)));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 10, 12, 20, D(176, 90), merged, 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2, bias: D(272, 2), slope: P(720, 2), scratch: scratch.Slice(3360, 3144), input: new global::Espnet.Compiled.Cpu.Fast.InputTransform(5, P(512, 10), D(160, 10), P(496, 10), P(544, 10)));
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(merged, 2, 12, 20, P(736, 6), y, 3, 12, 20, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: P(752, 3), slope: default, scratch: default);
         }
 

@@ -122,8 +122,8 @@ namespace Models
         {
             var p = scratch.Slice(0, 480);
             var cat = scratch.Slice(480, 2400);
-            var shuffled = scratch.Slice(2880, 2400);
-            var merged = scratch.Slice(5280, 480);
+            var shuffled = scratch.Slice(3360, 2400);
+            var merged = scratch.Slice(2880, 480);
             // projection: 1x1 4 -> 2, BN, PReLU
             global::Espnet.Compiled.Cpu.Conv.Conv2d(x, 4, 12, 20, P(384, 8), p, 2, 12, 20, kernel: 1, stride: 1, dilation: 1, groups: 1);
             global::Espnet.Compiled.Cpu.Elementwise.BatchNorm(p, 2, 240, P(400, 2), P(416, 2), P(432, 2), P(448, 2), 1E-05f);
@@ -134,18 +134,18 @@ namespace Models
             global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(scratch.Slice(4800, 1920), 2, 24, 40, cat.Slice(0, 480), 12, 20);
             // branch 1: scale 1.5 -> 18x30
             global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(p, 2, 12, 20, scratch.Slice(2880, 1080), 18, 30);
-            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 1080), 2, 18, 30, P(256, 18), scratch.Slice(4800, 1080), 2, 18, 30, kernel: 3, stride: 1, dilation: 1, groups: 2);
-            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(scratch.Slice(4800, 1080), 2, 18, 30, cat.Slice(480, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 1080), 2, 18, 30, P(256, 18), scratch.Slice(3968, 1080), 2, 18, 30, kernel: 3, stride: 1, dilation: 1, groups: 2);
+            global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(scratch.Slice(3968, 1080), 2, 18, 30, cat.Slice(480, 480), 12, 20);
             // branch 2: scale 1 -> 12x20
             global::Espnet.Compiled.Cpu.Conv.Conv2d(p, 2, 12, 20, P(288, 18), cat.Slice(960, 480), 2, 12, 20, kernel: 3, stride: 1, dilation: 1, groups: 2);
             // branch 3: scale 0.5 -> 6x10
             global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(2880, 120), 6, 10);
-            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 120), 2, 6, 10, P(320, 18), scratch.Slice(4800, 120), 2, 6, 10, kernel: 3, stride: 1, dilation: 1, groups: 2);
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(4800, 120), 2, 6, 10, cat.Slice(1440, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 120), 2, 6, 10, P(320, 18), scratch.Slice(3008, 120), 2, 6, 10, kernel: 3, stride: 1, dilation: 1, groups: 2);
+            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(3008, 120), 2, 6, 10, cat.Slice(1440, 480), 12, 20);
             // branch 4: scale 0.1 -> 5x5
             global::Espnet.Compiled.Cpu.Resampling.AdaptiveAvgPool(p, 2, 12, 20, scratch.Slice(2880, 50), 5, 5);
-            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 50), 2, 5, 5, P(352, 18), scratch.Slice(4800, 50), 2, 5, 5, kernel: 3, stride: 1, dilation: 1, groups: 2);
-            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(4800, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
+            global::Espnet.Compiled.Cpu.Conv.Conv2d(scratch.Slice(2880, 50), 2, 5, 5, P(352, 18), scratch.Slice(2944, 50), 2, 5, 5, kernel: 3, stride: 1, dilation: 1, groups: 2);
+            global::Espnet.Compiled.Cpu.Resampling.BilinearAlignCorners(scratch.Slice(2944, 50), 2, 5, 5, cat.Slice(1920, 480), 12, 20);
             // merge: BR, shuffle, grouped 3x3 CBR, 1x1
             global::Espnet.Compiled.Cpu.Elementwise.BatchNorm(cat, 10, 240, P(480, 10), P(496, 10), P(512, 10), P(528, 10), 1E-05f);
             global::Espnet.Compiled.Cpu.Elementwise.PRelu(cat, 10, 240, P(544, 10));
