@@ -200,13 +200,12 @@ public sealed unsafe class TrainingContext
             }
             return;
         }
-        Gradients.BatchNormTraining(x, Batch, channels, plane, gamma, beta, eps, y, savedMean, savedInvStd, runningMean, runningVar);
+        FastTrainingElementwise.BatchNormTraining(x, Batch, channels, plane, gamma, beta, eps, y, savedMean, savedInvStd, runningMean, runningVar);
     }
 
     public void PRelu(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> slope)
     {
-        x.CopyTo(y);
-        for (int n = 0; n < Batch; n++) Elementwise.PRelu(y.Slice(n * channels * plane, channels * plane), channels, plane, slope);
+        FastTrainingElementwise.PRelu(x, y, Batch, channels, plane, slope);
     }
 
     public static void Sum(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Add(a, b, y);
@@ -282,7 +281,6 @@ public sealed unsafe class TrainingContext
     public void BatchNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> gamma,
         ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
     {
-        var dg = ScratchA(2 * channels);
         if (FreezeBatchNorm)
         {
             // y = (x - mean) * invStd * gamma + beta with constants: dx = dy * gamma * invStd.
@@ -304,24 +302,12 @@ public sealed unsafe class TrainingContext
             }
             return;
         }
-        var dxs = ScratchB(x.Length);
-        Gradients.BatchNormTrainingBackward(x, dy, Batch, channels, plane, gamma, savedMean, savedInvStd, dxs, dg.Slice(0, channels), dg.Slice(channels, channels));
-        AddInto(dgamma, dg.Slice(0, channels));
-        AddInto(dbeta, dg.Slice(channels, channels));
-        if (!dx.IsEmpty) AddInto(dx, dxs);
+        FastTrainingElementwise.BatchNormTrainingBackward(x, dy, Batch, channels, plane, gamma, savedMean, savedInvStd, dx, dgamma, dbeta);
     }
 
     public void PReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> slope, Span<float> dx, Span<float> dslope)
     {
-        int s = channels * plane;
-        var dxs = ScratchB(s);
-        var ds = ScratchA(channels);
-        for (int n = 0; n < Batch; n++)
-        {
-            Gradients.PRelu(x.Slice(n * s, s), dy.Slice(n * s, s), channels, plane, slope, dxs, ds);
-            AddInto(dslope, ds);
-            if (!dx.IsEmpty) AddInto(dx.Slice(n * s, s), dxs);
-        }
+        FastTrainingElementwise.PReluBackward(x, dy, Batch, channels, plane, slope, dx, dslope);
     }
 
     /// <summary>y = a + b: each gets dy.</summary>

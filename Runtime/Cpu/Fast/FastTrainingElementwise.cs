@@ -1,0 +1,285 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Espnet.Compiled.Cpu.Fast;
+
+/// <summary>
+/// The training pass's per-channel kernels over a whole batch (NCHW): BatchNorm in training mode (statistics,
+/// normalisation, backward) and PReLU (forward, backward with the slope's gradient). One work item per channel,
+/// so a channel's sums are made by one thread in one order (the same result for any thread count). Float32
+/// vectors, as PyTorch trains; each sum is taken in float over runs of at most <see cref="Run"/> values and the
+/// runs added in double, which keeps a 500,000-value channel sum as exact as the plain double kernels in
+/// <see cref="Gradients"/> (their oracle in Tests/Kernels/FastTrainingTests.cs) to float rounding.
+/// </summary>
+public static unsafe class FastTrainingElementwise
+{
+    private const int Run = 512;
+
+    /// <summary>
+    /// BatchNorm forward in training mode: the batch's mean and biased variance per channel, y = (x - mean) *
+    /// (gamma / sqrt(var + eps)) + beta; saves mean and 1/sqrt(var + eps); moves the running statistics by
+    /// <paramref name="momentum"/> (running variance with the unbiased estimate), as PyTorch does.
+    /// </summary>
+    public static void BatchNormTraining(ReadOnlySpan<float> x, int batch, int channels, int plane, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        double eps, Span<float> y, Span<float> savedMean, Span<float> savedInvStd, Span<float> runningMean, Span<float> runningVar, double momentum = 0.1)
+    {
+        long n = (long)batch * channels * plane;
+        if (x.Length < n || y.Length < n || gamma.Length < channels || beta.Length < channels || savedMean.Length < channels
+            || savedInvStd.Length < channels || runningMean.Length < channels || runningVar.Length < channels)
+            throw new ArgumentException($"BatchNormTraining: spans too short for {batch} x {channels} channels of {plane}.");
+        fixed (float* px = x, py = y, pg = gamma, pb = beta, pm = savedMean, ps = savedInvStd, prm = runningMean, prv = runningVar)
+        {
+            var a = new Args
+            {
+                X = px, Y = py, Gamma = pg, Beta = pb, Mean = pm, InvStd = ps, RunningMean = prm, RunningVar = prv,
+                Batch = batch, Channels = channels, Plane = plane, Eps = eps, Momentum = momentum,
+            };
+            Workers.For(&a, &NormItem, channels, 3 * n);
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="BatchNormTraining"/>: with xhat = (x - mean) * invStd over the m values of a channel,
+    /// dgamma += sum(dy * xhat), dbeta += sum(dy), and (dx non-empty) dx += gamma * invStd * (dy - dbeta/m - xhat * dgamma/m).
+    /// </summary>
+    public static void BatchNormTrainingBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
+    {
+        long n = (long)batch * channels * plane;
+        if (x.Length < n || dy.Length < n || (!dx.IsEmpty && dx.Length < n) || gamma.Length < channels || savedMean.Length < channels
+            || savedInvStd.Length < channels || dgamma.Length < channels || dbeta.Length < channels)
+            throw new ArgumentException($"BatchNormTrainingBackward: spans too short for {batch} x {channels} channels of {plane}.");
+        fixed (float* px = x, pdy = dy, pdx = dx, pg = gamma, pm = savedMean, ps = savedInvStd, pdg = dgamma, pdb = dbeta)
+        {
+            var a = new Args
+            {
+                X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pg, Mean = pm, InvStd = ps, DGamma = pdg, DBeta = pdb,
+                Batch = batch, Channels = channels, Plane = plane,
+            };
+            Workers.For(&a, &NormBackwardItem, channels, 3 * n);
+        }
+    }
+
+    /// <summary>y = x &gt; 0 ? x : slope * x per channel, over the batch.</summary>
+    public static void PRelu(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane, ReadOnlySpan<float> slope)
+    {
+        long n = (long)batch * channels * plane;
+        if (x.Length < n || y.Length < n || slope.Length < channels)
+            throw new ArgumentException($"PRelu: spans too short for {batch} x {channels} channels of {plane}.");
+        fixed (float* px = x, py = y, pa = slope)
+        {
+            var a = new Args { X = px, Y = py, Gamma = pa, Batch = batch, Channels = channels, Plane = plane };
+            Workers.For(&a, &PReluItem, channels, n);
+        }
+    }
+
+    /// <summary>Backward of <see cref="PRelu"/>: dx += x &gt; 0 ? dy : slope * dy (dx non-empty), dslope += sum over x &lt;= 0 of x * dy.</summary>
+    public static void PReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane, ReadOnlySpan<float> slope,
+        Span<float> dx, Span<float> dslope)
+    {
+        long n = (long)batch * channels * plane;
+        if (x.Length < n || dy.Length < n || (!dx.IsEmpty && dx.Length < n) || slope.Length < channels || dslope.Length < channels)
+            throw new ArgumentException($"PReluBackward: spans too short for {batch} x {channels} channels of {plane}.");
+        fixed (float* px = x, pdy = dy, pdx = dx, pa = slope, pds = dslope)
+        {
+            var a = new Args { X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pa, DGamma = pds, Batch = batch, Channels = channels, Plane = plane };
+            Workers.For(&a, &PReluBackwardItem, channels, 2 * n);
+        }
+    }
+
+    private struct Args
+    {
+        public float* X, Y, Dx, Gamma, Beta, Mean, InvStd, RunningMean, RunningVar, DGamma, DBeta;
+        public int Batch, Channels, Plane;
+        public double Eps, Momentum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NormItem(void* state, int c)
+    {
+        ref Args a = ref *(Args*)state;
+        int plane = a.Plane;
+        long m = (long)a.Batch * plane;
+        double sum = 0;
+        for (int n = 0; n < a.Batch; n++) sum += Sum(a.X + ((nint)n * a.Channels + c) * plane, plane);
+        double mean = sum / m;
+        float meanF = (float)mean;
+        double squares = 0;
+        for (int n = 0; n < a.Batch; n++) squares += SquaredDeviations(a.X + ((nint)n * a.Channels + c) * plane, plane, meanF);
+        // The deviations were taken from the float mean: correct for its rounding (sum of (x - mf)^2 = S + m (mean - mf)^2).
+        double shift = mean - meanF;
+        squares = Math.Max(0, squares - m * shift * shift);
+        double variance = squares / m, invStd = 1 / Math.Sqrt(variance + a.Eps);
+        float scale = (float)(invStd * a.Gamma[c]), beta = a.Beta[c];
+        var vm = Vector256.Create(meanF);
+        var vs = Vector256.Create(scale);
+        var vb = Vector256.Create(beta);
+        for (int n = 0; n < a.Batch; n++)
+        {
+            nint at = ((nint)n * a.Channels + c) * plane;
+            float* x = a.X + at, y = a.Y + at;
+            int i = 0;
+            for (; i + 8 <= plane; i += 8) ((Vector256.Load(x + i) - vm) * vs + vb).Store(y + i);
+            for (; i < plane; i++) y[i] = (x[i] - meanF) * scale + beta;
+        }
+        a.Mean[c] = meanF;
+        a.InvStd[c] = (float)invStd;
+        double unbiased = m > 1 ? squares / (m - 1) : variance;
+        a.RunningMean[c] = (float)((1 - a.Momentum) * a.RunningMean[c] + a.Momentum * mean);
+        a.RunningVar[c] = (float)((1 - a.Momentum) * a.RunningVar[c] + a.Momentum * unbiased);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NormBackwardItem(void* state, int c)
+    {
+        ref Args a = ref *(Args*)state;
+        int plane = a.Plane;
+        long m = (long)a.Batch * plane;
+        float mean = a.Mean[c];
+        double invStd = a.InvStd[c], sumDy = 0, sumDyDev = 0;
+        for (int n = 0; n < a.Batch; n++)
+        {
+            nint at = ((nint)n * a.Channels + c) * plane;
+            sumDy += Sum(a.Y + at, plane);
+            sumDyDev += DotDeviations(a.Y + at, a.X + at, plane, mean);
+        }
+        double sumDyXhat = sumDyDev * invStd;
+        a.DGamma[c] += (float)sumDyXhat;
+        a.DBeta[c] += (float)sumDy;
+        if (a.Dx == null) return;
+        double g = a.Gamma[c] * invStd;
+        // dx += g * dy - g * sumDy / m - g * invStd * sumDyXhat / m * (x - mean)
+        float k0 = (float)g, k1 = (float)(-g * sumDy / m), k2 = (float)(-g * invStd * sumDyXhat / m);
+        var v0 = Vector256.Create(k0);
+        var v1 = Vector256.Create(k1);
+        var v2 = Vector256.Create(k2);
+        var vm = Vector256.Create(mean);
+        for (int n = 0; n < a.Batch; n++)
+        {
+            nint at = ((nint)n * a.Channels + c) * plane;
+            float* x = a.X + at, dy = a.Y + at, dx = a.Dx + at;
+            int i = 0;
+            for (; i + 8 <= plane; i += 8)
+                (Vector256.Load(dx + i) + (Vector256.Load(dy + i) * v0 + v1 + (Vector256.Load(x + i) - vm) * v2)).Store(dx + i);
+            for (; i < plane; i++) dx[i] += dy[i] * k0 + k1 + (x[i] - mean) * k2;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PReluItem(void* state, int c)
+    {
+        ref Args a = ref *(Args*)state;
+        int plane = a.Plane;
+        float s = a.Gamma[c];
+        var vs = Vector256.Create(s);
+        for (int n = 0; n < a.Batch; n++)
+        {
+            nint at = ((nint)n * a.Channels + c) * plane;
+            float* x = a.X + at, y = a.Y + at;
+            int i = 0;
+            for (; i + 8 <= plane; i += 8)
+            {
+                var v = Vector256.Load(x + i);
+                Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, v * vs).Store(y + i);
+            }
+            for (; i < plane; i++) y[i] = x[i] > 0 ? x[i] : s * x[i];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PReluBackwardItem(void* state, int c)
+    {
+        ref Args a = ref *(Args*)state;
+        int plane = a.Plane;
+        float s = a.Gamma[c];
+        var vs = Vector256.Create(s);
+        double total = 0;
+        for (int n = 0; n < a.Batch; n++)
+        {
+            nint at = ((nint)n * a.Channels + c) * plane;
+            float* x = a.X + at, dy = a.Y + at, dx = a.Dx == null ? null : a.Dx + at;
+            for (int start = 0; start < plane; start += Run)
+            {
+                int end = Math.Min(plane, start + Run), i = start;
+                var acc = Vector256<float>.Zero;
+                float tail = 0;
+                for (; i + 8 <= end; i += 8)
+                {
+                    var v = Vector256.Load(x + i);
+                    var d = Vector256.Load(dy + i);
+                    var positive = Vector256.GreaterThan(v, Vector256<float>.Zero);
+                    acc += Vector256.ConditionalSelect(positive, Vector256<float>.Zero, v * d);
+                    if (dx != null) (Vector256.Load(dx + i) + Vector256.ConditionalSelect(positive, d, d * vs)).Store(dx + i);
+                }
+                for (; i < end; i++)
+                {
+                    if (x[i] > 0)
+                    {
+                        if (dx != null) dx[i] += dy[i];
+                    }
+                    else
+                    {
+                        if (dx != null) dx[i] += s * dy[i];
+                        tail += x[i] * dy[i];
+                    }
+                }
+                total += (double)Vector256.Sum(acc) + tail;
+            }
+        }
+        a.DGamma[c] += (float)total;
+    }
+
+    /// <summary>Sum of n floats: float vectors over runs of <see cref="Run"/>, the runs added in double.</summary>
+    private static double Sum(float* p, int n)
+    {
+        double total = 0;
+        for (int start = 0; start < n; start += Run)
+        {
+            int end = Math.Min(n, start + Run), i = start;
+            var acc = Vector256<float>.Zero;
+            float tail = 0;
+            for (; i + 8 <= end; i += 8) acc += Vector256.Load(p + i);
+            for (; i < end; i++) tail += p[i];
+            total += (double)Vector256.Sum(acc) + tail;
+        }
+        return total;
+    }
+
+    /// <summary>Sum of (p[i] - mean)^2, as <see cref="Sum"/> sums.</summary>
+    private static double SquaredDeviations(float* p, int n, float mean)
+    {
+        double total = 0;
+        var vm = Vector256.Create(mean);
+        for (int start = 0; start < n; start += Run)
+        {
+            int end = Math.Min(n, start + Run), i = start;
+            var acc = Vector256<float>.Zero;
+            float tail = 0;
+            for (; i + 8 <= end; i += 8)
+            {
+                var d = Vector256.Load(p + i) - vm;
+                acc += d * d;
+            }
+            for (; i < end; i++) tail += (p[i] - mean) * (p[i] - mean);
+            total += (double)Vector256.Sum(acc) + tail;
+        }
+        return total;
+    }
+
+    /// <summary>Sum of dy[i] * (x[i] - mean), as <see cref="Sum"/> sums.</summary>
+    private static double DotDeviations(float* dy, float* x, int n, float mean)
+    {
+        double total = 0;
+        var vm = Vector256.Create(mean);
+        for (int start = 0; start < n; start += Run)
+        {
+            int end = Math.Min(n, start + Run), i = start;
+            var acc = Vector256<float>.Zero;
+            float tail = 0;
+            for (; i + 8 <= end; i += 8) acc += Vector256.Load(dy + i) * (Vector256.Load(x + i) - vm);
+            for (; i < end; i++) tail += dy[i] * (x[i] - mean);
+            total += (double)Vector256.Sum(acc) + tail;
+        }
+        return total;
+    }
+}
