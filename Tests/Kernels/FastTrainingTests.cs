@@ -4,6 +4,7 @@ using Espnet.Compiled.Cpu.Fast;
 namespace Espnet.Compiled.Tests.Kernels;
 
 /// <summary>The training pass's row-vector convolutions against the plain kernels (double accumulation), over edge classes.</summary>
+[Collection(nameof(KernelSettings))]
 public sealed class FastTrainingTests
 {
     // cin, cout, groups, kernel, dilation, h, w, stride
@@ -51,6 +52,33 @@ public sealed class FastTrainingTests
         FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, ho, wo, dw, kernel, stride, dilation, groups);
         Gradients.Conv2dWeight(x, cin, h, w, dy, cout, ho, wo, dwPlain, kernel, stride, dilation, groups);
         Check(dw, dwPlain, "weight gradient", seed);
+    }
+
+    /// <summary>
+    /// The register-blocked 3x3 weight gradient (planes of 1024 and more) at both vector widths: output channels in
+    /// pairs and one left over, rows ending mid-vector, dilations up to beyond the map, groups and depth-wise.
+    /// </summary>
+    [Theory]
+    [InlineData(25, 25, 1, 1, 32, 64)]     // an ESP branch, shorter
+    [InlineData(9, 5, 1, 2, 33, 40)]       // odd output count, rows ending mid-vector
+    [InlineData(6, 6, 6, 4, 40, 37)]       // depth-wise
+    [InlineData(8, 12, 4, 3, 29, 45)]      // grouped
+    [InlineData(4, 4, 1, 16, 24, 50)]      // dilation beyond the map's height
+    public void Blocked_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int dilation, int h, int w)
+    {
+        int seed = HashCode.Combine(cin, cout, groups, dilation, h, w, 9) & 0xffff;
+        var rng = new Random(seed);
+        float[] Random(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        float[] x = Random(cin * h * w), dy = Random(cout * h * w);
+        var plain = new float[cout * cin / groups * 9];
+        Gradients.Conv2dWeight(x, cin, h, w, dy, cout, h, w, plain, 3, 1, dilation, groups);
+        foreach (bool wide in new[] { false, true })
+            using (KernelSettings.Width(wide))
+            {
+                var dw = new float[plain.Length];
+                FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, h, w, dw, 3, 1, dilation, groups);
+                Check(dw, plain, $"blocked weight gradient {(wide ? 512 : 256)}-bit", seed);
+            }
     }
 
     /// <summary>float32 sums of up to a few hundred terms against double ones: within 1e-5 of the largest value.</summary>

@@ -10,7 +10,7 @@ namespace Espnet.Compiled.Cpu.Fast;
 /// which makes its rows contiguous again; other strides go to the plain kernels. One sample at a time;
 /// checked against the plain kernels (Tests/Kernels/FastTrainingTests.cs).
 /// </summary>
-public static class FastTraining
+public static unsafe partial class FastTraining
 {
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups, Span<float> scratch = default)
@@ -116,6 +116,11 @@ public static class FastTraining
         if (stride != 1 || ho != h || wo != w)
         {
             Gradients.Conv2dWeight(x, cin, h, w, dy, cout, ho, wo, dweight, kernel, stride, dilation, groups);
+            return;
+        }
+        if (kernel == 3 && h * w >= BlockedWeightPlane)
+        {
+            Weight3x3Blocked(x, cin, h, w, dy, cout, dweight, dilation, groups);
             return;
         }
         int cinG = cin / groups, coutG = cout / groups, plane = h * w, pad = (kernel - 1) / 2 * dilation;

@@ -26,6 +26,8 @@ internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     static abstract TSelf FusedMultiplyAdd(TSelf a, TSelf b, TSelf c);
     static abstract TSelf Add(TSelf a, TSelf b);
     static abstract TSelf Subtract(TSelf a, TSelf b);
+    /// <summary>The lanes added together.</summary>
+    static abstract float Sum(TSelf v);
     /// <summary>A lane index vector (ints, held in a float vector's bits) for <see cref="Permute2"/>.</summary>
     static abstract TSelf LoadIndex(int* p);
     /// <summary>Lane i of the result is lane index[i] of the 2 x Count lanes of (lo, hi).</summary>
@@ -50,6 +52,7 @@ internal readonly unsafe struct V256(Vector256<float> v) : IVec<V256>
         new(Fma.IsSupported ? Fma.MultiplyAdd(a._v, b._v, c._v) : a._v * b._v + c._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Add(V256 a, V256 b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Subtract(V256 a, V256 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(V256 v) => Vector256.Sum(v._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 LoadIndex(int* p) => new(Vector256.Load(p).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Permute2(V256 lo, V256 hi, V256 index)
@@ -85,6 +88,7 @@ internal readonly unsafe struct V512(Vector512<float> v) : IVec<V512>
         new(Avx512F.IsSupported ? Avx512F.FusedMultiplyAdd(a._v, b._v, c._v) : a._v * b._v + c._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Add(V512 a, V512 b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Subtract(V512 a, V512 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(V512 v) => Vector512.Sum(v._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 LoadIndex(int* p) => new(Vector512.Load(p).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Permute2(V512 lo, V512 hi, V512 index) => new(Avx512F.PermuteVar16x32x2(lo._v, index._v.AsInt32(), hi._v));

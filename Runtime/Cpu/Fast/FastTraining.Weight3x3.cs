@@ -1,0 +1,103 @@
+using System.Runtime.CompilerServices;
+
+namespace Espnet.Compiled.Cpu.Fast;
+
+public static unsafe partial class FastTraining
+{
+    /// <summary>Planes below this run the per-tap dot products (a blocked kernel's setup costs more there).</summary>
+    private const int BlockedWeightPlane = 1024;
+
+    /// <summary>
+    /// dweight of a stride-1 3x3 convolution (any dilation, groups), register-blocked: for each input channel,
+    /// padded once into this thread's buffer, two output channels x nine taps are 18 vector accumulators fed by
+    /// one pass over dy's rows (two loads of dy and nine of x per eighteen multiply-adds, where the per-tap dot
+    /// products made two loads per multiply-add and read each map nine times). A lane's float sum covers at
+    /// most ~64 products before it is added into a double total.
+    /// </summary>
+    private static void Weight3x3Blocked(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout,
+        Span<float> dweight, int dilation, int groups)
+    {
+        if (Simd.Use512) Weight3x3Blocked<V512>(x, cin, h, w, dy, cout, dweight, dilation, groups);
+        else Weight3x3Blocked<V256>(x, cin, h, w, dy, cout, dweight, dilation, groups);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Weight3x3Blocked<TV>(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout,
+        Span<float> dweight, int dilation, int groups) where TV : struct, IVec<TV>
+    {
+        int cinG = cin / groups, coutG = cout / groups, plane = h * w, d = dilation, L = TV.Count;
+        int rowLength = w + 2 * d, paddedPlane = (h + 2 * d) * rowLength;
+        // Rows of dy per float run: about 64 products per lane.
+        int rowsPerRun = Math.Max(1, 64 * L / Math.Max(1, w));
+        float* padded = ThreadBuffer.Get(paddedPlane + rowLength + 64);
+        double* sums = stackalloc double[18];
+        fixed (float* px = x, pdy = dy, pdw = dweight)
+        {
+            for (int g = 0; g < groups; g++)
+                for (int c = 0; c < cinG; c++)
+                {
+                    // Channel c of group g, zero-padded by d on every side.
+                    float* src = px + (nint)(g * cinG + c) * plane;
+                    new Span<float>(padded, paddedPlane + rowLength + 64).Clear();
+                    for (int r = 0; r < h; r++)
+                        Buffer.MemoryCopy(src + (nint)r * w, padded + (nint)(r + d) * rowLength + d, (long)w * 4, (long)w * 4);
+                    for (int oc = 0; oc < coutG; oc += 2)
+                    {
+                        int o0 = g * coutG + oc;
+                        bool pair = oc + 1 < coutG;
+                        float* g0 = pdy + (nint)o0 * plane, g1 = pair ? g0 + plane : g0;
+                        new Span<double>(sums, 18).Clear();
+                        for (int r0 = 0; r0 < h; r0 += rowsPerRun)
+                        {
+                            int r1 = Math.Min(h, r0 + rowsPerRun);
+                            TV a00 = default, a01 = default, a02 = default, a03 = default, a04 = default, a05 = default, a06 = default, a07 = default, a08 = default;
+                            TV a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default, a16 = default, a17 = default, a18 = default;
+                            for (int r = r0; r < r1; r++)
+                            {
+                                float* q0 = padded + (nint)r * rowLength, q1 = q0 + (nint)d * rowLength, q2 = q1 + (nint)d * rowLength;
+                                float* d0 = g0 + (nint)r * w, d1 = g1 + (nint)r * w;
+                                for (int ox = 0; ox < w; ox += L)
+                                {
+                                    TV v0, v1;
+                                    if (ox + L <= w)
+                                    {
+                                        v0 = TV.Load(d0 + ox);
+                                        v1 = TV.Load(d1 + ox);
+                                    }
+                                    else
+                                    {
+                                        // The row's last columns: dy's lanes past the row are zero, so x's there add nothing.
+                                        v0 = TV.LoadFirst(d0 + ox, w - ox);
+                                        v1 = TV.LoadFirst(d1 + ox, w - ox);
+                                    }
+                                    float* p = q0 + ox;
+                                    var t = TV.Load(p); a00 = TV.FusedMultiplyAdd(t, v0, a00); a10 = TV.FusedMultiplyAdd(t, v1, a10);
+                                    t = TV.Load(p + d); a01 = TV.FusedMultiplyAdd(t, v0, a01); a11 = TV.FusedMultiplyAdd(t, v1, a11);
+                                    t = TV.Load(p + 2 * d); a02 = TV.FusedMultiplyAdd(t, v0, a02); a12 = TV.FusedMultiplyAdd(t, v1, a12);
+                                    p = q1 + ox;
+                                    t = TV.Load(p); a03 = TV.FusedMultiplyAdd(t, v0, a03); a13 = TV.FusedMultiplyAdd(t, v1, a13);
+                                    t = TV.Load(p + d); a04 = TV.FusedMultiplyAdd(t, v0, a04); a14 = TV.FusedMultiplyAdd(t, v1, a14);
+                                    t = TV.Load(p + 2 * d); a05 = TV.FusedMultiplyAdd(t, v0, a05); a15 = TV.FusedMultiplyAdd(t, v1, a15);
+                                    p = q2 + ox;
+                                    t = TV.Load(p); a06 = TV.FusedMultiplyAdd(t, v0, a06); a16 = TV.FusedMultiplyAdd(t, v1, a16);
+                                    t = TV.Load(p + d); a07 = TV.FusedMultiplyAdd(t, v0, a07); a17 = TV.FusedMultiplyAdd(t, v1, a17);
+                                    t = TV.Load(p + 2 * d); a08 = TV.FusedMultiplyAdd(t, v0, a08); a18 = TV.FusedMultiplyAdd(t, v1, a18);
+                                }
+                            }
+                            sums[0] += TV.Sum(a00); sums[1] += TV.Sum(a01); sums[2] += TV.Sum(a02); sums[3] += TV.Sum(a03); sums[4] += TV.Sum(a04);
+                            sums[5] += TV.Sum(a05); sums[6] += TV.Sum(a06); sums[7] += TV.Sum(a07); sums[8] += TV.Sum(a08);
+                            sums[9] += TV.Sum(a10); sums[10] += TV.Sum(a11); sums[11] += TV.Sum(a12); sums[12] += TV.Sum(a13); sums[13] += TV.Sum(a14);
+                            sums[14] += TV.Sum(a15); sums[15] += TV.Sum(a16); sums[16] += TV.Sum(a17); sums[17] += TV.Sum(a18);
+                        }
+                        float* w0 = pdw + ((nint)o0 * cinG + c) * 9;
+                        for (int t = 0; t < 9; t++) w0[t] = (float)sums[t];
+                        if (pair)
+                        {
+                            float* w1 = pdw + ((nint)(o0 + 1) * cinG + c) * 9;
+                            for (int t = 0; t < 9; t++) w1[t] = (float)sums[9 + t];
+                        }
+                    }
+                }
+        }
+    }
+}
