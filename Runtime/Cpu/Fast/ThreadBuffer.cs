@@ -14,6 +14,12 @@ internal static unsafe class ThreadBuffer
     /// <summary>At least <paramref name="floats"/> floats for this thread, valid until its next call; zeroed when first allocated.</summary>
     public static float* Get(long floats) => (t_owner ??= new Owner()).Get(floats);
 
+    /// <summary>
+    /// Makes this thread's (small, managed) owner now: a worker calls it as it starts, so its first work item
+    /// allocates nothing on the GC heap (the buffer itself is native).
+    /// </summary>
+    public static void Prepare() => t_owner ??= new Owner();
+
     private sealed class Owner
     {
         private float* _floats;

@@ -119,6 +119,7 @@ public static unsafe class Workers
 
     private static void HelperLoop()
     {
+        ThreadBuffer.Prepare();
         while (true)
         {
             // A forward pass is a few hundred calls in a row: spin for a while (about 0.1 ms) before sleeping, so
