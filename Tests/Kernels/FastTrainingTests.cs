@@ -81,6 +81,29 @@ public sealed class FastTrainingTests
             }
     }
 
+    /// <summary>The blocked 1x1 weight gradient at both widths: channel counts off the blocks of four, groups, planes ending mid-vector.</summary>
+    [Theory]
+    [InlineData(13, 7, 1, 37, 41)]
+    [InlineData(16, 16, 4, 33, 35)]
+    [InlineData(64, 32, 4, 32, 32)]
+    [InlineData(3, 2, 1, 1, 1031)]
+    public void Blocked_pointwise_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int h, int w)
+    {
+        int seed = HashCode.Combine(cin, cout, groups, h, w, 11) & 0xffff;
+        var rng = new Random(seed);
+        float[] Random(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        float[] x = Random(cin * h * w), dy = Random(cout * h * w);
+        var plain = new float[cout * cin / groups];
+        Gradients.Conv2dWeight(x, cin, h, w, dy, cout, h, w, plain, 1, 1, 1, groups);
+        foreach (bool wide in new[] { false, true })
+            using (KernelSettings.Width(wide))
+            {
+                var dw = new float[plain.Length];
+                FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, h, w, dw, 1, 1, 1, groups);
+                Check(dw, plain, $"blocked 1x1 weight gradient {(wide ? 512 : 256)}-bit", seed);
+            }
+    }
+
     /// <summary>float32 sums of up to a few hundred terms against double ones: within 1e-5 of the largest value.</summary>
     private static void Check(float[] ours, float[] plain, string what, int seed)
     {

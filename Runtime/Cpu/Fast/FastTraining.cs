@@ -118,6 +118,11 @@ public static unsafe partial class FastTraining
             Gradients.Conv2dWeight(x, cin, h, w, dy, cout, ho, wo, dweight, kernel, stride, dilation, groups);
             return;
         }
+        if (kernel == 1 && h * w >= BlockedWeightPlane)
+        {
+            WeightPointwiseBlocked(x, cin, h * w, dy, cout, dweight, groups);
+            return;
+        }
         if (kernel == 3 && h * w >= BlockedWeightPlane)
         {
             Weight3x3Blocked(x, cin, h, w, dy, cout, dweight, dilation, groups);
