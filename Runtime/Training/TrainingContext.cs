@@ -49,7 +49,8 @@ public sealed unsafe class TrainingContext
         return _scratchB.AsSpan(0, length);
     }
 
-    private static void AddInto(Span<float> destination, ReadOnlySpan<float> values) => TensorPrimitives.Add(destination, values, destination);
+    /// <summary>destination += values, spread over the workers (never call it from inside a work item).</summary>
+    private static void AddInto(Span<float> destination, ReadOnlySpan<float> values) => FastElementwise.Add(destination, values, destination);
 
     public static void Clear(Span<float> gradient) => gradient.Clear();
 
@@ -208,7 +209,7 @@ public sealed unsafe class TrainingContext
         FastTrainingElementwise.PRelu(x, y, Batch, channels, plane, slope);
     }
 
-    public static void Sum(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Add(a, b, y);
+    public static void Sum(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => FastElementwise.Add(a, b, y);
 
     public void AvgPool(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
