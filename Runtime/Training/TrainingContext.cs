@@ -214,7 +214,7 @@ public sealed unsafe class TrainingContext
     public void AvgPool(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         for (int n = 0; n < Batch; n++)
-            Elementwise.AvgPool3x3S2(x.Slice(n * channels * h * w, channels * h * w), channels, h, w, y.Slice(n * channels * ho * wo, channels * ho * wo), ho, wo);
+            FastElementwise.AvgPool3x3S2(x.Slice(n * channels * h * w, channels * h * w), channels, h, w, y.Slice(n * channels * ho * wo, channels * ho * wo), ho, wo);
     }
 
     public void GlobalAvgPool(ReadOnlySpan<float> x, int channels, int plane, Span<float> y)
@@ -320,13 +320,7 @@ public sealed unsafe class TrainingContext
 
     public void AvgPoolBackward(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
     {
-        int xs = channels * h * w, ys = channels * ho * wo;
-        var dxs = ScratchB(xs);
-        for (int n = 0; n < Batch; n++)
-        {
-            Gradients.AvgPool3x3S2(dy.Slice(n * ys, ys), channels, h, w, ho, wo, dxs);
-            AddInto(dx.Slice(n * xs, xs), dxs);
-        }
+        FastTrainingElementwise.AvgPool3x3S2Backward(dy, Batch, channels, h, w, ho, wo, dx);
     }
 
     public void GlobalAvgPoolBackward(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx)

@@ -81,6 +81,29 @@ public sealed class FastTrainingElementwiseTests
         Compare.AssertClose(dslope, (ReadOnlySpan<float>)dsRef, "prelu dslope " + what, 1e-5 * Math.Sqrt(batch * plane));
     }
 
+    [Theory]
+    [InlineData(1, 2, 5, 7)]
+    [InlineData(3, 4, 16, 16)]
+    [InlineData(2, 3, 13, 37)]
+    [InlineData(2, 1, 1, 2)]
+    public void AvgPool_backward_matches_the_plain_kernel(int batch, int channels, int h, int w)
+    {
+        int seed = HashCode.Combine(batch, channels, h, w, 13) & 0xffff;
+        var rng = new Random(seed);
+        int ho = (h - 1) / 2 + 1, wo = (w - 1) / 2 + 1, xs = channels * h * w, ys = channels * ho * wo;
+        float[] dy = Values(rng, batch * ys, 1, 0), dxStart = Values(rng, batch * xs, 1, 0);
+        var dx = (float[])dxStart.Clone();
+        using (KernelSettings.Threads(2)) FastTrainingElementwise.AvgPool3x3S2Backward(dy, batch, channels, h, w, ho, wo, dx);
+        var expected = (float[])dxStart.Clone();
+        var one = new float[xs];
+        for (int b = 0; b < batch; b++)
+        {
+            Gradients.AvgPool3x3S2(dy.AsSpan(b * ys, ys), channels, h, w, ho, wo, one);
+            for (int i = 0; i < xs; i++) expected[b * xs + i] += one[i];
+        }
+        Compare.AssertClose(dx, (ReadOnlySpan<float>)expected, $"avgpool backward batch {batch}, {channels}x{h}x{w} (seed {seed})", 1e-6);
+    }
+
     private static (float[] Y, float[] Mean, float[] InvStd, float[] RunMean, float[] RunVar, float[] Dx, float[] DGamma, float[] DBeta) RunFast(
         float[] x, float[] dy, float[] gamma, float[] beta, float[] dxStart, int batch, int channels, int plane, int threads)
     {

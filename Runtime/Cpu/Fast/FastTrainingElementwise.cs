@@ -87,6 +87,58 @@ public static unsafe class FastTrainingElementwise
         }
     }
 
+    /// <summary>
+    /// Backward of 3x3, stride 2, pad 1 average pooling with the padding counted (divisor 9), over the batch:
+    /// dx += (sum of dy over the windows each input lies in) / 9. An even input row or column lies in one window
+    /// (k for 2k), an odd one in two (k and k + 1 for 2k + 1).
+    /// </summary>
+    public static void AvgPool3x3S2Backward(ReadOnlySpan<float> dy, int batch, int channels, int h, int w, int ho, int wo, Span<float> dx)
+    {
+        if (ho != (h - 1) / 2 + 1 || wo != (w - 1) / 2 + 1 || dy.Length < (long)batch * channels * ho * wo || dx.Length < (long)batch * channels * h * w)
+            throw new ArgumentException("AvgPool3x3S2Backward: spans or sizes do not agree.");
+        fixed (float* pdy = dy, pdx = dx)
+        {
+            var a = new PoolArgs { Dy = pdy, Dx = pdx, H = h, W = w, Ho = ho, Wo = wo };
+            Workers.For(&a, &PoolBackwardItem, batch * channels, (long)batch * channels * h * w);
+        }
+    }
+
+    private struct PoolArgs
+    {
+        public float* Dy, Dx;
+        public int H, W, Ho, Wo;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PoolBackwardItem(void* state, int plane)
+    {
+        ref PoolArgs a = ref *(PoolArgs*)state;
+        int h = a.H, w = a.W, ho = a.Ho, wo = a.Wo;
+        float* dy = a.Dy + (nint)plane * ho * wo, dx = a.Dx + (nint)plane * h * w;
+        float* rows = stackalloc float[wo + 1];
+        for (int iy = 0; iy < h; iy++)
+        {
+            // The windows' rows this input row lies in, summed.
+            int k = iy >> 1;
+            float* first = dy + (nint)k * wo;
+            if ((iy & 1) == 1 && k + 1 < ho)
+            {
+                float* second = first + wo;
+                for (int j = 0; j < wo; j++) rows[j] = first[j] + second[j];
+            }
+            else
+                for (int j = 0; j < wo; j++) rows[j] = first[j];
+            rows[wo] = 0;
+            float* d = dx + (nint)iy * w;
+            for (int ix = 0; ix < w; ix++)
+            {
+                int q = ix >> 1;
+                float v = (ix & 1) == 0 ? rows[q] : rows[q] + rows[q + 1];
+                d[ix] += v / 9f;
+            }
+        }
+    }
+
     private struct Args
     {
         public float* X, Y, Dx, Gamma, Beta, Mean, InvStd, RunningMean, RunningVar, DGamma, DBeta;
