@@ -27,13 +27,7 @@ public static unsafe class FastResampling
         // Per output column: its left source column and weight, computed once (on this stack: the workers read it while we wait).
         int* left = stackalloc int[wo];
         float* weight = stackalloc float[wo];
-        float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
-        for (int j = 0; j < wo; j++)
-        {
-            float src = sx * j;
-            left[j] = Math.Min((int)src, w - 1);
-            weight[j] = src - left[j];
-        }
+        BlendColumns(w, wo, left, weight);
         fixed (float* px = x, py = y)
         {
             var a = new Args { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo, Left = left, Weight = weight };
@@ -55,15 +49,33 @@ public static unsafe class FastResampling
         // Per output column: its window [first, end) of source columns, computed once.
         int* first = stackalloc int[wo];
         int* end = stackalloc int[wo];
-        for (int j = 0; j < wo; j++)
-        {
-            first[j] = j * w / wo;
-            end[j] = ((j + 1) * w + wo - 1) / wo;
-        }
+        WindowColumns(w, wo, first, end);
         fixed (float* px = x, py = y)
         {
             var a = new Args { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo, Left = first, End = end };
             Workers.For(&a, &PoolItem, channels * ho, (long)channels * h * w);
+        }
+    }
+
+    /// <summary>Per output column of a w -> wo aligned-corners resize: its left source column and blend weight.</summary>
+    private static void BlendColumns(int w, int wo, int* left, float* weight)
+    {
+        float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
+        for (int j = 0; j < wo; j++)
+        {
+            float src = sx * j;
+            left[j] = Math.Min((int)src, w - 1);
+            weight[j] = src - left[j];
+        }
+    }
+
+    /// <summary>Per output column of a w -> wo adaptive pooling: its window [first, end) of source columns.</summary>
+    private static void WindowColumns(int w, int wo, int* first, int* end)
+    {
+        for (int j = 0; j < wo; j++)
+        {
+            first[j] = j * w / wo;
+            end[j] = ((j + 1) * w + wo - 1) / wo;
         }
     }
 
@@ -84,20 +96,10 @@ public static unsafe class FastResampling
             throw new ArgumentException($"UpsampledDepthwisePool: {hs}x{ws} is not an upsampling of {h}x{w} this kernel runs.");
         int* left = stackalloc int[ws];
         float* blend = stackalloc float[ws];
-        float sx = ws > 1 ? (float)(w - 1) / (ws - 1) : 0f;
-        for (int j = 0; j < ws; j++)
-        {
-            float src = sx * j;
-            left[j] = Math.Min((int)src, w - 1);
-            blend[j] = src - left[j];
-        }
+        BlendColumns(w, ws, left, blend);
         int* first = stackalloc int[w];
         int* end = stackalloc int[w];
-        for (int j = 0; j < w; j++)
-        {
-            first[j] = j * ws / w;
-            end[j] = ((j + 1) * ws + w - 1) / w;
-        }
+        WindowColumns(ws, w, first, end);
         // Output rows per item: about 16K floats of convolved rows (they stay in L1/L2 between the steps).
         int perRow = (hs + h - 1) / h;
         int band = Math.Clamp(BranchFloats / (perRow * ws), 1, h);

@@ -282,54 +282,55 @@ public static unsafe class FastTrainingElementwise
     }
 
     /// <summary>Sum of n floats: float vectors over runs of <see cref="Run"/>, the runs added in double.</summary>
-    private static double Sum(float* p, int n)
-    {
-        double total = 0;
-        for (int start = 0; start < n; start += Run)
-        {
-            int end = Math.Min(n, start + Run), i = start;
-            var acc = Vector256<float>.Zero;
-            float tail = 0;
-            for (; i + 8 <= end; i += 8) acc += Vector256.Load(p + i);
-            for (; i < end; i++) tail += p[i];
-            total += (double)Vector256.Sum(acc) + tail;
-        }
-        return total;
-    }
+    private static double Sum(float* p, int n) => RunSum(new Values(p), n);
 
     /// <summary>Sum of (p[i] - mean)^2, as <see cref="Sum"/> sums.</summary>
-    private static double SquaredDeviations(float* p, int n, float mean)
-    {
-        double total = 0;
-        var vm = Vector256.Create(mean);
-        for (int start = 0; start < n; start += Run)
-        {
-            int end = Math.Min(n, start + Run), i = start;
-            var acc = Vector256<float>.Zero;
-            float tail = 0;
-            for (; i + 8 <= end; i += 8)
-            {
-                var d = Vector256.Load(p + i) - vm;
-                acc += d * d;
-            }
-            for (; i < end; i++) tail += (p[i] - mean) * (p[i] - mean);
-            total += (double)Vector256.Sum(acc) + tail;
-        }
-        return total;
-    }
+    private static double SquaredDeviations(float* p, int n, float mean) => RunSum(new Squares(p, mean), n);
 
     /// <summary>Sum of dy[i] * (x[i] - mean), as <see cref="Sum"/> sums.</summary>
-    private static double DotDeviations(float* dy, float* x, int n, float mean)
+    private static double DotDeviations(float* dy, float* x, int n, float mean) => RunSum(new Products(dy, x, mean), n);
+
+    /// <summary>The terms of a sum, eight at a time or one at a time (a struct: each sum compiles to its own loop).</summary>
+    private interface ITerms
+    {
+        Vector256<float> Eight(int i);
+        float One(int i);
+    }
+
+    private readonly struct Values(float* p) : ITerms
+    {
+        public Vector256<float> Eight(int i) => Vector256.Load(p + i);
+        public float One(int i) => p[i];
+    }
+
+    private readonly struct Squares(float* p, float mean) : ITerms
+    {
+        public Vector256<float> Eight(int i)
+        {
+            var d = Vector256.Load(p + i) - Vector256.Create(mean);
+            return d * d;
+        }
+
+        public float One(int i) => (p[i] - mean) * (p[i] - mean);
+    }
+
+    private readonly struct Products(float* dy, float* x, float mean) : ITerms
+    {
+        public Vector256<float> Eight(int i) => Vector256.Load(dy + i) * (Vector256.Load(x + i) - Vector256.Create(mean));
+        public float One(int i) => dy[i] * (x[i] - mean);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double RunSum<T>(T terms, int n) where T : struct, ITerms
     {
         double total = 0;
-        var vm = Vector256.Create(mean);
         for (int start = 0; start < n; start += Run)
         {
             int end = Math.Min(n, start + Run), i = start;
             var acc = Vector256<float>.Zero;
             float tail = 0;
-            for (; i + 8 <= end; i += 8) acc += Vector256.Load(dy + i) * (Vector256.Load(x + i) - vm);
-            for (; i < end; i++) tail += dy[i] * (x[i] - mean);
+            for (; i + 8 <= end; i += 8) acc += terms.Eight(i);
+            for (; i < end; i++) tail += terms.One(i);
             total += (double)Vector256.Sum(acc) + tail;
         }
         return total;
