@@ -59,24 +59,30 @@ public sealed class FastTrainingTests
     /// pairs and one left over, rows ending mid-vector, dilations up to beyond the map, groups and depth-wise.
     /// </summary>
     [Theory]
-    [InlineData(25, 25, 1, 1, 32, 64)]     // an ESP branch, shorter
-    [InlineData(9, 5, 1, 2, 33, 40)]       // odd output count, rows ending mid-vector
-    [InlineData(6, 6, 6, 4, 40, 37)]       // depth-wise
-    [InlineData(8, 12, 4, 3, 29, 45)]      // grouped
-    [InlineData(4, 4, 1, 16, 24, 50)]      // dilation beyond the map's height
-    public void Blocked_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int dilation, int h, int w)
+    [InlineData(25, 25, 1, 1, 32, 64, 1)]     // an ESP branch, shorter
+    [InlineData(9, 5, 1, 2, 33, 40, 1)]       // odd output count, rows ending mid-vector
+    [InlineData(6, 6, 6, 4, 40, 37, 1)]       // depth-wise
+    [InlineData(8, 12, 4, 3, 29, 45, 1)]      // grouped
+    [InlineData(4, 4, 1, 16, 24, 50, 1)]      // dilation beyond the map's height
+    [InlineData(19, 12, 1, 1, 70, 66, 2)]     // a strided reduce
+    [InlineData(3, 16, 1, 1, 65, 129, 2)]     // ESPNet's first layer, odd sizes
+    [InlineData(12, 12, 12, 2, 77, 90, 2)]    // a strided depth-wise dilated branch (EESP's DownSampler)
+    [InlineData(6, 5, 1, 3, 81, 101, 2)]      // odd dilation: taps alternate between the even and odd halves
+    public void Blocked_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int dilation, int h, int w, int stride)
     {
-        int seed = HashCode.Combine(cin, cout, groups, dilation, h, w, 9) & 0xffff;
+        int seed = HashCode.Combine(cin, cout, groups, dilation, h, w, stride) & 0xffff;
         var rng = new Random(seed);
+        int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
+        Assert.True(ho * wo >= 1024, "the case should reach the blocked kernel");
         float[] Random(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
-        float[] x = Random(cin * h * w), dy = Random(cout * h * w);
+        float[] x = Random(cin * h * w), dy = Random(cout * ho * wo);
         var plain = new float[cout * cin / groups * 9];
-        Gradients.Conv2dWeight(x, cin, h, w, dy, cout, h, w, plain, 3, 1, dilation, groups);
+        Gradients.Conv2dWeight(x, cin, h, w, dy, cout, ho, wo, plain, 3, stride, dilation, groups);
         foreach (bool wide in new[] { false, true })
             using (KernelSettings.Width(wide))
             {
                 var dw = new float[plain.Length];
-                FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, h, w, dw, 3, 1, dilation, groups);
+                FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, ho, wo, dw, 3, stride, dilation, groups);
                 Check(dw, plain, $"blocked weight gradient {(wide ? 512 : 256)}-bit", seed);
             }
     }

@@ -8,27 +8,36 @@ public static unsafe partial class FastTraining
     private const int BlockedWeightPlane = 1024;
 
     /// <summary>
-    /// dweight of a stride-1 3x3 convolution (any dilation, groups), register-blocked: for each input channel,
-    /// padded once into this thread's buffer, two output channels x nine taps are 18 vector accumulators fed by
-    /// one pass over dy's rows (two loads of dy and nine of x per eighteen multiply-adds, where the per-tap dot
+    /// dweight of a 3x3 convolution of stride 1 or 2 (any dilation, groups), register-blocked: for each input
+    /// channel, padded once into this thread's buffer (stride 2: each padded row split into its even then odd
+    /// columns, so a tap's columns are contiguous), two output channels x nine taps are 18 vector accumulators fed
+    /// by one pass over dy's rows (two loads of dy and nine of x per eighteen multiply-adds, where the per-tap dot
     /// products made two loads per multiply-add and read each map nine times). A lane's float sum covers at
     /// most ~64 products before it is added into a double total.
     /// </summary>
-    private static void Weight3x3Blocked(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout,
+    private static void Weight3x3Blocked(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout, int ho, int wo, int stride,
         Span<float> dweight, int dilation, int groups)
     {
-        if (Simd.Use512) Weight3x3Blocked<V512>(x, cin, h, w, dy, cout, dweight, dilation, groups);
-        else Weight3x3Blocked<V256>(x, cin, h, w, dy, cout, dweight, dilation, groups);
+        if (Simd.Use512) Weight3x3Blocked<V512>(x, cin, h, w, dy, cout, ho, wo, stride, dweight, dilation, groups);
+        else Weight3x3Blocked<V256>(x, cin, h, w, dy, cout, ho, wo, stride, dweight, dilation, groups);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Weight3x3Blocked<TV>(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout,
+    private static void Weight3x3Blocked<TV>(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout, int ho, int wo, int stride,
         Span<float> dweight, int dilation, int groups) where TV : struct, IVec<TV>
     {
-        int cinG = cin / groups, coutG = cout / groups, plane = h * w, d = dilation, L = TV.Count;
-        int rowLength = w + 2 * d, paddedPlane = (h + 2 * d) * rowLength;
+        int cinG = cin / groups, coutG = cout / groups, plane = h * w, outPlane = ho * wo, d = dilation, L = TV.Count;
+        int rowLength = w + 2 * d, paddedPlane = (h + 2 * d) * rowLength, even = (rowLength + 1) / 2;
+        // Column offset of tap kx within a padded row, for output column 0.
+        int* column = stackalloc int[3];
+        for (int kx = 0; kx < 3; kx++)
+        {
+            int q = kx * d;
+            column[kx] = stride == 1 ? q : (q >> 1) + (q & 1) * even;
+        }
+        nint c0 = column[0], c1 = column[1], c2 = column[2], rowStep = (nint)stride * rowLength, tapStep = (nint)d * rowLength;
         // Rows of dy per float run: about 64 products per lane.
-        int rowsPerRun = Math.Max(1, 64 * L / Math.Max(1, w));
+        int rowsPerRun = Math.Max(1, 64 * L / Math.Max(1, wo));
         float* padded = ThreadBuffer.Get(paddedPlane + rowLength + 64);
         double* sums = stackalloc double[18];
         fixed (float* px = x, pdy = dy, pdw = dweight)
@@ -36,30 +45,35 @@ public static unsafe partial class FastTraining
             for (int g = 0; g < groups; g++)
                 for (int c = 0; c < cinG; c++)
                 {
-                    // Channel c of group g, zero-padded by d on every side.
+                    // Channel c of group g, zero-padded by d on every side (stride 2: rows split into even and odd columns).
                     float* src = px + (nint)(g * cinG + c) * plane;
                     new Span<float>(padded, paddedPlane + rowLength + 64).Clear();
                     for (int r = 0; r < h; r++)
-                        Buffer.MemoryCopy(src + (nint)r * w, padded + (nint)(r + d) * rowLength + d, (long)w * 4, (long)w * 4);
+                    {
+                        float* to = padded + (nint)(r + d) * rowLength;
+                        if (stride == 1) Buffer.MemoryCopy(src + (nint)r * w, to + d, (long)w * 4, (long)w * 4);
+                        else if ((d & 1) == 0) FastConv.Deinterleave(src + (nint)r * w, w, to + d / 2, to + even + d / 2);
+                        else FastConv.Deinterleave(src + (nint)r * w, w, to + even + (d - 1) / 2, to + (d + 1) / 2);
+                    }
                     for (int oc = 0; oc < coutG; oc += 2)
                     {
                         int o0 = g * coutG + oc;
                         bool pair = oc + 1 < coutG;
-                        float* g0 = pdy + (nint)o0 * plane, g1 = pair ? g0 + plane : g0;
+                        float* g0 = pdy + (nint)o0 * outPlane, g1 = pair ? g0 + outPlane : g0;
                         new Span<double>(sums, 18).Clear();
-                        for (int r0 = 0; r0 < h; r0 += rowsPerRun)
+                        for (int r0 = 0; r0 < ho; r0 += rowsPerRun)
                         {
-                            int r1 = Math.Min(h, r0 + rowsPerRun);
+                            int r1 = Math.Min(ho, r0 + rowsPerRun);
                             TV a00 = default, a01 = default, a02 = default, a03 = default, a04 = default, a05 = default, a06 = default, a07 = default, a08 = default;
                             TV a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default, a16 = default, a17 = default, a18 = default;
                             for (int r = r0; r < r1; r++)
                             {
-                                float* q0 = padded + (nint)r * rowLength, q1 = q0 + (nint)d * rowLength, q2 = q1 + (nint)d * rowLength;
-                                float* d0 = g0 + (nint)r * w, d1 = g1 + (nint)r * w;
-                                for (int ox = 0; ox < w; ox += L)
+                                float* q0 = padded + (nint)r * rowStep, q1 = q0 + tapStep, q2 = q1 + tapStep;
+                                float* d0 = g0 + (nint)r * wo, d1 = g1 + (nint)r * wo;
+                                for (int ox = 0; ox < wo; ox += L)
                                 {
                                     TV v0, v1;
-                                    if (ox + L <= w)
+                                    if (ox + L <= wo)
                                     {
                                         v0 = TV.Load(d0 + ox);
                                         v1 = TV.Load(d1 + ox);
@@ -67,21 +81,21 @@ public static unsafe partial class FastTraining
                                     else
                                     {
                                         // The row's last columns: dy's lanes past the row are zero, so x's there add nothing.
-                                        v0 = TV.LoadFirst(d0 + ox, w - ox);
-                                        v1 = TV.LoadFirst(d1 + ox, w - ox);
+                                        v0 = TV.LoadFirst(d0 + ox, wo - ox);
+                                        v1 = TV.LoadFirst(d1 + ox, wo - ox);
                                     }
                                     float* p = q0 + ox;
-                                    var t = TV.Load(p); a00 = TV.FusedMultiplyAdd(t, v0, a00); a10 = TV.FusedMultiplyAdd(t, v1, a10);
-                                    t = TV.Load(p + d); a01 = TV.FusedMultiplyAdd(t, v0, a01); a11 = TV.FusedMultiplyAdd(t, v1, a11);
-                                    t = TV.Load(p + 2 * d); a02 = TV.FusedMultiplyAdd(t, v0, a02); a12 = TV.FusedMultiplyAdd(t, v1, a12);
+                                    var t = TV.Load(p + c0); a00 = TV.FusedMultiplyAdd(t, v0, a00); a10 = TV.FusedMultiplyAdd(t, v1, a10);
+                                    t = TV.Load(p + c1); a01 = TV.FusedMultiplyAdd(t, v0, a01); a11 = TV.FusedMultiplyAdd(t, v1, a11);
+                                    t = TV.Load(p + c2); a02 = TV.FusedMultiplyAdd(t, v0, a02); a12 = TV.FusedMultiplyAdd(t, v1, a12);
                                     p = q1 + ox;
-                                    t = TV.Load(p); a03 = TV.FusedMultiplyAdd(t, v0, a03); a13 = TV.FusedMultiplyAdd(t, v1, a13);
-                                    t = TV.Load(p + d); a04 = TV.FusedMultiplyAdd(t, v0, a04); a14 = TV.FusedMultiplyAdd(t, v1, a14);
-                                    t = TV.Load(p + 2 * d); a05 = TV.FusedMultiplyAdd(t, v0, a05); a15 = TV.FusedMultiplyAdd(t, v1, a15);
+                                    t = TV.Load(p + c0); a03 = TV.FusedMultiplyAdd(t, v0, a03); a13 = TV.FusedMultiplyAdd(t, v1, a13);
+                                    t = TV.Load(p + c1); a04 = TV.FusedMultiplyAdd(t, v0, a04); a14 = TV.FusedMultiplyAdd(t, v1, a14);
+                                    t = TV.Load(p + c2); a05 = TV.FusedMultiplyAdd(t, v0, a05); a15 = TV.FusedMultiplyAdd(t, v1, a15);
                                     p = q2 + ox;
-                                    t = TV.Load(p); a06 = TV.FusedMultiplyAdd(t, v0, a06); a16 = TV.FusedMultiplyAdd(t, v1, a16);
-                                    t = TV.Load(p + d); a07 = TV.FusedMultiplyAdd(t, v0, a07); a17 = TV.FusedMultiplyAdd(t, v1, a17);
-                                    t = TV.Load(p + 2 * d); a08 = TV.FusedMultiplyAdd(t, v0, a08); a18 = TV.FusedMultiplyAdd(t, v1, a18);
+                                    t = TV.Load(p + c0); a06 = TV.FusedMultiplyAdd(t, v0, a06); a16 = TV.FusedMultiplyAdd(t, v1, a16);
+                                    t = TV.Load(p + c1); a07 = TV.FusedMultiplyAdd(t, v0, a07); a17 = TV.FusedMultiplyAdd(t, v1, a17);
+                                    t = TV.Load(p + c2); a08 = TV.FusedMultiplyAdd(t, v0, a08); a18 = TV.FusedMultiplyAdd(t, v1, a18);
                                 }
                             }
                             sums[0] += TV.Sum(a00); sums[1] += TV.Sum(a01); sums[2] += TV.Sum(a02); sums[3] += TV.Sum(a03); sums[4] += TV.Sum(a04);

@@ -110,6 +110,11 @@ public static unsafe partial class FastTraining
     {
         if (stride == 2 && Strided(h, w, ho, wo, kernel, dilation))
         {
+            if (kernel == 3 && ho * wo >= BlockedWeightPlane)
+            {
+                Weight3x3Blocked(x, cin, h, w, dy, cout, ho, wo, 2, dweight, dilation, groups);
+                return;
+            }
             Stride2(x, default, cin, h, w, default, dweight, default, dy, cout, ho, wo, kernel, dilation, groups, Pass.Weight, scratch);
             return;
         }
@@ -125,7 +130,7 @@ public static unsafe partial class FastTraining
         }
         if (kernel == 3 && h * w >= BlockedWeightPlane)
         {
-            Weight3x3Blocked(x, cin, h, w, dy, cout, dweight, dilation, groups);
+            Weight3x3Blocked(x, cin, h, w, dy, cout, h, w, 1, dweight, dilation, groups);
             return;
         }
         int cinG = cin / groups, coutG = cout / groups, plane = h * w, pad = (kernel - 1) / 2 * dilation;
