@@ -285,22 +285,7 @@ public sealed unsafe class TrainingContext
         if (FreezeBatchNorm)
         {
             // y = (x - mean) * invStd * gamma + beta with constants: dx = dy * gamma * invStd.
-            for (int c = 0; c < channels; c++)
-            {
-                double sg = 0, sb = 0;
-                for (int n = 0; n < Batch; n++)
-                {
-                    int at = (n * channels + c) * plane;
-                    for (int i = 0; i < plane; i++)
-                    {
-                        sb += dy[at + i];
-                        sg += dy[at + i] * (x[at + i] - savedMean[c]) * (double)savedInvStd[c];
-                        if (!dx.IsEmpty) dx[at + i] += dy[at + i] * gamma[c] * savedInvStd[c];
-                    }
-                }
-                dgamma[c] += (float)sg;
-                dbeta[c] += (float)sb;
-            }
+            FastTrainingElementwise.BatchNormFrozenBackward(x, dy, Batch, channels, plane, gamma, savedMean, savedInvStd, dx, dgamma, dbeta);
             return;
         }
         FastTrainingElementwise.BatchNormTrainingBackward(x, dy, Batch, channels, plane, gamma, savedMean, savedInvStd, dx, dgamma, dbeta);

@@ -60,6 +60,52 @@ public static unsafe class FastTrainingElementwise
         }
     }
 
+    /// <summary>
+    /// Backward of BatchNorm with fixed statistics (frozen: y = (x - mean) * invStd * gamma + beta, mean and invStd
+    /// constants): dgamma += sum(dy * (x - mean) * invStd), dbeta += sum(dy), and (dx non-empty) dx += dy * gamma * invStd.
+    /// </summary>
+    public static void BatchNormFrozenBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
+    {
+        long n = (long)batch * channels * plane;
+        if (x.Length < n || dy.Length < n || (!dx.IsEmpty && dx.Length < n) || gamma.Length < channels || mean.Length < channels
+            || invStd.Length < channels || dgamma.Length < channels || dbeta.Length < channels)
+            throw new ArgumentException($"BatchNormFrozenBackward: spans too short for {batch} x {channels} channels of {plane}.");
+        fixed (float* px = x, pdy = dy, pdx = dx, pg = gamma, pm = mean, ps = invStd, pdg = dgamma, pdb = dbeta)
+        {
+            var a = new Args
+            {
+                X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pg, Mean = pm, InvStd = ps, DGamma = pdg, DBeta = pdb,
+                Batch = batch, Channels = channels, Plane = plane,
+            };
+            Workers.For(&a, &FrozenBackwardItem, channels, 3 * n);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FrozenBackwardItem(void* state, int c)
+    {
+        ref Args a = ref *(Args*)state;
+        int plane = a.Plane;
+        float mean = a.Mean[c];
+        double invStd = a.InvStd[c], sumDy = 0, sumDyDev = 0;
+        float k = (float)(a.Gamma[c] * invStd);
+        var vk = Vector256.Create(k);
+        for (int n = 0; n < a.Batch; n++)
+        {
+            nint at = ((nint)n * a.Channels + c) * plane;
+            sumDy += Sum(a.Y + at, plane);
+            sumDyDev += DotDeviations(a.Y + at, a.X + at, plane, mean);
+            if (a.Dx == null) continue;
+            float* dy = a.Y + at, dx = a.Dx + at;
+            int i = 0;
+            for (; i + 8 <= plane; i += 8) (Vector256.Load(dx + i) + Vector256.Load(dy + i) * vk).Store(dx + i);
+            for (; i < plane; i++) dx[i] += dy[i] * k;
+        }
+        a.DGamma[c] += (float)(sumDyDev * invStd);
+        a.DBeta[c] += (float)sumDy;
+    }
+
     /// <summary>y = x &gt; 0 ? x : slope * x per channel, over the batch.</summary>
     public static void PRelu(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane, ReadOnlySpan<float> slope)
     {
