@@ -40,6 +40,8 @@ public static unsafe partial class FastTraining
         int rowsPerRun = Math.Max(1, 64 * L / Math.Max(1, wo));
         float* padded = ThreadBuffer.Get(paddedPlane + rowLength + 64);
         double* sums = stackalloc double[18];
+        // The halo is cleared once: every channel's copy below writes the same interior positions.
+        new Span<float>(padded, paddedPlane + rowLength + 64).Clear();
         fixed (float* px = x, pdy = dy, pdw = dweight)
         {
             for (int g = 0; g < groups; g++)
@@ -47,7 +49,6 @@ public static unsafe partial class FastTraining
                 {
                     // Channel c of group g, zero-padded by d on every side (stride 2: rows split into even and odd columns).
                     float* src = px + (nint)(g * cinG + c) * plane;
-                    new Span<float>(padded, paddedPlane + rowLength + 64).Clear();
                     for (int r = 0; r < h; r++)
                     {
                         float* to = padded + (nint)(r + d) * rowLength;
