@@ -36,6 +36,16 @@ public sealed class FastConvTests
         data.Add(4, 5, 14, 23, 5, 2, 2, 1);
         data.Add(10, 6, 9, 19, 1, 1, 1, 2);               // grouped 1x1
         data.Add(1280, 10, 1, 1, 1, 1, 1, 1);             // a linear layer
+        // Small maps: a 1x1 tile's last columns fewer than one vector or between one and two (7x7, 5x5), over
+        // more input channels than one run of sums; depth-wise rows narrower than two vectors, four at a time
+        // with a shorter last block.
+        data.Add(64, 20, 7, 7, 1, 1, 1, 1);
+        data.Add(40, 12, 5, 5, 1, 1, 1, 1);
+        data.Add(128, 64, 7, 7, 1, 1, 1, 4);
+        data.Add(12, 12, 7, 7, 3, 1, 2, 12);
+        data.Add(8, 8, 14, 14, 3, 1, 3, 8);
+        data.Add(5, 5, 9, 13, 3, 1, 1, 5);
+        data.Add(5, 5, 6, 30, 3, 1, 4, 5);
         // Inputs large enough to be padded a band of rows at a time (more than ConvPlan.BandFloats padded).
         data.Add(36, 20, 40, 600, 3, 1, 1, 1);            // ESPNet's decoder conv, shorter
         data.Add(19, 12, 128, 300, 3, 2, 1, 1);           // a strided reduce
@@ -47,6 +57,7 @@ public sealed class FastConvTests
         data.Add(16, 8, 131, 257, 3, 2, 2, 4);            // grouped, stride 2, dilated, odd sizes
         data.Add(6, 6, 3, 20000, 3, 1, 1, 6);             // one wide row band: fewer rows than items wanted
         data.Add(4, 6, 61, 1500, 5, 1, 1, 2);             // kernel 5, grouped
+        data.Add(64, 64, 100, 50, 3, 1, 2, 64);           // narrow rows, padded per item (a band of rows)
         return data;
     }
 

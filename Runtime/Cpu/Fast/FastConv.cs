@@ -258,6 +258,21 @@ public static unsafe partial class FastConv
         int s = a.InGroups <= 1 ? c : c % a.InGroups * (a.Cin / a.InGroups) + c / a.InGroups;
         float* src = a.X + (nint)s * a.H * a.Wd;
         int pad = a.Pad, row = a.RowLength, w = a.Wd;
+        if (a.Stride == 1 && a.InMean == null && w <= 64)
+        {
+            // Narrow rows (7 to 64 columns): the whole plane cleared at once, then each row copied by vectors,
+            // rather than three short library calls per row.
+            new Span<float>(dst, a.PlaneRows * row).Clear();
+            int r0 = Math.Max(0, pad - a.RowOrigin), r1 = Math.Min(a.PlaneRows, a.H + pad - a.RowOrigin);
+            for (int q = r0; q < r1; q++)
+            {
+                float* from = src + (nint)(q + a.RowOrigin - pad) * w, to = dst + (nint)q * row + pad;
+                int i = 0;
+                for (; i + 8 <= w; i += 8) Vector256.Store(Vector256.Load(from + i), to + i);
+                for (; i < w; i++) to[i] = from[i];
+            }
+            return;
+        }
         for (int q = 0; q < a.PlaneRows; q++)
         {
             float* d = dst + (nint)q * row;
@@ -451,33 +466,54 @@ public static unsafe partial class FastConv
                 }
             }
         }
-        if (p < p1)
+        if (p < p1 && blocks > 0)
         {
             // The tile's last columns (fewer than two vectors: small maps like 7x7 and 14x14 are mostly this):
-            // packed with zeros after them, computed as a whole block, only the valid lanes stored.
+            // every input channel's columns packed once, with zeros after them, into this thread's buffer; each
+            // block of output channels is computed whole over them (one vector when the columns fit in one) and
+            // only the valid lanes are stored.
             int r = p1 - p;
-            new Span<float>(packed, SumRun * 2 * L).Clear();
+            bool two = r > L;
+            float* tail = ThreadBuffer.Get((long)cinG * 2 * L);
+            float* xp = x + p;
+            for (int ci = 0; ci < cinG; ci++, xp += plane)
+            {
+                float* to = tail + (nint)ci * 2 * L;
+                Buffer.MemoryCopy(xp, to, (long)r * 4, (long)r * 4);
+                new Span<float>(to + r, 2 * L - r).Clear();
+            }
             for (int b = 0; b < blocks; b++)
             {
                 int o = g * coutG + b * OcBlock;
                 TV t00 = default, t01 = default, t10 = default, t11 = default, t20 = default, t21 = default, t30 = default, t31 = default;
                 for (int cb = 0; cb < cinG; cb += SumRun)
                 {
-                    int ce = Math.Min(cinG, cb + SumRun);
-                    float* xp = x + (nint)cb * plane + p;
-                    for (int ci = cb; ci < ce; ci++, xp += plane)
-                        new Span<float>(xp, r).CopyTo(new Span<float>(packed + (ci - cb) * 2 * L, r));
+                    int n = Math.Min(cinG, cb + SumRun) - cb;
                     float* w0 = a.W + (nint)o * cinG + cb, w1 = w0 + cinG, w2 = w1 + cinG, w3 = w2 + cinG;
                     TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-                    float* pp = packed;
-                    for (int k = 0; k < ce - cb; k++, pp += 2 * L)
+                    float* pp = tail + (nint)cb * 2 * L;
+                    if (two)
                     {
-                        var x0 = TV.Load(pp);
-                        var x1 = TV.Load(pp + L);
-                        var v = TV.Splat(w0[k]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01);
-                        v = TV.Splat(w1[k]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11);
-                        v = TV.Splat(w2[k]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
-                        v = TV.Splat(w3[k]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
+                        for (int k = 0; k < n; k++, pp += 2 * L)
+                        {
+                            var x0 = TV.Load(pp);
+                            var x1 = TV.Load(pp + L);
+                            var v = TV.Splat(w0[k]); c00 = TV.FusedMultiplyAdd(x0, v, c00); c01 = TV.FusedMultiplyAdd(x1, v, c01);
+                            v = TV.Splat(w1[k]); c10 = TV.FusedMultiplyAdd(x0, v, c10); c11 = TV.FusedMultiplyAdd(x1, v, c11);
+                            v = TV.Splat(w2[k]); c20 = TV.FusedMultiplyAdd(x0, v, c20); c21 = TV.FusedMultiplyAdd(x1, v, c21);
+                            v = TV.Splat(w3[k]); c30 = TV.FusedMultiplyAdd(x0, v, c30); c31 = TV.FusedMultiplyAdd(x1, v, c31);
+                        }
+                    }
+                    else
+                    {
+                        for (int k = 0; k < n; k++, pp += 2 * L)
+                        {
+                            var x0 = TV.Load(pp);
+                            c00 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[k]), c00);
+                            c10 = TV.FusedMultiplyAdd(x0, TV.Splat(w1[k]), c10);
+                            c20 = TV.FusedMultiplyAdd(x0, TV.Splat(w2[k]), c20);
+                            c30 = TV.FusedMultiplyAdd(x0, TV.Splat(w3[k]), c30);
+                        }
                     }
                     t00 = TV.Add(t00, c00); t01 = TV.Add(t01, c01); t10 = TV.Add(t10, c10); t11 = TV.Add(t11, c11);
                     t20 = TV.Add(t20, c20); t21 = TV.Add(t21, c21); t30 = TV.Add(t30, c30); t31 = TV.Add(t31, c31);
@@ -837,8 +873,62 @@ public static unsafe partial class FastConv
         int* taps = stackalloc int[kk];
         Taps(a, oy0, taps);
         int oy1 = Math.Min(a.RowStart + a.RowCount, oy0 + a.Tiles);
+        if (a.Stride == 1 && a.Wo < 2 * TV.Count)
+        {
+            DepthwiseNarrow<TV>(a, c, oy0, oy1, taps);
+            return;
+        }
         for (int oy = oy0; oy < oy1; oy++)
             DepthwiseRow<TV>(a, c, oy, taps, (nint)(oy - oy0) * a.Stride * a.RowLength);
+    }
+
+    /// <summary>
+    /// Depth-wise, stride 1, on narrow maps (7x7, 14x14: each row is one or two vectors, so the row kernel is
+    /// a chain of dependent FMAs per row and waits on their latency). Four rows at a time instead, each
+    /// vector of columns its own chain. Each lane's sum is the row kernel's, in the same order: the results are
+    /// identical.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DepthwiseNarrow<TV>(in Args a, int c, int oy0, int oy1, int* taps) where TV : struct, IVec<TV>
+    {
+        int kk = a.Kernel * a.Kernel, wo = a.Wo, L = TV.Count;
+        nint row = a.RowLength;
+        float* x = a.Padded + (nint)c * a.PlaneLength;
+        float* w = a.W + (nint)c * kk;
+        float* y = a.Y + (nint)c * a.Ho * wo;
+        for (int oy = oy0; oy < oy1; oy += 4)
+        {
+            // The last block may hold fewer than four rows: the missing ones repeat its last row (read, never stored).
+            int n = Math.Min(4, oy1 - oy);
+            float* xr = x + (oy - oy0) * row;
+            nint r1 = Math.Min(1, n - 1) * row, r2 = Math.Min(2, n - 1) * row, r3 = Math.Min(3, n - 1) * row;
+            float* yr = y + (nint)oy * wo;
+            for (int ox = 0; ox < wo; ox += L)
+            {
+                TV c0 = default, c1 = default, c2 = default, c3 = default;
+                for (int t = 0; t < kk; t++)
+                {
+                    float* xp = xr + taps[t] + ox;
+                    var v = TV.Splat(w[t]);
+                    c0 = TV.FusedMultiplyAdd(TV.Load(xp), v, c0);
+                    c1 = TV.FusedMultiplyAdd(TV.Load(xp + r1), v, c1);
+                    c2 = TV.FusedMultiplyAdd(TV.Load(xp + r2), v, c2);
+                    c3 = TV.FusedMultiplyAdd(TV.Load(xp + r3), v, c3);
+                }
+                StoreNarrow(a, c0, yr, ox, wo, c);
+                if (n > 1) StoreNarrow(a, c1, yr + wo, ox, wo, c);
+                if (n > 2) StoreNarrow(a, c2, yr + 2 * wo, ox, wo, c);
+                if (n > 3) StoreNarrow(a, c3, yr + 3 * wo, ox, wo, c);
+            }
+        }
+    }
+
+    /// <summary>One vector of an output row from column <paramref name="ox"/>: whole, or its lanes before <paramref name="wo"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreNarrow<TV>(in Args a, TV acc, float* y, int ox, int wo, int oc) where TV : struct, IVec<TV>
+    {
+        if (ox + TV.Count <= wo) Accumulate(a, acc, y + ox, true, true, oc);
+        else StorePartial(a, acc, y, ox, wo, oc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
