@@ -31,6 +31,8 @@ public sealed class FastConvTests
                 data.Add(12, 8, 17, 45, 3, stride, d, 4);     // grouped
             }
         data.Add(3, 16, 32, 64, 3, 2, 1, 1);              // ESPNet level1
+        data.Add(3, 32, 20, 50, 3, 2, 1, 1);              // ESPNetv2 level1, narrower: the row's last vectors four channels at a time
+        data.Add(5, 8, 6, 25, 3, 1, 2, 1);
         data.Add(19, 12, 16, 32, 3, 2, 1, 1);             // strided ESP reduce
         data.Add(4, 5, 14, 23, 5, 1, 1, 1);               // kernel 5
         data.Add(4, 5, 14, 23, 5, 2, 2, 1);

@@ -668,9 +668,51 @@ public static unsafe partial class FastConv
                     Store4x2(a, yp, plane, first, last, o, c00, c01, c10, c11, c20, c21, c30, c31);
                 }
             }
-            for (int k = 0; k < OcBlock; k++) DenseRest<TV>(a, oy, g, o + k, ox);
+            // The last columns, one vector (or its first lanes) of all four channels at a time: four chains in
+            // flight rather than one channel's.
+            for (; ox < wo; ox += L)
+                Dense3x3_4x1V<TV>(a, xg + ox, w, y, plane, ox, o, c0, c1, c2, rowStep, run);
         }
         for (; oc < coutG; oc++) DenseRest<TV>(a, oy, g, g * coutG + oc, 0);
+    }
+
+    /// <summary>
+    /// One vector of columns from <paramref name="ox"/> (its lanes before wo when fewer remain) of four output
+    /// channels: the input channels in runs summed in registers, as <c>Accumulate</c> adds them up.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dense3x3_4x1V<TV>(in Args a, float* x, float* w, float* y, int plane, int ox, int o,
+        nint k0, nint k1, nint k2, nint rowStep, int run) where TV : struct, IVec<TV>
+    {
+        int cinG = a.CinG;
+        nint wStride = (nint)cinG * 9, planeLength = a.PlaneLength;
+        TV t0 = default, t1 = default, t2 = default, t3 = default;
+        for (int cb = 0; cb < cinG; cb += run)
+        {
+            int ce = Math.Min(cinG, cb + run);
+            TV s0 = default, s1 = default, s2 = default, s3 = default;
+            float* w0 = w + cb * 9;
+            float* channel = x + cb * planeLength;
+            for (int ci = cb; ci < ce; ci++, channel += planeLength)
+                for (float* row = channel, end = channel + 3 * rowStep; row < end; row += rowStep, w0 += 3)
+                {
+                    var x0 = TV.Load(row + k0);
+                    s0 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[0]), s0); s1 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[wStride]), s1);
+                    s2 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[2 * wStride]), s2); s3 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[3 * wStride]), s3);
+                    x0 = TV.Load(row + k1);
+                    s0 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[1]), s0); s1 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[wStride + 1]), s1);
+                    s2 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[2 * wStride + 1]), s2); s3 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[3 * wStride + 1]), s3);
+                    x0 = TV.Load(row + k2);
+                    s0 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[2]), s0); s1 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[wStride + 2]), s1);
+                    s2 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[2 * wStride + 2]), s2); s3 = TV.FusedMultiplyAdd(x0, TV.Splat(w0[3 * wStride + 2]), s3);
+                }
+            if (cb == 0) { t0 = s0; t1 = s1; t2 = s2; t3 = s3; }
+            else { t0 = TV.Add(t0, s0); t1 = TV.Add(t1, s1); t2 = TV.Add(t2, s2); t3 = TV.Add(t3, s3); }
+        }
+        StoreNarrow(a, t0, y, ox, a.Wo, o);
+        StoreNarrow(a, t1, y + plane, ox, a.Wo, o + 1);
+        StoreNarrow(a, t2, y + 2 * plane, ox, a.Wo, o + 2);
+        StoreNarrow(a, t3, y + 3 * plane, ox, a.Wo, o + 3);
     }
 
     /// <summary>
