@@ -68,6 +68,10 @@ internal static class SchedulePrinter
             case FastSigmoidGate { Of: var g }: w.Line($"{Fast}.FastElementwise.SigmoidGate({V(g.Y)}, {g.C}, {g.Plane}, {V(g.Gate)});"); break;
             case FastCopy { Of: var c }: w.Line($"{Fast}.FastElementwise.Copy({V(c.X)}, {V(c.Y)});"); break;
             case FastShuffle { Of: var s }: w.Line($"{Fast}.FastElementwise.ChannelShuffle({V(s.X)}, {s.C}, {s.Plane}, {s.Groups}, {V(s.Y)});"); break;
+            case DepthwiseBranches d:
+                w.Line($"{Fast}.FastConv.DepthwiseBranches({V(d.X)}, {d.C}, {d.H}, {d.W}, stride: {d.Stride}, {P(d.Weights)}, weightStride: {d.WeightStride}, stackalloc int[] {{ {string.Join(", ", d.Dilations)} }}, hff: {(d.Hff ? "true" : "false")}, {V(d.Y)}, {d.Ho}, {d.Wo}"
+                       + (d.Norm is not { } norm ? ");" : $", {P(norm.Bn.Mean)}, {P(norm.Scale)}, {P(norm.Bn.Beta)}, {Opt(norm.Slope)});"));
+                break;
             case PadInput p:
                 w.Line($"{Fast}.FastConv.Pad({V(p.X)}, {p.C}, {p.H}, {p.W}, halo: {p.Halo}, stride: {p.Stride}, {V(p.Padded)});");
                 break;

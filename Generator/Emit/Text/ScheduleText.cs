@@ -48,6 +48,8 @@ internal static class ScheduleText
         FastBilinear r => "fast " + Op(r.Of),
         FastAdaptiveAvgPool a => "fast " + Op(a.Of),
         UpsampledDepthwisePool u => $"fast up-dw3x3-pool {V(u.X)} {u.C}x{u.H}x{u.W} via {u.Hs}x{u.Ws} w {P(u.Weight)} -> {V(u.Y)}",
+        DepthwiseBranches d => $"fast dw3x3-branches {V(d.X)} {d.C}x{d.H}x{d.W} stride {d.Stride} d [{string.Join(",", d.Dilations)}]{(d.Hff ? " hff" : "")} w {P(d.Weights)} every {d.WeightStride} -> {V(d.Y)} {d.Ho}x{d.Wo}"
+                               + (d.Norm is { } n ? $" then scaleshift scale {P(n.Scale)} mean {P(n.Bn.Mean)} beta {P(n.Bn.Beta)}" + (n.Slope is null ? "" : " prelu " + P(n.Slope)) : ""),
         PadInput p => $"pad {V(p.X)} {p.C}x{p.H}x{p.W} halo {p.Halo} stride {p.Stride} -> {V(p.Padded)}",
         AddBias b => $"bias {V(b.Y)} {b.C}x{b.Plane} {P(b.Bias)}" + (b.Counted ? " (counted)" : ""),
         BatchNorm b => $"bn {V(b.Y)} {b.C}x{b.Plane} {P(b.Bn.Gamma)} eps {F(b.Eps)}",

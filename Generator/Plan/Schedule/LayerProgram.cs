@@ -35,6 +35,7 @@ public sealed record LayerProgram(
         FusedConv { Conv.Counted: true } f => f.Conv.Macs + (f.BiasCounted ? (long)f.Conv.Cout * f.Conv.Ho * f.Conv.Wo : 0),
         AddBias { Counted: true } b => (long)b.C * b.Plane,
         UpsampledDepthwisePool { Counted: true } u => u.Macs,
+        DepthwiseBranches { Counted: true } d => d.Macs,
         _ => 0,
     };
 }

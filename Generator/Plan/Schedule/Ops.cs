@@ -115,6 +115,19 @@ public sealed record UpsampledDepthwisePool(View X, int C, int H, int W, Param W
 }
 
 /// <summary>
+/// The spatial part of an EESP block as one kernel: K depth-wise 3x3 convolutions of x (C x H x W) with the
+/// given dilations and one stride, branch k into channels [k*C, (k+1)*C) of y, branch k adding branch k-1's output
+/// when <see cref="Hff"/>, then <see cref="Norm"/> (a <see cref="ScaleShift"/> over all K*C channels of y) when
+/// given. <see cref="Weights"/>: the K weight tensors in their store, <see cref="WeightStride"/> floats apart. Each work item pads the
+/// rows it reads itself: no padded copy in scratch. Produced by <c>FuseDepthwiseBranches</c>.
+/// </summary>
+public sealed record DepthwiseBranches(View X, int C, int H, int W, int Stride, Param Weights, int WeightStride, EquatableArray<int> Dilations, bool Hff,
+    View Y, int Ho, int Wo, ScaleShift? Norm, bool Counted) : Op
+{
+    public long Macs => 9L * C * Ho * Wo * Dilations.Count;
+}
+
+/// <summary>
 /// What a <see cref="FusedConv"/>'s input goes through while it is padded: a channel shuffle of
 /// <see cref="ShuffleGroups"/> groups undone (1: none), then BatchNorm (<see cref="Bn"/> mean and beta with the
 /// derived <see cref="Scale"/>) and PReLU (<see cref="Slope"/>). Produced by <c>FuseConvInputs</c>.

@@ -210,6 +210,11 @@ public static unsafe partial class FastConv
         // Row bands: the padded copy holds padded rows [RowOrigin, RowOrigin + PlaneRows); the kernels compute
         // output rows [RowStart, RowStart + RowCount).
         public int RowOrigin, PlaneRows, RowStart, RowCount;
+        // DepthwiseBranches: the branches' weights one after another, their dilations, HFF, and the BatchNorm + PReLU after them.
+        public float* BranchW, BnMean, BnScale, BnBeta, BnSlope;
+        public int* Dilations;
+        public int Branches, BranchStride;
+        public bool Hff;
     }
 
     // ---- zero-padded input (each padded row split into its even then odd columns for stride 2) ----
@@ -913,8 +918,14 @@ public static unsafe partial class FastConv
         int chunks = (a.RowCount + a.Tiles - 1) / a.Tiles;
         int oy0 = a.RowStart + item % chunks * a.Tiles, c = item / chunks, kk = a.Kernel * a.Kernel;
         int* taps = stackalloc int[kk];
+        DepthwiseRows<TV>(a, c, oy0, Math.Min(a.RowStart + a.RowCount, oy0 + a.Tiles), taps);
+    }
+
+    /// <summary>Output rows [oy0, oy1) of depth-wise channel <paramref name="c"/>; <paramref name="taps"/>: room for the kernel's taps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DepthwiseRows<TV>(in Args a, int c, int oy0, int oy1, int* taps) where TV : struct, IVec<TV>
+    {
         Taps(a, oy0, taps);
-        int oy1 = Math.Min(a.RowStart + a.RowCount, oy0 + a.Tiles);
         if (a.Stride == 1 && a.Wo < 2 * TV.Count)
         {
             DepthwiseNarrow<TV>(a, c, oy0, oy1, taps);

@@ -20,8 +20,8 @@ namespace Models
         public const long MacTotal = 99648;
         /// <summary>Transposed-convolution multiply-accumulates per sample.</summary>
         public const long TransposedMacTotal = 0;
-        /// <summary>Floats of the activation arena (at most 9216 are live at once).</summary>
-        public const int ArenaLength = 9216;
+        /// <summary>Floats of the activation arena (at most 7216 are live at once).</summary>
+        public const int ArenaLength = 7216;
         public const int StoreLength = 2880;
         public const int DerivedLength = 864;
 
@@ -163,22 +163,22 @@ namespace Models
         {
             global::System.Span<float> arena = Arena;
             // level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 8x16x16
-            Layer0_level1(input, arena.Slice(5632, 2048), arena.Slice(0, 3532));
-            observer?.OnActivation(sample, s_layers[0], arena.Slice(5632, 2048));
+            Layer0_level1(input, arena.Slice(3632, 2048), arena.Slice(0, 3532));
+            observer?.OnActivation(sample, s_layers[0], arena.Slice(3632, 2048));
             // level2_0: DownSampler: avgpool + strided EESP K=4 d=[1,2,3,4] + image/2^2 reinforcement: 8x16x16 + 3x32x32 -> 24x8x8
-            Layer1_level2_0(arena.Slice(5632, 2048), input, arena.Slice(7680, 1536), arena.Slice(0, 5632));
-            observer?.OnActivation(sample, s_layers[1], arena.Slice(7680, 1536));
+            Layer1_level2_0(arena.Slice(3632, 2048), input, arena.Slice(5680, 1536), arena.Slice(0, 3628));
+            observer?.OnActivation(sample, s_layers[1], arena.Slice(5680, 1536));
             // level2.0: EESP K=4 d=[1,1,1,2] HFF: 24x8x8 -> 16x8x8
-            Layer2_level2_0(arena.Slice(7680, 1536), arena.Slice(1920, 1024), arena.Slice(0, 1920));
-            observer?.OnActivation(sample, s_layers[2], arena.Slice(1920, 1024));
+            Layer2_level2_0(arena.Slice(5680, 1536), arena.Slice(1280, 1024), arena.Slice(0, 1280));
+            observer?.OnActivation(sample, s_layers[2], arena.Slice(1280, 1024));
             // level3_0: DownSampler: avgpool + strided EESP K=4 d=[1,1,2,3] (inp_reinf weights unused): 16x8x8 -> 32x4x4
-            Layer3_level3_0(arena.Slice(1920, 1024), arena.Slice(1360, 512), arena.Slice(0, 1360));
-            observer?.OnActivation(sample, s_layers[3], arena.Slice(1360, 512));
+            Layer3_level3_0(arena.Slice(1280, 1024), arena.Slice(0, 512), arena.Slice(512, 512));
+            observer?.OnActivation(sample, s_layers[3], arena.Slice(0, 512));
             // pool: global average pool: 32x4x4 -> 32x1x1
-            Layer4_pool(arena.Slice(1360, 512), arena.Slice(0, 32));
-            observer?.OnActivation(sample, s_layers[4], arena.Slice(0, 32));
+            Layer4_pool(arena.Slice(0, 512), arena.Slice(512, 32));
+            observer?.OnActivation(sample, s_layers[4], arena.Slice(512, 32));
             // classifier: fully connected +bias: 32x1x1 -> 5x1x1
-            Layer5_classifier(arena.Slice(0, 32), output);
+            Layer5_classifier(arena.Slice(512, 32), output);
             observer?.OnActivation(sample, s_layers[5], output);
         }
 
@@ -200,16 +200,8 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 8, 16, 16, D(240, 8), proj, 4, 16, 16, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(256, 4), slope: P(384, 4), scratch: default);
             var cat = scratch.Slice(1024, 1024);
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 2 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 16, 16, halo: 4, stride: 2, scratch.Slice(3264, 2368));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2368), 4, 16, 16, P(400, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 4);
-            // spp_dw.1: depth-wise 3x3, dilation 2, stride 2 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2368), 4, 16, 16, P(448, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 256), inputHalo: 4);
-            // spp_dw.2: depth-wise 3x3, dilation 3, stride 2 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2368), 4, 16, 16, P(496, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(256, 256), inputHalo: 4);
-            // spp_dw.3: depth-wise 3x3, dilation 4, stride 2 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(3264, 2368), 4, 16, 16, P(544, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 2, dilation: 4, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(512, 256), inputHalo: 4);
-            // br_after_cat: BN + PReLU over the concatenation
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 64, P(752, 16), D(272, 16), P(736, 16), P(784, 16));
+            // in the same kernel: spp_dw.1, spp_dw.2, spp_dw.3, br_after_cat
+            global::Espnet.Compiled.Cpu.Fast.FastConv.DepthwiseBranches(proj, 4, 16, 16, stride: 2, P(400, 180), weightStride: 48, stackalloc int[] { 1, 2, 3, 4 }, hff: true, cat, 8, 8, P(752, 16), D(272, 16), P(736, 16), P(784, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 16, 8, 8, D(288, 64), eesp, 16, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(352, 16), slope: default, scratch: default);
             // inp_reinf: the image pooled 2x to the output's height, CBR(3 -> 3, 3x3), CB(3 -> 24, 1x1), added
@@ -230,16 +222,8 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 24, 8, 8, D(592, 24), proj, 4, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(624, 4), slope: P(1328, 4), scratch: default);
             var cat = scratch.Slice(256, 1024);
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 1 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 8, 8, halo: 2, stride: 1, scratch.Slice(1280, 640));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 640), 4, 8, 8, P(1344, 36), cat.Slice(0, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 2);
-            // spp_dw.1: depth-wise 3x3, dilation 1, stride 1 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 640), 4, 8, 8, P(1392, 36), cat.Slice(256, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 256), inputHalo: 2);
-            // spp_dw.2: depth-wise 3x3, dilation 1, stride 1 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 640), 4, 8, 8, P(1440, 36), cat.Slice(512, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(256, 256), inputHalo: 2);
-            // spp_dw.3: depth-wise 3x3, dilation 2, stride 1 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(1280, 640), 4, 8, 8, P(1488, 36), cat.Slice(768, 256), 4, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(512, 256), inputHalo: 2);
-            // br_after_cat: BN + PReLU over the concatenation
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 64, P(1696, 16), D(640, 16), P(1680, 16), P(1728, 16));
+            // in the same kernel: spp_dw.1, spp_dw.2, spp_dw.3, br_after_cat
+            global::Espnet.Compiled.Cpu.Fast.FastConv.DepthwiseBranches(proj, 4, 8, 8, stride: 1, P(1344, 180), weightStride: 48, stackalloc int[] { 1, 1, 1, 2 }, hff: true, cat, 8, 8, P(1696, 16), D(640, 16), P(1680, 16), P(1728, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 16, 8, 8, D(656, 64), y, 16, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(720, 16), slope: P(1744, 16), scratch: default);
         }
@@ -256,16 +240,8 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 16, 8, 8, D(736, 16), proj, 4, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(752, 4), slope: P(1840, 4), scratch: default);
             var cat = scratch.Slice(256, 256);
             // spp_dw.0: depth-wise 3x3, dilation 1, stride 2 -> channels [0, 4)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(proj, 4, 8, 8, halo: 3, stride: 2, scratch.Slice(512, 848));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 848), 4, 8, 8, P(1856, 36), cat.Slice(0, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, inputHalo: 3);
-            // spp_dw.1: depth-wise 3x3, dilation 1, stride 2 -> channels [4, 8) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 848), 4, 8, 8, P(1904, 36), cat.Slice(64, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(0, 64), inputHalo: 3);
-            // spp_dw.2: depth-wise 3x3, dilation 2, stride 2 -> channels [8, 12) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 848), 4, 8, 8, P(1952, 36), cat.Slice(128, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 2, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(64, 64), inputHalo: 3);
-            // spp_dw.3: depth-wise 3x3, dilation 3, stride 2 -> channels [12, 16) + the fused branch before it
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(512, 848), 4, 8, 8, P(2000, 36), cat.Slice(192, 64), 4, 4, 4, kernel: 3, stride: 2, dilation: 3, groups: 4, bias: default, slope: default, scratch: default, residual: cat.Slice(128, 64), inputHalo: 3);
-            // br_after_cat: BN + PReLU over the concatenation
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(cat, 16, 16, P(2208, 16), D(768, 16), P(2192, 16), P(2240, 16));
+            // in the same kernel: spp_dw.1, spp_dw.2, spp_dw.3, br_after_cat
+            global::Espnet.Compiled.Cpu.Fast.FastConv.DepthwiseBranches(proj, 4, 8, 8, stride: 2, P(1856, 180), weightStride: 48, stackalloc int[] { 1, 1, 2, 3 }, hff: true, cat, 4, 4, P(2208, 16), D(768, 16), P(2192, 16), P(2240, 16));
             // conv_1x1_exp: 1x1 conv, 4 groups, 16 -> 16 channels, + BN
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(cat, 16, 4, 4, D(784, 64), eesp, 16, 4, 4, kernel: 1, stride: 1, dilation: 1, groups: 4, bias: D(848, 16), slope: default, scratch: default);
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.PRelu(y, 32, 16, P(2672, 32));
