@@ -355,48 +355,63 @@ public static unsafe class FastElementwise
             throw new ArgumentException("AvgPool3x3S2: spans or sizes do not agree.");
         fixed (float* px = x, py = y)
         {
-            var a = new PoolArgs { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo };
-            Workers.For(&a, &PoolItem, channels * ho, 9L * channels * ho * wo);
+            // Several output rows per item on small maps (a 28-column row is too little work to hand out alone).
+            int rows = Math.Max(1, Math.Min(ho, 1024 / wo));
+            var a = new PoolArgs { X = px, Y = py, H = h, W = w, Ho = ho, Wo = wo, Rows = rows };
+            Workers.For(&a, &PoolItem, channels * ((ho + rows - 1) / rows), 9L * channels * ho * wo);
         }
     }
 
     private struct PoolArgs
     {
         public float* X, Y;
-        public int H, W, Ho, Wo;
+        public int H, W, Ho, Wo, Rows;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PoolItem(void* state, int item)
     {
         ref PoolArgs a = ref *(PoolArgs*)state;
-        int oy = item % a.Ho, c = item / a.Ho, w = a.W, wo = a.Wo;
+        int chunks = (a.Ho + a.Rows - 1) / a.Rows, c = item / chunks, w = a.W, wo = a.Wo;
+        int oy0 = item % chunks * a.Rows, oy1 = Math.Min(a.Ho, oy0 + a.Rows);
         float* plane = a.X + (nint)c * a.H * w;
-        float* y = a.Y + (nint)c * a.Ho * wo + (nint)oy * wo;
-        int y0 = Math.Max(0, 2 * oy - 1), y1 = Math.Min(a.H - 1, 2 * oy + 1);
-        // Column sums of the window's rows, with one zero column either side (the padding): t[q] is input column q - 1.
         float* t = stackalloc float[w + 2 + 16];
-        t[0] = 0;
-        float* first = plane + (nint)y0 * w;
-        new Span<float>(first, w).CopyTo(new Span<float>(t + 1, w));
-        for (int r = y0 + 1; r <= y1; r++)
-        {
-            float* row = plane + (nint)r * w;
-            int k = 0;
-            for (; k + 8 <= w; k += 8) (Vector256.Load(t + 1 + k) + Vector256.Load(row + k)).Store(t + 1 + k);
-            for (; k < w; k++) t[1 + k] += row[k];
-        }
-        t[w + 1] = 0;
-        t[w + 2] = 0;
-        // Output column ox sums t[2ox], t[2ox+1], t[2ox+2]: split t into its even and odd entries and add shifted.
         float* even = stackalloc float[wo + 16];
         float* odd = stackalloc float[wo + 16];
-        FastConv.Deinterleave(t, 2 * wo + 1, even, odd);
-        int j = 0;
         var nine = Vector256.Create(9f);
-        for (; j + 8 <= wo; j += 8)
-            ((Vector256.Load(even + j) + Vector256.Load(odd + j) + Vector256.Load(even + j + 1)) / nine).Store(y + j);
-        for (; j < wo; j++) y[j] = (even[j] + odd[j] + even[j + 1]) / 9f;
+        for (int oy = oy0; oy < oy1; oy++)
+        {
+            float* y = a.Y + (nint)c * a.Ho * wo + (nint)oy * wo;
+            int y0 = Math.Max(0, 2 * oy - 1), y1 = Math.Min(a.H - 1, 2 * oy + 1);
+            // Column sums of the window's rows, top to bottom, with one zero column either side (the padding):
+            // t[q] is input column q - 1.
+            t[0] = 0;
+            float* r0 = plane + (nint)y0 * w, r1 = r0 + w, r2 = r1 + w;
+            int k = 0;
+            if (y1 - y0 == 2)
+            {
+                for (; k + 8 <= w; k += 8) (Vector256.Load(r0 + k) + Vector256.Load(r1 + k) + Vector256.Load(r2 + k)).Store(t + 1 + k);
+                for (; k < w; k++) t[1 + k] = r0[k] + r1[k] + r2[k];
+            }
+            else if (y1 - y0 == 1)
+            {
+                for (; k + 8 <= w; k += 8) (Vector256.Load(r0 + k) + Vector256.Load(r1 + k)).Store(t + 1 + k);
+                for (; k < w; k++) t[1 + k] = r0[k] + r1[k];
+            }
+            else
+            {
+                for (; k + 8 <= w; k += 8) Vector256.Load(r0 + k).Store(t + 1 + k);
+                for (; k < w; k++) t[1 + k] = r0[k];
+            }
+            t[w + 1] = 0;
+            t[w + 2] = 0;
+            // Output column ox sums t[2ox], t[2ox+1], t[2ox+2]: split t into its even and odd entries and add shifted.
+            FastConv.Deinterleave(t, 2 * wo + 1, even, odd);
+            int j = 0;
+            for (; j + 8 <= wo; j += 8)
+                ((Vector256.Load(even + j) + Vector256.Load(odd + j) + Vector256.Load(even + j + 1)) / nine).Store(y + j);
+            for (; j < wo; j++) y[j] = (even[j] + odd[j] + even[j + 1]) / 9f;
+        }
     }
 
     /// <summary>
