@@ -438,6 +438,9 @@ public static unsafe partial class FastConv
         // Input channels lie a plane apart: at power-of-two planes (64x128, 32x64 ...) they share L1 sets and
         // evict each other. Each run of input channels x 2 vectors of pixels is copied together first, then
         // every block of output channels reads it from there.
+        // Other planes (784, 196, 49 ...) are read where they lie: the copy would cost as much as it saves when
+        // few blocks of output channels share it.
+        bool pack = plane % 256 == 0;
         float* packed = stackalloc float[SumRun * 2 * L];
         int p = p0;
         for (; p + 2 * L <= p1; p += 2 * L)
@@ -447,18 +450,25 @@ public static unsafe partial class FastConv
                 int ce = Math.Min(cinG, cb + SumRun);
                 bool first = cb == 0, last = ce == cinG;
                 float* xp = x + (nint)cb * plane + p;
-                for (int ci = cb; ci < ce; ci++, xp += plane)
+                float* src = xp;
+                nint step = plane;
+                if (pack)
                 {
-                    TV.Load(xp).Store(packed + (ci - cb) * 2 * L);
-                    TV.Load(xp + L).Store(packed + (ci - cb) * 2 * L + L);
+                    for (int ci = cb; ci < ce; ci++, xp += plane)
+                    {
+                        TV.Load(xp).Store(packed + (ci - cb) * 2 * L);
+                        TV.Load(xp + L).Store(packed + (ci - cb) * 2 * L + L);
+                    }
+                    src = packed;
+                    step = 2 * L;
                 }
                 for (int b = 0; b < blocks; b++)
                 {
                     int o = g * coutG + b * OcBlock;
                     float* w0 = a.W + (nint)o * cinG + cb, w1 = w0 + cinG, w2 = w1 + cinG, w3 = w2 + cinG;
                     TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-                    float* pp = packed;
-                    for (int k = 0; k < ce - cb; k++, pp += 2 * L)
+                    float* pp = src;
+                    for (int k = 0; k < ce - cb; k++, pp += step)
                     {
                         var x0 = TV.Load(pp);
                         var x1 = TV.Load(pp + L);
