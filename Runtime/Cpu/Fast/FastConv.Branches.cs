@@ -99,6 +99,7 @@ public static unsafe partial class FastConv
     }
 
     /// <summary>Rows [oy0, oy1) of output channel <paramref name="ch"/> through its BatchNorm and PReLU, as <c>FastElementwise.ScaleShift</c> computes them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void NormalizeRows(in Args a, float* y0, int ch, int oy0, int oy1)
     {
         if (a.BnMean == null) return;

@@ -71,6 +71,7 @@ public static unsafe partial class FastConv
     }
 
     /// <summary>U = G g Gt for every (output, input) channel pair, summed in double; stored [position][cin][stride].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WinogradWeights(float* w, int cin, int cout, int stride, float* u)
     {
         double* gg = stackalloc double[12];

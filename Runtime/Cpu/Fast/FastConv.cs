@@ -104,6 +104,7 @@ public static unsafe partial class FastConv
     }
 
     /// <summary>The padded input the spatial kernels read: the caller's (already padded), or a copy made now in scratch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Prepare(ref Args a, float* scratch, int inputHalo)
     {
         if (inputHalo > 0)
@@ -121,6 +122,7 @@ public static unsafe partial class FastConv
     /// kernels over them, so the arithmetic (and the result) is that of the whole padded input, and no thread
     /// waits for another's padding.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SelfPadded(ref Args a, Kind kind)
     {
         Layout(ref a, null, (a.Kernel - 1) / 2 * a.Dilation);
@@ -309,6 +311,7 @@ public static unsafe partial class FastConv
     /// One row of input channel <paramref name="c"/> through its BatchNorm and PReLU, as <c>FastElementwise.ScaleShift</c>
     /// computes them: v = fma(x - mean, scale, beta), then v &lt; 0 ? v * slope : v.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformRow(in Args a, int c, float* x, float* y, int n)
     {
         float m = a.InMean[c], s = a.InScale[c], t = a.InBeta[c];
@@ -835,6 +838,7 @@ public static unsafe partial class FastConv
         for (; oc < coutG; oc++) DenseRest<TV>(a, oy, g, g * coutG + oc, 0);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Taps(in Args a, int oy, int* taps)
     {
         int k = a.Kernel;

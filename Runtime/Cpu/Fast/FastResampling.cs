@@ -58,6 +58,7 @@ public static unsafe class FastResampling
     }
 
     /// <summary>Per output column of a w -> wo aligned-corners resize: its left source column and blend weight.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BlendColumns(int w, int wo, int* left, float* weight)
     {
         float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
@@ -70,6 +71,7 @@ public static unsafe class FastResampling
     }
 
     /// <summary>Per output column of a w -> wo adaptive pooling: its window [first, end) of source columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WindowColumns(int w, int wo, int* first, int* end)
     {
         for (int j = 0; j < wo; j++)

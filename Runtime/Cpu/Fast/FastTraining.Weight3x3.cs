@@ -15,6 +15,7 @@ public static unsafe partial class FastTraining
     /// products made two loads per multiply-add and read each map nine times). A lane's float sum covers at
     /// most ~64 products before it is added into a double total.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Weight3x3Blocked(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout, int ho, int wo, int stride,
         Span<float> dweight, int dilation, int groups)
     {
@@ -125,6 +126,7 @@ public static unsafe partial class FastTraining
     /// sixteen multiply-adds (the per-pair dot products made two loads per multiply-add). Lanes' float sums cover
     /// about 64 products before they are added into double totals.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightPointwiseBlocked(ReadOnlySpan<float> x, int cin, int plane, ReadOnlySpan<float> dy, int cout, Span<float> dweight, int groups)
     {
         if (Simd.Use512) WeightPointwiseBlocked<V512>(x, cin, plane, dy, cout, dweight, groups);

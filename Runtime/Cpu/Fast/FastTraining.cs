@@ -12,6 +12,7 @@ namespace Espnet.Compiled.Cpu.Fast;
 /// </summary>
 public static unsafe partial class FastTraining
 {
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups, Span<float> scratch = default)
     {
@@ -58,6 +59,7 @@ public static unsafe partial class FastTraining
     }
 
     /// <summary>dx (overwritten) from dy and the weights: each tap scatters dy's rows, shifted, into dx.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Conv2dInput(ReadOnlySpan<float> dy, int cout, int ho, int wo, ReadOnlySpan<float> weight,
         Span<float> dx, int cin, int h, int w, int kernel, int stride, int dilation, int groups, Span<float> scratch = default)
     {
@@ -105,6 +107,7 @@ public static unsafe partial class FastTraining
     }
 
     /// <summary>dweight (overwritten): each tap is a dot product of dy's rows with x's rows shifted by the tap's offset.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Conv2dWeight(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout, int ho, int wo,
         Span<float> dweight, int kernel, int stride, int dilation, int groups, Span<float> scratch = default)
     {
@@ -169,6 +172,7 @@ public static unsafe partial class FastTraining
     private enum Pass { Forward, Input, Weight }
 
     /// <summary>PyTorch's output size for stride 2 with padding (k - 1) / 2 x dilation: (n - 1) / 2 + 1.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static bool Strided(int h, int w, int ho, int wo, int kernel, int dilation) =>
         ho == (h - 1) / 2 + 1 && wo == (w - 1) / 2 + 1 && kernel % 2 == 1;
 
@@ -178,6 +182,7 @@ public static unsafe partial class FastTraining
     /// s is even and ox + (s - 1) / 2 of the odd half otherwise: contiguous again. The input gradient is gathered in
     /// the same layout and interleaved back at the end.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void Stride2(ReadOnlySpan<float> x, Span<float> dx, int cin, int h, int w, ReadOnlySpan<float> weights, Span<float> dweights,
         Span<float> y, ReadOnlySpan<float> dy, int cout, int ho, int wo, int kernel, int dilation, int groups, Pass pass, Span<float> scratch)
     {

@@ -20,6 +20,7 @@ public static unsafe class FastTrainingElementwise
     /// (gamma / sqrt(var + eps)) + beta; saves mean and 1/sqrt(var + eps); moves the running statistics by
     /// <paramref name="momentum"/> (running variance with the unbiased estimate), as PyTorch does.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTraining(ReadOnlySpan<float> x, int batch, int channels, int plane, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         double eps, Span<float> y, Span<float> savedMean, Span<float> savedInvStd, Span<float> runningMean, Span<float> runningVar, double momentum = 0.1)
     {
@@ -42,6 +43,7 @@ public static unsafe class FastTrainingElementwise
     /// Backward of <see cref="BatchNormTraining"/>: with xhat = (x - mean) * invStd over the m values of a channel,
     /// dgamma += sum(dy * xhat), dbeta += sum(dy), and (dx non-empty) dx += gamma * invStd * (dy - dbeta/m - xhat * dgamma/m).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTrainingBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
         ReadOnlySpan<float> gamma, ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
     {
@@ -64,6 +66,7 @@ public static unsafe class FastTrainingElementwise
     /// Backward of BatchNorm with fixed statistics (frozen: y = (x - mean) * invStd * gamma + beta, mean and invStd
     /// constants): dgamma += sum(dy * (x - mean) * invStd), dbeta += sum(dy), and (dx non-empty) dx += dy * gamma * invStd.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormFrozenBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
         ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
     {
@@ -107,6 +110,7 @@ public static unsafe class FastTrainingElementwise
     }
 
     /// <summary>y = x &gt; 0 ? x : slope * x per channel, over the batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PRelu(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane, ReadOnlySpan<float> slope)
     {
         long n = (long)batch * channels * plane;
@@ -120,6 +124,7 @@ public static unsafe class FastTrainingElementwise
     }
 
     /// <summary>Backward of <see cref="PRelu"/>: dx += x &gt; 0 ? dy : slope * dy (dx non-empty), dslope += sum over x &lt;= 0 of x * dy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane, ReadOnlySpan<float> slope,
         Span<float> dx, Span<float> dslope)
     {
@@ -138,6 +143,7 @@ public static unsafe class FastTrainingElementwise
     /// dx += (sum of dy over the windows each input lies in) / 9. An even input row or column lies in one window
     /// (k for 2k), an odd one in two (k and k + 1 for 2k + 1).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgPool3x3S2Backward(ReadOnlySpan<float> dy, int batch, int channels, int h, int w, int ho, int wo, Span<float> dx)
     {
         if (ho != (h - 1) / 2 + 1 || wo != (w - 1) / 2 + 1 || dy.Length < (long)batch * channels * ho * wo || dx.Length < (long)batch * channels * h * w)
