@@ -7,6 +7,12 @@ namespace Espnet.Compiled.Generator.Emit;
 /// <summary>An indented text writer for generated source; every number goes through the invariant culture.</summary>
 internal sealed class CodeWriter
 {
+    /// <summary>
+    /// The attribute on generated methods that run every pass: compiled optimised at the first call. Left to
+    /// tiering, a method called once per forward pass or training step stays unoptimised for its first 30 calls.
+    /// </summary>
+    public const string Optimized = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
+
     private readonly StringBuilder _sb = new();
     private int _indent;
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Numerics.Tensors;
 
@@ -16,6 +17,7 @@ public static class Conv
     /// 2-D convolution, PyTorch semantics: padding ((k-1)/2)*dilation, grouped over contiguous channel blocks,
     /// weights [cout, cin/groups, k, k]. Overwrites y, or adds to it when <paramref name="accumulate"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups, bool accumulate = false)
     {
@@ -66,6 +68,7 @@ public static class Conv
     /// Transposed convolution without padding, weights [cin, cout, k, k]:
     /// y[o, s*i+a, s*j+b] = sum over c (and every (i, a), (j, b) landing there) of x[c,i,j] * W[c,o,a,b].
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ConvTranspose2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride)
     {
@@ -91,12 +94,14 @@ public static class Conv
     }
 
     /// <summary>Adds a per-channel bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddBias(Span<float> y, int channels, int plane, ReadOnlySpan<float> bias)
     {
         for (int c = 0; c < channels; c++) TensorPrimitives.Add(y.Slice(c * plane, plane), bias[c], y.Slice(c * plane, plane));
     }
 
     // acc[i] += a * x[i], widening float to double, SIMD where the row is long enough.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AxpyWiden(ReadOnlySpan<float> x, double a, Span<double> acc)
     {
         int i = 0;

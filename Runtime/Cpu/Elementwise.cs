@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Espnet.Compiled.Cpu;
@@ -10,6 +11,7 @@ public static class Elementwise
     /// rounded once. The authors' BNs have variances down to 1e-5 (gains near 100) right after sums that
     /// cancel, so a float32 multiply-then-add would round away digits the tolerance needs.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNorm(Span<float> y, int channels, int plane, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float eps)
     {
@@ -22,6 +24,7 @@ public static class Elementwise
     }
 
     /// <summary>PReLU in place with one slope per channel: max(0, x) + a * min(0, x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PRelu(Span<float> y, int channels, int plane, ReadOnlySpan<float> slope)
     {
         for (int c = 0; c < channels; c++)
@@ -37,6 +40,7 @@ public static class Elementwise
     }
 
     /// <summary>3x3, stride 2, pad 1 average pooling with the padding counted (divisor always 9).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgPool3x3S2(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         for (int c = 0; c < channels; c++)
@@ -63,6 +67,7 @@ public static class Elementwise
     }
 
     /// <summary>Global average pooling: y[c] = mean of channel c's plane (summed in double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GlobalAvgPool(ReadOnlySpan<float> x, int channels, int plane, Span<float> y)
     {
         for (int c = 0; c < channels; c++)

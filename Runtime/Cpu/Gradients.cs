@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Espnet.Compiled.Cpu;
 
 /// <summary>
@@ -21,6 +23,7 @@ public static class Gradients
     }
 
     /// <summary>dx of a convolution: every input pixel collects w * dy over the outputs whose taps read it (overwrites dx).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2dInput(ReadOnlySpan<float> dy, int cout, int ho, int wo, ReadOnlySpan<float> weight,
         Span<float> dx, int cin, int h, int w, int kernel, int stride, int dilation, int groups)
     {
@@ -55,6 +58,7 @@ public static class Gradients
     }
 
     /// <summary>dW of a convolution: each weight collects x * dy over every output it contributed to (overwrites dweight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2dWeight(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout, int ho, int wo,
         Span<float> dweight, int kernel, int stride, int dilation, int groups)
     {
@@ -85,6 +89,7 @@ public static class Gradients
     }
 
     /// <summary>db of a per-channel bias: the sum of dy over each channel's plane (overwrites dbias).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Bias(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dbias)
     {
         for (int c = 0; c < channels; c++)
@@ -99,6 +104,7 @@ public static class Gradients
     /// PReLU, y = x &gt; 0 ? x : a * x: dx = x &gt; 0 ? dy : a * dy, and da[c] = the sum of x * dy where x &lt;= 0
     /// (overwrites dx and dslope).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PRelu(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> slope,
         Span<float> dx, Span<float> dslope)
     {
@@ -125,6 +131,7 @@ public static class Gradients
     /// moves the running statistics by <paramref name="momentum"/> (PyTorch's 0.1 by default), the running
     /// variance with the unbiased estimate, as PyTorch does.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTraining(ReadOnlySpan<float> x, int batch, int channels, int plane, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         double eps, Span<float> y, Span<float> savedMean, Span<float> savedInvStd, Span<float> runningMean, Span<float> runningVar, double momentum = 0.1)
     {
@@ -156,6 +163,7 @@ public static class Gradients
     /// channel, dgamma = sum(dy * xhat), dbeta = sum(dy), dx = gamma * invStd / m * (m * dy - dbeta - xhat * dgamma)
     /// (overwrites dx, dgamma and dbeta).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTrainingBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
         ReadOnlySpan<float> gamma, ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
     {
@@ -188,6 +196,7 @@ public static class Gradients
     /// Backward of 3x3, stride 2, pad 1 average pooling with the padding counted (divisor 9): each input pixel
     /// collects dy / 9 from every window it lies in (overwrites dx).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgPool3x3S2(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
     {
         if (ho != (h - 1) / 2 + 1 || wo != (w - 1) / 2 + 1)
@@ -211,6 +220,7 @@ public static class Gradients
     /// dx of a transposed convolution (kernel k, stride s, no padding, weights [cin, cout, k, k]): input pixel
     /// (i, j) fed outputs (i*s + a, j*s + b), so it collects w[c, o, a, b] * dy there (overwrites dx).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ConvTranspose2dInput(ReadOnlySpan<float> dy, int cout, int ho, int wo, ReadOnlySpan<float> weight,
         Span<float> dx, int cin, int h, int w, int kernel, int stride)
     {
@@ -229,6 +239,7 @@ public static class Gradients
     }
 
     /// <summary>dW of a transposed convolution: w[c, o, a, b] collects x[c, i, j] * dy[o, i*s + a, j*s + b] (overwrites dweight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ConvTranspose2dWeight(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout, int ho, int wo,
         Span<float> dweight, int kernel, int stride)
     {
@@ -247,6 +258,7 @@ public static class Gradients
     }
 
     /// <summary>Global average pooling: every pixel of channel c gets dy[c] / plane (overwrites dx).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GlobalAvgPool(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx)
     {
         for (int c = 0; c < channels; c++) dx.Slice(c * plane, plane).Fill((float)((double)dy[c] / plane));
@@ -256,6 +268,7 @@ public static class Gradients
     /// Aligned-corners bilinear resize, backward: each output scatters dy to its four sources with the forward's
     /// weights (positions computed exactly as <see cref="Resampling.BilinearAlignCorners"/> does; overwrites dx).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BilinearAlignCorners(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
     {
         float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
@@ -285,6 +298,7 @@ public static class Gradients
     }
 
     /// <summary>Adaptive average pooling, backward: each cell spreads dy over its window, divided by the window's size (overwrites dx).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AdaptiveAvgPool(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
     {
         var rented = ScratchDoubles(channels * h * w);
@@ -309,6 +323,7 @@ public static class Gradients
     }
 
     /// <summary>Channel shuffle, backward: the inverse permutation (old channel k*(C/g) + j takes new channel j*g + k).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ChannelShuffle(ReadOnlySpan<float> dy, int channels, int plane, int groups, Span<float> dx)
     {
         int perGroup = channels / groups;
@@ -321,6 +336,7 @@ public static class Gradients
     /// The sigmoid gate y = x * sigmoid(g[c]): dx = dy * sigmoid(g[c]), dg[c] = sigmoid'(g[c]) * sum(dy * x)
     /// (x is the input before gating; overwrites dx and dgate).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SigmoidGate(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> gate,
         Span<float> dx, Span<float> dgate)
     {
@@ -344,6 +360,7 @@ public static class Gradients
     /// Returns the loss (0 when every pixel is ignored) and overwrites dlogits. A target outside [0, C) that is
     /// not the ignore index is an error naming the pixel and the value.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<byte> targets, int batch, int classes, int plane,
         ReadOnlySpan<float> classWeights, int ignore, Span<float> dlogits)
     {
@@ -353,6 +370,7 @@ public static class Gradients
     }
 
     /// <summary>As above with class IDs of any size (image classification: plane 1, 1,000 classes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int batch, int classes, int plane,
         ReadOnlySpan<float> classWeights, int ignore, Span<float> dlogits)
     {
@@ -389,6 +407,7 @@ public static class Gradients
     /// 1 / (1 - p), or zeroed. The mask comes from <paramref name="seed"/> and <paramref name="step"/> alone
     /// (a SplitMix64 stream), so a step replays exactly; <paramref name="keep"/> records it for the backward pass.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DropoutForward(ReadOnlySpan<float> x, Span<float> y, double p, ulong seed, ulong step, Span<bool> keep)
     {
         if (p < 0 || p >= 1) throw new ArgumentOutOfRangeException(nameof(p), p, "a dropout probability is in [0, 1)");
@@ -408,6 +427,7 @@ public static class Gradients
     }
 
     /// <summary>Backward of <see cref="DropoutForward"/>: dy through the kept elements, scaled by 1 / (1 - p) (overwrites dx).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dropout(ReadOnlySpan<float> dy, ReadOnlySpan<bool> keep, double p, Span<float> dx)
     {
         float scale = (float)(1 / (1 - p));

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Espnet.Compiled.Cpu;
 
 /// <summary>Resizing, adaptive pooling, channel shuffle and channel gating over one CHW sample (ESPNetv2 heads).</summary>
@@ -7,6 +9,7 @@ public static class Resampling
     /// Bilinear resize with aligned corners, PyTorch's CPU semantics: per axis src = dst * ((in-1)/(out-1)) with the
     /// ratio and source position in float32 (0 when out = 1), i0 = floor(src), i1 = min(i0+1, in-1), λ = src - i0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BilinearAlignCorners(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         float sx = wo > 1 ? (float)(w - 1) / (wo - 1) : 0f;
@@ -37,6 +40,7 @@ public static class Resampling
     /// Adaptive average pooling: output cell i averages input indices floor(i*in/out) .. ceil((i+1)*in/out) - 1,
     /// per axis. Also valid when out > in (overlapping windows: an upsampler), which EfficientPyrPool relies on.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AdaptiveAvgPool(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         for (int c = 0; c < channels; c++)
@@ -59,6 +63,7 @@ public static class Resampling
     }
 
     /// <summary>Channel shuffle with g groups: new channel j*g + k is old channel k*(C/g) + j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ChannelShuffle(ReadOnlySpan<float> x, int channels, int plane, int groups, Span<float> y)
     {
         int perGroup = channels / groups;
@@ -68,6 +73,7 @@ public static class Resampling
     }
 
     /// <summary>y[c, :] *= sigmoid(gate[c]): the per-channel gate of EfficientPWConv, broadcast over the plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SigmoidGate(Span<float> y, int channels, int plane, ReadOnlySpan<float> gate)
     {
         for (int c = 0; c < channels; c++)

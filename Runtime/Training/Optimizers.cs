@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Espnet.Compiled.Training;
 
 /// <summary>
@@ -18,6 +20,7 @@ public sealed class Sgd(int length, double momentum = 0.9, bool nesterov = false
         set => _started = value > 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Step(Span<float> parameter, ReadOnlySpan<float> gradient, double lr)
     {
         if (parameter.Length != _buffer.Length || gradient.Length != _buffer.Length)
@@ -55,6 +58,7 @@ public sealed class Adam(int length, double beta1 = 0.9, double beta2 = 0.999, d
         set => _t = value;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Step(Span<float> parameter, ReadOnlySpan<float> gradient, double lr)
     {
         if (parameter.Length != _m.Length || gradient.Length != _m.Length)

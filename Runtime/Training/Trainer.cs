@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Espnet.Compiled.Cpu;
 
 namespace Espnet.Compiled.Training;
@@ -91,6 +92,7 @@ public sealed class Trainer
     public Func<ParameterInfo, double>? LearningRateScale { get; set; }
 
     /// <summary>Updates every trained parameter from the gradients of the last <see cref="ComputeGradients"/>, at learning rate <paramref name="lr"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Step(double lr)
     {
         var updates = Updates();
@@ -125,6 +127,7 @@ public sealed class Trainer
     }
 
     /// <summary>Restores what <see cref="OptimizerState"/> saved; throws naming the first buffer that does not fit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void RestoreOptimizer(Weights.StateDict saved, int steps)
     {
         var updates = Updates();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using Espnet.Compiled.Cpu;
 using Espnet.Compiled.Cpu.Fast;
@@ -116,6 +117,7 @@ public sealed unsafe class TrainingContext
     /// <summary>Whether the inference path's convolution kernel (FastConv: register-blocked, multithreaded) takes this shape.</summary>
     private static bool FastForward(int stride, int kernel) => stride is 1 or 2 && kernel % 2 == 1;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunConv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
         int kernel, int stride, int dilation, int groups, bool transposed)
     {
@@ -140,6 +142,7 @@ public sealed unsafe class TrainingContext
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunConvBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
         int kernel, int stride, int dilation, int groups, bool transposed, Span<float> dx, Span<float> dweight)
     {
@@ -179,6 +182,7 @@ public sealed unsafe class TrainingContext
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Bias(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> bias)
     {
         x.CopyTo(y);
@@ -186,6 +190,7 @@ public sealed unsafe class TrainingContext
     }
 
     /// <summary>Training BatchNorm: the batch's mean and (biased) variance, saved for backward; running statistics updated (momentum 0.1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void BatchNorm(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         Span<float> runningMean, Span<float> runningVar, double eps, Span<float> savedMean, Span<float> savedInvStd)
     {
@@ -211,35 +216,41 @@ public sealed unsafe class TrainingContext
 
     public static void Sum(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => FastElementwise.Add(a, b, y);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AvgPool(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         for (int n = 0; n < Batch; n++)
             FastElementwise.AvgPool3x3S2(x.Slice(n * channels * h * w, channels * h * w), channels, h, w, y.Slice(n * channels * ho * wo, channels * ho * wo), ho, wo);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GlobalAvgPool(ReadOnlySpan<float> x, int channels, int plane, Span<float> y)
     {
         for (int n = 0; n < Batch; n++) Elementwise.GlobalAvgPool(x.Slice(n * channels * plane, channels * plane), channels, plane, y.Slice(n * channels, channels));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Resize(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         for (int n = 0; n < Batch; n++)
             Resampling.BilinearAlignCorners(x.Slice(n * channels * h * w, channels * h * w), channels, h, w, y.Slice(n * channels * ho * wo, channels * ho * wo), ho, wo);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AdaptiveAvgPool(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
     {
         for (int n = 0; n < Batch; n++)
             Resampling.AdaptiveAvgPool(x.Slice(n * channels * h * w, channels * h * w), channels, h, w, y.Slice(n * channels * ho * wo, channels * ho * wo), ho, wo);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Shuffle(ReadOnlySpan<float> x, int channels, int plane, int groups, Span<float> y)
     {
         for (int n = 0; n < Batch; n++)
             Resampling.ChannelShuffle(x.Slice(n * channels * plane, channels * plane), channels, plane, groups, y.Slice(n * channels * plane, channels * plane));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Gate(ReadOnlySpan<float> x, ReadOnlySpan<float> gate, Span<float> y, int channels, int plane)
     {
         x.CopyTo(y);
@@ -247,12 +258,14 @@ public sealed unsafe class TrainingContext
     }
 
     /// <summary>Channels [from, to) of each sample of x (x has <paramref name="channels"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Slice(ReadOnlySpan<float> x, int channels, int plane, int from, int to, Span<float> y)
     {
         for (int n = 0; n < Batch; n++) x.Slice((n * channels + from) * plane, (to - from) * plane).CopyTo(y.Slice(n * (to - from) * plane, (to - from) * plane));
     }
 
     /// <summary>Copies a part of <paramref name="channels"/> channels into channels [at, at + channels) of each sample of y (of <paramref name="total"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConcatPart(ReadOnlySpan<float> part, int channels, int plane, Span<float> y, int total, int at)
     {
         for (int n = 0; n < Batch; n++) part.Slice(n * channels * plane, channels * plane).CopyTo(y.Slice((n * total + at) * plane, channels * plane));
@@ -260,14 +273,17 @@ public sealed unsafe class TrainingContext
 
     // ---- backward: each adds into the gradients it is given (empty: not needed) ----
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConvBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
         int kernel, int stride, int dilation, int groups, Span<float> dx, Span<float> dweight) =>
         RunConvBackward(x, cin, h, w, weight, dy, cout, ho, wo, kernel, stride, dilation, groups, transposed: false, dx, dweight);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConvTransposeBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
         int kernel, int stride, Span<float> dx, Span<float> dweight) =>
         RunConvBackward(x, cin, h, w, weight, dy, cout, ho, wo, kernel, stride, 1, 1, transposed: true, dx, dweight);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void BiasBackward(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx, Span<float> dbias)
     {
         var db = ScratchA(channels);
@@ -308,6 +324,7 @@ public sealed unsafe class TrainingContext
         FastTrainingElementwise.AvgPool3x3S2Backward(dy, Batch, channels, h, w, ho, wo, dx);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GlobalAvgPoolBackward(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx)
     {
         var dxs = ScratchB(channels * plane);
@@ -318,6 +335,7 @@ public sealed unsafe class TrainingContext
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ResizeBackward(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
     {
         int xs = channels * h * w, ys = channels * ho * wo;
@@ -329,6 +347,7 @@ public sealed unsafe class TrainingContext
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AdaptiveAvgPoolBackward(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
     {
         int xs = channels * h * w, ys = channels * ho * wo;
@@ -340,6 +359,7 @@ public sealed unsafe class TrainingContext
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ShuffleBackward(ReadOnlySpan<float> dy, int channels, int plane, int groups, Span<float> dx)
     {
         int s = channels * plane;
@@ -351,6 +371,7 @@ public sealed unsafe class TrainingContext
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GateBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gate, ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx, Span<float> dgate)
     {
         int s = channels * plane;
@@ -364,12 +385,14 @@ public sealed unsafe class TrainingContext
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SliceBackward(ReadOnlySpan<float> dy, int channels, int plane, int from, int to, Span<float> dx)
     {
         int part = (to - from) * plane;
         for (int n = 0; n < Batch; n++) AddInto(dx.Slice((n * channels + from) * plane, part), dy.Slice(n * part, part));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConcatPartBackward(ReadOnlySpan<float> dy, int total, int at, int channels, int plane, Span<float> dpart)
     {
         int part = channels * plane;

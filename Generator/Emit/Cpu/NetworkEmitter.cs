@@ -107,6 +107,7 @@ internal static class NetworkEmitter
 
     private static void EmitForward(CodeWriter w, PlannedNetwork plan)
     {
+        w.Line(CodeWriter.Optimized);
         w.Open($"protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, {Api}.IActivationObserver? observer)");
         w.Line("global::System.Span<float> arena = Arena;");
         if (plan.Layers.Any(l => l.OutInOutput || l.ScratchInOutput))
@@ -133,6 +134,7 @@ internal static class NetworkEmitter
 
         w.Line();
         w.Line($"/// <summary>{layer.Name}: {Describe(layer)}</summary>");
+        w.Line(CodeWriter.Optimized);
         w.Open($"private void {MethodName(layer, index)}({string.Join(", ", parameters)})");
         foreach (var op in layer.Program.Ops) SchedulePrinter.Print(w, op);
         w.Close();

@@ -52,6 +52,7 @@ internal static class TrainingPrinter
         w.Line();
 
         w.Line("/// <summary>The training forward pass over the batch: every node of the tensor graph, in order.</summary>");
+        w.Line(CodeWriter.Optimized);
         w.Open($"protected override void TrainForward({Ctx} t, global::System.ReadOnlySpan<float> input)");
         w.Line("var a = t.Arena;");
         w.Line($"input.CopyTo({A(g.Input)});");
@@ -142,6 +143,7 @@ internal static class TrainingPrinter
         w.Line();
 
         w.Line("/// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>");
+        w.Line(CodeWriter.Optimized);
         w.Open($"protected override void TrainBackward({Ctx} t)");
         w.Line("var a = t.Arena;");
         w.Line("var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);");

@@ -119,6 +119,7 @@ namespace Models
         {
         }
 
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
         {
             global::System.Span<float> arena = Arena;
@@ -168,6 +169,7 @@ namespace Models
         }
 
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 16x16x16</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer0_level1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Conv.Conv2d(x, 3, 32, 32, P(0, 432), y, 16, 16, 16, kernel: 3, stride: 2, dilation: 1, groups: 1);
@@ -176,12 +178,14 @@ namespace Models
         }
 
         /// <summary>sample1: avgpool 3x3/2 x1: 3x32x32 -> 3x16x16</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer1_sample1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(x, 3, 32, 32, y, 16, 16);
         }
 
         /// <summary>sample2: avgpool 3x3/2 x2: 3x32x32 -> 3x8x8</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer2_sample2(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             global::Espnet.Compiled.Cpu.Elementwise.AvgPool3x3S2(x, 3, 32, 32, scratch.Slice(0, 768), 16, 16);
@@ -189,6 +193,7 @@ namespace Models
         }
 
         /// <summary>cat_b1: concat: 16x16x16 + 3x16x16 -> 19x16x16</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer3_cat_b1(global::System.ReadOnlySpan<float> x0, global::System.ReadOnlySpan<float> x1, global::System.Span<float> y)
         {
             x0.CopyTo(y.Slice(0, 4096));
@@ -196,6 +201,7 @@ namespace Models
         }
 
         /// <summary>b1: BN + PReLU: 19x16x16 -> 19x16x16</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer4_b1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             x.CopyTo(y);
@@ -204,6 +210,7 @@ namespace Models
         }
 
         /// <summary>level2_0: strided ESP K=5 d=[1,2,4,8,16] HFF: 19x16x16 -> 64x8x8</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer5_level2_0(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // reduce: 3x3 conv, stride 2, 19 -> 12 channels
@@ -227,6 +234,7 @@ namespace Models
         }
 
         /// <summary>level2.0: ESP K=5 d=[1,2,4,8,16] HFF residual: 64x8x8 -> 64x8x8</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer6_level2_0(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // reduce: 1x1 conv, stride 1, 64 -> 12 channels
@@ -252,6 +260,7 @@ namespace Models
         }
 
         /// <summary>cat_b2: concat: 64x8x8 + 64x8x8 + 3x8x8 -> 131x8x8</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer7_cat_b2(global::System.ReadOnlySpan<float> x0, global::System.ReadOnlySpan<float> x1, global::System.ReadOnlySpan<float> x2, global::System.Span<float> y)
         {
             x0.CopyTo(y.Slice(0, 4096));
@@ -260,6 +269,7 @@ namespace Models
         }
 
         /// <summary>b2: BN + PReLU: 131x8x8 -> 131x8x8</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer8_b2(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             x.CopyTo(y);
@@ -268,6 +278,7 @@ namespace Models
         }
 
         /// <summary>level3_0: strided ESP K=5 d=[1,2,4,8,16] HFF: 131x8x8 -> 128x4x4</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer9_level3_0(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // reduce: 3x3 conv, stride 2, 131 -> 25 channels
@@ -291,6 +302,7 @@ namespace Models
         }
 
         /// <summary>level3.0: ESP K=5 d=[1,2,4,8,16] HFF residual: 128x4x4 -> 128x4x4</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer10_level3_0(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // reduce: 1x1 conv, stride 1, 128 -> 25 channels
@@ -316,6 +328,7 @@ namespace Models
         }
 
         /// <summary>cat_b3: concat: 128x4x4 + 128x4x4 -> 256x4x4</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer11_cat_b3(global::System.ReadOnlySpan<float> x0, global::System.ReadOnlySpan<float> x1, global::System.Span<float> y)
         {
             x0.CopyTo(y.Slice(0, 2048));
@@ -323,6 +336,7 @@ namespace Models
         }
 
         /// <summary>b3: BN + PReLU: 256x4x4 -> 256x4x4</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer12_b3(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             x.CopyTo(y);
@@ -331,6 +345,7 @@ namespace Models
         }
 
         /// <summary>classifier: conv 1x1: 256x4x4 -> 5x4x4</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer13_classifier(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Conv.Conv2d(x, 256, 4, 4, P(111600, 1280), y, 5, 4, 4, kernel: 1, stride: 1, dilation: 1, groups: 1);
@@ -433,6 +448,7 @@ namespace Models
         protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
 
         /// <summary>The training forward pass over the batch: every node of the tensor graph, in order.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
         {
             var a = t.Arena;
@@ -540,6 +556,7 @@ namespace Models
         }
 
         /// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainBackward(global::Espnet.Compiled.Training.TrainingContext t)
         {
             var a = t.Arena;

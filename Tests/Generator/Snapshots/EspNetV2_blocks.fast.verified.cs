@@ -159,6 +159,7 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.FoldBatchNorm(P(2048, 64), default, P(2112, 16), P(2128, 16), P(2144, 16), P(2160, 16), 1E-05f, 16, DerivedStore.Slice(784, 64), DerivedStore.Slice(848, 16));
         }
 
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
         {
             global::System.Span<float> arena = Arena;
@@ -183,12 +184,14 @@ namespace Models
         }
 
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 8x16x16</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer0_level1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 3, 32, 32, D(0, 216), y, 8, 16, 16, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: D(224, 8), slope: P(288, 8), scratch: scratch.Slice(0, 3532));
         }
 
         /// <summary>level2_0: DownSampler: avgpool + strided EESP K=4 d=[1,2,3,4] + image/2^2 reinforcement: 8x16x16 + 3x32x32 -> 24x8x8</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer1_level2_0(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> image, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // avg: 3x3 / stride 2 / pad 1 average of the input -> channels [0, 8)
@@ -215,6 +218,7 @@ namespace Models
         }
 
         /// <summary>level2.0: EESP K=4 d=[1,1,1,2] HFF: 24x8x8 -> 16x8x8</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer2_level2_0(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // proj_1x1: 1x1 conv, 4 groups, 24 -> 4 channels, + BN + PReLU
@@ -229,6 +233,7 @@ namespace Models
         }
 
         /// <summary>level3_0: DownSampler: avgpool + strided EESP K=4 d=[1,1,2,3] (inp_reinf weights unused): 16x8x8 -> 32x4x4</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer3_level3_0(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // avg: 3x3 / stride 2 / pad 1 average of the input -> channels [0, 16)
@@ -248,12 +253,14 @@ namespace Models
         }
 
         /// <summary>pool: global average pool: 32x4x4 -> 32x1x1</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer4_pool(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.GlobalAvgPool(x, 32, 16, y);
         }
 
         /// <summary>classifier: fully connected +bias: 32x1x1 -> 5x1x1</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer5_classifier(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 32, 1, 1, P(2704, 160), y, 5, 1, 1, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: P(2864, 5), slope: default, scratch: default);
@@ -348,6 +355,7 @@ namespace Models
         protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
 
         /// <summary>The training forward pass over the batch: every node of the tensor graph, in order.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
         {
             var a = t.Arena;
@@ -438,6 +446,7 @@ namespace Models
         }
 
         /// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainBackward(global::Espnet.Compiled.Training.TrainingContext t)
         {
             var a = t.Arena;

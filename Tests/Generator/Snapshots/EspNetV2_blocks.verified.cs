@@ -140,6 +140,7 @@ namespace Models
         {
         }
 
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
         {
             global::System.Span<float> arena = Arena;
@@ -165,6 +166,7 @@ namespace Models
         }
 
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x32x32 -> 8x16x16</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer0_level1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Conv.Conv2d(x, 3, 32, 32, P(0, 216), y, 8, 16, 16, kernel: 3, stride: 2, dilation: 1, groups: 1);
@@ -173,6 +175,7 @@ namespace Models
         }
 
         /// <summary>level2_0: DownSampler: avgpool + strided EESP K=4 d=[1,2,3,4] + image/2^2 reinforcement: 8x16x16 + 3x32x32 -> 24x8x8</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer1_level2_0(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> image, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // avg: 3x3 / stride 2 / pad 1 average of the input -> channels [0, 8)
@@ -217,6 +220,7 @@ namespace Models
         }
 
         /// <summary>level2.0: EESP K=4 d=[1,1,1,2] HFF: 24x8x8 -> 16x8x8</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer2_level2_0(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // proj_1x1: 1x1 conv, 4 groups, 24 -> 4 channels, + BN + PReLU
@@ -246,6 +250,7 @@ namespace Models
         }
 
         /// <summary>level3_0: DownSampler: avgpool + strided EESP K=4 d=[1,1,2,3] (inp_reinf weights unused): 16x8x8 -> 32x4x4</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer3_level3_0(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // avg: 3x3 / stride 2 / pad 1 average of the input -> channels [0, 16)
@@ -279,12 +284,14 @@ namespace Models
         }
 
         /// <summary>pool: global average pool: 32x4x4 -> 32x1x1</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer4_pool(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Elementwise.GlobalAvgPool(x, 32, 16, y);
         }
 
         /// <summary>classifier: fully connected +bias: 32x1x1 -> 5x1x1</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer5_classifier(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Conv.Conv2d(x, 32, 1, 1, P(2704, 160), y, 5, 1, 1, kernel: 1, stride: 1, dilation: 1, groups: 1);
@@ -380,6 +387,7 @@ namespace Models
         protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
 
         /// <summary>The training forward pass over the batch: every node of the tensor graph, in order.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
         {
             var a = t.Arena;
@@ -470,6 +478,7 @@ namespace Models
         }
 
         /// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainBackward(global::Espnet.Compiled.Training.TrainingContext t)
         {
             var a = t.Arena;

@@ -95,6 +95,7 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.FoldBatchNorm(P(832, 27), default, P(864, 3), P(880, 3), P(896, 3), P(912, 3), 1E-05f, 3, DerivedStore.Slice(288, 27), DerivedStore.Slice(320, 3));
         }
 
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
         {
             global::System.Span<float> arena = Arena;
@@ -116,6 +117,7 @@ namespace Models
         }
 
         /// <summary>gate: EfficientPWConv: 3x3 CBR x sigmoid gate: 6x12x20 -> 4x12x20</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer0_gate(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             var pooled = scratch.Slice(0, 6);
@@ -127,6 +129,7 @@ namespace Models
         }
 
         /// <summary>pyr: EfficientPyrPool proj 2, scales 2/1.5/1/0.5/0.1 +bias: 4x12x20 -> 3x12x20</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer1_pyr(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             var p = scratch.Slice(0, 480);
@@ -154,12 +157,14 @@ namespace Models
         }
 
         /// <summary>up: bilinear resize (aligned corners): 3x12x20 -> 3x24x40</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer2_up(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(x, 3, 12, 20, y, 24, 40);
         }
 
         /// <summary>psp: PSP pool, 2 levels: 3x24x40 -> 3x24x40</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer3_psp(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             var cat = scratch.Slice(0, 8640);
@@ -176,6 +181,7 @@ namespace Models
         }
 
         /// <summary>out: bilinear resize (aligned corners): 3x24x40 + 6x12x20 -> 3x12x20</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer4_out(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Fast.FastResampling.BilinearAlignCorners(x, 3, 24, 40, y, 12, 20);
@@ -246,6 +252,7 @@ namespace Models
         protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
 
         /// <summary>The training forward pass over the batch: every node of the tensor graph, in order.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
         {
             var a = t.Arena;
@@ -307,6 +314,7 @@ namespace Models
         }
 
         /// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainBackward(global::Espnet.Compiled.Training.TrainingContext t)
         {
             var a = t.Arena;

@@ -89,6 +89,7 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.BatchNormScale(P(1776, 12), P(1824, 12), 0.001f, 12, DerivedStore.Slice(272, 12));
         }
 
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void ForwardSample(int sample, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::Espnet.Compiled.IActivationObserver? observer)
         {
             global::System.Span<float> arena = Arena;
@@ -120,29 +121,34 @@ namespace Models
         }
 
         /// <summary>level1: conv 3x3 stride 2 + BN + PReLU: 3x40x48 -> 8x20x24</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer0_level1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 3, 40, 48, D(0, 216), y, 8, 20, 24, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: D(224, 8), slope: P(288, 8), scratch: scratch.Slice(0, 6364));
         }
 
         /// <summary>sample1: avgpool 3x3/2 x1: 3x40x48 -> 3x20x24</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer1_sample1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.AvgPool3x3S2(x, 3, 40, 48, y, 20, 24);
         }
 
         /// <summary>cat: concat: 8x20x24 + 3x20x24 -> 11x20x24</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer2_cat(global::System.ReadOnlySpan<float> x0, global::System.ReadOnlySpan<float> x1, global::System.Span<float> y)
         {
         }
 
         /// <summary>b1: BN + PReLU: 11x20x24 -> 11x20x24</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer3_b1(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 11, 480, P(336, 11), D(240, 11), P(320, 11), P(368, 11), source: x);
         }
 
         /// <summary>down: strided ESP K=3 d=[1,2,4] HFF: 11x20x24 -> 12x10x12</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer4_down(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // reduce: 3x3 conv, stride 2, 11 -> 4 channels
@@ -159,6 +165,7 @@ namespace Models
         }
 
         /// <summary>esp: ESP K=3 d=[1,2,4] HFF residual: 12x10x12 -> 12x10x12</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer5_esp(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.Span<float> scratch)
         {
             // reduce: 1x1 conv, stride 1, 12 -> 4 channels
@@ -176,12 +183,14 @@ namespace Models
         }
 
         /// <summary>classifier: conv 1x1: 12x10x12 -> 4x10x12</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer6_classifier(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 12, 10, 12, P(1856, 48), y, 4, 10, 12, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
         }
 
         /// <summary>up: transposed conv 2x2 stride 2: 4x10x12 -> 4x20x24</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void Layer7_up(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
         {
             global::Espnet.Compiled.Cpu.Fast.FastElementwise.ConvTranspose2x2(x, 4, 10, 12, P(1904, 64), y, 4);
@@ -238,6 +247,7 @@ namespace Models
         protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
 
         /// <summary>The training forward pass over the batch: every node of the tensor graph, in order.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
         {
             var a = t.Arena;
@@ -284,6 +294,7 @@ namespace Models
         }
 
         /// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainBackward(global::Espnet.Compiled.Training.TrainingContext t)
         {
             var a = t.Arena;
