@@ -190,7 +190,7 @@ public static unsafe partial class FastTraining
         // Per channel and row: the even columns, then the odd ones. The caller's scratch when given (no allocation).
         float[]? rented = scratch.Length >= cin * plane ? null : System.Buffers.ArrayPool<float>.Shared.Rent(cin * plane);
         var split = rented is null ? scratch.Slice(0, cin * plane) : rented.AsSpan(0, cin * plane);
-        if (pass == Pass.Input) split.Clear();
+        if (pass == Pass.Input) Stride2InputBlocked(dy, cout, ho, wo, weights, split, cin, h, w, kernel, dilation, groups);
         else
             for (int r = 0; r < cin * h; r++)
             {
@@ -200,7 +200,7 @@ public static unsafe partial class FastTraining
                 for (int j = 0; j < odd; j++) to[even + j] = row[2 * j + 1];
             }
         if (pass == Pass.Forward) y.Slice(0, cout * ho * wo).Clear();
-        for (int o = 0; o < cout; o++)
+        for (int o = 0; o < (pass == Pass.Input ? 0 : cout); o++)
         {
             int first = o / coutG * cinG;
             for (int c = 0; c < cinG; c++)
