@@ -53,6 +53,13 @@ public sealed unsafe class TrainingContext
     /// <summary>destination += values, spread over the workers (never call it from inside a work item).</summary>
     private static void AddInto(Span<float> destination, ReadOnlySpan<float> values) => FastElementwise.Add(destination, values, destination);
 
+    /// <summary>A gradient contribution: added, or copied when it is the gradient's first (the generated backward then skips clearing it).</summary>
+    private static void Accumulate(Span<float> gradient, ReadOnlySpan<float> values, bool overwrite)
+    {
+        if (overwrite) FastElementwise.Copy(values, gradient);
+        else AddInto(gradient, values);
+    }
+
     public static void Clear(Span<float> gradient) => gradient.Clear();
 
     // ---- forward ----
@@ -62,7 +69,7 @@ public sealed unsafe class TrainingContext
     {
         public float* X, Weight, Y, Dy, Dx, DWeight, Scratch;
         public int Cin, H, W, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, WeightLength;
-        public bool Transposed;
+        public bool Transposed, Overwrite;
         public int Xs => Cin * H * W;
         /// <summary>Each sample's scratch: its input gradient, then the even/odd split of stride 2.</summary>
         public int ScratchPerSample => 2 * Xs;
@@ -92,11 +99,12 @@ public sealed unsafe class TrainingContext
         if (j.Transposed) Gradients.ConvTranspose2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride);
         else FastTraining.Conv2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs));
         if (j.Dx == null) return;
-        var dxs = scratch.Slice(0, j.Xs);
+        var dx = new Span<float>(j.Dx + (long)n * j.Xs, j.Xs);
+        // The first contribution to dx is written there; later ones are computed aside and added.
+        var dxs = j.Overwrite ? dx : scratch.Slice(0, j.Xs);
         if (j.Transposed) Gradients.ConvTranspose2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride);
         else FastTraining.Conv2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs));
-        var dx = new Span<float>(j.Dx + (long)n * j.Xs, j.Xs);
-        TensorPrimitives.Add(dx, dxs, dx);
+        if (!j.Overwrite) TensorPrimitives.Add(dx, dxs, dx);
     }
 
     public void Conv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
@@ -144,7 +152,7 @@ public sealed unsafe class TrainingContext
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunConvBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
-        int kernel, int stride, int dilation, int groups, bool transposed, Span<float> dx, Span<float> dweight)
+        int kernel, int stride, int dilation, int groups, bool transposed, Span<float> dx, Span<float> dweight, bool overwrite)
     {
         var slots = ScratchA(Batch * weight.Length);
         var scratch = ScratchB(Batch * 2 * cin * h * w);
@@ -156,6 +164,7 @@ public sealed unsafe class TrainingContext
             {
                 X = px, Weight = pw, Dy = pdy, Dx = dx.IsEmpty || adjoint ? null : pdx, DWeight = pdw, Scratch = ps, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo,
                 Kernel = kernel, Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length, Transposed = transposed,
+                Overwrite = overwrite,
             };
             Workers.For(&job, &ConvSampleBackward, Batch, 2L * Batch * weight.Length * (transposed ? h * w : ho * wo));
         }
@@ -177,6 +186,11 @@ public sealed unsafe class TrainingContext
         var fast = FastScratch((int)FastConv.ScratchFloats(cout, ho, wo, kernel, 1, dilation, groups));
         for (int n = 0; n < Batch; n++)
         {
+            if (overwrite)
+            {
+                FastConv.Conv2d(dy.Slice(n * ys, ys), cout, ho, wo, flipped, dx.Slice(n * xs, xs), cin, h, w, kernel, 1, dilation, groups, default, default, fast);
+                continue;
+            }
             FastConv.Conv2d(dy.Slice(n * ys, ys), cout, ho, wo, flipped, dxs, cin, h, w, kernel, 1, dilation, groups, default, default, fast);
             AddInto(dx.Slice(n * xs, xs), dxs);
         }
@@ -275,16 +289,16 @@ public sealed unsafe class TrainingContext
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConvBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
-        int kernel, int stride, int dilation, int groups, Span<float> dx, Span<float> dweight) =>
-        RunConvBackward(x, cin, h, w, weight, dy, cout, ho, wo, kernel, stride, dilation, groups, transposed: false, dx, dweight);
+        int kernel, int stride, int dilation, int groups, Span<float> dx, Span<float> dweight, bool overwrite = false) =>
+        RunConvBackward(x, cin, h, w, weight, dy, cout, ho, wo, kernel, stride, dilation, groups, transposed: false, dx, dweight, overwrite);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConvTransposeBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
-        int kernel, int stride, Span<float> dx, Span<float> dweight) =>
-        RunConvBackward(x, cin, h, w, weight, dy, cout, ho, wo, kernel, stride, 1, 1, transposed: true, dx, dweight);
+        int kernel, int stride, Span<float> dx, Span<float> dweight, bool overwrite = false) =>
+        RunConvBackward(x, cin, h, w, weight, dy, cout, ho, wo, kernel, stride, 1, 1, transposed: true, dx, dweight, overwrite);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void BiasBackward(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx, Span<float> dbias)
+    public void BiasBackward(ReadOnlySpan<float> dy, int channels, int plane, Span<float> dx, Span<float> dbias, bool overwrite = false)
     {
         var db = ScratchA(channels);
         for (int n = 0; n < Batch; n++)
@@ -292,31 +306,32 @@ public sealed unsafe class TrainingContext
             Gradients.Bias(dy.Slice(n * channels * plane, channels * plane), channels, plane, db);
             AddInto(dbias, db);
         }
-        if (!dx.IsEmpty) AddInto(dx, dy);
+        if (!dx.IsEmpty) Accumulate(dx, dy, overwrite);
     }
 
     public void BatchNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> gamma,
-        ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
+        ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta, bool overwrite = false)
     {
         if (FreezeBatchNorm)
         {
             // y = (x - mean) * invStd * gamma + beta with constants: dx = dy * gamma * invStd.
-            FastTrainingElementwise.BatchNormFrozenBackward(x, dy, Batch, channels, plane, gamma, savedMean, savedInvStd, dx, dgamma, dbeta);
+            FastTrainingElementwise.BatchNormFrozenBackward(x, dy, Batch, channels, plane, gamma, savedMean, savedInvStd, dx, dgamma, dbeta, overwrite);
             return;
         }
-        FastTrainingElementwise.BatchNormTrainingBackward(x, dy, Batch, channels, plane, gamma, savedMean, savedInvStd, dx, dgamma, dbeta);
+        FastTrainingElementwise.BatchNormTrainingBackward(x, dy, Batch, channels, plane, gamma, savedMean, savedInvStd, dx, dgamma, dbeta, overwrite);
     }
 
-    public void PReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> slope, Span<float> dx, Span<float> dslope)
+    public void PReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> slope, Span<float> dx, Span<float> dslope,
+        bool overwrite = false)
     {
-        FastTrainingElementwise.PReluBackward(x, dy, Batch, channels, plane, slope, dx, dslope);
+        FastTrainingElementwise.PReluBackward(x, dy, Batch, channels, plane, slope, dx, dslope, overwrite);
     }
 
-    /// <summary>y = a + b: each gets dy.</summary>
-    public static void SumBackward(ReadOnlySpan<float> dy, Span<float> da, Span<float> db)
+    /// <summary>y = a + b: each gets dy (written when it is the first contribution to that gradient: <paramref name="overwriteA"/>, <paramref name="overwriteB"/>).</summary>
+    public static void SumBackward(ReadOnlySpan<float> dy, Span<float> da, Span<float> db, bool overwriteA = false, bool overwriteB = false)
     {
-        if (!da.IsEmpty) AddInto(da, dy);
-        if (!db.IsEmpty) AddInto(db, dy);
+        if (!da.IsEmpty) Accumulate(da, dy, overwriteA);
+        if (!db.IsEmpty) Accumulate(db, dy, overwriteB);
     }
 
     public void AvgPoolBackward(ReadOnlySpan<float> dy, int channels, int h, int w, int ho, int wo, Span<float> dx)
@@ -393,11 +408,11 @@ public sealed unsafe class TrainingContext
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void ConcatPartBackward(ReadOnlySpan<float> dy, int total, int at, int channels, int plane, Span<float> dpart)
+    public void ConcatPartBackward(ReadOnlySpan<float> dy, int total, int at, int channels, int plane, Span<float> dpart, bool overwrite = false)
     {
         int part = channels * plane;
-        for (int n = 0; n < Batch; n++) AddInto(dpart.Slice(n * part, part), dy.Slice((n * total + at) * plane, part));
+        for (int n = 0; n < Batch; n++) Accumulate(dpart.Slice(n * part, part), dy.Slice((n * total + at) * plane, part), overwrite);
     }
 
-    public static void CopyBackward(ReadOnlySpan<float> dy, Span<float> dx) => AddInto(dx, dy);
+    public static void CopyBackward(ReadOnlySpan<float> dy, Span<float> dx, bool overwrite = false) => Accumulate(dx, dy, overwrite);
 }

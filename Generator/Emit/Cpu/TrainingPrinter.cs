@@ -142,20 +142,29 @@ internal static class TrainingPrinter
         w.Close();
         w.Line();
 
-        w.Line("/// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>");
+        w.Line("/// <summary>The backward pass: each node's gradient rule in reverse; each gradient's first contribution writes it, later ones add (a gradient no rule writes whole is cleared first).</summary>");
         w.Line(CodeWriter.Optimized);
         w.Open($"protected override void TrainBackward({Ctx} t)");
         w.Line("var a = t.Arena;");
         w.Line("var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);");
+        // Gradients born (their room taken) but not yet written: the first rule that writes one whole passes
+        // overwrite: true instead of adding to zeros; any other first contribution, or a read, clears it first.
+        var pending = new HashSet<int>();
         if (plan.ClearedAt.TryGetValue(plan.LossTime, out var atLoss))
-            foreach (int tensor in atLoss.Where(x => x != g.Output)) w.Line($"{D(tensor)}.Clear();");
+            foreach (int tensor in atLoss.Where(x => x != g.Output)) pending.Add(tensor);
+        string Over(int t) => pending.Remove(t) ? "true" : "false";
+        void Touch(int t)
+        {
+            if (pending.Remove(t)) w.Line($"{D(t)}.Clear();");
+        }
         layer = "";
         for (int k = g.Nodes.Count - 1; k >= 0; k--)
         {
             var node = g.Nodes[k];
             if (plan.ClearedAt.TryGetValue(plan.Backward(k), out var born))
-                foreach (int tensor in born) w.Line($"{D(tensor)}.Clear();");
+                foreach (int tensor in born) pending.Add(tensor);
             if (!plan.HasGradient(node.Out)) continue;
+            Touch(node.Out);
             if (node.Layer != layer) w.Line("// " + node.Layer);
             layer = node.Layer;
             var o = g.Shapes[node.Out];
@@ -165,58 +174,69 @@ internal static class TrainingPrinter
                 case ConvNode c:
                 {
                     var x = g.Shapes[c.X];
-                    w.Line($"t.ConvBackward({A(c.X)}, {x.C}, {x.H}, {x.W}, {P(c.Weight)}, {dy}, {o.C}, {o.H}, {o.W}, {c.Kernel}, {c.Stride}, {c.Dilation}, {c.Groups}, {D(c.X)}, {G(c.Weight)});");
+                    w.Line($"t.ConvBackward({A(c.X)}, {x.C}, {x.H}, {x.W}, {P(c.Weight)}, {dy}, {o.C}, {o.H}, {o.W}, {c.Kernel}, {c.Stride}, {c.Dilation}, {c.Groups}, {D(c.X)}, {G(c.Weight)}, overwrite: {Over(c.X)});");
                     break;
                 }
                 case ConvTransposeNode c:
                 {
                     var x = g.Shapes[c.X];
-                    w.Line($"t.ConvTransposeBackward({A(c.X)}, {x.C}, {x.H}, {x.W}, {P(c.Weight)}, {dy}, {o.C}, {o.H}, {o.W}, {c.Kernel}, {c.Stride}, {D(c.X)}, {G(c.Weight)});");
+                    w.Line($"t.ConvTransposeBackward({A(c.X)}, {x.C}, {x.H}, {x.W}, {P(c.Weight)}, {dy}, {o.C}, {o.H}, {o.W}, {c.Kernel}, {c.Stride}, {D(c.X)}, {G(c.Weight)}, overwrite: {Over(c.X)});");
                     break;
                 }
                 case BiasNode b:
-                    w.Line($"t.BiasBackward({dy}, {o.C}, {Plane(b.Out)}, {D(b.X)}, {G(b.Bias)});");
+                    w.Line($"t.BiasBackward({dy}, {o.C}, {Plane(b.Out)}, {D(b.X)}, {G(b.Bias)}, overwrite: {Over(b.X)});");
                     break;
                 case BatchNormNode b:
                 {
                     int s = plan.Statistics[b.Out];
-                    w.Line($"t.BatchNormBackward({A(b.X)}, {dy}, {o.C}, {Plane(b.Out)}, {P(b.Bn.Gamma)}, a.Slice({s}, {o.C}), a.Slice({s + o.C}, {o.C}), {D(b.X)}, {G(b.Bn.Gamma)}, {G(b.Bn.Beta)});");
+                    w.Line($"t.BatchNormBackward({A(b.X)}, {dy}, {o.C}, {Plane(b.Out)}, {P(b.Bn.Gamma)}, a.Slice({s}, {o.C}), a.Slice({s + o.C}, {o.C}), {D(b.X)}, {G(b.Bn.Gamma)}, {G(b.Bn.Beta)}, overwrite: {Over(b.X)});");
                     break;
                 }
                 case PReluNode p:
-                    w.Line($"t.PReluBackward({A(p.X)}, {dy}, {o.C}, {Plane(p.Out)}, {P(p.Slope)}, {D(p.X)}, {G(p.Slope)});");
+                    w.Line($"t.PReluBackward({A(p.X)}, {dy}, {o.C}, {Plane(p.Out)}, {P(p.Slope)}, {D(p.X)}, {G(p.Slope)}, overwrite: {Over(p.X)});");
                     break;
                 case SumNode s:
-                    w.Line($"{Ctx}.SumBackward({dy}, {D(s.A)}, {D(s.B)});");
+                {
+                    string overA = Over(s.A), overB = Over(s.B);
+                    w.Line($"{Ctx}.SumBackward({dy}, {D(s.A)}, {D(s.B)}, {overA}, {overB});");
                     break;
+                }
                 case AvgPoolNode p when plan.HasGradient(p.X):
                 {
                     var x = g.Shapes[p.X];
+                    Touch(p.X);
                     w.Line($"t.AvgPoolBackward({dy}, {x.C}, {x.H}, {x.W}, {o.H}, {o.W}, {D(p.X)});");
                     break;
                 }
                 case GlobalAvgPoolNode p when plan.HasGradient(p.X):
+                    Touch(p.X);
                     w.Line($"t.GlobalAvgPoolBackward({dy}, {o.C}, {Plane(p.X)}, {D(p.X)});");
                     break;
                 case ResizeNode r when plan.HasGradient(r.X):
                 {
                     var x = g.Shapes[r.X];
+                    Touch(r.X);
                     w.Line($"t.ResizeBackward({dy}, {x.C}, {x.H}, {x.W}, {o.H}, {o.W}, {D(r.X)});");
                     break;
                 }
                 case AdaptiveAvgPoolNode r when plan.HasGradient(r.X):
                 {
                     var x = g.Shapes[r.X];
+                    Touch(r.X);
                     w.Line($"t.AdaptiveAvgPoolBackward({dy}, {x.C}, {x.H}, {x.W}, {o.H}, {o.W}, {D(r.X)});");
                     break;
                 }
                 case ShuffleNode s when plan.HasGradient(s.X):
+                    Touch(s.X);
                     w.Line($"t.ShuffleBackward({dy}, {o.C}, {Plane(s.Out)}, {s.Groups}, {D(s.X)});");
                     break;
                 case GateNode gate:
+                    Touch(gate.X);
+                    Touch(gate.Gate);
                     w.Line($"t.GateBackward({A(gate.X)}, {A(gate.Gate)}, {dy}, {o.C}, {Plane(gate.Out)}, {D(gate.X)}, {D(gate.Gate)});");
                     break;
                 case SliceNode s when plan.HasGradient(s.X):
+                    Touch(s.X);
                     w.Line($"t.SliceBackward({dy}, {g.Shapes[s.X].C}, {Plane(s.X)}, {s.From}, {s.To}, {D(s.X)});");
                     break;
                 case ConcatNode c:
@@ -224,13 +244,13 @@ internal static class TrainingPrinter
                     int at = 0;
                     foreach (int part in c.Parts)
                     {
-                        if (plan.HasGradient(part)) w.Line($"t.ConcatPartBackward({dy}, {o.C}, {at}, {g.Shapes[part].C}, {Plane(part)}, {D(part)});");
+                        if (plan.HasGradient(part)) w.Line($"t.ConcatPartBackward({dy}, {o.C}, {at}, {g.Shapes[part].C}, {Plane(part)}, {D(part)}, overwrite: {Over(part)});");
                         at += g.Shapes[part].C;
                     }
                     break;
                 }
                 case ReshapeNode r when plan.HasGradient(r.X):
-                    w.Line($"{Ctx}.CopyBackward({dy}, {D(r.X)});");
+                    w.Line($"{Ctx}.CopyBackward({dy}, {D(r.X)}, overwrite: {Over(r.X)});");
                     break;
             }
         }

@@ -45,7 +45,8 @@ public static unsafe class FastTrainingElementwise
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTrainingBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
-        ReadOnlySpan<float> gamma, ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta,
+        bool overwrite = false)
     {
         long n = (long)batch * channels * plane;
         if (x.Length < n || dy.Length < n || (!dx.IsEmpty && dx.Length < n) || gamma.Length < channels || savedMean.Length < channels
@@ -56,7 +57,7 @@ public static unsafe class FastTrainingElementwise
             var a = new Args
             {
                 X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pg, Mean = pm, InvStd = ps, DGamma = pdg, DBeta = pdb,
-                Batch = batch, Channels = channels, Plane = plane,
+                Batch = batch, Channels = channels, Plane = plane, Overwrite = overwrite,
             };
             Workers.For(&a, &NormBackwardItem, channels, 3 * n);
         }
@@ -68,7 +69,8 @@ public static unsafe class FastTrainingElementwise
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormFrozenBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
-        ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta,
+        bool overwrite = false)
     {
         long n = (long)batch * channels * plane;
         if (x.Length < n || dy.Length < n || (!dx.IsEmpty && dx.Length < n) || gamma.Length < channels || mean.Length < channels
@@ -79,7 +81,7 @@ public static unsafe class FastTrainingElementwise
             var a = new Args
             {
                 X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pg, Mean = pm, InvStd = ps, DGamma = pdg, DBeta = pdb,
-                Batch = batch, Channels = channels, Plane = plane,
+                Batch = batch, Channels = channels, Plane = plane, Overwrite = overwrite,
             };
             Workers.For(&a, &FrozenBackwardItem, channels, 3 * n);
         }
@@ -102,8 +104,9 @@ public static unsafe class FastTrainingElementwise
             if (a.Dx == null) continue;
             float* dy = a.Y + at, dx = a.Dx + at;
             int i = 0;
-            for (; i + 8 <= plane; i += 8) (Vector256.Load(dx + i) + Vector256.Load(dy + i) * vk).Store(dx + i);
-            for (; i < plane; i++) dx[i] += dy[i] * k;
+            bool keep = !a.Overwrite;
+            for (; i + 8 <= plane; i += 8) ((keep ? Vector256.Load(dx + i) : Vector256<float>.Zero) + Vector256.Load(dy + i) * vk).Store(dx + i);
+            for (; i < plane; i++) dx[i] = (keep ? dx[i] : 0) + dy[i] * k;
         }
         a.DGamma[c] += (float)(sumDyDev * invStd);
         a.DBeta[c] += (float)sumDy;
@@ -126,14 +129,14 @@ public static unsafe class FastTrainingElementwise
     /// <summary>Backward of <see cref="PRelu"/>: dx += x &gt; 0 ? dy : slope * dy (dx non-empty), dslope += sum over x &lt;= 0 of x * dy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane, ReadOnlySpan<float> slope,
-        Span<float> dx, Span<float> dslope)
+        Span<float> dx, Span<float> dslope, bool overwrite = false)
     {
         long n = (long)batch * channels * plane;
         if (x.Length < n || dy.Length < n || (!dx.IsEmpty && dx.Length < n) || slope.Length < channels || dslope.Length < channels)
             throw new ArgumentException($"PReluBackward: spans too short for {batch} x {channels} channels of {plane}.");
         fixed (float* px = x, pdy = dy, pdx = dx, pa = slope, pds = dslope)
         {
-            var a = new Args { X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pa, DGamma = pds, Batch = batch, Channels = channels, Plane = plane };
+            var a = new Args { X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pa, DGamma = pds, Batch = batch, Channels = channels, Plane = plane, Overwrite = overwrite };
             Workers.For(&a, &PReluBackwardItem, channels, 2 * n);
         }
     }
@@ -196,6 +199,8 @@ public static unsafe class FastTrainingElementwise
         public float* X, Y, Dx, Gamma, Beta, Mean, InvStd, RunningMean, RunningVar, DGamma, DBeta;
         public int Batch, Channels, Plane;
         public double Eps, Momentum;
+        /// <summary>Backward kernels: dx = (their term) instead of dx += (their term) (the first contribution to a gradient).</summary>
+        public bool Overwrite;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -263,9 +268,10 @@ public static unsafe class FastTrainingElementwise
             nint at = ((nint)n * a.Channels + c) * plane;
             float* x = a.X + at, dy = a.Y + at, dx = a.Dx + at;
             int i = 0;
+            bool keep = !a.Overwrite;
             for (; i + 8 <= plane; i += 8)
-                (Vector256.Load(dx + i) + (Vector256.Load(dy + i) * v0 + v1 + (Vector256.Load(x + i) - vm) * v2)).Store(dx + i);
-            for (; i < plane; i++) dx[i] += dy[i] * k0 + k1 + (x[i] - mean) * k2;
+                ((keep ? Vector256.Load(dx + i) : Vector256<float>.Zero) + (Vector256.Load(dy + i) * v0 + v1 + (Vector256.Load(x + i) - vm) * v2)).Store(dx + i);
+            for (; i < plane; i++) dx[i] = (keep ? dx[i] : 0) + (dy[i] * k0 + k1 + (x[i] - mean) * k2);
         }
     }
 
@@ -298,6 +304,7 @@ public static unsafe class FastTrainingElementwise
         float s = a.Gamma[c];
         var vs = Vector256.Create(s);
         double total = 0;
+        bool keep = !a.Overwrite;
         for (int n = 0; n < a.Batch; n++)
         {
             nint at = ((nint)n * a.Channels + c) * plane;
@@ -313,17 +320,17 @@ public static unsafe class FastTrainingElementwise
                     var d = Vector256.Load(dy + i);
                     var positive = Vector256.GreaterThan(v, Vector256<float>.Zero);
                     acc += Vector256.ConditionalSelect(positive, Vector256<float>.Zero, v * d);
-                    if (dx != null) (Vector256.Load(dx + i) + Vector256.ConditionalSelect(positive, d, d * vs)).Store(dx + i);
+                    if (dx != null) ((keep ? Vector256.Load(dx + i) : Vector256<float>.Zero) + Vector256.ConditionalSelect(positive, d, d * vs)).Store(dx + i);
                 }
                 for (; i < end; i++)
                 {
                     if (x[i] > 0)
                     {
-                        if (dx != null) dx[i] += dy[i];
+                        if (dx != null) dx[i] = (keep ? dx[i] : 0) + dy[i];
                     }
                     else
                     {
-                        if (dx != null) dx[i] += s * dy[i];
+                        if (dx != null) dx[i] = (keep ? dx[i] : 0) + s * dy[i];
                         tail += x[i] * dy[i];
                     }
                 }

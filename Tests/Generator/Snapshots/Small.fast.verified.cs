@@ -293,72 +293,48 @@ namespace Models
             t.ConvTranspose(a.Slice(42720, 480), 4, 10, 12, P(1904, 64), a.Slice(21600, 1920), 4, 20, 24, 2, 2);
         }
 
-        /// <summary>The backward pass: each node's gradient rule in reverse; each gradient is cleared where it is born.</summary>
+        /// <summary>The backward pass: each node's gradient rule in reverse; each gradient's first contribution writes it, later ones add (a gradient no rule writes whole is cleared first).</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         protected override void TrainBackward(global::Espnet.Compiled.Training.TrainingContext t)
         {
             var a = t.Arena;
             var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);
-            a.Slice(21600, 480).Clear();
             // up
-            t.ConvTransposeBackward(a.Slice(42720, 480), 4, 10, 12, P(1904, 64), a.Slice(23520, 1920), 4, 20, 24, 2, 2, a.Slice(21600, 480), d.Slice(1904, 64));
-            a.Slice(23040, 1440).Clear();
+            t.ConvTransposeBackward(a.Slice(42720, 480), 4, 10, 12, P(1904, 64), a.Slice(23520, 1920), 4, 20, 24, 2, 2, a.Slice(21600, 480), d.Slice(1904, 64), overwrite: true);
             // classifier
-            t.ConvBackward(a.Slice(40320, 1440), 12, 10, 12, P(1856, 48), a.Slice(21600, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(23040, 1440), d.Slice(1856, 48));
-            a.Slice(21600, 1440).Clear();
+            t.ConvBackward(a.Slice(40320, 1440), 12, 10, 12, P(1856, 48), a.Slice(21600, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(23040, 1440), d.Slice(1856, 48), overwrite: true);
             // esp
-            t.PReluBackward(a.Slice(38880, 1440), a.Slice(23040, 1440), 12, 120, P(1840, 12), a.Slice(21600, 1440), d.Slice(1840, 12));
-            a.Slice(38880, 1440).Clear();
-            t.BatchNormBackward(a.Slice(37440, 1440), a.Slice(21600, 1440), 12, 120, P(1776, 12), a.Slice(43232, 12), a.Slice(43244, 12), a.Slice(38880, 1440), d.Slice(1776, 12), d.Slice(1792, 12));
-            a.Slice(21600, 1440).Clear();
-            a.Slice(23040, 1440).Clear();
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(38880, 1440), a.Slice(23040, 1440), a.Slice(21600, 1440));
-            a.Slice(24480, 480).Clear();
-            a.Slice(24960, 480).Clear();
-            a.Slice(37440, 480).Clear();
-            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 0, 4, 120, a.Slice(24480, 480));
-            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 4, 4, 120, a.Slice(24960, 480));
-            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 8, 4, 120, a.Slice(37440, 480));
-            a.Slice(23520, 480).Clear();
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(37440, 480), a.Slice(23520, 480), a.Slice(24960, 480));
-            a.Slice(23040, 480).Clear();
-            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1632, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(23040, 480), d.Slice(1632, 144));
-            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1488, 144), a.Slice(24960, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(23040, 480), d.Slice(1488, 144));
-            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1344, 144), a.Slice(24480, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(23040, 480), d.Slice(1344, 144));
-            t.ConvBackward(a.Slice(36000, 1440), 12, 10, 12, P(1296, 48), a.Slice(23040, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(21600, 1440), d.Slice(1296, 48));
-            a.Slice(23040, 1440).Clear();
+            t.PReluBackward(a.Slice(38880, 1440), a.Slice(23040, 1440), 12, 120, P(1840, 12), a.Slice(21600, 1440), d.Slice(1840, 12), overwrite: true);
+            t.BatchNormBackward(a.Slice(37440, 1440), a.Slice(21600, 1440), 12, 120, P(1776, 12), a.Slice(43232, 12), a.Slice(43244, 12), a.Slice(38880, 1440), d.Slice(1776, 12), d.Slice(1792, 12), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(38880, 1440), a.Slice(23040, 1440), a.Slice(21600, 1440), true, true);
+            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 0, 4, 120, a.Slice(24480, 480), overwrite: true);
+            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 4, 4, 120, a.Slice(24960, 480), overwrite: true);
+            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 8, 4, 120, a.Slice(37440, 480), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(37440, 480), a.Slice(23520, 480), a.Slice(24960, 480), true, false);
+            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1632, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(23040, 480), d.Slice(1632, 144), overwrite: true);
+            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1488, 144), a.Slice(24960, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(23040, 480), d.Slice(1488, 144), overwrite: false);
+            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1344, 144), a.Slice(24480, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(23040, 480), d.Slice(1344, 144), overwrite: false);
+            t.ConvBackward(a.Slice(36000, 1440), 12, 10, 12, P(1296, 48), a.Slice(23040, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(21600, 1440), d.Slice(1296, 48), overwrite: false);
             // down
-            t.PReluBackward(a.Slice(34560, 1440), a.Slice(21600, 1440), 12, 120, P(1280, 12), a.Slice(23040, 1440), d.Slice(1280, 12));
-            a.Slice(21600, 1440).Clear();
-            t.BatchNormBackward(a.Slice(25440, 1440), a.Slice(23040, 1440), 12, 120, P(1216, 12), a.Slice(43200, 12), a.Slice(43212, 12), a.Slice(21600, 1440), d.Slice(1216, 12), d.Slice(1232, 12));
-            a.Slice(23040, 480).Clear();
-            a.Slice(23520, 480).Clear();
-            a.Slice(24000, 480).Clear();
-            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 0, 4, 120, a.Slice(23040, 480));
-            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 4, 4, 120, a.Slice(23520, 480));
-            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 8, 4, 120, a.Slice(24000, 480));
-            a.Slice(21600, 480).Clear();
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(24000, 480), a.Slice(21600, 480), a.Slice(23520, 480));
-            a.Slice(34560, 480).Clear();
-            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(1072, 144), a.Slice(21600, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(34560, 480), d.Slice(1072, 144));
-            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(928, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(34560, 480), d.Slice(928, 144));
-            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(784, 144), a.Slice(23040, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(34560, 480), d.Slice(784, 144));
-            a.Slice(21600, 5280).Clear();
-            t.ConvBackward(a.Slice(16320, 5280), 11, 20, 24, P(384, 396), a.Slice(34560, 480), 4, 10, 12, 3, 2, 1, 1, a.Slice(21600, 5280), d.Slice(384, 396));
-            a.Slice(16320, 5280).Clear();
+            t.PReluBackward(a.Slice(34560, 1440), a.Slice(21600, 1440), 12, 120, P(1280, 12), a.Slice(23040, 1440), d.Slice(1280, 12), overwrite: true);
+            t.BatchNormBackward(a.Slice(25440, 1440), a.Slice(23040, 1440), 12, 120, P(1216, 12), a.Slice(43200, 12), a.Slice(43212, 12), a.Slice(21600, 1440), d.Slice(1216, 12), d.Slice(1232, 12), overwrite: true);
+            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 0, 4, 120, a.Slice(23040, 480), overwrite: true);
+            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 4, 4, 120, a.Slice(23520, 480), overwrite: true);
+            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 8, 4, 120, a.Slice(24000, 480), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(24000, 480), a.Slice(21600, 480), a.Slice(23520, 480), true, false);
+            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(1072, 144), a.Slice(21600, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(34560, 480), d.Slice(1072, 144), overwrite: true);
+            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(928, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(34560, 480), d.Slice(928, 144), overwrite: false);
+            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(784, 144), a.Slice(23040, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(34560, 480), d.Slice(784, 144), overwrite: false);
+            t.ConvBackward(a.Slice(16320, 5280), 11, 20, 24, P(384, 396), a.Slice(34560, 480), 4, 10, 12, 3, 2, 1, 1, a.Slice(21600, 5280), d.Slice(384, 396), overwrite: true);
             // b1
-            t.PReluBackward(a.Slice(11040, 5280), a.Slice(21600, 5280), 11, 480, P(368, 11), a.Slice(16320, 5280), d.Slice(368, 11));
-            a.Slice(11040, 5280).Clear();
-            t.BatchNormBackward(a.Slice(5760, 5280), a.Slice(16320, 5280), 11, 480, P(304, 11), a.Slice(43264, 11), a.Slice(43275, 11), a.Slice(11040, 5280), d.Slice(304, 11), d.Slice(320, 11));
-            a.Slice(5760, 3840).Clear();
+            t.PReluBackward(a.Slice(11040, 5280), a.Slice(21600, 5280), 11, 480, P(368, 11), a.Slice(16320, 5280), d.Slice(368, 11), overwrite: true);
+            t.BatchNormBackward(a.Slice(5760, 5280), a.Slice(16320, 5280), 11, 480, P(304, 11), a.Slice(43264, 11), a.Slice(43275, 11), a.Slice(11040, 5280), d.Slice(304, 11), d.Slice(320, 11), overwrite: true);
             // cat
-            t.ConcatPartBackward(a.Slice(11040, 5280), 11, 0, 8, 480, a.Slice(5760, 3840));
-            a.Slice(9600, 3840).Clear();
+            t.ConcatPartBackward(a.Slice(11040, 5280), 11, 0, 8, 480, a.Slice(5760, 3840), overwrite: true);
             // level1
-            t.PReluBackward(a.Slice(30720, 3840), a.Slice(5760, 3840), 8, 480, P(288, 8), a.Slice(9600, 3840), d.Slice(288, 8));
-            a.Slice(5760, 3840).Clear();
-            t.BatchNormBackward(a.Slice(26880, 3840), a.Slice(9600, 3840), 8, 480, P(224, 8), a.Slice(43296, 8), a.Slice(43304, 8), a.Slice(5760, 3840), d.Slice(224, 8), d.Slice(240, 8));
-            t.ConvBackward(a.Slice(0, 5760), 3, 40, 48, P(0, 216), a.Slice(5760, 3840), 8, 20, 24, 3, 2, 1, 1, default, d.Slice(0, 216));
+            t.PReluBackward(a.Slice(30720, 3840), a.Slice(5760, 3840), 8, 480, P(288, 8), a.Slice(9600, 3840), d.Slice(288, 8), overwrite: true);
+            t.BatchNormBackward(a.Slice(26880, 3840), a.Slice(9600, 3840), 8, 480, P(224, 8), a.Slice(43296, 8), a.Slice(43304, 8), a.Slice(5760, 3840), d.Slice(224, 8), d.Slice(240, 8), overwrite: true);
+            t.ConvBackward(a.Slice(0, 5760), 3, 40, 48, P(0, 216), a.Slice(5760, 3840), 8, 20, 24, 3, 2, 1, 1, default, d.Slice(0, 216), overwrite: false);
         }
 
         /// <summary>This network as CUDA C: one kernel per node of its tensor graph, shapes and offsets as constants (UTF-8).</summary>
