@@ -282,10 +282,10 @@ public sealed unsafe class TrainingContext
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConcatPart(ReadOnlySpan<float> part, int channels, int plane, Span<float> y, int total, int at)
     {
-        for (int n = 0; n < Batch; n++) part.Slice(n * channels * plane, channels * plane).CopyTo(y.Slice((n * total + at) * plane, channels * plane));
+        for (int n = 0; n < Batch; n++) FastElementwise.Copy(part.Slice(n * channels * plane, channels * plane), y.Slice((n * total + at) * plane, channels * plane));
     }
 
-    // ---- backward: each adds into the gradients it is given (empty: not needed) ----
+    // ---- backward: each adds into the gradients it is given (empty: not needed), or writes them (overwrite: the first contribution) ----
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConvBackward(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, int cout, int ho, int wo,
