@@ -29,7 +29,7 @@ public static unsafe partial class FastConv
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups,
         ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch, ReadOnlySpan<float> residual = default, int inputHalo = 0,
-        in InputTransform input = default)
+        in InputTransform input = default, in OutputNorm norm = default, in OutputNorm residualNorm = default)
     {
         int cinG = cin / groups, coutG = cout / groups;
         if (stride is not (1 or 2) || groups < 1 || cin % groups != 0 || cout % groups != 0)
@@ -55,8 +55,16 @@ public static unsafe partial class FastConv
         Check(ho == (h + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1 && wo == (w + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1,
             "output size", (long)ho * wo, -1);
 
+        if (norm.Active && (!bias.IsEmpty || !slope.IsEmpty))
+            throw new ArgumentException("FastConv: an output BatchNorm replaces the bias and PReLU epilogue; give one or the other.");
+        norm.Check(cout, (long)cout * ho * wo, "output");
+        residualNorm.Check(cout, (long)cout * ho * wo, "residual");
+        if (residualNorm.Active && (residual.IsEmpty || !residualNorm.Target.Overlaps(residual, out int shift) || shift != 0 || residualNorm.Target.Length < residual.Length))
+            throw new ArgumentException("FastConv: a residual BatchNorm normalises the residual in place: its target must be the residual span itself.");
         fixed (float* px = x, pw = weight, py = y, pb = bias, ps = slope, pscratch = scratch, pr = residual,
-               pim = input.Mean, pis = input.Scale, pib = input.Beta, pia = input.Slope)
+               pim = input.Mean, pis = input.Scale, pib = input.Beta, pia = input.Slope,
+               pnm = norm.Mean, pns = norm.Scale, pnb = norm.Beta, pna = norm.Slope, pne = norm.Residual,
+               prm = residualNorm.Mean, prs = residualNorm.Scale, prb = residualNorm.Beta, pra = residualNorm.Slope, pre = residualNorm.Residual)
         {
             var a = new Args
             {
@@ -65,6 +73,8 @@ public static unsafe partial class FastConv
                 Groups = groups, CinG = cinG, CoutG = coutG,
                 InMean = input.Active ? pim : null, InScale = pis, InBeta = pib, InSlope = input.Slope.IsEmpty ? null : pia,
                 InGroups = input.Active ? input.ShuffleGroups : 1,
+                Norm = norm.Active ? new NormPointers(pnm, pns, pnb, norm.Slope.IsEmpty ? null : pna, norm.Residual.IsEmpty ? null : pne) : default,
+                ResidualNorm = residualNorm.Active ? new NormPointers(prm, prs, prb, residualNorm.Slope.IsEmpty ? null : pra, residualNorm.Residual.IsEmpty ? null : pre) : default,
             };
             bool wide = Simd.Use512;
             switch (ConvPlan.Choose(cin, cout, kernel, stride, groups))
@@ -217,6 +227,42 @@ public static unsafe partial class FastConv
         public int* Dilations;
         public int Branches, BranchStride;
         public bool Hff;
+        /// <summary>The BatchNorm + PReLU applied to the output at the last step (<see cref="OutputNorm"/>), and to the residual once it is added.</summary>
+        public NormPointers Norm, ResidualNorm;
+    }
+
+    /// <summary>An <see cref="OutputNorm"/>'s spans as pointers (Mean null: none).</summary>
+    private readonly struct NormPointers(float* mean, float* scale, float* beta, float* slope, float* residual)
+    {
+        public readonly float* Mean = mean, Scale = scale, Beta = beta, Slope = slope, Residual = residual;
+
+        /// <summary>
+        /// Lane values v of channel oc at output offset <paramref name="at"/>: prelu(fma((v + residual) - mean, scale, beta)),
+        /// as <c>FastElementwise.ScaleShift</c> computes it.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Apply<TV>(TV v, nint at, int oc) where TV : struct, IVec<TV>
+        {
+            if (Residual != null) v = TV.Add(v, TV.Load(Residual + at));
+            v = TV.FusedMultiplyAdd(TV.Subtract(v, TV.Splat(Mean[oc])), TV.Splat(Scale[oc]), TV.Splat(Beta[oc]));
+            return Slope == null ? v : TV.Prelu(v, Slope[oc]);
+        }
+
+        /// <summary><see cref="Apply{TV}"/> on the first n lanes (masked loads: nothing past them is read).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV ApplyFirst<TV>(TV v, nint at, int oc, int n) where TV : struct, IVec<TV>
+        {
+            if (Residual != null) v = TV.Add(v, TV.LoadFirst(Residual + at, n));
+            v = TV.FusedMultiplyAdd(TV.Subtract(v, TV.Splat(Mean[oc])), TV.Splat(Scale[oc]), TV.Splat(Beta[oc]));
+            return Slope == null ? v : TV.Prelu(v, Slope[oc]);
+        }
+
+        public float Apply(float v, nint at, int oc)
+        {
+            if (Residual != null) v += Residual[at];
+            v = MathF.FusedMultiplyAdd(v - Mean[oc], Scale[oc], Beta[oc]);
+            return Slope != null && v < 0 ? v * Slope[oc] : v;
+        }
     }
 
     // ---- zero-padded input (each padded row split into its even then odd columns for stride 2) ----
@@ -383,8 +429,15 @@ public static unsafe partial class FastConv
         if (!first) acc = TV.Add(acc, TV.Load(to));
         if (last)
         {
-            if (a.Residual != null) acc = TV.Add(acc, TV.Load(a.Residual + (to - a.Y)));
-            acc = TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
+            nint at = (nint)(to - a.Y);
+            if (a.Residual != null)
+            {
+                var r = TV.Load(a.Residual + at);
+                acc = TV.Add(acc, r);
+                // The residual's values are final once added here (HFF: the branch before): normalise them in place.
+                if (a.ResidualNorm.Mean != null) a.ResidualNorm.Apply(r, at, oc).Store(a.Residual + at);
+            }
+            acc = a.Norm.Mean != null ? a.Norm.Apply(TV.Add(acc, TV.Splat(0f)), at, oc) : TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
         }
         acc.Store(to);
     }
@@ -417,8 +470,15 @@ public static unsafe partial class FastConv
     private static float Finish(in Args a, double acc, float* to, int oc)
     {
         float v = (float)acc;
-        if (a.Residual != null) v += a.Residual[to - a.Y];
+        nint at = (nint)(to - a.Y);
+        if (a.Residual != null)
+        {
+            float r = a.Residual[at];
+            v += r;
+            if (a.ResidualNorm.Mean != null) a.Residual[at] = a.ResidualNorm.Apply(r, at, oc);
+        }
         v += Bias(a, oc);
+        if (a.Norm.Mean != null) return a.Norm.Apply(v, at, oc);
         return a.Slope != null && v < 0 ? v * Slope(a, oc) : v;
     }
 
@@ -916,8 +976,14 @@ public static unsafe partial class FastConv
     {
         // The epilogue of Accumulate on the lanes that exist: masked loads and stores touch nothing past them.
         int n = end - from;
-        if (a.Residual != null) acc = TV.Add(acc, TV.LoadFirst(a.Residual + (y + from - a.Y), n));
-        acc = TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
+        nint at = (nint)(y + from - a.Y);
+        if (a.Residual != null)
+        {
+            var r = TV.LoadFirst(a.Residual + at, n);
+            acc = TV.Add(acc, r);
+            if (a.ResidualNorm.Mean != null) a.ResidualNorm.ApplyFirst(r, at, oc, n).StoreFirst(a.Residual + at, n);
+        }
+        acc = a.Norm.Mean != null ? a.Norm.ApplyFirst(TV.Add(acc, TV.Splat(0f)), at, oc, n) : TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
         acc.StoreFirst(y + from, n);
     }
 
@@ -1035,6 +1101,35 @@ public static unsafe partial class FastConv
             for (int t = 0; t < kk; t++) c0 = TV.FusedMultiplyAdd(TV.Load(x + taps[t] + ox), TV.Splat(w[t]), c0);
             StorePartial(a, c0, y, ox, wo, c);
         }
+    }
+}
+
+/// <summary>
+/// A BatchNorm + PReLU a convolution applies as it writes (the scale-shift after an ESP block's branches, split
+/// by the pass that fuses it): y = prelu(fma((v + Residual) - Mean, Scale, Beta)) per output channel, v the
+/// convolution's value (with its own residual added), <see cref="Residual"/> another tensor shaped like the
+/// output (the block's identity residual; empty: none), <see cref="Slope"/> empty: no PReLU. As the
+/// <c>residualNorm</c> of a convolution it applies to that convolution's residual instead, in place, once added
+/// (<see cref="Target"/>: the residual span, writable): HFF's previous branch is final at that moment. The
+/// arithmetic is <c>FastElementwise.ScaleShift</c>'s.
+/// </summary>
+public readonly ref struct OutputNorm(ReadOnlySpan<float> mean, ReadOnlySpan<float> scale, ReadOnlySpan<float> beta, ReadOnlySpan<float> slope,
+    ReadOnlySpan<float> residual = default, Span<float> target = default)
+{
+    public ReadOnlySpan<float> Mean { get; } = mean;
+    public ReadOnlySpan<float> Scale { get; } = scale;
+    public ReadOnlySpan<float> Beta { get; } = beta;
+    public ReadOnlySpan<float> Slope { get; } = slope;
+    public ReadOnlySpan<float> Residual { get; } = residual;
+    public Span<float> Target { get; } = target;
+    public bool Active => !Mean.IsEmpty;
+
+    internal void Check(int channels, long elements, string what)
+    {
+        if (!Active) return;
+        if (Scale.Length < channels || Beta.Length < channels || Mean.Length < channels || (!Slope.IsEmpty && Slope.Length < channels)
+            || (!Residual.IsEmpty && Residual.Length < elements))
+            throw new ArgumentException($"FastConv: the {what} BatchNorm's spans are too short for {channels} channels.");
     }
 }
 

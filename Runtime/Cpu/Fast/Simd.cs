@@ -34,6 +34,8 @@ internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     static abstract TSelf Permute2(TSelf lo, TSelf hi, TSelf index);
     /// <summary>v + bias, then PReLU with slope when <paramref name="activate"/>.</summary>
     static abstract TSelf Epilogue(TSelf v, float bias, float slope, bool activate);
+    /// <summary>PReLU alone: v &lt; 0 ? v * slope : v (a negative zero stays one).</summary>
+    static abstract TSelf Prelu(TSelf v, float slope);
     void Store(float* p);
     /// <summary>Lanes [0, count) from p, the rest zero; nothing past them is read.</summary>
     static abstract TSelf LoadFirst(float* p, int count);
@@ -70,6 +72,9 @@ internal readonly unsafe struct V256(Vector256<float> v) : IVec<V256>
         var x = v._v + Vector256.Create(bias);
         return new(activate ? Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), x * Vector256.Create(slope), x) : x);
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Prelu(V256 v, float slope) =>
+        new(Vector256.ConditionalSelect(Vector256.LessThan(v._v, Vector256<float>.Zero), v._v * Vector256.Create(slope), v._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Store(float* p) => _v.Store(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> First(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
@@ -98,6 +103,9 @@ internal readonly unsafe struct V512(Vector512<float> v) : IVec<V512>
         var x = v._v + Vector512.Create(bias);
         return new(activate ? Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), x * Vector512.Create(slope), x) : x);
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 Prelu(V512 v, float slope) =>
+        new(Vector512.ConditionalSelect(Vector512.LessThan(v._v, Vector512<float>.Zero), v._v * Vector512.Create(slope), v._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Store(float* p) => _v.Store(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> First(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
