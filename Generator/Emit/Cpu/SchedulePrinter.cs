@@ -43,7 +43,9 @@ internal static class SchedulePrinter
                 w.Line($"{Fast}.FastConv.Conv2d({V(c.X)}, {c.Cin}, {c.H}, {c.W}, {P(c.Weight)}, {V(c.Y)}, {c.Cout}, {c.Ho}, {c.Wo}, kernel: {c.Kernel}, stride: {c.Stride}, dilation: {c.Dilation}, groups: {c.Groups}, "
                        + $"bias: {Opt(f.Bias)}, slope: {Opt(f.Slope)}, scratch: {(f.Padding is null ? "default" : V(f.Padding))}"
                        + (f.Residual is null ? "" : $", residual: {V(f.Residual)}") + (f.InputHalo > 0 ? $", inputHalo: {f.InputHalo}" : "")
-                       + (f.Input is not { } t ? ");" : $", input: new {Fast}.InputTransform({t.ShuffleGroups}, {P(t.Bn.Mean)}, {P(t.Scale)}, {P(t.Bn.Beta)}, {Opt(t.Slope)}));"));
+                       + (f.Input is not { } t ? "" : $", input: new {Fast}.InputTransform({t.ShuffleGroups}, {P(t.Bn.Mean)}, {P(t.Scale)}, {P(t.Bn.Beta)}, {Opt(t.Slope)})")
+                       + (f.Norm is not { } n ? "" : $", norm: {Norm(n, null)}")
+                       + (f.ResidualNorm is not { } rn ? "" : $", residualNorm: {Norm(rn, f.Residual)}") + ");");
                 break;
             }
             case ScaleShift s:
@@ -90,6 +92,11 @@ internal static class SchedulePrinter
             default: throw new System.InvalidOperationException($"the C# printer has no form for {op.GetType().Name}");
         }
     }
+
+    /// <summary>A share of a block's BatchNorm + PReLU; <paramref name="target"/>: the residual it normalises in place.</summary>
+    private static string Norm(BranchNorm n, View? target) =>
+        $"new {Fast}.OutputNorm({P(n.Mean)}, {P(n.Scale)}, {P(n.Beta)}, {Opt(n.Slope)}" + (n.Residual is { } r ? $", {V(r)}" : "")
+        + (target is { } t ? $", target: {V(t)})" : ")");
 
     /// <summary>A view as a span expression.</summary>
     public static string V(View v) => v.Sliced ? $"{v.Base}.Slice({v.Offset}, {v.Length})" : v.Base;

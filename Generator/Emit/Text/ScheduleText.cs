@@ -35,7 +35,8 @@ internal static class ScheduleText
         Conv c => Conv(c),
         FusedConv f => Conv(f.Conv) + (f.Bias is null ? "" : " +bias " + P(f.Bias)) + (f.Slope is null ? "" : " prelu " + P(f.Slope))
                        + (f.Padding is null ? "" : " pad " + V(f.Padding)) + (f.Residual is null ? "" : " + " + V(f.Residual)) + (f.InputHalo > 0 ? $" (input padded by {f.InputHalo})" : "") + (f.BiasCounted ? " (bias counted)" : "")
-                       + (f.Input is not { } t ? "" : $" (input: unshuffle g{t.ShuffleGroups}, bn scale {P(t.Scale)} mean {P(t.Bn.Mean)} beta {P(t.Bn.Beta)}" + (t.Slope is null ? ")" : $" prelu {P(t.Slope)})")),
+                       + (f.Input is not { } t ? "" : $" (input: unshuffle g{t.ShuffleGroups}, bn scale {P(t.Scale)} mean {P(t.Bn.Mean)} beta {P(t.Bn.Beta)}" + (t.Slope is null ? ")" : $" prelu {P(t.Slope)})"))
+                       + (f.Norm is not { } n ? "" : " then " + Norm(n)) + (f.ResidualNorm is not { } rn ? "" : " (residual then " + Norm(rn) + ")"),
         ConvTranspose t => $"convT{t.Kernel}x{t.Kernel}/{t.Stride} {V(t.X)} {t.Cin}x{t.H}x{t.W} -> {V(t.Y)} {t.Cout}x{t.Ho}x{t.Wo} w {P(t.Weight)}",
         ConvTranspose2x2 t => "fast " + Op(t.Of),
         FastAvgPool p => "fast " + Op(p.Of),
@@ -70,6 +71,9 @@ internal static class ScheduleText
 
     private static string Conv(Conv c) =>
         $"conv{c.Kernel}x{c.Kernel}/{c.Stride} d{c.Dilation} g{c.Groups} {V(c.X)} {c.Cin}x{c.H}x{c.W} -> {V(c.Y)} {c.Cout}x{c.Ho}x{c.Wo} w {P(c.Weight)}" + (c.Counted ? "" : " (not counted)");
+
+    private static string Norm(BranchNorm n) =>
+        $"bn scale {P(n.Scale)} mean {P(n.Mean)} beta {P(n.Beta)}" + (n.Slope is null ? "" : $" prelu {P(n.Slope)}") + (n.Residual is null ? "" : $" after + {V(n.Residual)}");
 
     private static string V(View v) => v.Sliced ? $"{v.Base}[{v.Offset}+{v.Length}]" : v.Base;
 

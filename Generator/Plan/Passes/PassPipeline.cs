@@ -20,7 +20,7 @@ internal static class PassPipeline
         if (options.FastKernels)
         {
             program = FuseConvInputs.Run(SharePadding.Run(FuseSums.Run(SelectKernels.Run(FuseUpsampledDepthwise.Run(program)))));
-            program = FuseDepthwiseBranches.Run(program);
+            program = FuseBlockNorm.Run(FuseDepthwiseBranches.Run(program));
             program = TrimScratch.Run(program);
         }
         return program;

@@ -99,10 +99,19 @@ public sealed record SigmoidGate(View Y, int C, int Plane, View Gate) : Op;
 /// <see cref="Padding"/>: the scratch window its spatial kernel pads the input into (none for 1x1).
 /// <see cref="BiasCounted"/>: the bias's additions count as MACs (EdgeNets' counter; see <see cref="AddBias"/>).
 /// <see cref="Residual"/>: a tensor shaped like the output, added before the bias and activation (a fused sum).
+/// <see cref="Norm"/>, <see cref="ResidualNorm"/>: a share of a block's BatchNorm + PReLU (<see cref="BranchNorm"/>).
 /// Produced by <c>FoldBatchNorm</c>, <c>FuseEpilogues</c>, <c>SelectKernels</c>, <c>FuseSums</c>; weights and bias usually derived.
 /// </summary>
 public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null, View? Residual = null, int InputHalo = 0, bool BiasCounted = false,
-    ConvInput? Input = null) : Op;
+    ConvInput? Input = null, BranchNorm? Norm = null, BranchNorm? ResidualNorm = null) : Op;
+
+/// <summary>
+/// A share of the BatchNorm + PReLU after an ESP block that a <see cref="FusedConv"/> applies as it writes:
+/// prelu(fma((v + <see cref="Residual"/>) - mean, scale, beta)) per channel, to its own output (<c>Norm</c>) or to
+/// its residual once added (<c>ResidualNorm</c>: HFF's previous branch, final at that moment).
+/// <see cref="Residual"/>: the block's identity residual for these channels (null: none). Produced by <c>FuseBlockNorm</c>.
+/// </summary>
+public sealed record BranchNorm(Param Mean, Param Scale, Param Beta, Param? Slope, View? Residual);
 
 /// <summary>
 /// EfficientPyrPool's branch above scale 1 as one kernel: x (C x H x W) resized to Hs x Ws, the depth-wise 3x3
@@ -191,7 +200,7 @@ public static class OpViews
                 case View v:
                     yield return v;
                     break;
-                case Op or Conv or ConvInput when property.Name != "EqualityContract":
+                case Op or Conv or ConvInput or BranchNorm when property.Name != "EqualityContract":
                     foreach (var inner in Of(property.GetValue(op)!)) yield return inner;
                     break;
             }

@@ -226,16 +226,16 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 19, 16, 16, P(672, 2052), reduced, 12, 8, 8, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(768, 6220));
             // branch 0: 3x3 dilation 1 -> channels [0, 16)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 12, 8, 8, halo: 16, stride: 1, scratch.Slice(768, 19264));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(2736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(2736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(9776, 16), D(480, 16), P(9712, 16), P(9904, 16)));
             // branch 1: 3x3 dilation 2 -> channels [16, 28)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(4464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [28, 40)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(5760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(5760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16, residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(9792, 12), D(496, 12), P(9728, 12), P(9920, 12), target: y.Slice(1024, 768)));
             // branch 3: 3x3 dilation 8 -> channels [40, 52)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(7056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(7056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16, residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(9804, 12), D(508, 12), P(9740, 12), P(9932, 12), target: y.Slice(1792, 768)));
             // branch 4: 3x3 dilation 16 -> channels [52, 64)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(8352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16);
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 64, 64, P(9776, 64), D(480, 64), P(9712, 64), P(9904, 64));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(8352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(9828, 12), D(532, 12), P(9764, 12), P(9956, 12)), residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(9816, 12), D(520, 12), P(9752, 12), P(9944, 12), target: y.Slice(2560, 768)));
+            // the BatchNorm + PReLU over the concatenation: applied by the branches as they write
         }
 
         /// <summary>level2.0: ESP K=5 d=[1,2,4,8,16] HFF residual: 64x8x8 -> 64x8x8</summary>
@@ -247,17 +247,17 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 64, 8, 8, P(9968, 768), reduced, 12, 8, 8, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             // branch 0: 3x3 dilation 1 -> channels [0, 16)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 12, 8, 8, halo: 16, stride: 1, scratch.Slice(768, 19264));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(10736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(10736, 1728), y.Slice(0, 1024), 16, 8, 8, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(17776, 16), D(544, 16), P(17712, 16), P(17904, 16), x.Slice(0, 1024)));
             // branch 1: 3x3 dilation 2 -> channels [16, 28)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(12464, 1296), y.Slice(1024, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [28, 40)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(13760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(13760, 1296), y.Slice(1792, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1024, 768), inputHalo: 16, residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(17792, 12), D(560, 12), P(17728, 12), P(17920, 12), x.Slice(1024, 768), target: y.Slice(1024, 768)));
             // branch 3: 3x3 dilation 8 -> channels [40, 52)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(15056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(15056, 1296), y.Slice(2560, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1792, 768), inputHalo: 16, residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(17804, 12), D(572, 12), P(17740, 12), P(17932, 12), x.Slice(1792, 768), target: y.Slice(1792, 768)));
             // branch 4: 3x3 dilation 16 -> channels [52, 64)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(16352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(768, 19264), 12, 8, 8, P(16352, 1296), y.Slice(3328, 768), 12, 8, 8, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(2560, 768), inputHalo: 16, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(17828, 12), D(596, 12), P(17764, 12), P(17956, 12), x.Slice(3328, 768)), residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(17816, 12), D(584, 12), P(17752, 12), P(17944, 12), x.Slice(2560, 768), target: y.Slice(2560, 768)));
             // identity residual, before normalisation
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 64, 64, P(17776, 64), D(544, 64), P(17712, 64), P(17904, 64), residual: x.Slice(0, 4096));
+            // the BatchNorm + PReLU over the concatenation: applied by the branches as they write
         }
 
         /// <summary>cat_b2: concat: 64x8x8 + 64x8x8 + 3x8x8 -> 131x8x8</summary>
@@ -282,16 +282,16 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 131, 8, 8, P(18688, 29475), reduced, 25, 4, 4, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(400, 13164));
             // branch 0: 3x3 dilation 1 -> channels [0, 28)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 25, 4, 4, halo: 16, stride: 1, scratch.Slice(400, 32464));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(48176, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(48176, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(77264, 28), D(752, 28), P(77136, 28), P(77520, 28)));
             // branch 1: 3x3 dilation 2 -> channels [28, 53)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(54480, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [53, 78)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(60112, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(60112, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16, residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(77292, 25), D(780, 25), P(77164, 25), P(77548, 25), target: y.Slice(448, 400)));
             // branch 3: 3x3 dilation 8 -> channels [78, 103)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(65744, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(65744, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16, residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(77317, 25), D(805, 25), P(77189, 25), P(77573, 25), target: y.Slice(848, 400)));
             // branch 4: 3x3 dilation 16 -> channels [103, 128)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(71376, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16);
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 128, 16, P(77264, 128), D(752, 128), P(77136, 128), P(77520, 128));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(71376, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(77367, 25), D(855, 25), P(77239, 25), P(77623, 25)), residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(77342, 25), D(830, 25), P(77214, 25), P(77598, 25), target: y.Slice(1248, 400)));
+            // the BatchNorm + PReLU over the concatenation: applied by the branches as they write
         }
 
         /// <summary>level3.0: ESP K=5 d=[1,2,4,8,16] HFF residual: 128x4x4 -> 128x4x4</summary>
@@ -303,17 +303,17 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 128, 4, 4, P(77648, 3200), reduced, 25, 4, 4, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             // branch 0: 3x3 dilation 1 -> channels [0, 28)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 25, 4, 4, halo: 16, stride: 1, scratch.Slice(400, 32464));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(80848, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(80848, 6300), y.Slice(0, 448), 28, 4, 4, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(109936, 28), D(880, 28), P(109808, 28), P(110192, 28), x.Slice(0, 448)));
             // branch 1: 3x3 dilation 2 -> channels [28, 53)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(87152, 5625), y.Slice(448, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 16);
             // branch 2: 3x3 dilation 4 -> channels [53, 78)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(92784, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(92784, 5625), y.Slice(848, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(448, 400), inputHalo: 16, residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(109964, 25), D(908, 25), P(109836, 25), P(110220, 25), x.Slice(448, 400), target: y.Slice(448, 400)));
             // branch 3: 3x3 dilation 8 -> channels [78, 103)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(98416, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(98416, 5625), y.Slice(1248, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 8, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(848, 400), inputHalo: 16, residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(109989, 25), D(933, 25), P(109861, 25), P(110245, 25), x.Slice(848, 400), target: y.Slice(848, 400)));
             // branch 4: 3x3 dilation 16 -> channels [103, 128)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(104048, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(400, 32464), 25, 4, 4, P(104048, 5625), y.Slice(1648, 400), 25, 4, 4, kernel: 3, stride: 1, dilation: 16, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(1248, 400), inputHalo: 16, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(110039, 25), D(983, 25), P(109911, 25), P(110295, 25), x.Slice(1648, 400)), residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(110014, 25), D(958, 25), P(109886, 25), P(110270, 25), x.Slice(1248, 400), target: y.Slice(1248, 400)));
             // identity residual, before normalisation
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 128, 16, P(109936, 128), D(880, 128), P(109808, 128), P(110192, 128), residual: x.Slice(0, 2048));
+            // the BatchNorm + PReLU over the concatenation: applied by the branches as they write
         }
 
         /// <summary>cat_b3: concat: 128x4x4 + 128x4x4 -> 256x4x4</summary>

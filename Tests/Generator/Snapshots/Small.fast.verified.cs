@@ -156,12 +156,12 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 11, 20, 24, P(384, 396), reduced, 4, 10, 12, kernel: 3, stride: 2, dilation: 1, groups: 1, bias: default, slope: default, scratch: scratch.Slice(480, 6356));
             // branch 0: 3x3 dilation 1 -> channels [0, 4)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 4, 10, 12, halo: 4, stride: 1, scratch.Slice(480, 1504));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(784, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(784, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(1248, 4), D(256, 4), P(1232, 4), P(1280, 4)));
             // branch 1: 3x3 dilation 2 -> channels [4, 8)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(928, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 2: 3x3 dilation 4 -> channels [8, 12)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1072, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4);
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 12, 120, P(1248, 12), D(256, 12), P(1232, 12), P(1280, 12));
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1072, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(1256, 4), D(264, 4), P(1240, 4), P(1288, 4)), residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(1252, 4), D(260, 4), P(1236, 4), P(1284, 4), target: y.Slice(480, 480)));
+            // the BatchNorm + PReLU over the concatenation: applied by the branches as they write
         }
 
         /// <summary>esp: ESP K=3 d=[1,2,4] HFF residual: 12x10x12 -> 12x10x12</summary>
@@ -173,13 +173,13 @@ namespace Models
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(x, 12, 10, 12, P(1296, 48), reduced, 4, 10, 12, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default);
             // branch 0: 3x3 dilation 1 -> channels [0, 4)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Pad(reduced, 4, 10, 12, halo: 4, stride: 1, scratch.Slice(480, 1504));
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1344, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1344, 144), y.Slice(0, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 1, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(1808, 4), D(272, 4), P(1792, 4), P(1840, 4), x.Slice(0, 480)));
             // branch 1: 3x3 dilation 2 -> channels [4, 8)
             global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1488, 144), y.Slice(480, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 2, groups: 1, bias: default, slope: default, scratch: default, inputHalo: 4);
             // branch 2: 3x3 dilation 4 -> channels [8, 12)
-            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1632, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4);
+            global::Espnet.Compiled.Cpu.Fast.FastConv.Conv2d(scratch.Slice(480, 1504), 4, 10, 12, P(1632, 144), y.Slice(960, 480), 4, 10, 12, kernel: 3, stride: 1, dilation: 4, groups: 1, bias: default, slope: default, scratch: default, residual: y.Slice(480, 480), inputHalo: 4, norm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(1816, 4), D(280, 4), P(1800, 4), P(1848, 4), x.Slice(960, 480)), residualNorm: new global::Espnet.Compiled.Cpu.Fast.OutputNorm(P(1812, 4), D(276, 4), P(1796, 4), P(1844, 4), x.Slice(480, 480), target: y.Slice(480, 480)));
             // identity residual, before normalisation
-            global::Espnet.Compiled.Cpu.Fast.FastElementwise.ScaleShift(y, 12, 120, P(1808, 12), D(272, 12), P(1792, 12), P(1840, 12), residual: x.Slice(0, 1440));
+            // the BatchNorm + PReLU over the concatenation: applied by the branches as they write
         }
 
         /// <summary>classifier: conv 1x1: 12x10x12 -> 4x10x12</summary>
