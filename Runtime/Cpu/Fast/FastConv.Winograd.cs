@@ -154,6 +154,9 @@ public static unsafe partial class FastConv
                     OutputTiles(a, m + r * T, OcBlock * T, oc + r, y0, t0, nv, permute, back0, back1);
             }
         }
+        // The item's two output rows, every channel: through the BatchNorms the convolution carries, if any.
+        NormalizeItem(a, 0, cout, (nint)y0 * a.Wo, a.Wo);
+        NormalizeItem(a, 0, cout, (nint)(y0 + d) * a.Wo, a.Wo);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -81,10 +81,13 @@ public static unsafe partial class FastConv
             {
                 case ConvPlan.Method.Pointwise when ho * wo == 1:
                     Workers.For(&a, &FullyConnected_Dot4V, (cout + 15) / 16, (long)cout * cinG);
+                    // The 1x1 kernels' items are pixel tiles or output runs: their BatchNorms run as a pass after.
+                    if (norm.Active || residualNorm.Active) Workers.For(&a, &NormalizeChannel, cout, (long)cout * ho * wo);
                     break;
                 case ConvPlan.Method.Pointwise:
                     a.Tiles = (ho * wo + PixelTile - 1) / PixelTile;
                     Workers.For(&a, wide ? &Pointwise_4x2V<V512> : &Pointwise_4x2V<V256>, groups * a.Tiles, (long)cout * cinG * ho * wo);
+                    if (norm.Active || residualNorm.Active) Workers.For(&a, &NormalizeChannel, cout, (long)cout * ho * wo);
                     break;
                 default:
                 {
@@ -237,32 +240,54 @@ public static unsafe partial class FastConv
         public readonly float* Mean = mean, Scale = scale, Beta = beta, Slope = slope, Residual = residual;
 
         /// <summary>
-        /// Lane values v of channel oc at output offset <paramref name="at"/>: prelu(fma((v + residual) - mean, scale, beta)),
-        /// as <c>FastElementwise.ScaleShift</c> computes it.
+        /// p[0..n) of channel oc, at offset <paramref name="at"/> in its tensor, in place:
+        /// prelu(fma((v + residual) - mean, scale, beta)), exactly as <c>FastElementwise.ScaleShift</c> computes it.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public TV Apply<TV>(TV v, nint at, int oc) where TV : struct, IVec<TV>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Apply(float* p, nint at, int n, int oc)
         {
-            if (Residual != null) v = TV.Add(v, TV.Load(Residual + at));
-            v = TV.FusedMultiplyAdd(TV.Subtract(v, TV.Splat(Mean[oc])), TV.Splat(Scale[oc]), TV.Splat(Beta[oc]));
-            return Slope == null ? v : TV.Prelu(v, Slope[oc]);
+            float m = Mean[oc], s = Scale[oc], t = Beta[oc];
+            bool act = Slope != null;
+            float slope = act ? Slope[oc] : 0;
+            float* r = Residual == null ? null : Residual + at;
+            Vector256<float> vm = Vector256.Create(m), vs = Vector256.Create(s), vt = Vector256.Create(t), va = Vector256.Create(slope);
+            int i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                var d = (r == null ? Vector256.Load(p + i) : Vector256.Load(p + i) + Vector256.Load(r + i)) - vm;
+                var v = System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(d, vs, vt) : d * vs + vt;
+                if (act) v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * va, v);
+                v.Store(p + i);
+            }
+            for (; i < n; i++)
+            {
+                float v = MathF.FusedMultiplyAdd((r == null ? p[i] : p[i] + r[i]) - m, s, t);
+                p[i] = act && v < 0 ? v * slope : v;
+            }
         }
+    }
 
-        /// <summary><see cref="Apply{TV}"/> on the first n lanes (masked loads: nothing past them is read).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public TV ApplyFirst<TV>(TV v, nint at, int oc, int n) where TV : struct, IVec<TV>
+    /// <summary>
+    /// After a work item: its outputs [from, from + count) of each plane of channels [oc0, oc1) through the output's
+    /// BatchNorm, and the residual's same elements through the residual's (they were added: final now). In cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NormalizeItem(in Args a, int oc0, int oc1, nint from, int count)
+    {
+        if (a.Norm.Mean == null && a.ResidualNorm.Mean == null) return;
+        nint plane = (nint)a.Ho * a.Wo;
+        for (int oc = oc0; oc < oc1; oc++)
         {
-            if (Residual != null) v = TV.Add(v, TV.LoadFirst(Residual + at, n));
-            v = TV.FusedMultiplyAdd(TV.Subtract(v, TV.Splat(Mean[oc])), TV.Splat(Scale[oc]), TV.Splat(Beta[oc]));
-            return Slope == null ? v : TV.Prelu(v, Slope[oc]);
+            nint at = oc * plane + from;
+            if (a.ResidualNorm.Mean != null) a.ResidualNorm.Apply(a.Residual + at, at, count, oc);
+            if (a.Norm.Mean != null) a.Norm.Apply(a.Y + at, at, count, oc);
         }
+    }
 
-        public float Apply(float v, nint at, int oc)
-        {
-            if (Residual != null) v += Residual[at];
-            v = MathF.FusedMultiplyAdd(v - Mean[oc], Scale[oc], Beta[oc]);
-            return Slope != null && v < 0 ? v * Slope[oc] : v;
-        }
+    private static void NormalizeChannel(void* state, int oc)
+    {
+        ref Args a = ref *(Args*)state;
+        NormalizeItem(a, oc, oc + 1, 0, a.Ho * a.Wo);
     }
 
     // ---- zero-padded input (each padded row split into its even then odd columns for stride 2) ----
@@ -429,15 +454,8 @@ public static unsafe partial class FastConv
         if (!first) acc = TV.Add(acc, TV.Load(to));
         if (last)
         {
-            nint at = (nint)(to - a.Y);
-            if (a.Residual != null)
-            {
-                var r = TV.Load(a.Residual + at);
-                acc = TV.Add(acc, r);
-                // The residual's values are final once added here (HFF: the branch before): normalise them in place.
-                if (a.ResidualNorm.Mean != null) a.ResidualNorm.Apply(r, at, oc).Store(a.Residual + at);
-            }
-            acc = a.Norm.Mean != null ? a.Norm.Apply(TV.Add(acc, TV.Splat(0f)), at, oc) : TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
+            if (a.Residual != null) acc = TV.Add(acc, TV.Load(a.Residual + (to - a.Y)));
+            acc = TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
         }
         acc.Store(to);
     }
@@ -470,15 +488,8 @@ public static unsafe partial class FastConv
     private static float Finish(in Args a, double acc, float* to, int oc)
     {
         float v = (float)acc;
-        nint at = (nint)(to - a.Y);
-        if (a.Residual != null)
-        {
-            float r = a.Residual[at];
-            v += r;
-            if (a.ResidualNorm.Mean != null) a.Residual[at] = a.ResidualNorm.Apply(r, at, oc);
-        }
+        if (a.Residual != null) v += a.Residual[to - a.Y];
         v += Bias(a, oc);
-        if (a.Norm.Mean != null) return a.Norm.Apply(v, at, oc);
         return a.Slope != null && v < 0 ? v * Slope(a, oc) : v;
     }
 
@@ -752,6 +763,7 @@ public static unsafe partial class FastConv
                 Dense3x3_4x1V<TV>(a, xg + ox, w, y, plane, ox, o, c0, c1, c2, rowStep, run);
         }
         for (; oc < coutG; oc++) DenseRest<TV>(a, oy, g, g * coutG + oc, 0);
+        NormalizeItem(a, g * coutG, (g + 1) * coutG, (nint)oy * wo, wo);
     }
 
     /// <summary>
@@ -896,6 +908,7 @@ public static unsafe partial class FastConv
             for (int k = 0; k < OcBlock; k++) DenseRest<TV>(a, oy, g, o + k, ox);
         }
         for (; oc < coutG; oc++) DenseRest<TV>(a, oy, g, g * coutG + oc, 0);
+        NormalizeItem(a, g * coutG, (g + 1) * coutG, (nint)oy * wo, wo);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -976,14 +989,8 @@ public static unsafe partial class FastConv
     {
         // The epilogue of Accumulate on the lanes that exist: masked loads and stores touch nothing past them.
         int n = end - from;
-        nint at = (nint)(y + from - a.Y);
-        if (a.Residual != null)
-        {
-            var r = TV.LoadFirst(a.Residual + at, n);
-            acc = TV.Add(acc, r);
-            if (a.ResidualNorm.Mean != null) a.ResidualNorm.ApplyFirst(r, at, oc, n).StoreFirst(a.Residual + at, n);
-        }
-        acc = a.Norm.Mean != null ? a.Norm.ApplyFirst(TV.Add(acc, TV.Splat(0f)), at, oc, n) : TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
+        if (a.Residual != null) acc = TV.Add(acc, TV.LoadFirst(a.Residual + (y + from - a.Y), n));
+        acc = TV.Epilogue(acc, Bias(a, oc), Slope(a, oc), a.Slope != null);
         acc.StoreFirst(y + from, n);
     }
 
@@ -998,7 +1005,9 @@ public static unsafe partial class FastConv
         int chunks = (a.RowCount + a.Tiles - 1) / a.Tiles;
         int oy0 = a.RowStart + item % chunks * a.Tiles, c = item / chunks, kk = a.Kernel * a.Kernel;
         int* taps = stackalloc int[kk];
-        DepthwiseRows<TV>(a, c, oy0, Math.Min(a.RowStart + a.RowCount, oy0 + a.Tiles), taps);
+        int oy1 = Math.Min(a.RowStart + a.RowCount, oy0 + a.Tiles);
+        DepthwiseRows<TV>(a, c, oy0, oy1, taps);
+        NormalizeItem(a, c, c + 1, (nint)oy0 * a.Wo, (oy1 - oy0) * a.Wo);
     }
 
     /// <summary>Output rows [oy0, oy1) of depth-wise channel <paramref name="c"/>; <paramref name="taps"/>: room for the kernel's taps.</summary>
