@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Espnet.Compiled.Cpu.Fast;
 
@@ -52,7 +50,7 @@ public static unsafe partial class FastConv
                 X = px, Y = py, Cin = channels, H = h, Wd = w, Cout = channels, Ho = ho, Wo = wo, Kernel = 3, Stride = stride,
                 Groups = channels, CinG = 1, CoutG = 1, InGroups = 1,
                 BranchW = pw, BranchStride = weightStride, Dilations = pd, Branches = k, Hff = hff,
-                BnMean = norm ? pm : null, BnScale = ps, BnBeta = pb, BnSlope = norm && !slope.IsEmpty ? pa : null,
+                Norm = norm ? new NormPointers(pm, ps, pb, slope.IsEmpty ? null : pa, null) : default,
             };
             Layout(ref a, null, halo);
             // Output rows per item: as many as keep one channel's padded rows near ItemFloats, halved while
@@ -99,28 +97,10 @@ public static unsafe partial class FastConv
     }
 
     /// <summary>Rows [oy0, oy1) of output channel <paramref name="ch"/> through its BatchNorm and PReLU, as <c>FastElementwise.ScaleShift</c> computes them.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void NormalizeRows(in Args a, float* y0, int ch, int oy0, int oy1)
     {
-        if (a.BnMean == null) return;
-        float* y = y0 + (nint)ch * a.Ho * a.Wo + (nint)oy0 * a.Wo;
-        int n = (oy1 - oy0) * a.Wo;
-        float m = a.BnMean[ch], s = a.BnScale[ch], t = a.BnBeta[ch];
-        bool act = a.BnSlope != null;
-        float slope = act ? a.BnSlope[ch] : 0;
-        Vector256<float> vm = Vector256.Create(m), vs = Vector256.Create(s), vt = Vector256.Create(t), va = Vector256.Create(slope);
-        int i = 0;
-        for (; i + 8 <= n; i += 8)
-        {
-            var d = Vector256.Load(y + i) - vm;
-            var v = Fma.IsSupported ? Fma.MultiplyAdd(d, vs, vt) : d * vs + vt;
-            if (act) v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * va, v);
-            v.Store(y + i);
-        }
-        for (; i < n; i++)
-        {
-            float v = MathF.FusedMultiplyAdd(y[i] - m, s, t);
-            y[i] = act && v < 0 ? v * slope : v;
-        }
+        if (a.Norm.Mean == null) return;
+        nint at = (nint)ch * a.Ho * a.Wo + (nint)oy0 * a.Wo;
+        a.Norm.Apply(y0 + at, at, (oy1 - oy0) * a.Wo, ch);
     }
 }

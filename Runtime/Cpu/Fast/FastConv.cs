@@ -225,8 +225,8 @@ public static unsafe partial class FastConv
         // Row bands: the padded copy holds padded rows [RowOrigin, RowOrigin + PlaneRows); the kernels compute
         // output rows [RowStart, RowStart + RowCount).
         public int RowOrigin, PlaneRows, RowStart, RowCount;
-        // DepthwiseBranches: the branches' weights one after another, their dilations, HFF, and the BatchNorm + PReLU after them.
-        public float* BranchW, BnMean, BnScale, BnBeta, BnSlope;
+        // DepthwiseBranches: the branches' weights, their dilations, HFF (the BatchNorm + PReLU after them: Norm).
+        public float* BranchW;
         public int* Dilations;
         public int Branches, BranchStride;
         public bool Hff;
@@ -1047,16 +1047,7 @@ public static unsafe partial class FastConv
             float* yr = y + (nint)oy * wo;
             for (int ox = 0; ox < wo; ox += L)
             {
-                TV c0 = default, c1 = default, c2 = default, c3 = default;
-                for (int t = 0; t < kk; t++)
-                {
-                    float* xp = xr + taps[t] + ox;
-                    var v = TV.Splat(w[t]);
-                    c0 = TV.FusedMultiplyAdd(TV.Load(xp), v, c0);
-                    c1 = TV.FusedMultiplyAdd(TV.Load(xp + r1), v, c1);
-                    c2 = TV.FusedMultiplyAdd(TV.Load(xp + r2), v, c2);
-                    c3 = TV.FusedMultiplyAdd(TV.Load(xp + r3), v, c3);
-                }
+                FourTapSums(xr + ox, taps, w, kk, r1, r2, r3, out TV c0, out TV c1, out TV c2, out TV c3);
                 StoreNarrow(a, c0, yr, ox, wo, c);
                 if (n > 1) StoreNarrow(a, c1, yr + wo, ox, wo, c);
                 if (n > 2) StoreNarrow(a, c2, yr + 2 * wo, ox, wo, c);
@@ -1073,6 +1064,29 @@ public static unsafe partial class FastConv
         else StorePartial(a, acc, y, ox, wo, oc);
     }
 
+    /// <summary>
+    /// A depth-wise channel's taps summed over four vectors at once (x, x + o1, x + o2, x + o3: four rows, or four
+    /// vectors of one row), each its own chain of FMAs, taps in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FourTapSums<TV>(float* x, int* taps, float* w, int kk, nint o1, nint o2, nint o3, out TV c0, out TV c1, out TV c2, out TV c3)
+        where TV : struct, IVec<TV>
+    {
+        c0 = default;
+        c1 = default;
+        c2 = default;
+        c3 = default;
+        for (int t = 0; t < kk; t++)
+        {
+            float* xp = x + taps[t];
+            var v = TV.Splat(w[t]);
+            c0 = TV.FusedMultiplyAdd(TV.Load(xp), v, c0);
+            c1 = TV.FusedMultiplyAdd(TV.Load(xp + o1), v, c1);
+            c2 = TV.FusedMultiplyAdd(TV.Load(xp + o2), v, c2);
+            c3 = TV.FusedMultiplyAdd(TV.Load(xp + o3), v, c3);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DepthwiseRow<TV>(in Args a, int c, int oy, int* taps, nint shift) where TV : struct, IVec<TV>
     {
@@ -1083,16 +1097,7 @@ public static unsafe partial class FastConv
         int ox = 0;
         for (; ox + 4 * L <= wo; ox += 4 * L)
         {
-            TV c0 = default, c1 = default, c2 = default, c3 = default;
-            for (int t = 0; t < kk; t++)
-            {
-                float* xp = x + taps[t] + ox;
-                var v = TV.Splat(w[t]);
-                c0 = TV.FusedMultiplyAdd(TV.Load(xp), v, c0);
-                c1 = TV.FusedMultiplyAdd(TV.Load(xp + L), v, c1);
-                c2 = TV.FusedMultiplyAdd(TV.Load(xp + 2 * L), v, c2);
-                c3 = TV.FusedMultiplyAdd(TV.Load(xp + 3 * L), v, c3);
-            }
+            FourTapSums(x + ox, taps, w, kk, L, 2 * L, 3 * L, out TV c0, out TV c1, out TV c2, out TV c3);
             Accumulate(a, c0, y + ox, true, true, c);
             Accumulate(a, c1, y + ox + L, true, true, c);
             Accumulate(a, c2, y + ox + 2 * L, true, true, c);
