@@ -24,6 +24,9 @@ public static unsafe partial class FastConv
     /// Convolution with PyTorch semantics (padding (k-1)/2*dilation, contiguous groups, weights [cout, cin/g, k, k]),
     /// then + <paramref name="residual"/> (a tensor shaped like the output), + <paramref name="bias"/>, and PReLU with
     /// <paramref name="slope"/> (each may be empty: none). <paramref name="scratch"/> holds at least <see cref="ScratchFloats"/> floats.
+    /// <paramref name="norm"/> / <paramref name="residualNorm"/>: a BatchNorm + PReLU applied to the output / to the
+    /// residual once added (<see cref="OutputNorm"/>), each work item's outputs as soon as they are final (1x1: a
+    /// pass after).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
@@ -1119,8 +1122,8 @@ public static unsafe partial class FastConv
 }
 
 /// <summary>
-/// A BatchNorm + PReLU a convolution applies as it writes (the scale-shift after an ESP block's branches, split
-/// by the pass that fuses it): y = prelu(fma((v + Residual) - Mean, Scale, Beta)) per output channel, v the
+/// A BatchNorm + PReLU a convolution applies to what it writes, per work item while in cache (the scale-shift
+/// after an ESP block's branches, split by the pass that fuses it): y = prelu(fma((v + Residual) - Mean, Scale, Beta)) per output channel, v the
 /// convolution's value (with its own residual added), <see cref="Residual"/> another tensor shaped like the
 /// output (the block's identity residual; empty: none), <see cref="Slope"/> empty: no PReLU. As the
 /// <c>residualNorm</c> of a convolution it applies to that convolution's residual instead, in place, once added
