@@ -46,22 +46,8 @@ public static unsafe class FastTrainingElementwise
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTrainingBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
         ReadOnlySpan<float> gamma, ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta,
-        bool overwrite = false)
-    {
-        long n = (long)batch * channels * plane;
-        if (x.Length < n || dy.Length < n || (!dx.IsEmpty && dx.Length < n) || gamma.Length < channels || savedMean.Length < channels
-            || savedInvStd.Length < channels || dgamma.Length < channels || dbeta.Length < channels)
-            throw new ArgumentException($"BatchNormTrainingBackward: spans too short for {batch} x {channels} channels of {plane}.");
-        fixed (float* px = x, pdy = dy, pdx = dx, pg = gamma, pm = savedMean, ps = savedInvStd, pdg = dgamma, pdb = dbeta)
-        {
-            var a = new Args
-            {
-                X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pg, Mean = pm, InvStd = ps, DGamma = pdg, DBeta = pdb,
-                Batch = batch, Channels = channels, Plane = plane, Overwrite = overwrite,
-            };
-            Workers.For(&a, &NormBackwardItem, channels, 3 * n);
-        }
-    }
+        bool overwrite = false) =>
+        NormBackward(x, dy, batch, channels, plane, gamma, savedMean, savedInvStd, dx, dgamma, dbeta, overwrite, &NormBackwardItem, nameof(BatchNormTrainingBackward));
 
     /// <summary>
     /// Backward of BatchNorm with fixed statistics (frozen: y = (x - mean) * invStd * gamma + beta, mean and invStd
@@ -70,12 +56,19 @@ public static unsafe class FastTrainingElementwise
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormFrozenBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
         ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta,
-        bool overwrite = false)
+        bool overwrite = false) =>
+        NormBackward(x, dy, batch, channels, plane, gamma, mean, invStd, dx, dgamma, dbeta, overwrite, &FrozenBackwardItem, nameof(BatchNormFrozenBackward));
+
+    /// <summary>The two BatchNorm backward passes' checks and hand-out: one channel per work item, <paramref name="item"/> the rule.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> dx, Span<float> dgamma, Span<float> dbeta, bool overwrite,
+        delegate*<void*, int, void> item, string name)
     {
         long n = (long)batch * channels * plane;
         if (x.Length < n || dy.Length < n || (!dx.IsEmpty && dx.Length < n) || gamma.Length < channels || mean.Length < channels
             || invStd.Length < channels || dgamma.Length < channels || dbeta.Length < channels)
-            throw new ArgumentException($"BatchNormFrozenBackward: spans too short for {batch} x {channels} channels of {plane}.");
+            throw new ArgumentException($"{name}: spans too short for {batch} x {channels} channels of {plane}.");
         fixed (float* px = x, pdy = dy, pdx = dx, pg = gamma, pm = mean, ps = invStd, pdg = dgamma, pdb = dbeta)
         {
             var a = new Args
@@ -83,7 +76,7 @@ public static unsafe class FastTrainingElementwise
                 X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pg, Mean = pm, InvStd = ps, DGamma = pdg, DBeta = pdb,
                 Batch = batch, Channels = channels, Plane = plane, Overwrite = overwrite,
             };
-            Workers.For(&a, &FrozenBackwardItem, channels, 3 * n);
+            Workers.For(&a, item, channels, 3 * n);
         }
     }
 
