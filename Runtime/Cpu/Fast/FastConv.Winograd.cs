@@ -42,7 +42,7 @@ public static unsafe partial class FastConv
         WinogradApplies(cin, cout, ho, wo, kernel, stride, dilation, groups, Simd.Use512 ? V512.Count : V256.Count);
 
     private static bool WinogradApplies(int cin, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups, int lanes) =>
-        UseWinograd && kernel == 3 && stride == 1 && groups == 1 && cout >= OcBlock && cin >= 16 && cin <= 64 && cin * WinogradBlocks(cout) <= WinogradMaxPairs
+        UseWinograd && kernel == 3 && stride == 1 && groups == 1 && cout >= OcBlock && cin >= 8 && cin <= 64 && cin * WinogradBlocks(cout) <= WinogradMaxPairs
         && System.Numerics.BitOperations.IsPow2(dilation)
         && ho % (2 * dilation) == 0 && wo % (2 * dilation) == 0 && wo % (2 * lanes) == 0;
 

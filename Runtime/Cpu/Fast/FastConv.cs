@@ -934,8 +934,34 @@ public static unsafe partial class FastConv
         float* xg = a.Padded + (nint)g * cinG * a.PlaneLength;
         float* w = a.W + (nint)o * cinG * kk;
         float* y = a.Y + (nint)o * a.Ho * a.Wo + (nint)oy * a.Wo;
-        // Output channels left over from the blocks of four (all of them when a group has fewer): four vectors of
-        // columns per weight instead.
+        // Output channels left over from the blocks of four (all of them when a group has fewer): eight, then four
+        // vectors of columns per weight instead (eight independent sums keep both FMA pipes busy; four leave them
+        // waiting on the FMA latency half the time).
+        for (; ox + 8 * L <= a.Wo; ox += 8 * L)
+            for (int cb = 0; cb < cinG; cb += run)
+            {
+                int ce = Math.Min(cinG, cb + run);
+                bool first = cb == 0, last = ce == cinG;
+                TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+                float* xc = xg + (nint)cb * a.PlaneLength + ox;
+                float* wc = w + cb * kk;
+                for (int ci = cb; ci < ce; ci++, xc += a.PlaneLength, wc += kk)
+                    for (int t = 0; t < kk; t++)
+                    {
+                        float* xp = xc + taps[t];
+                        var v = TV.Splat(wc[t]);
+                        c0 = TV.FusedMultiplyAdd(TV.Load(xp), v, c0);
+                        c1 = TV.FusedMultiplyAdd(TV.Load(xp + L), v, c1);
+                        c2 = TV.FusedMultiplyAdd(TV.Load(xp + 2 * L), v, c2);
+                        c3 = TV.FusedMultiplyAdd(TV.Load(xp + 3 * L), v, c3);
+                        c4 = TV.FusedMultiplyAdd(TV.Load(xp + 4 * L), v, c4);
+                        c5 = TV.FusedMultiplyAdd(TV.Load(xp + 5 * L), v, c5);
+                        c6 = TV.FusedMultiplyAdd(TV.Load(xp + 6 * L), v, c6);
+                        c7 = TV.FusedMultiplyAdd(TV.Load(xp + 7 * L), v, c7);
+                    }
+                Store1x4(a, y + ox, first, last, o, c0, c1, c2, c3);
+                Store1x4(a, y + ox + 4 * L, first, last, o, c4, c5, c6, c7);
+            }
         for (; ox + 4 * L <= a.Wo; ox += 4 * L)
             for (int cb = 0; cb < cinG; cb += run)
             {
