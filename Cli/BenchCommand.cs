@@ -162,6 +162,8 @@ internal static class BenchCommand
         private long _last = Stopwatch.GetTimestamp();
         public double[] Elapsed { get; } = new double[layers];
 
+        public bool ReadsValues => false;
+
         public void OnActivation(int sample, LayerInfo layer, ReadOnlySpan<float> values)
         {
             long now = Stopwatch.GetTimestamp();

@@ -18,9 +18,10 @@ internal static class Arena
     /// <summary>
     /// Places every buffer; tries a few greedy orders (largest first; longest-lived first; largest area — floats
     /// times lifetime — first) and keeps the smallest arena. The bound no placement beats is the most floats live
-    /// at once (<see cref="LiveFloats"/>).
+    /// at once (<see cref="LiveFloats"/>). <paramref name="pinned"/>: buffers already at fixed offsets, which the
+    /// others keep clear of while both are live (not in the result).
     /// </summary>
-    public static (Dictionary<int, int> Offsets, int Size) Place(IReadOnlyList<Buffer> buffers)
+    public static (Dictionary<int, int> Offsets, int Size) Place(IReadOnlyList<Buffer> buffers, IReadOnlyList<(Buffer Buffer, int Offset)>? pinned = null)
     {
         var live = buffers.Where(b => b.Floats > 0).ToList();
         var orders = new[]
@@ -32,7 +33,7 @@ internal static class Arena
         (Dictionary<int, int> Offsets, int Size) best = (new Dictionary<int, int>(), int.MaxValue);
         foreach (var order in orders)
         {
-            var placed = PlaceInOrder(order);
+            var placed = PlaceInOrder(order, pinned ?? System.Array.Empty<(Buffer, int)>());
             if (placed.Size < best.Size) best = placed;
         }
         return best.Size == int.MaxValue ? (new Dictionary<int, int>(), 0) : best;
@@ -49,9 +50,9 @@ internal static class Arena
         return most;
     }
 
-    private static (Dictionary<int, int> Offsets, int Size) PlaceInOrder(IEnumerable<Buffer> buffers)
+    private static (Dictionary<int, int> Offsets, int Size) PlaceInOrder(IEnumerable<Buffer> buffers, IReadOnlyList<(Buffer Buffer, int Offset)> pinned)
     {
-        var placed = new List<(Buffer Buffer, int Offset)>();
+        var placed = new List<(Buffer Buffer, int Offset)>(pinned);
         var offsets = new Dictionary<int, int>();
         int size = 0;
         foreach (var b in buffers)

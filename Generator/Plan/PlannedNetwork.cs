@@ -25,6 +25,14 @@ public sealed record PlannedLayer(ShapedLayer Shaped, LayerProgram Program, int 
     /// <summary>The scratch lies in the caller's output span.</summary>
     public bool ScratchInOutput { get; init; }
 
+    /// <summary>
+    /// Nonzero: the output lies in the caller's output span from float <see cref="OutOffset"/> (not the 64-byte region
+    /// start) in the row-blocked layout, spanning this many floats (<c>Passes/TransposeInOutput</c>).
+    /// </summary>
+    public int BlockedFloats { get; init; }
+
+    public bool OutBlocked => BlockedFloats > 0;
+
     /// <summary>The <see cref="OutOffset"/> of an output layer that writes the caller's output span directly.</summary>
     public const int CallersOutput = -1;
 

@@ -37,6 +37,10 @@ internal static class Planner
         var into = options.OutputInPlace ? InPlace.Run(programs, layers, network.OutputLayer, alias, at) : new Dictionary<int, int>();
         int Holder(int i) => into.TryGetValue(i, out int next) ? Holder(next) : i;
 
+        // The output layer's input kept inside the caller's output span (a transposed convolution four times larger).
+        var inOutputInput = options.OutputInPlace ? TransposeInOutput.Run(programs, layers, network.OutputLayer, alias, into) : null;
+        int blockedLayer = inOutputInput?.Producer ?? -1;
+
         // Lifetimes, in positions of that order: a layer's output lives from the layer until its last reader; the
         // network output to the end.
         var last = (int[])at.Clone();
@@ -64,7 +68,7 @@ internal static class Planner
         var buffers = new List<Arena.Buffer>();
         for (int i = 0; i < count; i++)
         {
-            bool elsewhere = options.OutputInPlace && i == network.OutputLayer || alias.ContainsKey(i) || into.ContainsKey(i);
+            bool elsewhere = options.OutputInPlace && i == network.OutputLayer || alias.ContainsKey(i) || into.ContainsKey(i) || i == blockedLayer;
             buffers.Add(new Arena.Buffer(2 * i, elsewhere ? 0 : (int)layers[i].Out.Elements, first[i], last[i]));
             buffers.Add(new Arena.Buffer(2 * i + 1, programs[i].ScratchFloats, at[i], at[i]));
         }
@@ -72,6 +76,14 @@ internal static class Planner
         // layer runs can live there, and the arena need only hold the rest (the fast set, when the output layer
         // writes the caller's span itself). Greedy, largest first, while the placement still fits the span.
         var inOutput = new HashSet<int>();
+        // The output layer's blocked input holds the span's last planes from its producer on. The region's offsets
+        // start at the span's first 64-byte boundary (0 to 15 floats in): kept clear of the planes wherever that is.
+        var pinned = new List<(Arena.Buffer, int)>();
+        if (inOutputInput is { } blocked)
+        {
+            int end = (int)layers[network.OutputLayer].Out.Elements;
+            pinned.Add((new Arena.Buffer(-1, end - blocked.InputAt, at[blocked.Producer], at[network.OutputLayer]), blocked.InputAt - Arena.AlignFloats));
+        }
         if (options.OutputInPlace && !alias.ContainsKey(network.OutputLayer) && !into.ContainsKey(network.OutputLayer))
         {
             // Less one alignment's worth: the printed code starts the region at the span's first 64-byte boundary.
@@ -80,16 +92,17 @@ internal static class Planner
             foreach (var b in buffers.Where(b => b.Floats > 0 && b.Last < before).OrderByDescending(b => b.Floats).ThenBy(b => b.Id))
             {
                 chosen.Add(b);
-                if (Arena.Place(chosen).Size > capacity) chosen.RemoveAt(chosen.Count - 1);
+                if (Arena.Place(chosen, pinned).Size > capacity) chosen.RemoveAt(chosen.Count - 1);
             }
             foreach (var b in chosen) inOutput.Add(b.Id);
         }
-        var (outputOffsets, _) = Arena.Place(buffers.Where(b => inOutput.Contains(b.Id)).ToList());
+        var (outputOffsets, _) = Arena.Place(buffers.Where(b => inOutput.Contains(b.Id)).ToList(), pinned);
         var (offsets, arenaFloats) = Arena.Place(buffers.Where(b => !inOutput.Contains(b.Id)).ToList());
         foreach (var pair in outputOffsets) offsets[pair.Key] = pair.Value;
 
         int OutOffset(int i) =>
-            into.ContainsKey(i) ? OutOffset(Holder(i))
+            i == blockedLayer ? inOutputInput!.Value.InputAt
+            : into.ContainsKey(i) ? OutOffset(Holder(i))
             : options.OutputInPlace && i == network.OutputLayer ? PlannedLayer.CallersOutput
             : alias.TryGetValue(i, out var at) ? OutOffset(at.Concat) + at.Offset
             : offsets[2 * i];
@@ -103,8 +116,9 @@ internal static class Planner
             OutOffset: OutOffset(i),
             ScratchOffset: programs[i].ScratchFloats > 0 ? offsets[2 * i + 1] : 0)
         {
-            OutInOutput = OutOffset(i) != PlannedLayer.CallersOutput && OutInOutput(i),
+            OutInOutput = OutOffset(i) != PlannedLayer.CallersOutput && i != blockedLayer && OutInOutput(i),
             ScratchInOutput = programs[i].ScratchFloats > 0 && inOutput.Contains(2 * i + 1),
+            BlockedFloats = i == blockedLayer ? TransposeInOutput.BlockedFloats(layer.Out.C, layer.Out.H, layer.Out.W) : 0,
         }).ToEquatableArray();
 
         return new PlannedNetwork(network, planned, order.ToEquatableArray(), arenaFloats, Arena.LiveFloats(buffers), store.Offset, derived.Offset,

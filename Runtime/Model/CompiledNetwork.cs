@@ -140,6 +140,24 @@ public abstract class CompiledNetwork : ICompiledNetwork
         return (int)((64 - (address & 63)) & 63) / sizeof(float);
     }
 
+    /// <summary>
+    /// A layer output the plan keeps in <see cref="Cpu.Fast.OutputLayout.RowBlocked"/> layout (the last layer's input,
+    /// inside the caller's output span) gathered into plain C x H x W order for an activation observer. The buffer is
+    /// allocated at the first observation: forward passes without an observer allocate nothing.
+    /// </summary>
+    protected ReadOnlySpan<float> Unblocked(ReadOnlySpan<float> blocked, int c, int h, int w)
+    {
+        if (_unblocked is null || _unblocked.Length < c * h * w) _unblocked = new float[c * h * w];
+        var layout = Cpu.Fast.OutputLayout.RowBlocked(h, w);
+        for (int k = 0; k < c; k++)
+            for (int i = 0; i < h; i++)
+                blocked.Slice((k >> 2) * layout.BlockStride + (k & 3) * layout.ChannelStride + i * layout.RowStride, w)
+                    .CopyTo(_unblocked.AsSpan((k * h + i) * w, w));
+        return _unblocked.AsSpan(0, c * h * w);
+    }
+
+    private float[]? _unblocked;
+
     protected abstract void ForwardSample(int sample, ReadOnlySpan<float> input, Span<float> output, IActivationObserver? observer);
 
     protected Span<float> Arena => _arena.Span;

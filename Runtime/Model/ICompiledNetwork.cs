@@ -36,6 +36,12 @@ public interface ICompiledNetwork
 public interface IActivationObserver
 {
     void OnActivation(int sample, LayerInfo layer, ReadOnlySpan<float> values);
+
+    /// <summary>
+    /// Whether <see cref="OnActivation"/> looks at the values (false: a clock that only timestamps layers; a layer whose
+    /// output the plan keeps in a blocked layout then passes an empty span instead of gathering it).
+    /// </summary>
+    bool ReadsValues => true;
 }
 
 public readonly record struct TensorShape(int Channels, int Height, int Width)

@@ -35,6 +35,16 @@ public sealed class SnapshotTests
         public sealed partial class Tiny;
         """;
 
+    // The whole ESPNet: the decoder's last conv writes its output into the caller's output span, rows blocked,
+    // where the transposed convolution reads it (the planner's TransposeInOutput).
+    private const string EspNet = """
+        using Espnet.Compiled;
+        namespace Models;
+
+        [EspNet(Classes = 5, P = 1, Q = 1, Height = 32, Width = 32{0})]
+        public sealed partial class TinyDecoder;
+        """;
+
     private const string V2Blocks = """
         using Espnet.Compiled;
         namespace Models;
@@ -66,6 +76,7 @@ public sealed class SnapshotTests
     {
         { "Small", Small },
         { "EspNetC_p1q1", EspNetC },
+        { "EspNet_p1q1", EspNet },
         { "EspNetV2_blocks", V2Blocks },
         { "Segmentation_heads", Heads },
     };

@@ -274,6 +274,114 @@ public sealed class FastConvTests
             }
     }
 
+    /// <summary>
+    /// A convolution written in <see cref="OutputLayout.RowBlocked"/> layout holds, at each channel's rows, exactly
+    /// what the plain layout holds (the same kernels, only the stores move): direct and Winograd, whole and banded
+    /// (padded per item), stride 2, output channels not a multiple of four (the leftover-channel path), both
+    /// widths and 1 or 2 threads. Floats of the span outside the layout's rows are left alone.
+    /// </summary>
+    [Theory]
+    [InlineData(36, 20, 16, 32, 1, 1)]     // Winograd, whole input padded once
+    [InlineData(36, 20, 40, 640, 1, 1)]    // Winograd in bands (ESPNet's decoder conv, shorter)
+    [InlineData(6, 9, 13, 37, 1, 2)]       // direct, odd sizes, a leftover channel
+    [InlineData(19, 6, 128, 300, 2, 1)]    // strided, banded
+    [InlineData(5, 3, 9, 70, 1, 3)]        // fewer channels than one block
+    public void Row_blocked_output_holds_the_plain_output(int cin, int cout, int h, int w, int stride, int dilation)
+    {
+        int seed = cin * 7919 + h * 31 + w;
+        var rng = new Random(seed);
+        int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
+        var x = Random(rng, cin * h * w);
+        var weight = Random(rng, cout * cin * 9);
+        var bias = Random(rng, cout);
+        var slope = Random(rng, cout);
+        var layout = OutputLayout.RowBlocked(ho, wo);
+        int spanFloats = (int)layout.Span(cout, ho, wo);
+        foreach (bool wide in new[] { false, true })
+            foreach (int threads in new[] { 1, 2 })
+                using (KernelSettings.Width(wide))
+                using (KernelSettings.Threads(threads))
+                {
+                    string what = $"{cin}->{cout} {h}x{w} s{stride} d{dilation} {(wide ? 512 : 256)}-bit {threads} threads (seed {seed})";
+                    var plain = new float[cout * ho * wo];
+                    var scratch = new float[FastConv.ScratchFloats(cin, h, w, 3, stride, dilation, 1) + 16];
+                    FastConv.Conv2d(x, cin, h, w, weight, plain, cout, ho, wo, 3, stride, dilation, 1, bias, slope, scratch);
+                    var blocked = new float[spanFloats + 5];
+                    Array.Fill(blocked, float.NaN);
+                    FastConv.Conv2d(x, cin, h, w, weight, blocked.AsSpan(0, spanFloats), cout, ho, wo, 3, stride, dilation, 1, bias, slope, scratch, layout: layout);
+                    var written = new bool[blocked.Length];
+                    for (int o = 0; o < cout; o++)
+                        for (int r = 0; r < ho; r++)
+                        {
+                            int at = (o >> 2) * layout.BlockStride + (o & 3) * layout.ChannelStride + r * layout.RowStride;
+                            for (int c = 0; c < wo; c++)
+                            {
+                                Assert.True(BitConverter.SingleToInt32Bits(plain[(o * ho + r) * wo + c]) == BitConverter.SingleToInt32Bits(blocked[at + c]),
+                                    $"channel {o} row {r} column {c}: {blocked[at + c]} vs {plain[(o * ho + r) * wo + c]}, {what}");
+                                written[at + c] = true;
+                            }
+                        }
+                    for (int i = 0; i < blocked.Length; i++)
+                        Assert.True(written[i] || float.IsNaN(blocked[i]), $"float {i} outside the layout's rows was written, {what}");
+                }
+    }
+
+    [Fact]
+    public void Row_blocked_output_is_refused_where_the_epilogue_reads_the_output_as_nchw()
+    {
+        var x = new float[8 * 10 * 10];
+        var weight = new float[8 * 8 * 9];
+        var y = new float[4 * 10 * 10 * 2];
+        var layout = OutputLayout.RowBlocked(10, 10);
+        var e = Assert.Throws<ArgumentException>(() => FastConv.Conv2d(x, 8, 10, 10, weight, y, 8, 10, 10, 3, 1, 1, 1, default, default, new float[4000], residual: y, layout: layout));
+        Assert.Contains("output layout", e.Message);
+        e = Assert.Throws<ArgumentException>(() => FastConv.Conv2d(x, 8, 10, 10, weight.AsSpan(0, 64), y, 8, 10, 10, 1, 1, 1, 1, default, default, default, layout: layout));
+        Assert.Contains("output layout", e.Message);
+        e = Assert.Throws<ArgumentException>(() => FastConv.Conv2d(x, 8, 10, 10, weight, y.AsSpan(0, 300), 8, 10, 10, 3, 1, 1, 1, default, default, new float[4000], layout: layout));
+        Assert.Contains("needs", e.Message);
+        e = Assert.Throws<ArgumentException>(() => FastConv.Conv2d(x, 8, 10, 10, weight, y, 8, 10, 10, 3, 1, 1, 1, default, default, new float[4000], layout: new OutputLayout(10, 20, 400)));
+        Assert.Contains("overlaps itself", e.Message);
+    }
+
+    /// <summary>
+    /// The transposed convolution whose input lies inside its own output (rows blocked, from whole output planes
+    /// on) gives, bit for bit, what it gives on a separate input: input channels a multiple of four or not,
+    /// widths with a scalar tail, as many input blocks as output planes, both widths, 1 and 2 threads.
+    /// </summary>
+    [Theory]
+    [InlineData(20, 20, 8, 16)]
+    [InlineData(18, 5, 6, 37)]
+    [InlineData(3, 1, 5, 9)]
+    [InlineData(8, 7, 12, 64)]
+    public void Transposed_2x2_with_its_input_inside_its_output_matches(int cin, int cout, int h, int w)
+    {
+        int seed = cin * 131 + cout * 17 + w;
+        var rng = new Random(seed);
+        var x = Random(rng, cin * h * w);
+        var weight = Random(rng, cin * cout * 4);
+        int outPlane = 4 * h * w, inputAt = (cout - (cin + 3) / 4) * outPlane;
+        var layout = OutputLayout.RowBlocked(h, w);
+        foreach (bool wide in new[] { false, true })
+            foreach (int threads in new[] { 1, 2 })
+                using (KernelSettings.Width(wide))
+                using (KernelSettings.Threads(threads))
+                {
+                    var expected = new float[cout * outPlane];
+                    FastElementwise.ConvTranspose2x2(x, cin, h, w, weight, expected, cout);
+                    var y = new float[cout * outPlane];
+                    Array.Fill(y, float.NaN);
+                    for (int c = 0; c < cin; c++)
+                        for (int i = 0; i < h; i++)
+                            x.AsSpan((c * h + i) * w, w).CopyTo(y.AsSpan(inputAt + (c >> 2) * layout.BlockStride + (c & 3) * layout.ChannelStride + i * layout.RowStride));
+                    FastElementwise.ConvTranspose2x2InOutput(y, inputAt, cin, h, w, weight, cout);
+                    for (int i = 0; i < y.Length; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(y[i]),
+                            $"float {i}: {y[i]} vs {expected[i]}, {cin}->{cout} {h}x{w} {(wide ? 512 : 256)}-bit {threads} threads (seed {seed})");
+                }
+        var e = Assert.Throws<ArgumentException>(() => FastElementwise.ConvTranspose2x2InOutput(new float[cout * outPlane], inputAt + 1, cin, h, w, weight, cout));
+        Assert.Contains("whole output planes", e.Message);
+    }
+
     private static float[] Random(Random rng, int n)
     {
         var v = new float[n];

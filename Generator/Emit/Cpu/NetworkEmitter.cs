@@ -120,7 +120,10 @@ internal static class NetworkEmitter
             args.Add(Region(layer));
             if (layer.ScratchFloats > 0) args.Add(layer.ScratchInOutput ? $"output.Slice(at + {layer.ScratchOffset}, {layer.ScratchFloats})" : $"arena.Slice({layer.ScratchOffset}, {layer.ScratchFloats})");
             w.Line($"{MethodName(layer, i)}({string.Join(", ", args)});");
-            w.Line($"observer?.OnActivation(sample, s_layers[{i}], {Region(layer)});");
+            var o = layer.Shaped.Out;
+            w.Line(layer.OutBlocked
+                ? $"if (observer is not null) observer.OnActivation(sample, s_layers[{i}], observer.ReadsValues ? Unblocked({Region(layer)}, {o.C}, {o.H}, {o.W}) : default);"
+                : $"observer?.OnActivation(sample, s_layers[{i}], {Region(layer)});");
         }
         if (plan.OutputLayer.OutOffset != PlannedLayer.CallersOutput) w.Line($"{Region(plan.OutputLayer)}.CopyTo(output);");
         w.Close();
@@ -144,6 +147,7 @@ internal static class NetworkEmitter
 
     private static string Region(PlannedLayer layer) =>
         layer.OutOffset == PlannedLayer.CallersOutput ? "output"
+        : layer.OutBlocked ? $"output.Slice({layer.OutOffset}, {layer.BlockedFloats})"   // rows blocked, in the last planes of the caller's span
         : layer.OutInOutput ? $"output.Slice(at + {layer.OutOffset}, {layer.Shaped.Out.Elements})"   // the caller's span, idle until the last layer
         : $"arena.Slice({layer.OutOffset}, {layer.Shaped.Out.Elements})";
 

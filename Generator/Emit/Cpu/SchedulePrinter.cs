@@ -45,7 +45,8 @@ internal static class SchedulePrinter
                        + (f.Residual is null ? "" : $", residual: {V(f.Residual)}") + (f.InputHalo > 0 ? $", inputHalo: {f.InputHalo}" : "")
                        + (f.Input is not { } t ? "" : $", input: new {Fast}.InputTransform({t.ShuffleGroups}, {P(t.Bn.Mean)}, {P(t.Scale)}, {P(t.Bn.Beta)}, {Opt(t.Slope)})")
                        + (f.Norm is not { } n ? "" : $", norm: {Norm(n, null)}")
-                       + (f.ResidualNorm is not { } rn ? "" : $", residualNorm: {Norm(rn, f.Residual)}") + ");");
+                       + (f.ResidualNorm is not { } rn ? "" : $", residualNorm: {Norm(rn, f.Residual)}")
+                       + (f.RowBlocked ? $", layout: {Fast}.OutputLayout.RowBlocked({c.Ho}, {c.Wo})" : "") + ");");
                 break;
             }
             case ScaleShift s:
@@ -82,6 +83,10 @@ internal static class SchedulePrinter
                 break;
             case ConvTranspose2x2 { Of: var t }:
                 w.Line($"{Fast}.FastElementwise.ConvTranspose2x2({V(t.X)}, {t.Cin}, {t.H}, {t.W}, {P(t.Weight)}, {V(t.Y)}, {t.Cout});");
+                break;
+            case ConvTranspose2x2InOutput { Of: var t } t2:
+                w.Line($"// x lies in y from float {t2.InputAt} on, rows blocked: each row of the kernel reads what it then overwrites");
+                w.Line($"{Fast}.FastElementwise.ConvTranspose2x2InOutput({V(t.Y)}, {t2.InputAt}, {t.Cin}, {t.H}, {t.W}, {P(t.Weight)}, {t.Cout});");
                 break;
             case FoldIntoConv f:
                 w.Line($"{Fast}.FastElementwise.FoldBatchNorm({P(f.Weight)}, {Opt(f.Bias)}, {P(f.Bn.Gamma)}, {P(f.Bn.Beta)}, {P(f.Bn.Mean)}, {P(f.Bn.Variance)}, {CodeWriter.Float(f.Eps)}, {f.Cout}, {Out(f.FoldedWeight)}, {Out(f.FoldedBias)});");

@@ -21,7 +21,7 @@ internal static class ScheduleText
         foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)))
         {
             var p = layer.Program;
-            sb.Append($"layer {i} {layer.Name}: {p.Description}; reads {string.Join(", ", p.Operands.Select(o => $"{o.Name}=" + (o.Source < 0 ? "input" : "#" + o.Source)))}; y {(layer.OutOffset == PlannedLayer.CallersOutput ? "= the caller's output" : "@" + layer.OutOffset)}")
+            sb.Append($"layer {i} {layer.Name}: {p.Description}; reads {string.Join(", ", p.Operands.Select(o => $"{o.Name}=" + (o.Source < 0 ? "input" : "#" + o.Source)))}; y {(layer.OutOffset == PlannedLayer.CallersOutput ? "= the caller's output" : layer.OutBlocked ? $"in the caller's output @{layer.OutOffset}, rows blocked" : "@" + layer.OutOffset)}")
               .Append(p.ScratchFloats > 0 ? $"; scratch {p.ScratchFloats} @{layer.ScratchOffset}" : "").Append('\n');
             foreach (var op in p.Prepare) sb.Append("  load: ").Append(Op(op)).Append('\n');
             foreach (var op in p.Ops.Where(o => o is not Note)) sb.Append("  ").Append(Op(op)).Append('\n');
@@ -36,9 +36,11 @@ internal static class ScheduleText
         FusedConv f => Conv(f.Conv) + (f.Bias is null ? "" : " +bias " + P(f.Bias)) + (f.Slope is null ? "" : " prelu " + P(f.Slope))
                        + (f.Padding is null ? "" : " pad " + V(f.Padding)) + (f.Residual is null ? "" : " + " + V(f.Residual)) + (f.InputHalo > 0 ? $" (input padded by {f.InputHalo})" : "") + (f.BiasCounted ? " (bias counted)" : "")
                        + (f.Input is not { } t ? "" : $" (input: unshuffle g{t.ShuffleGroups}, bn scale {P(t.Scale)} mean {P(t.Bn.Mean)} beta {P(t.Bn.Beta)}" + (t.Slope is null ? ")" : $" prelu {P(t.Slope)})"))
-                       + (f.Norm is not { } n ? "" : " then " + Norm(n)) + (f.ResidualNorm is not { } rn ? "" : " (residual then " + Norm(rn) + ")"),
+                       + (f.Norm is not { } n ? "" : " then " + Norm(n)) + (f.ResidualNorm is not { } rn ? "" : " (residual then " + Norm(rn) + ")")
+                       + (f.RowBlocked ? " (rows blocked)" : ""),
         ConvTranspose t => $"convT{t.Kernel}x{t.Kernel}/{t.Stride} {V(t.X)} {t.Cin}x{t.H}x{t.W} -> {V(t.Y)} {t.Cout}x{t.Ho}x{t.Wo} w {P(t.Weight)}",
         ConvTranspose2x2 t => "fast " + Op(t.Of),
+        ConvTranspose2x2InOutput t => "fast " + Op(t.Of) + $" (x in y from {t.InputAt}, rows blocked)",
         FastAvgPool p => "fast " + Op(p.Of),
         FastCopy c => "fast " + Op(c.Of),
         FastSum f => f.B is null ? $"fast prelu {V(f.Y)} {f.C}x{f.Plane} {P(f.Slope!)}"

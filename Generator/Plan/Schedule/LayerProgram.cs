@@ -25,7 +25,7 @@ public sealed record LayerProgram(
     /// <summary>Multiply-accumulates in the authors' convention, summed from the ops.</summary>
     public long Macs => Ops.Sum(MacsOf);
 
-    public long TransposedMacs => Ops.OfType<ConvTranspose>().Concat(Ops.OfType<ConvTranspose2x2>().Select(t => t.Of)).Sum(t => t.Macs);
+    public long TransposedMacs => Ops.OfType<ConvTranspose>().Concat(Ops.OfType<ConvTranspose2x2>().Select(t => t.Of)).Concat(Ops.OfType<ConvTranspose2x2InOutput>().Select(t => t.Of)).Sum(t => t.Macs);
 
     public long Parameters => Slots.Where(s => s.Learnable).Sum(s => (long)s.Elements);
 

@@ -100,10 +100,12 @@ public sealed record SigmoidGate(View Y, int C, int Plane, View Gate) : Op;
 /// <see cref="BiasCounted"/>: the bias's additions count as MACs (EdgeNets' counter; see <see cref="AddBias"/>).
 /// <see cref="Residual"/>: a tensor shaped like the output, added before the bias and activation (a fused sum).
 /// <see cref="Norm"/>, <see cref="ResidualNorm"/>: a share of a block's BatchNorm + PReLU (<see cref="BranchNorm"/>).
+/// <see cref="RowBlocked"/>: the output is written in the row-blocked layout (each block of four channels' row r side by
+/// side; <c>OutputLayout.RowBlocked</c>) in which the planner keeps the last layer's input inside the caller's output.
 /// Produced by <c>FoldBatchNorm</c>, <c>FuseEpilogues</c>, <c>SelectKernels</c>, <c>FuseSums</c>; weights and bias usually derived.
 /// </summary>
 public sealed record FusedConv(Conv Conv, Param? Bias, Param? Slope, View? Padding = null, View? Residual = null, int InputHalo = 0, bool BiasCounted = false,
-    ConvInput? Input = null, BranchNorm? Norm = null, BranchNorm? ResidualNorm = null) : Op;
+    ConvInput? Input = null, BranchNorm? Norm = null, BranchNorm? ResidualNorm = null, bool RowBlocked = false) : Op;
 
 /// <summary>
 /// A share of the BatchNorm + PReLU after an ESP block that a <see cref="FusedConv"/> applies as it writes:
@@ -180,6 +182,13 @@ public sealed record FastAdaptiveAvgPool(AdaptiveAvgPool Of) : Op;
 
 /// <summary>The 2x2 stride-2 transposed convolution of ESPNet's decoder, as the fast kernel computes it.</summary>
 public sealed record ConvTranspose2x2(ConvTranspose Of) : Op;
+
+/// <summary>
+/// The same, as the network's output layer, with its input kept inside its own output (y) from float
+/// <see cref="InputAt"/> on, rows blocked (<see cref="FusedConv.RowBlocked"/>): each of the kernel's rows reads only
+/// floats it then overwrites. Produced by the planner's <c>TransposeInOutput</c>; <c>Of.X</c> names those floats.
+/// </summary>
+public sealed record ConvTranspose2x2InOutput(ConvTranspose Of, int InputAt) : Op;
 
 /// <summary>Load-time derivation: a convolution's weights and bias with the following BatchNorm folded in.</summary>
 public sealed record FoldIntoConv(Param Weight, Param? Bias, BatchNormParams Bn, double Eps, int Cout, Param FoldedWeight, Param FoldedBias) : Op;

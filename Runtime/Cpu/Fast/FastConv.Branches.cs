@@ -51,6 +51,7 @@ public static unsafe partial class FastConv
                 Groups = channels, CinG = 1, CoutG = 1, InGroups = 1,
                 BranchW = pw, BranchStride = weightStride, Dilations = pd, Branches = k, Hff = hff,
                 Norm = norm ? new NormPointers(pm, ps, pb, slope.IsEmpty ? null : pa, null) : default,
+                YChannel = (nint)ho * wo, YRow = wo, YBlock = 4 * (nint)ho * wo,
             };
             Layout(ref a, null, halo);
             // Output rows per item: as many as keep one channel's padded rows near ItemFloats, halved while

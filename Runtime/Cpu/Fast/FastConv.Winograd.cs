@@ -227,7 +227,7 @@ public static unsafe partial class FastConv
         where TV : struct, IVec<TV>
     {
         int L = TV.Count, d = a.Dilation, wo = a.Wo;
-        float* row0 = a.Y + (nint)oc * a.Ho * wo + (nint)y0 * wo, row1 = row0 + (nint)d * wo;
+        float* row0 = OutRow(a, oc, y0), row1 = row0 + d * a.YRow;
         for (int k = 0; k < nv; k++, m += L)
         {
             // Rows of At M: t0j = m0j + m1j + m2j, t1j = m1j - m2j - m3j.

@@ -26,13 +26,13 @@ public static unsafe partial class FastConv
     /// <paramref name="slope"/> (each may be empty: none). <paramref name="scratch"/> holds at least <see cref="ScratchFloats"/> floats.
     /// <paramref name="norm"/> / <paramref name="residualNorm"/>: a BatchNorm + PReLU applied to the output / to the
     /// residual once added (<see cref="OutputNorm"/>), each work item's outputs as soon as they are final (1x1: a
-    /// pass after).
+    /// pass after). <paramref name="layout"/>: where each output row goes (default: plain NCHW; see <see cref="OutputLayout"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups,
         ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch, ReadOnlySpan<float> residual = default, int inputHalo = 0,
-        in InputTransform input = default, in OutputNorm norm = default, in OutputNorm residualNorm = default)
+        in InputTransform input = default, in OutputNorm norm = default, in OutputNorm residualNorm = default, OutputLayout layout = default)
     {
         int cinG = cin / groups, coutG = cout / groups;
         if (stride is not (1 or 2) || groups < 1 || cin % groups != 0 || cout % groups != 0)
@@ -41,7 +41,15 @@ public static unsafe partial class FastConv
         if (inputHalo > 0 && inputHalo < pad) throw new ArgumentException($"FastConv: an input padded by {inputHalo} is too little for padding {pad}.");
         long inputFloats = inputHalo > 0 ? ConvPlan.PaddedFloats(cin, h, w, inputHalo) : (long)cin * h * w;
         Check(x.Length >= inputFloats, "input", x.Length, inputFloats);
-        Check(y.Length >= (long)cout * ho * wo, "output", y.Length, (long)cout * ho * wo);
+        if (layout.Active)
+        {
+            // A row layout of the output for the plain dense kernels only: their stores go through OutRow, while the
+            // residual and BatchNorm epilogues and the 1x1 and depth-wise kernels address the output as NCHW.
+            if (ConvPlan.Choose(cin, cout, kernel, stride, groups) != ConvPlan.Method.Dense || groups != 1 || !residual.IsEmpty || norm.Active || residualNorm.Active)
+                throw new ArgumentException("FastConv: an output layout needs a dense spatial convolution (one group) without a residual or output BatchNorm.");
+            layout.Check(cout, ho, wo, y.Length);
+        }
+        else Check(y.Length >= (long)cout * ho * wo, "output", y.Length, (long)cout * ho * wo);
         Check(weight.Length >= (long)cout * cinG * kernel * kernel, "weight", weight.Length, (long)cout * cinG * kernel * kernel);
         Check(bias.IsEmpty || bias.Length >= cout, "bias", bias.Length, cout);
         Check(slope.IsEmpty || slope.Length >= cout, "slope", slope.Length, cout);
@@ -78,6 +86,9 @@ public static unsafe partial class FastConv
                 InGroups = input.Active ? input.ShuffleGroups : 1,
                 Norm = norm.Active ? new NormPointers(pnm, pns, pnb, norm.Slope.IsEmpty ? null : pna, norm.Residual.IsEmpty ? null : pne) : default,
                 ResidualNorm = residualNorm.Active ? new NormPointers(prm, prs, prb, residualNorm.Slope.IsEmpty ? null : pra, residualNorm.Residual.IsEmpty ? null : pre) : default,
+                YChannel = layout.Active ? layout.ChannelStride : (nint)ho * wo,
+                YRow = layout.Active ? layout.RowStride : wo,
+                YBlock = layout.Active ? layout.BlockStride : 4 * (nint)ho * wo,
             };
             bool wide = Simd.Use512;
             switch (ConvPlan.Choose(cin, cout, kernel, stride, groups))
@@ -235,7 +246,13 @@ public static unsafe partial class FastConv
         public bool Hff;
         /// <summary>The BatchNorm + PReLU applied to the output at the last step (<see cref="OutputNorm"/>), and to the residual once it is added.</summary>
         public NormPointers Norm, ResidualNorm;
+        /// <summary>Where output channel o's row r starts (<see cref="OutRow"/>; <see cref="OutputLayout"/>): plain NCHW unless the caller asks.</summary>
+        public nint YChannel, YRow, YBlock;
     }
+
+    /// <summary>Output channel <paramref name="o"/>'s row <paramref name="oy"/>: Y + (o / 4) * YBlock + (o % 4) * YChannel + oy * YRow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* OutRow(in Args a, int o, int oy) => a.Y + (o >> 2) * a.YBlock + (o & 3) * a.YChannel + oy * a.YRow;
 
     /// <summary>An <see cref="OutputNorm"/>'s spans as pointers (Mean null: none).</summary>
     private readonly struct NormPointers(float* mean, float* scale, float* beta, float* slope, float* residual)
@@ -465,7 +482,7 @@ public static unsafe partial class FastConv
 
     /// <summary>A 4-channel x 2-vector block of accumulators into the output (channels <paramref name="plane"/> apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store4x2<TV>(in Args a, float* yp, int plane, bool first, bool last, int o,
+    private static void Store4x2<TV>(in Args a, float* yp, nint plane, bool first, bool last, int o,
         TV c00, TV c01, TV c10, TV c11, TV c20, TV c21, TV c30, TV c31) where TV : struct, IVec<TV>
     {
         int L = TV.Count;
@@ -707,8 +724,8 @@ public static unsafe partial class FastConv
     {
         ref Args a = ref *(Args*)state;
         int oy = a.RowStart + item % a.RowCount, g = item / a.RowCount, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, L = TV.Count;
-        int plane = a.Ho * wo, wStride = cinG * 9, run = Math.Max(1, SumRun / 9);
-        nint rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
+        int wStride = cinG * 9, run = Math.Max(1, SumRun / 9);
+        nint plane = a.YChannel, rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
         nint c0 = ColumnOffset(a, 0), c1 = ColumnOffset(a, 1), c2 = ColumnOffset(a, 2);
         float* xg = a.Padded + (nint)g * cinG * planeLength + (nint)(oy * a.Stride + a.Shift - a.RowOrigin) * a.RowLength;
         // 512-bit registers are 32: four vectors of columns per block (16 accumulators), a third fewer loads per FMA.
@@ -718,7 +735,7 @@ public static unsafe partial class FastConv
         {
             int o = g * coutG + oc;
             float* w = a.W + (nint)o * wStride;
-            float* y = a.Y + (nint)o * plane + (nint)oy * wo;
+            float* y = OutRow(a, o, oy);
             int ox = oxStart;
             for (; ox + 2 * L <= wo; ox += 2 * L)
             {
@@ -774,7 +791,7 @@ public static unsafe partial class FastConv
     /// channels: the input channels in runs summed in registers, as <c>Accumulate</c> adds them up.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dense3x3_4x1V<TV>(in Args a, float* x, float* w, float* y, int plane, int ox, int o,
+    private static void Dense3x3_4x1V<TV>(in Args a, float* x, float* w, float* y, nint plane, int ox, int o,
         nint k0, nint k1, nint k2, nint rowStep, int run) where TV : struct, IVec<TV>
     {
         int cinG = a.CinG;
@@ -817,15 +834,15 @@ public static unsafe partial class FastConv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Dense3x3_4x4V<TV>(in Args a, float* xg, int g, int oy) where TV : struct, IVec<TV>
     {
-        int L = TV.Count, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, plane = a.Ho * wo, run = Math.Max(1, SumRun / 9);
-        nint wStride = (nint)cinG * 9, rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
+        int L = TV.Count, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, run = Math.Max(1, SumRun / 9);
+        nint plane = a.YChannel, wStride = (nint)cinG * 9, rowStep = (nint)a.Dilation * a.RowLength, planeLength = a.PlaneLength;
         nint k0 = ColumnOffset(a, 0), k1 = ColumnOffset(a, 1), k2 = ColumnOffset(a, 2);
         int ox = 0;
         for (; ox + 4 * L <= wo; ox += 4 * L)
             for (int oc = 0; oc + OcBlock <= coutG; oc += OcBlock)
             {
                 int o = g * coutG + oc;
-                float* yp = a.Y + (nint)o * plane + (nint)oy * wo + ox;
+                float* yp = OutRow(a, o, oy) + ox;
                 for (int cb = 0; cb < cinG; cb += run)
                 {
                     int ce = Math.Min(cinG, cb + run);
@@ -873,7 +890,8 @@ public static unsafe partial class FastConv
     {
         ref Args a = ref *(Args*)state;
         int oy = a.RowStart + item % a.RowCount, g = item / a.RowCount, cinG = a.CinG, coutG = a.CoutG, wo = a.Wo, L = TV.Count;
-        int kk = a.Kernel * a.Kernel, plane = a.Ho * wo, wStride = cinG * kk, run = Math.Max(1, SumRun / kk);
+        int kk = a.Kernel * a.Kernel, wStride = cinG * kk, run = Math.Max(1, SumRun / kk);
+        nint plane = a.YChannel;
         int* taps = stackalloc int[kk];
         Taps(a, oy, taps);
         float* xg = a.Padded + (nint)g * cinG * a.PlaneLength;
@@ -882,7 +900,7 @@ public static unsafe partial class FastConv
         {
             int o = g * coutG + oc;
             float* w = a.W + (nint)o * wStride;
-            float* y = a.Y + (nint)o * plane + (nint)oy * wo;
+            float* y = OutRow(a, o, oy);
             int ox = 0;
             for (; ox + 2 * L <= wo; ox += 2 * L)
             {
@@ -933,7 +951,7 @@ public static unsafe partial class FastConv
         Taps(a, oy, taps);
         float* xg = a.Padded + (nint)g * cinG * a.PlaneLength;
         float* w = a.W + (nint)o * cinG * kk;
-        float* y = a.Y + (nint)o * a.Ho * a.Wo + (nint)oy * a.Wo;
+        float* y = OutRow(a, o, oy);
         // Output channels left over from the blocks of four (all of them when a group has fewer): eight, then four
         // vectors of columns per weight instead (eight independent sums keep both FMA pipes busy; four leave them
         // waiting on the FMA latency half the time).
@@ -1173,6 +1191,37 @@ public readonly ref struct OutputNorm(ReadOnlySpan<float> mean, ReadOnlySpan<flo
         if (Scale.Length < channels || Beta.Length < channels || Mean.Length < channels || (!Slope.IsEmpty && Slope.Length < channels)
             || (!Residual.IsEmpty && Residual.Length < elements))
             throw new ArgumentException($"FastConv: the {what} BatchNorm's spans are too short for {channels} channels.");
+    }
+}
+
+/// <summary>
+/// Where a convolution writes output channel o's row r: y[(o / 4) * <see cref="BlockStride"/> + (o % 4) *
+/// <see cref="ChannelStride"/> + r * <see cref="RowStride"/>]. The default is plain NCHW. <see cref="RowBlocked"/>
+/// puts each block of four channels' row r side by side (4 x W floats per row, one block per 4 x H x W floats): the
+/// layout in which the planner keeps the input of ESPNet's last transposed convolution inside the caller's output,
+/// where each of that convolution's rows reads only floats it is about to overwrite
+/// (<see cref="FastElementwise.ConvTranspose2x2InOutput"/>).
+/// </summary>
+public readonly struct OutputLayout(int channelStride, int rowStride, int blockStride)
+{
+    public int ChannelStride { get; } = channelStride;
+    public int RowStride { get; } = rowStride;
+    public int BlockStride { get; } = blockStride;
+    public bool Active => RowStride > 0;
+
+    /// <summary>The blocked layout of an H x W map: channel stride W, row stride 4W, block stride 4HW.</summary>
+    public static OutputLayout RowBlocked(int h, int w) => new(w, 4 * w, 4 * h * w);
+
+    /// <summary>Floats a C x H x W map spans in this layout (from its first float to its last, plus one).</summary>
+    public long Span(int c, int h, int w) => (long)((c - 1) >> 2) * BlockStride + (long)((c - 1) & 3) * ChannelStride + (long)(h - 1) * RowStride + w;
+
+    internal void Check(int c, int h, int w, int have)
+    {
+        // Rows of one channel, the channels of a block and the blocks must not overlap.
+        if (ChannelStride < w || RowStride < (long)Math.Min(c, 4) * ChannelStride || BlockStride < (long)h * RowStride)
+            throw new ArgumentException($"FastConv: the output layout ({ChannelStride}, {RowStride}, {BlockStride}) overlaps itself for {c}x{h}x{w}.");
+        if (have < Span(c, h, w))
+            throw new ArgumentException($"FastConv: the output span holds {have} floats but the layout needs {Span(c, h, w)}.");
     }
 }
 

@@ -92,18 +92,56 @@ public static unsafe class FastElementwise
         }
     }
 
+    /// <summary>
+    /// <see cref="ConvTranspose2x2"/> with its input inside its own output <paramref name="y"/>, from float
+    /// <paramref name="inputAt"/> on in <see cref="OutputLayout.RowBlocked"/> layout (input channel c's row i at
+    /// inputAt + (c / 4) * 4hw + (c % 4) * w + i * 4w), as the planner places the last layer's input when the output
+    /// is four times its size. With inputAt a whole number of output planes, input row i of every channel lies in
+    /// output rows 2i and 2i + 1 of some plane: the floats work item i writes. So each item copies its input rows
+    /// into this thread's buffer first, then computes them as <see cref="ConvTranspose2x2"/> does (same sums, same
+    /// order: bit-identical), and no item reads what another writes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ConvTranspose2x2InOutput(Span<float> y, int inputAt, int cin, int h, int w, ReadOnlySpan<float> weight, int cout)
+    {
+        long plane = 4L * h * w;
+        if (weight.Length < (long)cin * cout * 4 || y.Length < cout * plane)
+            throw new ArgumentException("ConvTranspose2x2InOutput: spans too short for the shapes given.");
+        if (inputAt < 0 || inputAt % plane != 0 || inputAt / plane + (cin + 3) / 4 > cout)
+            throw new ArgumentException($"ConvTranspose2x2InOutput: an input at float {inputAt} is not whole output planes with room for {cin} channels in blocks of four.");
+        fixed (float* pw = weight, py = y)
+        {
+            var a = new TransposeArgs { X = py + inputAt, W = pw, Y = py, Cin = cin, H = h, Wd = w, Cout = cout, InOutput = true };
+            bool wide = Simd.Use512 && Avx512F.IsSupported;
+            Workers.For(&a, wide ? &ConvTranspose2x2_4V<V512> : &ConvTranspose2x2_4V<V256>, h, 4L * cin * cout * h * w);
+        }
+    }
+
     private struct TransposeArgs
     {
         public float* X, W, Y;
         public int Cin, H, Wd, Cout;
+        /// <summary>X lies in Y, rows blocked (<see cref="ConvTranspose2x2InOutput"/>).</summary>
+        public bool InOutput;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ConvTranspose2x2_4V<TV>(void* state, int i) where TV : struct, IVec<TV>
     {
         ref TransposeArgs a = ref *(TransposeArgs*)state;
-        int w = a.Wd, plane = a.H * w, wo = 2 * w, L = TV.Count, wStep = a.Cout * 4;
+        int w = a.Wd, wo = 2 * w, L = TV.Count, wStep = a.Cout * 4;
+        nint plane = (nint)a.H * w, xStep = plane;   // input channel to channel
         float* x = a.X + (nint)i * w;
+        if (a.InOutput)
+        {
+            // This row of every input channel, out of the output rows this item is about to write, into the
+            // thread's buffer (then channel c's row is at x + c * w).
+            float* rows = ThreadBuffer.Get((long)a.Cin * w + 16);
+            for (int c = 0; c < a.Cin; c++)
+                Buffer.MemoryCopy(a.X + (c >> 2) * 4 * plane + (c & 3) * w + (nint)i * 4 * w, rows + (nint)c * w, (long)w * 4, (long)w * 4);
+            x = rows;
+            xStep = w;
+        }
         for (int o = 0; o < a.Cout; o++)
         {
             float* wt = a.W + o * 4;
@@ -117,7 +155,7 @@ public static unsafe class FastElementwise
                     TV a00 = default, a01 = default, a10 = default, a11 = default;
                     float* xp = x + j;
                     float* wc = wt;
-                    for (int c = 0; c < a.Cin; c++, xp += plane, wc += wStep)
+                    for (int c = 0; c < a.Cin; c++, xp += xStep, wc += wStep)
                     {
                         var v = TV.Load(xp);
                         a00 = TV.FusedMultiplyAdd(v, TV.Splat(wc[0]), a00);
@@ -134,7 +172,7 @@ public static unsafe class FastElementwise
                 float s00 = 0, s01 = 0, s10 = 0, s11 = 0;
                 float* xp = x + j;
                 float* wc = wt;
-                for (int c = 0; c < a.Cin; c++, xp += plane, wc += wStep)
+                for (int c = 0; c < a.Cin; c++, xp += xStep, wc += wStep)
                 {
                     float v = *xp;
                     s00 = MathF.FusedMultiplyAdd(v, wc[0], s00); s01 = MathF.FusedMultiplyAdd(v, wc[1], s01);
