@@ -223,6 +223,45 @@ public sealed unsafe class TrainingContext
         FastTrainingElementwise.BatchNormTraining(x, Batch, channels, plane, gamma, beta, eps, y, savedMean, savedInvStd, runningMean, runningVar);
     }
 
+    /// <summary>
+    /// A BatchNorm whose output only a PReLU reads, and that PReLU, as one node (the training graph fuses the pair):
+    /// the BatchNorm's output is never stored. <paramref name="saved"/>: mean, 1/std and the float scale, C each.
+    /// </summary>
+    public void BatchNormPRelu(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        Span<float> runningMean, Span<float> runningVar, double eps, ReadOnlySpan<float> slope, Span<float> saved)
+    {
+        if (FreezeBatchNorm)
+        {
+            BatchNorm(x, y, channels, plane, gamma, beta, runningMean, runningVar, eps, saved.Slice(0, channels), saved.Slice(channels, channels));
+            FastTrainingElementwise.PRelu(y, y, Batch, channels, plane, slope);
+            return;
+        }
+        FastTrainingElementwise.BatchNormPReluTraining(x, Batch, channels, plane, gamma, beta, eps, slope, y,
+            saved.Slice(0, channels), saved.Slice(channels, channels), saved.Slice(2 * channels, channels), runningMean, runningVar);
+    }
+
+    /// <summary>Backward of <see cref="BatchNormPRelu"/> (frozen statistics: the BatchNorm's output recomputed, then the two rules in turn).</summary>
+    public void BatchNormPReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int channels, int plane, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, double eps, ReadOnlySpan<float> slope,
+        ReadOnlySpan<float> saved, Span<float> dx, Span<float> dgamma, Span<float> dbeta, Span<float> dslope, bool overwrite = false)
+    {
+        if (FreezeBatchNorm)
+        {
+            // Rare (a second training stage): the BatchNorm's output recomputed as the frozen forward made it (the
+            // running statistics do not move while frozen), the PReLU's gradient in scratch, then the two rules.
+            var bn = ScratchA(x.Length);
+            var g = ScratchB(x.Length);
+            x.CopyTo(bn);
+            for (int n = 0; n < Batch; n++)
+                Elementwise.BatchNorm(bn.Slice(n * channels * plane, channels * plane), channels, plane, gamma, beta, runningMean, runningVar, (float)eps);
+            FastTrainingElementwise.PReluBackward(bn, dy, Batch, channels, plane, slope, g, dslope, overwrite: true);
+            FastTrainingElementwise.BatchNormFrozenBackward(x, g, Batch, channels, plane, gamma, saved.Slice(0, channels), saved.Slice(channels, channels), dx, dgamma, dbeta, overwrite);
+            return;
+        }
+        FastTrainingElementwise.BatchNormPReluTrainingBackward(x, dy, Batch, channels, plane, gamma, beta, slope,
+            saved.Slice(0, channels), saved.Slice(channels, channels), saved.Slice(2 * channels, channels), dx, dgamma, dbeta, dslope, overwrite);
+    }
+
     public void PRelu(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> slope)
     {
         FastTrainingElementwise.PRelu(x, y, Batch, channels, plane, slope);

@@ -118,6 +118,64 @@ public sealed class FastTrainingElementwiseTests
         return (y, mean, invStd, rm, rv, dx, dg, db);
     }
 
+    /// <summary>
+    /// The fused BatchNorm + PReLU (the training graph's node for a BatchNorm only a PReLU reads) gives, bit for bit,
+    /// what the BatchNorm kernel then the PReLU kernel give, forward (activation, statistics, running statistics) and
+    /// backward (dx added or written, dgamma, dbeta, dslope), with and without an input gradient, for 1 and 2 threads:
+    /// planes with scalar tails and several summing runs, negative slopes and values either side of zero.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 3, 5)]
+    [InlineData(2, 5, 517)]
+    [InlineData(3, 4, 1100)]
+    [InlineData(4, 6, 64 * 40)]
+    public void Fused_BatchNorm_PReLU_is_the_two_kernels_in_turn(int batch, int channels, int plane)
+    {
+        int seed = HashCode.Combine(batch, channels, plane, 7) & 0xffff;
+        var rng = new Random(seed);
+        int n = batch * channels * plane;
+        float[] x = Values(rng, n, 1, 0.3), dy = Values(rng, n, 0.5, 0), gamma = Values(rng, channels, 2, 0), beta = Values(rng, channels, 1, 0);
+        float[] slope = Values(rng, channels, 0.5, 0), dxStart = Values(rng, n, 1, 0);
+        foreach (int threads in new[] { 1, 2 })
+            foreach (bool overwrite in new[] { false, true })
+                foreach (bool withDx in new[] { true, false })
+                    using (KernelSettings.Threads(threads))
+                    {
+                        string what = $"batch {batch}, {channels} x {plane}, {threads} threads, overwrite {overwrite}, dx {withDx} (seed {seed})";
+                        // The two kernels in turn.
+                        float[] bn = new float[n], y = new float[n], mean = new float[channels], inv = new float[channels];
+                        float[] rm = Filled(channels, 0.5f), rv = Filled(channels, 2f);
+                        FastTrainingElementwise.BatchNormTraining(x, batch, channels, plane, gamma, beta, 1e-5, bn, mean, inv, rm, rv);
+                        FastTrainingElementwise.PRelu(bn, y, batch, channels, plane, slope);
+                        float[] g = new float[n], dx = (float[])dxStart.Clone(), dg = Filled(channels, 0.25f), db = Filled(channels, -0.5f), ds = Filled(channels, 1f);
+                        FastTrainingElementwise.PReluBackward(bn, dy, batch, channels, plane, slope, g, ds, overwrite: true);
+                        FastTrainingElementwise.BatchNormTrainingBackward(x, g, batch, channels, plane, gamma, mean, inv, withDx ? dx : default, dg, db, overwrite);
+                        // Fused.
+                        float[] y2 = new float[n], mean2 = new float[channels], inv2 = new float[channels], scale2 = new float[channels];
+                        float[] rm2 = Filled(channels, 0.5f), rv2 = Filled(channels, 2f);
+                        FastTrainingElementwise.BatchNormPReluTraining(x, batch, channels, plane, gamma, beta, 1e-5, slope, y2, mean2, inv2, scale2, rm2, rv2);
+                        float[] dx2 = (float[])dxStart.Clone(), dg2 = Filled(channels, 0.25f), db2 = Filled(channels, -0.5f), ds2 = Filled(channels, 1f);
+                        FastTrainingElementwise.BatchNormPReluTrainingBackward(x, dy, batch, channels, plane, gamma, beta, slope, mean2, inv2, scale2,
+                            withDx ? dx2 : default, dg2, db2, ds2, overwrite);
+                        AssertBits(y, y2, "activation", what);
+                        AssertBits(mean, mean2, "mean", what);
+                        AssertBits(inv, inv2, "1/std", what);
+                        AssertBits(rm, rm2, "running mean", what);
+                        AssertBits(rv, rv2, "running variance", what);
+                        AssertBits(dx, dx2, "dx", what);
+                        AssertBits(dg, dg2, "dgamma", what);
+                        AssertBits(db, db2, "dbeta", what);
+                        AssertBits(ds, ds2, "dslope", what);
+                    }
+    }
+
+    private static void AssertBits(float[] expected, float[] actual, string name, string what)
+    {
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                $"{name}[{i}]: {actual[i]} vs {expected[i]}, {what}");
+    }
+
     private static float[] Values(Random rng, int n, double spread, double offset) =>
         [.. Enumerable.Range(0, n).Select(_ => (float)(offset + spread * (rng.NextDouble() * 2 - 1)))];
 

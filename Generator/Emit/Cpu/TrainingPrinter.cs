@@ -89,6 +89,13 @@ internal static class TrainingPrinter
                 case PReluNode p:
                     w.Line($"t.PRelu({A(p.X)}, {A(p.Out)}, {o.C}, {Plane(p.Out)}, {P(p.Slope)});");
                     break;
+                case BatchNormPReluNode b:
+                {
+                    int s = plan.Statistics[b.Out];
+                    w.Line($"t.BatchNormPRelu({A(b.X)}, {A(b.Out)}, {o.C}, {Plane(b.Out)}, {P(b.Bn.Gamma)}, {P(b.Bn.Beta)}, {M(b.Bn.Mean)}, {M(b.Bn.Variance)}, " +
+                           $"{b.Eps.ToString("R", CultureInfo.InvariantCulture)}, {P(b.Slope)}, a.Slice({s}, {3 * o.C}));");
+                    break;
+                }
                 case SumNode s:
                     w.Line($"{Ctx}.Sum({A(s.A)}, {A(s.B)}, {A(s.Out)});");
                     break;
@@ -195,6 +202,13 @@ internal static class TrainingPrinter
                 case PReluNode p:
                     w.Line($"t.PReluBackward({A(p.X)}, {dy}, {o.C}, {Plane(p.Out)}, {P(p.Slope)}, {D(p.X)}, {G(p.Slope)}, overwrite: {Over(p.X)});");
                     break;
+                case BatchNormPReluNode b:
+                {
+                    int s = plan.Statistics[b.Out];
+                    w.Line($"t.BatchNormPReluBackward({A(b.X)}, {dy}, {o.C}, {Plane(b.Out)}, {P(b.Bn.Gamma)}, {P(b.Bn.Beta)}, {P(b.Bn.Mean)}, {P(b.Bn.Variance)}, " +
+                           $"{b.Eps.ToString("R", CultureInfo.InvariantCulture)}, {P(b.Slope)}, a.Slice({s}, {3 * o.C}), {D(b.X)}, {G(b.Bn.Gamma)}, {G(b.Bn.Beta)}, {G(b.Slope)}, overwrite: {Over(b.X)});");
+                    break;
+                }
                 case SumNode s:
                 {
                     string overA = Over(s.A), overB = Over(s.B);
@@ -264,6 +278,7 @@ internal static class TrainingPrinter
         BiasNode b => new[] { b.Bias },
         BatchNormNode b => new[] { b.Bn.Gamma, b.Bn.Beta },
         PReluNode p => new[] { p.Slope },
+        BatchNormPReluNode b => new[] { b.Bn.Gamma, b.Bn.Beta, b.Slope },
         _ => System.Array.Empty<Param>(),
     };
 }

@@ -40,6 +40,14 @@ public sealed record PReluNode(int Out, string Layer, int X, Param Slope) : Node
 {
     public override IEnumerable<int> Inputs => new[] { X };
 }
+/// <summary>
+/// A BatchNorm whose output only a PReLU reads, with that PReLU: made by the training plan (<c>TrainingPlan.Fuse</c>),
+/// so the BatchNorm's output is never stored (its backward recomputes it); never in a graph <see cref="TensorGraph.Build"/> returns.
+/// </summary>
+public sealed record BatchNormPReluNode(int Out, string Layer, int X, BatchNormParams Bn, double Eps, Param Slope) : Node(Out, Layer)
+{
+    public override IEnumerable<int> Inputs => new[] { X };
+}
 public sealed record SumNode(int Out, string Layer, int A, int B) : Node(Out, Layer)
 {
     public override IEnumerable<int> Inputs => new[] { A, B };

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using Espnet.Compiled.Generator.Model;
 using Espnet.Compiled.Generator.Plan.Graph;
 
 namespace Espnet.Compiled.Generator.Plan.Training;
@@ -25,6 +26,7 @@ internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activati
     /// <summary>The plan, or why there is none (a batch too large for one arena).</summary>
     public static (TrainingPlan? Plan, string? Failure) Build(TensorGraph graph, int batch)
     {
+        graph = Fuse(graph);
         int tensors = graph.Shapes.Count, nodes = graph.Nodes.Count;
         var producer = new int[tensors];
         for (int t = 0; t < tensors; t++) producer[t] = -1;
@@ -61,6 +63,7 @@ internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activati
             return (null, $"a batch of {batch} makes tensors too large for one training arena");
         for (int t = 0; t < tensors; t++)
         {
+            if (producer[t] < 0 && t != graph.Input) continue;   // a tensor fusion left unmade
             buffers.Add(new Arena.Buffer(3 * t, (int)Floats(t), first[t], last[t]));
             if (!needs[t]) continue;
             int born = producer[t] >= 0 && gradFirst[t] == int.MaxValue ? Back(producer[t]) : gradFirst[t];   // read by nothing: zero
@@ -68,11 +71,11 @@ internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activati
             buffers.Add(new Arena.Buffer(3 * t + 1, (int)Floats(t), born, System.Math.Max(born, dies)));
         }
         for (int k = 0; k < nodes; k++)
-            if (graph.Nodes[k] is BatchNormNode)
-                buffers.Add(new Arena.Buffer(3 * graph.Nodes[k].Out + 2, 2 * graph.Shapes[graph.Nodes[k].Out].C, Time(k), Back(k)));
+            if (graph.Nodes[k] is BatchNormNode or BatchNormPReluNode)
+                buffers.Add(new Arena.Buffer(3 * graph.Nodes[k].Out + 2, StatisticsPerChannel(graph.Nodes[k]) * graph.Shapes[graph.Nodes[k].Out].C, Time(k), Back(k)));
         var (offsets, size) = Arena.Place(buffers);
 
-        var activation = Enumerable.Range(0, tensors).Select(t => offsets[3 * t]).ToArray();
+        var activation = Enumerable.Range(0, tensors).Select(t => offsets.TryGetValue(3 * t, out int o) ? o : -1).ToArray();
         var gradient = Enumerable.Range(0, tensors).Select(t => needs[t] ? offsets[3 * t + 1] : -1).ToArray();
         var statistics = Enumerable.Range(0, tensors).Select(t => offsets.TryGetValue(3 * t + 2, out int o) ? o : -1).ToArray();
         var cleared = new Dictionary<int, List<int>>();
@@ -84,7 +87,34 @@ internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activati
         return (new TrainingPlan(graph, batch, activation, gradient, statistics, size, cleared), null);
     }
 
-    private static bool HasParameters(Node node) => node is ConvNode or ConvTransposeNode or BiasNode or BatchNormNode or PReluNode;
+    private static bool HasParameters(Node node) => node is ConvNode or ConvTransposeNode or BiasNode or BatchNormNode or PReluNode or BatchNormPReluNode;
+
+    /// <summary>Saved statistics per channel: mean and 1/std; with a fused PReLU also the float scale the forward used.</summary>
+    public static int StatisticsPerChannel(Node node) => node is BatchNormPReluNode ? 3 : 2;
+
+    /// <summary>
+    /// A BatchNorm whose output nothing but one PReLU reads becomes one node with it: the BatchNorm's output is never
+    /// stored (nor its gradient), and forward and backward make one and two passes over the tensor where the pair
+    /// made two and three (ESPNet and ESPNetv2 follow almost every BatchNorm with a PReLU).
+    /// </summary>
+    private static TensorGraph Fuse(TensorGraph graph)
+    {
+        var readers = new int[graph.Shapes.Count];
+        foreach (var node in graph.Nodes)
+            foreach (int i in node.Inputs) readers[i]++;
+        var producer = graph.Nodes.ToDictionary(n => n.Out);
+        var fused = new Dictionary<int, BatchNormPReluNode>();   // the PReLU's output -> the fused node
+        var gone = new HashSet<int>();                            // the BatchNorms' outputs
+        foreach (var node in graph.Nodes)
+            if (node is PReluNode p && readers[p.X] == 1 && p.X != graph.Output && producer.TryGetValue(p.X, out var made) && made is BatchNormNode b)
+            {
+                fused[p.Out] = new BatchNormPReluNode(p.Out, p.Layer, b.X, b.Bn, b.Eps, p.Slope);
+                gone.Add(b.Out);
+            }
+        if (fused.Count == 0) return graph;
+        var nodes = graph.Nodes.Where(n => !gone.Contains(n.Out)).Select(n => fused.TryGetValue(n.Out, out var f) ? (Node)f : n);
+        return graph with { Nodes = nodes.ToEquatableArray() };
+    }
 
     /// <summary>The inputs a node's backward reads.</summary>
     private static IEnumerable<int> Saved(Node node) => node switch
@@ -93,6 +123,7 @@ internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activati
         ConvTransposeNode t => new[] { t.X },
         BatchNormNode b => new[] { b.X },
         PReluNode p => new[] { p.X },
+        BatchNormPReluNode b => new[] { b.X },
         GateNode g => new[] { g.X, g.Gate },
         _ => System.Array.Empty<int>(),
     };

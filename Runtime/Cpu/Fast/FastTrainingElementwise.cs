@@ -40,6 +40,59 @@ public static unsafe class FastTrainingElementwise
     }
 
     /// <summary>
+    /// <see cref="BatchNormTraining"/> then <see cref="PRelu"/> with <paramref name="slope"/>, in one pass that writes only
+    /// the activation (the BatchNorm's output is never stored: <see cref="BatchNormPReluTrainingBackward"/> recomputes
+    /// it from x, the saved statistics and <paramref name="savedScale"/>, the float scale this pass used). Bit-identical
+    /// to the two kernels in turn.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BatchNormPReluTraining(ReadOnlySpan<float> x, int batch, int channels, int plane, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        double eps, ReadOnlySpan<float> slope, Span<float> y, Span<float> savedMean, Span<float> savedInvStd, Span<float> savedScale,
+        Span<float> runningMean, Span<float> runningVar, double momentum = 0.1)
+    {
+        long n = (long)batch * channels * plane;
+        if (x.Length < n || y.Length < n || gamma.Length < channels || beta.Length < channels || slope.Length < channels || savedMean.Length < channels
+            || savedInvStd.Length < channels || savedScale.Length < channels || runningMean.Length < channels || runningVar.Length < channels)
+            throw new ArgumentException($"BatchNormPReluTraining: spans too short for {batch} x {channels} channels of {plane}.");
+        fixed (float* px = x, py = y, pg = gamma, pb = beta, pa = slope, pm = savedMean, ps = savedInvStd, psc = savedScale, prm = runningMean, prv = runningVar)
+        {
+            var a = new Args
+            {
+                X = px, Y = py, Gamma = pg, Beta = pb, Slope = pa, Mean = pm, InvStd = ps, Scale = psc, RunningMean = prm, RunningVar = prv,
+                Batch = batch, Channels = channels, Plane = plane, Eps = eps, Momentum = momentum,
+            };
+            Workers.For(&a, &NormItem, channels, 3 * n);
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="BatchNormPReluTraining"/>: the BatchNorm's output v recomputed from x and the saved
+    /// statistics as the forward computed it, g = v &gt; 0 ? dy : slope * dy, dslope += sum over v &lt;= 0 of v * dy, then
+    /// <see cref="BatchNormTrainingBackward"/> of g — two passes over x and dy where the separate kernels made
+    /// three and stored g. Bit-identical to <see cref="PReluBackward"/> then <see cref="BatchNormTrainingBackward"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BatchNormPReluTrainingBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int batch, int channels, int plane,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> slope, ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd,
+        ReadOnlySpan<float> savedScale, Span<float> dx, Span<float> dgamma, Span<float> dbeta, Span<float> dslope, bool overwrite = false)
+    {
+        long n = (long)batch * channels * plane;
+        if (x.Length < n || dy.Length < n || (!dx.IsEmpty && dx.Length < n) || gamma.Length < channels || beta.Length < channels || slope.Length < channels
+            || savedMean.Length < channels || savedInvStd.Length < channels || savedScale.Length < channels || dgamma.Length < channels || dbeta.Length < channels
+            || dslope.Length < channels)
+            throw new ArgumentException($"BatchNormPReluTrainingBackward: spans too short for {batch} x {channels} channels of {plane}.");
+        fixed (float* px = x, pdy = dy, pdx = dx, pg = gamma, pb = beta, pa = slope, pm = savedMean, ps = savedInvStd, psc = savedScale, pdg = dgamma, pdb = dbeta, pds = dslope)
+        {
+            var a = new Args
+            {
+                X = px, Y = pdy, Dx = dx.IsEmpty ? null : pdx, Gamma = pg, Beta = pb, Slope = pa, Mean = pm, InvStd = ps, Scale = psc, DGamma = pdg, DBeta = pdb, DSlope = pds,
+                Batch = batch, Channels = channels, Plane = plane, Overwrite = overwrite,
+            };
+            Workers.For(&a, &NormPReluBackwardItem, channels, 4 * n);
+        }
+    }
+
+    /// <summary>
     /// Backward of <see cref="BatchNormTraining"/>: with xhat = (x - mean) * invStd over the m values of a channel,
     /// dgamma += sum(dy * xhat), dbeta += sum(dy), and (dx non-empty) dx += gamma * invStd * (dy - dbeta/m - xhat * dgamma/m).
     /// </summary>
@@ -190,6 +243,8 @@ public static unsafe class FastTrainingElementwise
     private struct Args
     {
         public float* X, Y, Dx, Gamma, Beta, Mean, InvStd, RunningMean, RunningVar, DGamma, DBeta;
+        /// <summary>BatchNorm + PReLU: the PReLU's slope (null: a BatchNorm alone), its gradient, and the float scale of the forward.</summary>
+        public float* Slope, DSlope, Scale;
         public int Batch, Channels, Plane;
         public double Eps, Momentum;
         /// <summary>Backward kernels: dx = (their term) instead of dx += (their term) (the first contribution to a gradient).</summary>
@@ -216,16 +271,35 @@ public static unsafe class FastTrainingElementwise
         var vm = Vector256.Create(meanF);
         var vs = Vector256.Create(scale);
         var vb = Vector256.Create(beta);
+        bool act = a.Slope != null;
+        float slope = act ? a.Slope[c] : 0;
+        var va = Vector256.Create(slope);
         for (int n = 0; n < a.Batch; n++)
         {
             nint at = ((nint)n * a.Channels + c) * plane;
             float* x = a.X + at, y = a.Y + at;
             int i = 0;
+            if (act)
+            {
+                // PReLU as PReluItem computes it, on the value the BatchNorm alone would have stored.
+                for (; i + 8 <= plane; i += 8)
+                {
+                    var v = (Vector256.Load(x + i) - vm) * vs + vb;
+                    Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, v * va).Store(y + i);
+                }
+                for (; i < plane; i++)
+                {
+                    float v = (x[i] - meanF) * scale + beta;
+                    y[i] = v > 0 ? v : slope * v;
+                }
+                continue;
+            }
             for (; i + 8 <= plane; i += 8) ((Vector256.Load(x + i) - vm) * vs + vb).Store(y + i);
             for (; i < plane; i++) y[i] = (x[i] - meanF) * scale + beta;
         }
         a.Mean[c] = meanF;
         a.InvStd[c] = (float)invStd;
+        if (a.Scale != null) a.Scale[c] = scale;
         double unbiased = m > 1 ? squares / (m - 1) : variance;
         a.RunningMean[c] = (float)((1 - a.Momentum) * a.RunningMean[c] + a.Momentum * mean);
         a.RunningVar[c] = (float)((1 - a.Momentum) * a.RunningVar[c] + a.Momentum * unbiased);
@@ -265,6 +339,88 @@ public static unsafe class FastTrainingElementwise
             for (; i + 8 <= plane; i += 8)
                 ((keep ? Vector256.Load(dx + i) : Vector256<float>.Zero) + (Vector256.Load(dy + i) * v0 + v1 + (Vector256.Load(x + i) - vm) * v2)).Store(dx + i);
             for (; i < plane; i++) dx[i] = (keep ? dx[i] : 0) + (dy[i] * k0 + k1 + (x[i] - mean) * k2);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NormPReluBackwardItem(void* state, int c)
+    {
+        ref Args a = ref *(Args*)state;
+        int plane = a.Plane;
+        long m = (long)a.Batch * plane;
+        float mean = a.Mean[c], beta = a.Beta[c], slope = a.Slope[c];
+        double invStd = a.InvStd[c], sumDy = 0, sumDyDev = 0, sumSlope = 0;
+        // The forward's scale (saved: recomputing it from the float invStd could differ in the last bit), so
+        // v = (x - mean) * scale + beta is exactly what NormItem computed.
+        float scale = a.Scale[c];
+        Vector256<float> vm = Vector256.Create(mean), vs = Vector256.Create(scale), vb = Vector256.Create(beta), va = Vector256.Create(slope);
+        // Pass 1: the three sums in PReluBackward's and RunSum's order (runs of Run floats per sample, each run's
+        // float vector reduced into double), so they equal the separate kernels' sums bit for bit.
+        for (int n = 0; n < a.Batch; n++)
+        {
+            nint at = ((nint)n * a.Channels + c) * plane;
+            float* x = a.X + at, dy = a.Y + at;
+            for (int start = 0; start < plane; start += Run)
+            {
+                int end = Math.Min(plane, start + Run), i = start;
+                Vector256<float> accSlope = Vector256<float>.Zero, accDy = Vector256<float>.Zero, accDev = Vector256<float>.Zero;
+                float tailSlope = 0, tailDy = 0, tailDev = 0;
+                for (; i + 8 <= end; i += 8)
+                {
+                    var xv = Vector256.Load(x + i);
+                    var v = (xv - vm) * vs + vb;
+                    var d = Vector256.Load(dy + i);
+                    var positive = Vector256.GreaterThan(v, Vector256<float>.Zero);
+                    accSlope += Vector256.ConditionalSelect(positive, Vector256<float>.Zero, v * d);
+                    var g = Vector256.ConditionalSelect(positive, d, d * va);
+                    accDy += g;
+                    accDev += g * (xv - vm);
+                }
+                for (; i < end; i++)
+                {
+                    float v = (x[i] - mean) * scale + beta, g;
+                    if (v > 0) g = dy[i];
+                    else
+                    {
+                        g = slope * dy[i];
+                        tailSlope += v * dy[i];
+                    }
+                    tailDy += g;
+                    tailDev += g * (x[i] - mean);
+                }
+                sumSlope += (double)Vector256.Sum(accSlope) + tailSlope;
+                sumDy += (double)Vector256.Sum(accDy) + tailDy;
+                sumDyDev += (double)Vector256.Sum(accDev) + tailDev;
+            }
+        }
+        a.DSlope[c] += (float)sumSlope;
+        double sumDyXhat = sumDyDev * invStd;
+        a.DGamma[c] += (float)sumDyXhat;
+        a.DBeta[c] += (float)sumDy;
+        if (a.Dx == null) return;
+        // Pass 2: dx as NormBackwardItem computes it from g.
+        double gk = a.Gamma[c] * invStd;
+        float k0 = (float)gk, k1 = (float)(-gk * sumDy / m), k2 = (float)(-gk * invStd * sumDyXhat / m);
+        Vector256<float> v0 = Vector256.Create(k0), v1 = Vector256.Create(k1), v2 = Vector256.Create(k2);
+        bool keep = !a.Overwrite;
+        for (int n = 0; n < a.Batch; n++)
+        {
+            nint at = ((nint)n * a.Channels + c) * plane;
+            float* x = a.X + at, dy = a.Y + at, dx = a.Dx + at;
+            int i = 0;
+            for (; i + 8 <= plane; i += 8)
+            {
+                var xv = Vector256.Load(x + i);
+                var v = (xv - vm) * vs + vb;
+                var d = Vector256.Load(dy + i);
+                var g = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), d, d * va);
+                ((keep ? Vector256.Load(dx + i) : Vector256<float>.Zero) + (g * v0 + v1 + (xv - vm) * v2)).Store(dx + i);
+            }
+            for (; i < plane; i++)
+            {
+                float v = (x[i] - mean) * scale + beta, g = v > 0 ? dy[i] : slope * dy[i];
+                dx[i] = (keep ? dx[i] : 0) + (g * k0 + k1 + (x[i] - mean) * k2);
+            }
         }
     }
 

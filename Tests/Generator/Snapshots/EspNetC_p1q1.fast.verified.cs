@@ -424,10 +424,10 @@ namespace Models
         }
 
         /// <summary>Floats of the training arena (batch 1): saved activations, gradients and BatchNorm statistics, placed by liveness.</summary>
-        public const int TrainingArenaLength = 102160;
+        public const int TrainingArenaLength = 69344;
         protected override int TrainingArenaFloats => TrainingArenaLength;
-        protected override int TrainingOutputOffset => 97136;
-        protected override int TrainingOutputGradientOffset => 102080;
+        protected override int TrainingOutputOffset => 24960;
+        protected override int TrainingOutputGradientOffset => 25040;
         private static readonly int[] s_trained = { 0, 432, 448, 496, 512, 544, 640, 672, 2736, 4464, 5760, 7056, 8352, 9648, 9712, 9904, 9968, 10736, 12464, 13760, 15056, 16352, 17648, 17712, 17904, 17968, 18112, 18544, 18688, 48176, 54480, 60112, 65744, 71376, 77008, 77136, 77520, 77648, 80848, 87152, 92784, 98416, 104048, 109680, 109808, 110192, 110320, 110576, 111344, 111600 };
         /// <summary>Offsets of the parameters the graph reads (a parameter nothing reads gets no update, as in PyTorch).</summary>
         protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
@@ -437,107 +437,99 @@ namespace Models
         protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
         {
             var a = t.Arena;
-            input.CopyTo(a.Slice(47936, 3072));
+            input.CopyTo(a.Slice(55360, 3072));
             // level1
-            t.Conv(a.Slice(47936, 3072), 3, 32, 32, P(0, 432), a.Slice(14592, 4096), 16, 16, 16, 3, 2, 1, 1);
-            t.BatchNorm(a.Slice(14592, 4096), a.Slice(27072, 4096), 16, 256, P(432, 16), P(448, 16), Mutable(464, 16), Mutable(480, 16), 0.001, a.Slice(101280, 16), a.Slice(101296, 16));
-            t.PRelu(a.Slice(27072, 4096), a.Slice(4864, 4096), 16, 256, P(496, 16));
+            t.Conv(a.Slice(55360, 3072), 3, 32, 32, P(0, 432), a.Slice(34880, 4096), 16, 16, 16, 3, 2, 1, 1);
+            t.BatchNormPRelu(a.Slice(34880, 4096), a.Slice(0, 4096), 16, 256, P(432, 16), P(448, 16), Mutable(464, 16), Mutable(480, 16), 0.001, P(496, 16), a.Slice(69296, 48));
             // sample1
-            t.AvgPool(a.Slice(47936, 3072), 3, 32, 32, a.Slice(8960, 768), 16, 16);
+            t.AvgPool(a.Slice(55360, 3072), 3, 32, 32, a.Slice(4096, 768), 16, 16);
             // sample2
-            t.AvgPool(a.Slice(47936, 3072), 3, 32, 32, a.Slice(0, 768), 16, 16);
-            t.AvgPool(a.Slice(0, 768), 3, 16, 16, a.Slice(35264, 192), 8, 8);
+            t.AvgPool(a.Slice(55360, 3072), 3, 32, 32, a.Slice(4864, 768), 16, 16);
+            t.AvgPool(a.Slice(4864, 768), 3, 16, 16, a.Slice(12480, 192), 8, 8);
             // cat_b1
-            t.ConcatPart(a.Slice(4864, 4096), 16, 256, a.Slice(0, 4864), 19, 0);
-            t.ConcatPart(a.Slice(8960, 768), 3, 256, a.Slice(0, 4864), 19, 16);
+            t.ConcatPart(a.Slice(0, 4096), 16, 256, a.Slice(25152, 4864), 19, 0);
+            t.ConcatPart(a.Slice(4096, 768), 3, 256, a.Slice(25152, 4864), 19, 16);
             // b1
-            t.BatchNorm(a.Slice(0, 4864), a.Slice(4864, 4864), 19, 256, P(512, 19), P(544, 19), Mutable(576, 19), Mutable(608, 19), 0.001, a.Slice(101232, 19), a.Slice(101251, 19));
-            t.PRelu(a.Slice(4864, 4864), a.Slice(9728, 4864), 19, 256, P(640, 19));
+            t.BatchNormPRelu(a.Slice(25152, 4864), a.Slice(30016, 4864), 19, 256, P(512, 19), P(544, 19), Mutable(576, 19), Mutable(608, 19), 0.001, P(640, 19), a.Slice(69232, 57));
             // level2_0
-            t.Conv(a.Slice(9728, 4864), 19, 16, 16, P(672, 2052), a.Slice(71488, 768), 12, 8, 8, 3, 2, 1, 1);
-            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(2736, 1728), a.Slice(18688, 1024), 16, 8, 8, 3, 1, 1, 1);
-            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(4464, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 2, 1);
-            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(5760, 1296), a.Slice(21248, 768), 12, 8, 8, 3, 1, 4, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(21248, 768), a.Slice(19712, 768), a.Slice(20480, 768));
-            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(7056, 1296), a.Slice(22016, 768), 12, 8, 8, 3, 1, 8, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(22016, 768), a.Slice(20480, 768), a.Slice(21248, 768));
-            t.Conv(a.Slice(71488, 768), 12, 8, 8, P(8352, 1296), a.Slice(22016, 768), 12, 8, 8, 3, 1, 16, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(22016, 768), a.Slice(21248, 768), a.Slice(22784, 768));
-            t.ConcatPart(a.Slice(18688, 1024), 16, 64, a.Slice(51008, 4096), 64, 0);
-            t.ConcatPart(a.Slice(19712, 768), 12, 64, a.Slice(51008, 4096), 64, 16);
-            t.ConcatPart(a.Slice(20480, 768), 12, 64, a.Slice(51008, 4096), 64, 28);
-            t.ConcatPart(a.Slice(21248, 768), 12, 64, a.Slice(51008, 4096), 64, 40);
-            t.ConcatPart(a.Slice(22784, 768), 12, 64, a.Slice(51008, 4096), 64, 52);
-            t.BatchNorm(a.Slice(51008, 4096), a.Slice(55104, 4096), 64, 64, P(9648, 64), P(9712, 64), Mutable(9776, 64), Mutable(9840, 64), 0.001, a.Slice(96624, 64), a.Slice(96688, 64));
-            t.PRelu(a.Slice(55104, 4096), a.Slice(59200, 4096), 64, 64, P(9904, 64));
+            t.Conv(a.Slice(30016, 4864), 19, 16, 16, P(672, 2052), a.Slice(64576, 768), 12, 8, 8, 3, 2, 1, 1);
+            t.Conv(a.Slice(64576, 768), 12, 8, 8, P(2736, 1728), a.Slice(0, 1024), 16, 8, 8, 3, 1, 1, 1);
+            t.Conv(a.Slice(64576, 768), 12, 8, 8, P(4464, 1296), a.Slice(1024, 768), 12, 8, 8, 3, 1, 2, 1);
+            t.Conv(a.Slice(64576, 768), 12, 8, 8, P(5760, 1296), a.Slice(1792, 768), 12, 8, 8, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(1792, 768), a.Slice(1024, 768), a.Slice(2560, 768));
+            t.Conv(a.Slice(64576, 768), 12, 8, 8, P(7056, 1296), a.Slice(1792, 768), 12, 8, 8, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(1792, 768), a.Slice(2560, 768), a.Slice(3328, 768));
+            t.Conv(a.Slice(64576, 768), 12, 8, 8, P(8352, 1296), a.Slice(1792, 768), 12, 8, 8, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(1792, 768), a.Slice(3328, 768), a.Slice(4096, 768));
+            t.ConcatPart(a.Slice(0, 1024), 16, 64, a.Slice(38976, 4096), 64, 0);
+            t.ConcatPart(a.Slice(1024, 768), 12, 64, a.Slice(38976, 4096), 64, 16);
+            t.ConcatPart(a.Slice(2560, 768), 12, 64, a.Slice(38976, 4096), 64, 28);
+            t.ConcatPart(a.Slice(3328, 768), 12, 64, a.Slice(38976, 4096), 64, 40);
+            t.ConcatPart(a.Slice(4096, 768), 12, 64, a.Slice(38976, 4096), 64, 52);
+            t.BatchNormPRelu(a.Slice(38976, 4096), a.Slice(43072, 4096), 64, 64, P(9648, 64), P(9712, 64), Mutable(9776, 64), Mutable(9840, 64), 0.001, P(9904, 64), a.Slice(68848, 192));
             // level2.0
-            t.Conv(a.Slice(59200, 4096), 64, 8, 8, P(9968, 768), a.Slice(78400, 768), 12, 8, 8, 1, 1, 1, 1);
-            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(10736, 1728), a.Slice(18688, 1024), 16, 8, 8, 3, 1, 1, 1);
-            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(12464, 1296), a.Slice(23808, 768), 12, 8, 8, 3, 1, 2, 1);
-            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(13760, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 4, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(19712, 768), a.Slice(23808, 768), a.Slice(24576, 768));
-            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(15056, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 8, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(19712, 768), a.Slice(24576, 768), a.Slice(25344, 768));
-            t.Conv(a.Slice(78400, 768), 12, 8, 8, P(16352, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 16, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(19712, 768), a.Slice(25344, 768), a.Slice(26112, 768));
-            t.ConcatPart(a.Slice(18688, 1024), 16, 64, a.Slice(19712, 4096), 64, 0);
-            t.ConcatPart(a.Slice(23808, 768), 12, 64, a.Slice(19712, 4096), 64, 16);
-            t.ConcatPart(a.Slice(24576, 768), 12, 64, a.Slice(19712, 4096), 64, 28);
-            t.ConcatPart(a.Slice(25344, 768), 12, 64, a.Slice(19712, 4096), 64, 40);
-            t.ConcatPart(a.Slice(26112, 768), 12, 64, a.Slice(19712, 4096), 64, 52);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(19712, 4096), a.Slice(59200, 4096), a.Slice(63296, 4096));
-            t.BatchNorm(a.Slice(63296, 4096), a.Slice(67392, 4096), 64, 64, P(17648, 64), P(17712, 64), Mutable(17776, 64), Mutable(17840, 64), 0.001, a.Slice(97008, 64), a.Slice(97072, 64));
-            t.PRelu(a.Slice(67392, 4096), a.Slice(31168, 4096), 64, 64, P(17904, 64));
+            t.Conv(a.Slice(43072, 4096), 64, 8, 8, P(9968, 768), a.Slice(65344, 768), 12, 8, 8, 1, 1, 1, 1);
+            t.Conv(a.Slice(65344, 768), 12, 8, 8, P(10736, 1728), a.Slice(4096, 1024), 16, 8, 8, 3, 1, 1, 1);
+            t.Conv(a.Slice(65344, 768), 12, 8, 8, P(12464, 1296), a.Slice(5120, 768), 12, 8, 8, 3, 1, 2, 1);
+            t.Conv(a.Slice(65344, 768), 12, 8, 8, P(13760, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(0, 768), a.Slice(5120, 768), a.Slice(5888, 768));
+            t.Conv(a.Slice(65344, 768), 12, 8, 8, P(15056, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(0, 768), a.Slice(5888, 768), a.Slice(6656, 768));
+            t.Conv(a.Slice(65344, 768), 12, 8, 8, P(16352, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(0, 768), a.Slice(6656, 768), a.Slice(7424, 768));
+            t.ConcatPart(a.Slice(4096, 1024), 16, 64, a.Slice(0, 4096), 64, 0);
+            t.ConcatPart(a.Slice(5120, 768), 12, 64, a.Slice(0, 4096), 64, 16);
+            t.ConcatPart(a.Slice(5888, 768), 12, 64, a.Slice(0, 4096), 64, 28);
+            t.ConcatPart(a.Slice(6656, 768), 12, 64, a.Slice(0, 4096), 64, 40);
+            t.ConcatPart(a.Slice(7424, 768), 12, 64, a.Slice(0, 4096), 64, 52);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(0, 4096), a.Slice(43072, 4096), a.Slice(47168, 4096));
+            t.BatchNormPRelu(a.Slice(47168, 4096), a.Slice(8384, 4096), 64, 64, P(17648, 64), P(17712, 64), Mutable(17776, 64), Mutable(17840, 64), 0.001, P(17904, 64), a.Slice(69040, 192));
             // cat_b2
-            t.ConcatPart(a.Slice(31168, 4096), 64, 64, a.Slice(18688, 8384), 131, 0);
-            t.ConcatPart(a.Slice(59200, 4096), 64, 64, a.Slice(18688, 8384), 131, 64);
-            t.ConcatPart(a.Slice(35264, 192), 3, 64, a.Slice(18688, 8384), 131, 128);
+            t.ConcatPart(a.Slice(8384, 4096), 64, 64, a.Slice(0, 8384), 131, 0);
+            t.ConcatPart(a.Slice(43072, 4096), 64, 64, a.Slice(0, 8384), 131, 64);
+            t.ConcatPart(a.Slice(12480, 192), 3, 64, a.Slice(0, 8384), 131, 128);
             // b2
-            t.BatchNorm(a.Slice(18688, 8384), a.Slice(31168, 8384), 131, 64, P(17968, 131), P(18112, 131), Mutable(18256, 131), Mutable(18400, 131), 0.001, a.Slice(91856, 131), a.Slice(91987, 131));
-            t.PRelu(a.Slice(31168, 8384), a.Slice(39552, 8384), 131, 64, P(18544, 131));
+            t.BatchNormPRelu(a.Slice(0, 8384), a.Slice(8384, 8384), 131, 64, P(17968, 131), P(18112, 131), Mutable(18256, 131), Mutable(18400, 131), 0.001, P(18544, 131), a.Slice(67680, 393));
             // level3_0
-            t.Conv(a.Slice(39552, 8384), 131, 8, 8, P(18688, 29475), a.Slice(91456, 400), 25, 4, 4, 3, 2, 1, 1);
-            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(48176, 6300), a.Slice(74304, 448), 28, 4, 4, 3, 1, 1, 1);
-            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(54480, 5625), a.Slice(74752, 400), 25, 4, 4, 3, 1, 2, 1);
-            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(60112, 5625), a.Slice(72256, 400), 25, 4, 4, 3, 1, 4, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(72256, 400), a.Slice(74752, 400), a.Slice(75152, 400));
-            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(65744, 5625), a.Slice(72256, 400), 25, 4, 4, 3, 1, 8, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(72256, 400), a.Slice(75152, 400), a.Slice(75552, 400));
-            t.Conv(a.Slice(91456, 400), 25, 4, 4, P(71376, 5625), a.Slice(72256, 400), 25, 4, 4, 3, 1, 16, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(72256, 400), a.Slice(75552, 400), a.Slice(75952, 400));
-            t.ConcatPart(a.Slice(74304, 448), 28, 16, a.Slice(72256, 2048), 128, 0);
-            t.ConcatPart(a.Slice(74752, 400), 25, 16, a.Slice(72256, 2048), 128, 28);
-            t.ConcatPart(a.Slice(75152, 400), 25, 16, a.Slice(72256, 2048), 128, 53);
-            t.ConcatPart(a.Slice(75552, 400), 25, 16, a.Slice(72256, 2048), 128, 78);
-            t.ConcatPart(a.Slice(75952, 400), 25, 16, a.Slice(72256, 2048), 128, 103);
-            t.BatchNorm(a.Slice(72256, 2048), a.Slice(74304, 2048), 128, 16, P(77008, 128), P(77136, 128), Mutable(77264, 128), Mutable(77392, 128), 0.001, a.Slice(96752, 128), a.Slice(96880, 128));
-            t.PRelu(a.Slice(74304, 2048), a.Slice(76352, 2048), 128, 16, P(77520, 128));
+            t.Conv(a.Slice(8384, 8384), 131, 8, 8, P(18688, 29475), a.Slice(66880, 400), 25, 4, 4, 3, 2, 1, 1);
+            t.Conv(a.Slice(66880, 400), 25, 4, 4, P(48176, 6300), a.Slice(16768, 448), 28, 4, 4, 3, 1, 1, 1);
+            t.Conv(a.Slice(66880, 400), 25, 4, 4, P(54480, 5625), a.Slice(17216, 400), 25, 4, 4, 3, 1, 2, 1);
+            t.Conv(a.Slice(66880, 400), 25, 4, 4, P(60112, 5625), a.Slice(17616, 400), 25, 4, 4, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(17616, 400), a.Slice(17216, 400), a.Slice(18016, 400));
+            t.Conv(a.Slice(66880, 400), 25, 4, 4, P(65744, 5625), a.Slice(17616, 400), 25, 4, 4, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(17616, 400), a.Slice(18016, 400), a.Slice(18416, 400));
+            t.Conv(a.Slice(66880, 400), 25, 4, 4, P(71376, 5625), a.Slice(17616, 400), 25, 4, 4, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(17616, 400), a.Slice(18416, 400), a.Slice(18816, 400));
+            t.ConcatPart(a.Slice(16768, 448), 28, 16, a.Slice(58432, 2048), 128, 0);
+            t.ConcatPart(a.Slice(17216, 400), 25, 16, a.Slice(58432, 2048), 128, 28);
+            t.ConcatPart(a.Slice(18016, 400), 25, 16, a.Slice(58432, 2048), 128, 53);
+            t.ConcatPart(a.Slice(18416, 400), 25, 16, a.Slice(58432, 2048), 128, 78);
+            t.ConcatPart(a.Slice(18816, 400), 25, 16, a.Slice(58432, 2048), 128, 103);
+            t.BatchNormPRelu(a.Slice(58432, 2048), a.Slice(60480, 2048), 128, 16, P(77008, 128), P(77136, 128), Mutable(77264, 128), Mutable(77392, 128), 0.001, P(77520, 128), a.Slice(68080, 384));
             // level3.0
-            t.Conv(a.Slice(76352, 2048), 128, 4, 4, P(77648, 3200), a.Slice(96224, 400), 25, 4, 4, 1, 1, 1, 1);
-            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(80848, 6300), a.Slice(81216, 448), 28, 4, 4, 3, 1, 1, 1);
-            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(87152, 5625), a.Slice(81664, 400), 25, 4, 4, 3, 1, 2, 1);
-            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(92784, 5625), a.Slice(79168, 400), 25, 4, 4, 3, 1, 4, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(79168, 400), a.Slice(81664, 400), a.Slice(82064, 400));
-            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(98416, 5625), a.Slice(79168, 400), 25, 4, 4, 3, 1, 8, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(79168, 400), a.Slice(82064, 400), a.Slice(82464, 400));
-            t.Conv(a.Slice(96224, 400), 25, 4, 4, P(104048, 5625), a.Slice(79168, 400), 25, 4, 4, 3, 1, 16, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(79168, 400), a.Slice(82464, 400), a.Slice(82864, 400));
-            t.ConcatPart(a.Slice(81216, 448), 28, 16, a.Slice(79168, 2048), 128, 0);
-            t.ConcatPart(a.Slice(81664, 400), 25, 16, a.Slice(79168, 2048), 128, 28);
-            t.ConcatPart(a.Slice(82064, 400), 25, 16, a.Slice(79168, 2048), 128, 53);
-            t.ConcatPart(a.Slice(82464, 400), 25, 16, a.Slice(79168, 2048), 128, 78);
-            t.ConcatPart(a.Slice(82864, 400), 25, 16, a.Slice(79168, 2048), 128, 103);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(79168, 2048), a.Slice(76352, 2048), a.Slice(83264, 2048));
-            t.BatchNorm(a.Slice(83264, 2048), a.Slice(85312, 2048), 128, 16, P(109680, 128), P(109808, 128), Mutable(109936, 128), Mutable(110064, 128), 0.001, a.Slice(101824, 128), a.Slice(101952, 128));
-            t.PRelu(a.Slice(85312, 2048), a.Slice(87360, 2048), 128, 16, P(110192, 128));
+            t.Conv(a.Slice(60480, 2048), 128, 4, 4, P(77648, 3200), a.Slice(67280, 400), 25, 4, 4, 1, 1, 1, 1);
+            t.Conv(a.Slice(67280, 400), 25, 4, 4, P(80848, 6300), a.Slice(18816, 448), 28, 4, 4, 3, 1, 1, 1);
+            t.Conv(a.Slice(67280, 400), 25, 4, 4, P(87152, 5625), a.Slice(19264, 400), 25, 4, 4, 3, 1, 2, 1);
+            t.Conv(a.Slice(67280, 400), 25, 4, 4, P(92784, 5625), a.Slice(16768, 400), 25, 4, 4, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16768, 400), a.Slice(19264, 400), a.Slice(19664, 400));
+            t.Conv(a.Slice(67280, 400), 25, 4, 4, P(98416, 5625), a.Slice(16768, 400), 25, 4, 4, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16768, 400), a.Slice(19664, 400), a.Slice(20064, 400));
+            t.Conv(a.Slice(67280, 400), 25, 4, 4, P(104048, 5625), a.Slice(16768, 400), 25, 4, 4, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16768, 400), a.Slice(20064, 400), a.Slice(20464, 400));
+            t.ConcatPart(a.Slice(18816, 448), 28, 16, a.Slice(16768, 2048), 128, 0);
+            t.ConcatPart(a.Slice(19264, 400), 25, 16, a.Slice(16768, 2048), 128, 28);
+            t.ConcatPart(a.Slice(19664, 400), 25, 16, a.Slice(16768, 2048), 128, 53);
+            t.ConcatPart(a.Slice(20064, 400), 25, 16, a.Slice(16768, 2048), 128, 78);
+            t.ConcatPart(a.Slice(20464, 400), 25, 16, a.Slice(16768, 2048), 128, 103);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16768, 2048), a.Slice(60480, 2048), a.Slice(62528, 2048));
+            t.BatchNormPRelu(a.Slice(62528, 2048), a.Slice(20864, 2048), 128, 16, P(109680, 128), P(109808, 128), Mutable(109936, 128), Mutable(110064, 128), 0.001, P(110192, 128), a.Slice(68464, 384));
             // cat_b3
-            t.ConcatPart(a.Slice(76352, 2048), 128, 16, a.Slice(79168, 4096), 256, 0);
-            t.ConcatPart(a.Slice(87360, 2048), 128, 16, a.Slice(79168, 4096), 256, 128);
+            t.ConcatPart(a.Slice(60480, 2048), 128, 16, a.Slice(16768, 4096), 256, 0);
+            t.ConcatPart(a.Slice(20864, 2048), 128, 16, a.Slice(16768, 4096), 256, 128);
             // b3
-            t.BatchNorm(a.Slice(79168, 4096), a.Slice(87360, 4096), 256, 16, P(110320, 256), P(110576, 256), Mutable(110832, 256), Mutable(111088, 256), 0.001, a.Slice(101312, 256), a.Slice(101568, 256));
-            t.PRelu(a.Slice(87360, 4096), a.Slice(92128, 4096), 256, 16, P(111344, 256));
+            t.BatchNormPRelu(a.Slice(16768, 4096), a.Slice(20864, 4096), 256, 16, P(110320, 256), P(110576, 256), Mutable(110832, 256), Mutable(111088, 256), 0.001, P(111344, 256), a.Slice(66112, 768));
             // classifier
-            t.Conv(a.Slice(92128, 4096), 256, 4, 4, P(111600, 1280), a.Slice(97136, 80), 5, 4, 4, 1, 1, 1, 1);
+            t.Conv(a.Slice(20864, 4096), 256, 4, 4, P(111600, 1280), a.Slice(24960, 80), 5, 4, 4, 1, 1, 1, 1);
         }
 
         /// <summary>The backward pass: each node's gradient rule in reverse; each gradient's first contribution writes it, later ones add (a gradient no rule writes whole is cleared first).</summary>
@@ -547,98 +539,90 @@ namespace Models
             var a = t.Arena;
             var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);
             // classifier
-            t.ConvBackward(a.Slice(92128, 4096), 256, 4, 4, P(111600, 1280), a.Slice(102080, 80), 5, 4, 4, 1, 1, 1, 1, a.Slice(97136, 4096), d.Slice(111600, 1280), overwrite: true);
+            t.ConvBackward(a.Slice(20864, 4096), 256, 4, 4, P(111600, 1280), a.Slice(25040, 80), 5, 4, 4, 1, 1, 1, 1, a.Slice(51264, 4096), d.Slice(111600, 1280), overwrite: true);
             // b3
-            t.PReluBackward(a.Slice(87360, 4096), a.Slice(97136, 4096), 256, 16, P(111344, 256), a.Slice(92128, 4096), d.Slice(111344, 256), overwrite: true);
-            t.BatchNormBackward(a.Slice(79168, 4096), a.Slice(92128, 4096), 256, 16, P(110320, 256), a.Slice(101312, 256), a.Slice(101568, 256), a.Slice(87360, 4096), d.Slice(110320, 256), d.Slice(110576, 256), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(16768, 4096), a.Slice(51264, 4096), 256, 16, P(110320, 256), P(110576, 256), P(110832, 256), P(111088, 256), 0.001, P(111344, 256), a.Slice(66112, 768), a.Slice(20864, 4096), d.Slice(110320, 256), d.Slice(110576, 256), d.Slice(111344, 256), overwrite: true);
             // cat_b3
-            t.ConcatPartBackward(a.Slice(87360, 4096), 256, 0, 128, 16, a.Slice(79168, 2048), overwrite: true);
-            t.ConcatPartBackward(a.Slice(87360, 4096), 256, 128, 128, 16, a.Slice(92128, 2048), overwrite: true);
+            t.ConcatPartBackward(a.Slice(20864, 4096), 256, 0, 128, 16, a.Slice(18816, 2048), overwrite: true);
+            t.ConcatPartBackward(a.Slice(20864, 4096), 256, 128, 128, 16, a.Slice(16768, 2048), overwrite: true);
             // level3.0
-            t.PReluBackward(a.Slice(85312, 2048), a.Slice(92128, 2048), 128, 16, P(110192, 128), a.Slice(81216, 2048), d.Slice(110192, 128), overwrite: true);
-            t.BatchNormBackward(a.Slice(83264, 2048), a.Slice(81216, 2048), 128, 16, P(109680, 128), a.Slice(101824, 128), a.Slice(101952, 128), a.Slice(85312, 2048), d.Slice(109680, 128), d.Slice(109808, 128), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(85312, 2048), a.Slice(81216, 2048), a.Slice(79168, 2048), true, false);
-            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 0, 28, 16, a.Slice(83264, 448), overwrite: true);
-            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 28, 25, 16, a.Slice(83712, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 53, 25, 16, a.Slice(84112, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 78, 25, 16, a.Slice(84512, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(81216, 2048), 128, 103, 25, 16, a.Slice(84912, 400), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(84912, 400), a.Slice(81616, 400), a.Slice(84512, 400), true, false);
-            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(104048, 5625), a.Slice(81616, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(81216, 400), d.Slice(104048, 5625), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(84512, 400), a.Slice(81616, 400), a.Slice(84112, 400), true, false);
-            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(98416, 5625), a.Slice(81616, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(81216, 400), d.Slice(98416, 5625), overwrite: false);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(84112, 400), a.Slice(81616, 400), a.Slice(83712, 400), true, false);
-            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(92784, 5625), a.Slice(81616, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(81216, 400), d.Slice(92784, 5625), overwrite: false);
-            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(87152, 5625), a.Slice(83712, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(81216, 400), d.Slice(87152, 5625), overwrite: false);
-            t.ConvBackward(a.Slice(96224, 400), 25, 4, 4, P(80848, 6300), a.Slice(83264, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(81216, 400), d.Slice(80848, 6300), overwrite: false);
-            t.ConvBackward(a.Slice(76352, 2048), 128, 4, 4, P(77648, 3200), a.Slice(81216, 400), 25, 4, 4, 1, 1, 1, 1, a.Slice(79168, 2048), d.Slice(77648, 3200), overwrite: false);
+            t.BatchNormPReluBackward(a.Slice(62528, 2048), a.Slice(16768, 2048), 128, 16, P(109680, 128), P(109808, 128), P(109936, 128), P(110064, 128), 0.001, P(110192, 128), a.Slice(68464, 384), a.Slice(20864, 2048), d.Slice(109680, 128), d.Slice(109808, 128), d.Slice(110192, 128), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(20864, 2048), a.Slice(16768, 2048), a.Slice(18816, 2048), true, false);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 0, 28, 16, a.Slice(20864, 448), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 28, 25, 16, a.Slice(21312, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 53, 25, 16, a.Slice(21712, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 78, 25, 16, a.Slice(22112, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 103, 25, 16, a.Slice(22512, 400), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(22512, 400), a.Slice(17168, 400), a.Slice(22112, 400), true, false);
+            t.ConvBackward(a.Slice(67280, 400), 25, 4, 4, P(104048, 5625), a.Slice(17168, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(16768, 400), d.Slice(104048, 5625), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(22112, 400), a.Slice(17168, 400), a.Slice(21712, 400), true, false);
+            t.ConvBackward(a.Slice(67280, 400), 25, 4, 4, P(98416, 5625), a.Slice(17168, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(16768, 400), d.Slice(98416, 5625), overwrite: false);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(21712, 400), a.Slice(17168, 400), a.Slice(21312, 400), true, false);
+            t.ConvBackward(a.Slice(67280, 400), 25, 4, 4, P(92784, 5625), a.Slice(17168, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(16768, 400), d.Slice(92784, 5625), overwrite: false);
+            t.ConvBackward(a.Slice(67280, 400), 25, 4, 4, P(87152, 5625), a.Slice(21312, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(16768, 400), d.Slice(87152, 5625), overwrite: false);
+            t.ConvBackward(a.Slice(67280, 400), 25, 4, 4, P(80848, 6300), a.Slice(20864, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(16768, 400), d.Slice(80848, 6300), overwrite: false);
+            t.ConvBackward(a.Slice(60480, 2048), 128, 4, 4, P(77648, 3200), a.Slice(16768, 400), 25, 4, 4, 1, 1, 1, 1, a.Slice(18816, 2048), d.Slice(77648, 3200), overwrite: false);
             // level3_0
-            t.PReluBackward(a.Slice(74304, 2048), a.Slice(79168, 2048), 128, 16, P(77520, 128), a.Slice(76352, 2048), d.Slice(77520, 128), overwrite: true);
-            t.BatchNormBackward(a.Slice(72256, 2048), a.Slice(76352, 2048), 128, 16, P(77008, 128), a.Slice(96752, 128), a.Slice(96880, 128), a.Slice(74304, 2048), d.Slice(77008, 128), d.Slice(77136, 128), overwrite: true);
-            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 0, 28, 16, a.Slice(72256, 448), overwrite: true);
-            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 28, 25, 16, a.Slice(73104, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 53, 25, 16, a.Slice(73504, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 78, 25, 16, a.Slice(73904, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(74304, 2048), 128, 103, 25, 16, a.Slice(72704, 400), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(72704, 400), a.Slice(74304, 400), a.Slice(73904, 400), true, false);
-            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(71376, 5625), a.Slice(74304, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(72704, 400), d.Slice(71376, 5625), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(73904, 400), a.Slice(74304, 400), a.Slice(73504, 400), true, false);
-            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(65744, 5625), a.Slice(74304, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(72704, 400), d.Slice(65744, 5625), overwrite: false);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(73504, 400), a.Slice(73904, 400), a.Slice(73104, 400), true, false);
-            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(60112, 5625), a.Slice(73904, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(72704, 400), d.Slice(60112, 5625), overwrite: false);
-            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(54480, 5625), a.Slice(73104, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(72704, 400), d.Slice(54480, 5625), overwrite: false);
-            t.ConvBackward(a.Slice(91456, 400), 25, 4, 4, P(48176, 6300), a.Slice(72256, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(72704, 400), d.Slice(48176, 6300), overwrite: false);
-            t.ConvBackward(a.Slice(39552, 8384), 131, 8, 8, P(18688, 29475), a.Slice(72704, 400), 25, 4, 4, 3, 2, 1, 1, a.Slice(79168, 8384), d.Slice(18688, 29475), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(58432, 2048), a.Slice(18816, 2048), 128, 16, P(77008, 128), P(77136, 128), P(77264, 128), P(77392, 128), 0.001, P(77520, 128), a.Slice(68080, 384), a.Slice(16768, 2048), d.Slice(77008, 128), d.Slice(77136, 128), d.Slice(77520, 128), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 0, 28, 16, a.Slice(18816, 448), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 28, 25, 16, a.Slice(19264, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 53, 25, 16, a.Slice(19664, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 78, 25, 16, a.Slice(20064, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 2048), 128, 103, 25, 16, a.Slice(20464, 400), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(20464, 400), a.Slice(16768, 400), a.Slice(20064, 400), true, false);
+            t.ConvBackward(a.Slice(66880, 400), 25, 4, 4, P(71376, 5625), a.Slice(16768, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(51264, 400), d.Slice(71376, 5625), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(20064, 400), a.Slice(16768, 400), a.Slice(19664, 400), true, false);
+            t.ConvBackward(a.Slice(66880, 400), 25, 4, 4, P(65744, 5625), a.Slice(16768, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(51264, 400), d.Slice(65744, 5625), overwrite: false);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(19664, 400), a.Slice(16768, 400), a.Slice(19264, 400), true, false);
+            t.ConvBackward(a.Slice(66880, 400), 25, 4, 4, P(60112, 5625), a.Slice(16768, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(51264, 400), d.Slice(60112, 5625), overwrite: false);
+            t.ConvBackward(a.Slice(66880, 400), 25, 4, 4, P(54480, 5625), a.Slice(19264, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(51264, 400), d.Slice(54480, 5625), overwrite: false);
+            t.ConvBackward(a.Slice(66880, 400), 25, 4, 4, P(48176, 6300), a.Slice(18816, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(51264, 400), d.Slice(48176, 6300), overwrite: false);
+            t.ConvBackward(a.Slice(8384, 8384), 131, 8, 8, P(18688, 29475), a.Slice(51264, 400), 25, 4, 4, 3, 2, 1, 1, a.Slice(16768, 8384), d.Slice(18688, 29475), overwrite: true);
             // b2
-            t.PReluBackward(a.Slice(31168, 8384), a.Slice(79168, 8384), 131, 64, P(18544, 131), a.Slice(39552, 8384), d.Slice(18544, 131), overwrite: true);
-            t.BatchNormBackward(a.Slice(18688, 8384), a.Slice(39552, 8384), 131, 64, P(17968, 131), a.Slice(91856, 131), a.Slice(91987, 131), a.Slice(31168, 8384), d.Slice(17968, 131), d.Slice(18112, 131), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(0, 8384), a.Slice(16768, 8384), 131, 64, P(17968, 131), P(18112, 131), P(18256, 131), P(18400, 131), 0.001, P(18544, 131), a.Slice(67680, 393), a.Slice(8384, 8384), d.Slice(17968, 131), d.Slice(18112, 131), d.Slice(18544, 131), overwrite: true);
             // cat_b2
-            t.ConcatPartBackward(a.Slice(31168, 8384), 131, 0, 64, 64, a.Slice(22784, 4096), overwrite: true);
-            t.ConcatPartBackward(a.Slice(31168, 8384), 131, 64, 64, 64, a.Slice(18688, 4096), overwrite: true);
+            t.ConcatPartBackward(a.Slice(8384, 8384), 131, 0, 64, 64, a.Slice(0, 4096), overwrite: true);
+            t.ConcatPartBackward(a.Slice(8384, 8384), 131, 64, 64, 64, a.Slice(4096, 4096), overwrite: true);
             // level2.0
-            t.PReluBackward(a.Slice(67392, 4096), a.Slice(22784, 4096), 64, 64, P(17904, 64), a.Slice(31168, 4096), d.Slice(17904, 64), overwrite: true);
-            t.BatchNormBackward(a.Slice(63296, 4096), a.Slice(31168, 4096), 64, 64, P(17648, 64), a.Slice(97008, 64), a.Slice(97072, 64), a.Slice(22784, 4096), d.Slice(17648, 64), d.Slice(17712, 64), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(22784, 4096), a.Slice(31168, 4096), a.Slice(18688, 4096), true, false);
-            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 0, 16, 64, a.Slice(22784, 1024), overwrite: true);
-            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 16, 12, 64, a.Slice(24576, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 28, 12, 64, a.Slice(25344, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 40, 12, 64, a.Slice(26112, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(31168, 4096), 64, 52, 12, 64, a.Slice(23808, 768), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(23808, 768), a.Slice(31168, 768), a.Slice(26112, 768), true, false);
-            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(16352, 1296), a.Slice(31168, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(23808, 768), d.Slice(16352, 1296), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(26112, 768), a.Slice(31168, 768), a.Slice(25344, 768), true, false);
-            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(15056, 1296), a.Slice(31168, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(23808, 768), d.Slice(15056, 1296), overwrite: false);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(25344, 768), a.Slice(26112, 768), a.Slice(24576, 768), true, false);
-            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(13760, 1296), a.Slice(26112, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(23808, 768), d.Slice(13760, 1296), overwrite: false);
-            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(12464, 1296), a.Slice(24576, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(23808, 768), d.Slice(12464, 1296), overwrite: false);
-            t.ConvBackward(a.Slice(78400, 768), 12, 8, 8, P(10736, 1728), a.Slice(22784, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(23808, 768), d.Slice(10736, 1728), overwrite: false);
-            t.ConvBackward(a.Slice(59200, 4096), 64, 8, 8, P(9968, 768), a.Slice(23808, 768), 12, 8, 8, 1, 1, 1, 1, a.Slice(18688, 4096), d.Slice(9968, 768), overwrite: false);
+            t.BatchNormPReluBackward(a.Slice(47168, 4096), a.Slice(0, 4096), 64, 64, P(17648, 64), P(17712, 64), P(17776, 64), P(17840, 64), 0.001, P(17904, 64), a.Slice(69040, 192), a.Slice(8192, 4096), d.Slice(17648, 64), d.Slice(17712, 64), d.Slice(17904, 64), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(8192, 4096), a.Slice(0, 4096), a.Slice(4096, 4096), true, false);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 0, 16, 64, a.Slice(8192, 1024), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 16, 12, 64, a.Slice(9216, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 28, 12, 64, a.Slice(9984, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 40, 12, 64, a.Slice(10752, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 52, 12, 64, a.Slice(11520, 768), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(11520, 768), a.Slice(768, 768), a.Slice(10752, 768), true, false);
+            t.ConvBackward(a.Slice(65344, 768), 12, 8, 8, P(16352, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(0, 768), d.Slice(16352, 1296), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(10752, 768), a.Slice(768, 768), a.Slice(9984, 768), true, false);
+            t.ConvBackward(a.Slice(65344, 768), 12, 8, 8, P(15056, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(0, 768), d.Slice(15056, 1296), overwrite: false);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(9984, 768), a.Slice(768, 768), a.Slice(9216, 768), true, false);
+            t.ConvBackward(a.Slice(65344, 768), 12, 8, 8, P(13760, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(0, 768), d.Slice(13760, 1296), overwrite: false);
+            t.ConvBackward(a.Slice(65344, 768), 12, 8, 8, P(12464, 1296), a.Slice(9216, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(0, 768), d.Slice(12464, 1296), overwrite: false);
+            t.ConvBackward(a.Slice(65344, 768), 12, 8, 8, P(10736, 1728), a.Slice(8192, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(0, 768), d.Slice(10736, 1728), overwrite: false);
+            t.ConvBackward(a.Slice(43072, 4096), 64, 8, 8, P(9968, 768), a.Slice(0, 768), 12, 8, 8, 1, 1, 1, 1, a.Slice(4096, 4096), d.Slice(9968, 768), overwrite: false);
             // level2_0
-            t.PReluBackward(a.Slice(55104, 4096), a.Slice(18688, 4096), 64, 64, P(9904, 64), a.Slice(31168, 4096), d.Slice(9904, 64), overwrite: true);
-            t.BatchNormBackward(a.Slice(51008, 4096), a.Slice(31168, 4096), 64, 64, P(9648, 64), a.Slice(96624, 64), a.Slice(96688, 64), a.Slice(19712, 4096), d.Slice(9648, 64), d.Slice(9712, 64), overwrite: true);
-            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 0, 16, 64, a.Slice(18688, 1024), overwrite: true);
-            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 16, 12, 64, a.Slice(24320, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 28, 12, 64, a.Slice(25088, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 40, 12, 64, a.Slice(25856, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(19712, 4096), 64, 52, 12, 64, a.Slice(31168, 768), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(31168, 768), a.Slice(19712, 768), a.Slice(25856, 768), true, false);
-            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(8352, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(23552, 768), d.Slice(8352, 1296), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(25856, 768), a.Slice(19712, 768), a.Slice(25088, 768), true, false);
-            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(7056, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(23552, 768), d.Slice(7056, 1296), overwrite: false);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(25088, 768), a.Slice(19712, 768), a.Slice(24320, 768), true, false);
-            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(5760, 1296), a.Slice(19712, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(23552, 768), d.Slice(5760, 1296), overwrite: false);
-            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(4464, 1296), a.Slice(24320, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(23552, 768), d.Slice(4464, 1296), overwrite: false);
-            t.ConvBackward(a.Slice(71488, 768), 12, 8, 8, P(2736, 1728), a.Slice(18688, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(23552, 768), d.Slice(2736, 1728), overwrite: false);
-            t.ConvBackward(a.Slice(9728, 4864), 19, 16, 16, P(672, 2052), a.Slice(23552, 768), 12, 8, 8, 3, 2, 1, 1, a.Slice(18688, 4864), d.Slice(672, 2052), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(38976, 4096), a.Slice(4096, 4096), 64, 64, P(9648, 64), P(9712, 64), P(9776, 64), P(9840, 64), 0.001, P(9904, 64), a.Slice(68848, 192), a.Slice(0, 4096), d.Slice(9648, 64), d.Slice(9712, 64), d.Slice(9904, 64), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 0, 16, 64, a.Slice(4096, 1024), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 16, 12, 64, a.Slice(5120, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 28, 12, 64, a.Slice(5888, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 40, 12, 64, a.Slice(6656, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 52, 12, 64, a.Slice(7424, 768), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(7424, 768), a.Slice(768, 768), a.Slice(6656, 768), true, false);
+            t.ConvBackward(a.Slice(64576, 768), 12, 8, 8, P(8352, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(0, 768), d.Slice(8352, 1296), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(6656, 768), a.Slice(768, 768), a.Slice(5888, 768), true, false);
+            t.ConvBackward(a.Slice(64576, 768), 12, 8, 8, P(7056, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(0, 768), d.Slice(7056, 1296), overwrite: false);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(5888, 768), a.Slice(768, 768), a.Slice(5120, 768), true, false);
+            t.ConvBackward(a.Slice(64576, 768), 12, 8, 8, P(5760, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(0, 768), d.Slice(5760, 1296), overwrite: false);
+            t.ConvBackward(a.Slice(64576, 768), 12, 8, 8, P(4464, 1296), a.Slice(5120, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(0, 768), d.Slice(4464, 1296), overwrite: false);
+            t.ConvBackward(a.Slice(64576, 768), 12, 8, 8, P(2736, 1728), a.Slice(4096, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(0, 768), d.Slice(2736, 1728), overwrite: false);
+            t.ConvBackward(a.Slice(30016, 4864), 19, 16, 16, P(672, 2052), a.Slice(0, 768), 12, 8, 8, 3, 2, 1, 1, a.Slice(4864, 4864), d.Slice(672, 2052), overwrite: true);
             // b1
-            t.PReluBackward(a.Slice(4864, 4864), a.Slice(18688, 4864), 19, 256, P(640, 19), a.Slice(9728, 4864), d.Slice(640, 19), overwrite: true);
-            t.BatchNormBackward(a.Slice(0, 4864), a.Slice(9728, 4864), 19, 256, P(512, 19), a.Slice(101232, 19), a.Slice(101251, 19), a.Slice(4864, 4864), d.Slice(512, 19), d.Slice(544, 19), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(25152, 4864), a.Slice(4864, 4864), 19, 256, P(512, 19), P(544, 19), P(576, 19), P(608, 19), 0.001, P(640, 19), a.Slice(69232, 57), a.Slice(0, 4864), d.Slice(512, 19), d.Slice(544, 19), d.Slice(640, 19), overwrite: true);
             // cat_b1
-            t.ConcatPartBackward(a.Slice(4864, 4864), 19, 0, 16, 256, a.Slice(0, 4096), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4864), 19, 0, 16, 256, a.Slice(4864, 4096), overwrite: true);
             // level1
-            t.PReluBackward(a.Slice(27072, 4096), a.Slice(0, 4096), 16, 256, P(496, 16), a.Slice(4096, 4096), d.Slice(496, 16), overwrite: true);
-            t.BatchNormBackward(a.Slice(14592, 4096), a.Slice(4096, 4096), 16, 256, P(432, 16), a.Slice(101280, 16), a.Slice(101296, 16), a.Slice(0, 4096), d.Slice(432, 16), d.Slice(448, 16), overwrite: true);
-            t.ConvBackward(a.Slice(47936, 3072), 3, 32, 32, P(0, 432), a.Slice(0, 4096), 16, 16, 16, 3, 2, 1, 1, default, d.Slice(0, 432), overwrite: false);
+            t.BatchNormPReluBackward(a.Slice(34880, 4096), a.Slice(4864, 4096), 16, 256, P(432, 16), P(448, 16), P(464, 16), P(480, 16), 0.001, P(496, 16), a.Slice(69296, 48), a.Slice(0, 4096), d.Slice(432, 16), d.Slice(448, 16), d.Slice(496, 16), overwrite: true);
+            t.ConvBackward(a.Slice(55360, 3072), 3, 32, 32, P(0, 432), a.Slice(0, 4096), 16, 16, 16, 3, 2, 1, 1, default, d.Slice(0, 432), overwrite: false);
         }
 
         /// <summary>This network as CUDA C: one kernel per node of its tensor graph, shapes and offsets as constants (UTF-8).</summary>

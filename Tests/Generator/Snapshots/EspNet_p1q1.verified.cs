@@ -658,10 +658,10 @@ namespace Models
         }
 
         /// <summary>Floats of the training arena (batch 1): saved activations, gradients and BatchNorm statistics, placed by liveness.</summary>
-        public const int TrainingArenaLength = 123200;
+        public const int TrainingArenaLength = 86752;
         protected override int TrainingArenaFloats => TrainingArenaLength;
-        protected override int TrainingOutputOffset => 30528;
-        protected override int TrainingOutputGradientOffset => 35648;
+        protected override int TrainingOutputOffset => 22144;
+        protected override int TrainingOutputGradientOffset => 27264;
         private static readonly int[] s_trained = { 0, 432, 448, 496, 512, 544, 640, 672, 2736, 4464, 5760, 7056, 8352, 9648, 9712, 9904, 9968, 10736, 12464, 13760, 15056, 16352, 17648, 17712, 17904, 17968, 18112, 18544, 18688, 48176, 54480, 60112, 65744, 71376, 77008, 77136, 77520, 77648, 80848, 87152, 92784, 98416, 104048, 109680, 109808, 110192, 110320, 110576, 111344, 111600, 112880, 112896, 112944, 113056, 113712, 113728, 113776, 113792, 113808, 113824, 113840, 113856, 113872, 113888, 113904, 113952, 113968, 114080, 114096, 114144, 114160, 115120, 115136, 115184, 115200 };
         /// <summary>Offsets of the parameters the graph reads (a parameter nothing reads gets no update, as in PyTorch).</summary>
         protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
@@ -671,150 +671,138 @@ namespace Models
         protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
         {
             var a = t.Arena;
-            input.CopyTo(a.Slice(100416, 3072));
+            input.CopyTo(a.Slice(70784, 3072));
             // encoder.level1
-            t.Conv(a.Slice(100416, 3072), 3, 32, 32, P(0, 432), a.Slice(55360, 4096), 16, 16, 16, 3, 2, 1, 1);
-            t.BatchNorm(a.Slice(55360, 4096), a.Slice(59456, 4096), 16, 256, P(432, 16), P(448, 16), Mutable(464, 16), Mutable(480, 16), 0.001, a.Slice(123104, 16), a.Slice(123120, 16));
-            t.PRelu(a.Slice(59456, 4096), a.Slice(30528, 4096), 16, 256, P(496, 16));
+            t.Conv(a.Slice(70784, 3072), 3, 32, 32, P(0, 432), a.Slice(42112, 4096), 16, 16, 16, 3, 2, 1, 1);
+            t.BatchNormPRelu(a.Slice(42112, 4096), a.Slice(22144, 4096), 16, 256, P(432, 16), P(448, 16), Mutable(464, 16), Mutable(480, 16), 0.001, P(496, 16), a.Slice(86640, 48));
             // encoder.sample1
-            t.AvgPool(a.Slice(100416, 3072), 3, 32, 32, a.Slice(0, 768), 16, 16);
+            t.AvgPool(a.Slice(70784, 3072), 3, 32, 32, a.Slice(0, 768), 16, 16);
             // encoder.sample2
-            t.AvgPool(a.Slice(100416, 3072), 3, 32, 32, a.Slice(768, 768), 16, 16);
+            t.AvgPool(a.Slice(70784, 3072), 3, 32, 32, a.Slice(768, 768), 16, 16);
             t.AvgPool(a.Slice(768, 768), 3, 16, 16, a.Slice(12480, 192), 8, 8);
             // encoder.cat_b1
-            t.ConcatPart(a.Slice(30528, 4096), 16, 256, a.Slice(40768, 4864), 19, 0);
-            t.ConcatPart(a.Slice(0, 768), 3, 256, a.Slice(40768, 4864), 19, 16);
+            t.ConcatPart(a.Slice(22144, 4096), 16, 256, a.Slice(32384, 4864), 19, 0);
+            t.ConcatPart(a.Slice(0, 768), 3, 256, a.Slice(32384, 4864), 19, 16);
             // encoder.b1
-            t.BatchNorm(a.Slice(40768, 4864), a.Slice(45632, 4864), 19, 256, P(512, 19), P(544, 19), Mutable(576, 19), Mutable(608, 19), 0.001, a.Slice(123056, 19), a.Slice(123075, 19));
-            t.PRelu(a.Slice(45632, 4864), a.Slice(50496, 4864), 19, 256, P(640, 19));
+            t.BatchNormPRelu(a.Slice(32384, 4864), a.Slice(37248, 4864), 19, 256, P(512, 19), P(544, 19), Mutable(576, 19), Mutable(608, 19), 0.001, P(640, 19), a.Slice(86576, 57));
             // encoder.level2_0
-            t.Conv(a.Slice(50496, 4864), 19, 16, 16, P(672, 2052), a.Slice(116288, 768), 12, 8, 8, 3, 2, 1, 1);
-            t.Conv(a.Slice(116288, 768), 12, 8, 8, P(2736, 1728), a.Slice(0, 1024), 16, 8, 8, 3, 1, 1, 1);
-            t.Conv(a.Slice(116288, 768), 12, 8, 8, P(4464, 1296), a.Slice(1024, 768), 12, 8, 8, 3, 1, 2, 1);
-            t.Conv(a.Slice(116288, 768), 12, 8, 8, P(5760, 1296), a.Slice(1792, 768), 12, 8, 8, 3, 1, 4, 1);
+            t.Conv(a.Slice(37248, 4864), 19, 16, 16, P(672, 2052), a.Slice(80000, 768), 12, 8, 8, 3, 2, 1, 1);
+            t.Conv(a.Slice(80000, 768), 12, 8, 8, P(2736, 1728), a.Slice(0, 1024), 16, 8, 8, 3, 1, 1, 1);
+            t.Conv(a.Slice(80000, 768), 12, 8, 8, P(4464, 1296), a.Slice(1024, 768), 12, 8, 8, 3, 1, 2, 1);
+            t.Conv(a.Slice(80000, 768), 12, 8, 8, P(5760, 1296), a.Slice(1792, 768), 12, 8, 8, 3, 1, 4, 1);
             global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(1792, 768), a.Slice(1024, 768), a.Slice(2560, 768));
-            t.Conv(a.Slice(116288, 768), 12, 8, 8, P(7056, 1296), a.Slice(1792, 768), 12, 8, 8, 3, 1, 8, 1);
+            t.Conv(a.Slice(80000, 768), 12, 8, 8, P(7056, 1296), a.Slice(1792, 768), 12, 8, 8, 3, 1, 8, 1);
             global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(1792, 768), a.Slice(2560, 768), a.Slice(3328, 768));
-            t.Conv(a.Slice(116288, 768), 12, 8, 8, P(8352, 1296), a.Slice(1792, 768), 12, 8, 8, 3, 1, 16, 1);
+            t.Conv(a.Slice(80000, 768), 12, 8, 8, P(8352, 1296), a.Slice(1792, 768), 12, 8, 8, 3, 1, 16, 1);
             global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(1792, 768), a.Slice(3328, 768), a.Slice(4096, 768));
-            t.ConcatPart(a.Slice(0, 1024), 16, 64, a.Slice(63552, 4096), 64, 0);
-            t.ConcatPart(a.Slice(1024, 768), 12, 64, a.Slice(63552, 4096), 64, 16);
-            t.ConcatPart(a.Slice(2560, 768), 12, 64, a.Slice(63552, 4096), 64, 28);
-            t.ConcatPart(a.Slice(3328, 768), 12, 64, a.Slice(63552, 4096), 64, 40);
-            t.ConcatPart(a.Slice(4096, 768), 12, 64, a.Slice(63552, 4096), 64, 52);
-            t.BatchNorm(a.Slice(63552, 4096), a.Slice(67648, 4096), 64, 64, P(9648, 64), P(9712, 64), Mutable(9776, 64), Mutable(9840, 64), 0.001, a.Slice(122800, 64), a.Slice(122864, 64));
-            t.PRelu(a.Slice(67648, 4096), a.Slice(71744, 4096), 64, 64, P(9904, 64));
+            t.ConcatPart(a.Slice(0, 1024), 16, 64, a.Slice(46208, 4096), 64, 0);
+            t.ConcatPart(a.Slice(1024, 768), 12, 64, a.Slice(46208, 4096), 64, 16);
+            t.ConcatPart(a.Slice(2560, 768), 12, 64, a.Slice(46208, 4096), 64, 28);
+            t.ConcatPart(a.Slice(3328, 768), 12, 64, a.Slice(46208, 4096), 64, 40);
+            t.ConcatPart(a.Slice(4096, 768), 12, 64, a.Slice(46208, 4096), 64, 52);
+            t.BatchNormPRelu(a.Slice(46208, 4096), a.Slice(50304, 4096), 64, 64, P(9648, 64), P(9712, 64), Mutable(9776, 64), Mutable(9840, 64), 0.001, P(9904, 64), a.Slice(86192, 192));
             // encoder.level2.0
-            t.Conv(a.Slice(71744, 4096), 64, 8, 8, P(9968, 768), a.Slice(117056, 768), 12, 8, 8, 1, 1, 1, 1);
-            t.Conv(a.Slice(117056, 768), 12, 8, 8, P(10736, 1728), a.Slice(4096, 1024), 16, 8, 8, 3, 1, 1, 1);
-            t.Conv(a.Slice(117056, 768), 12, 8, 8, P(12464, 1296), a.Slice(5120, 768), 12, 8, 8, 3, 1, 2, 1);
-            t.Conv(a.Slice(117056, 768), 12, 8, 8, P(13760, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 4, 1);
+            t.Conv(a.Slice(50304, 4096), 64, 8, 8, P(9968, 768), a.Slice(80768, 768), 12, 8, 8, 1, 1, 1, 1);
+            t.Conv(a.Slice(80768, 768), 12, 8, 8, P(10736, 1728), a.Slice(4096, 1024), 16, 8, 8, 3, 1, 1, 1);
+            t.Conv(a.Slice(80768, 768), 12, 8, 8, P(12464, 1296), a.Slice(5120, 768), 12, 8, 8, 3, 1, 2, 1);
+            t.Conv(a.Slice(80768, 768), 12, 8, 8, P(13760, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 4, 1);
             global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(0, 768), a.Slice(5120, 768), a.Slice(5888, 768));
-            t.Conv(a.Slice(117056, 768), 12, 8, 8, P(15056, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 8, 1);
+            t.Conv(a.Slice(80768, 768), 12, 8, 8, P(15056, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 8, 1);
             global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(0, 768), a.Slice(5888, 768), a.Slice(6656, 768));
-            t.Conv(a.Slice(117056, 768), 12, 8, 8, P(16352, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 16, 1);
+            t.Conv(a.Slice(80768, 768), 12, 8, 8, P(16352, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 16, 1);
             global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(0, 768), a.Slice(6656, 768), a.Slice(7424, 768));
             t.ConcatPart(a.Slice(4096, 1024), 16, 64, a.Slice(0, 4096), 64, 0);
             t.ConcatPart(a.Slice(5120, 768), 12, 64, a.Slice(0, 4096), 64, 16);
             t.ConcatPart(a.Slice(5888, 768), 12, 64, a.Slice(0, 4096), 64, 28);
             t.ConcatPart(a.Slice(6656, 768), 12, 64, a.Slice(0, 4096), 64, 40);
             t.ConcatPart(a.Slice(7424, 768), 12, 64, a.Slice(0, 4096), 64, 52);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(0, 4096), a.Slice(71744, 4096), a.Slice(75840, 4096));
-            t.BatchNorm(a.Slice(75840, 4096), a.Slice(79936, 4096), 64, 64, P(17648, 64), P(17712, 64), Mutable(17776, 64), Mutable(17840, 64), 0.001, a.Slice(122928, 64), a.Slice(122992, 64));
-            t.PRelu(a.Slice(79936, 4096), a.Slice(8384, 4096), 64, 64, P(17904, 64));
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(0, 4096), a.Slice(50304, 4096), a.Slice(54400, 4096));
+            t.BatchNormPRelu(a.Slice(54400, 4096), a.Slice(8384, 4096), 64, 64, P(17648, 64), P(17712, 64), Mutable(17776, 64), Mutable(17840, 64), 0.001, P(17904, 64), a.Slice(86384, 192));
             // encoder.cat_b2
             t.ConcatPart(a.Slice(8384, 4096), 64, 64, a.Slice(0, 8384), 131, 0);
-            t.ConcatPart(a.Slice(71744, 4096), 64, 64, a.Slice(0, 8384), 131, 64);
+            t.ConcatPart(a.Slice(50304, 4096), 64, 64, a.Slice(0, 8384), 131, 64);
             t.ConcatPart(a.Slice(12480, 192), 3, 64, a.Slice(0, 8384), 131, 128);
             // encoder.b2
-            t.BatchNorm(a.Slice(0, 8384), a.Slice(8384, 8384), 131, 64, P(17968, 131), P(18112, 131), Mutable(18256, 131), Mutable(18400, 131), 0.001, a.Slice(122016, 131), a.Slice(122147, 131));
-            t.PRelu(a.Slice(8384, 8384), a.Slice(16768, 8384), 131, 64, P(18544, 131));
+            t.BatchNormPRelu(a.Slice(0, 8384), a.Slice(8384, 8384), 131, 64, P(17968, 131), P(18112, 131), Mutable(18256, 131), Mutable(18400, 131), 0.001, P(18544, 131), a.Slice(84384, 393));
             // encoder.level3_0
-            t.Conv(a.Slice(16768, 8384), 131, 8, 8, P(18688, 29475), a.Slice(120256, 400), 25, 4, 4, 3, 2, 1, 1);
-            t.Conv(a.Slice(120256, 400), 25, 4, 4, P(48176, 6300), a.Slice(25152, 448), 28, 4, 4, 3, 1, 1, 1);
-            t.Conv(a.Slice(120256, 400), 25, 4, 4, P(54480, 5625), a.Slice(25600, 400), 25, 4, 4, 3, 1, 2, 1);
-            t.Conv(a.Slice(120256, 400), 25, 4, 4, P(60112, 5625), a.Slice(26000, 400), 25, 4, 4, 3, 1, 4, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(26000, 400), a.Slice(25600, 400), a.Slice(26400, 400));
-            t.Conv(a.Slice(120256, 400), 25, 4, 4, P(65744, 5625), a.Slice(26000, 400), 25, 4, 4, 3, 1, 8, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(26000, 400), a.Slice(26400, 400), a.Slice(26800, 400));
-            t.Conv(a.Slice(120256, 400), 25, 4, 4, P(71376, 5625), a.Slice(26000, 400), 25, 4, 4, 3, 1, 16, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(26000, 400), a.Slice(26800, 400), a.Slice(27200, 400));
-            t.ConcatPart(a.Slice(25152, 448), 28, 16, a.Slice(103488, 2048), 128, 0);
-            t.ConcatPart(a.Slice(25600, 400), 25, 16, a.Slice(103488, 2048), 128, 28);
-            t.ConcatPart(a.Slice(26400, 400), 25, 16, a.Slice(103488, 2048), 128, 53);
-            t.ConcatPart(a.Slice(26800, 400), 25, 16, a.Slice(103488, 2048), 128, 78);
-            t.ConcatPart(a.Slice(27200, 400), 25, 16, a.Slice(103488, 2048), 128, 103);
-            t.BatchNorm(a.Slice(103488, 2048), a.Slice(105536, 2048), 128, 16, P(77008, 128), P(77136, 128), Mutable(77264, 128), Mutable(77392, 128), 0.001, a.Slice(122288, 128), a.Slice(122416, 128));
-            t.PRelu(a.Slice(105536, 2048), a.Slice(107584, 2048), 128, 16, P(77520, 128));
+            t.Conv(a.Slice(8384, 8384), 131, 8, 8, P(18688, 29475), a.Slice(83584, 400), 25, 4, 4, 3, 2, 1, 1);
+            t.Conv(a.Slice(83584, 400), 25, 4, 4, P(48176, 6300), a.Slice(16768, 448), 28, 4, 4, 3, 1, 1, 1);
+            t.Conv(a.Slice(83584, 400), 25, 4, 4, P(54480, 5625), a.Slice(17216, 400), 25, 4, 4, 3, 1, 2, 1);
+            t.Conv(a.Slice(83584, 400), 25, 4, 4, P(60112, 5625), a.Slice(17616, 400), 25, 4, 4, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(17616, 400), a.Slice(17216, 400), a.Slice(18016, 400));
+            t.Conv(a.Slice(83584, 400), 25, 4, 4, P(65744, 5625), a.Slice(17616, 400), 25, 4, 4, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(17616, 400), a.Slice(18016, 400), a.Slice(18416, 400));
+            t.Conv(a.Slice(83584, 400), 25, 4, 4, P(71376, 5625), a.Slice(17616, 400), 25, 4, 4, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(17616, 400), a.Slice(18416, 400), a.Slice(18816, 400));
+            t.ConcatPart(a.Slice(16768, 448), 28, 16, a.Slice(73856, 2048), 128, 0);
+            t.ConcatPart(a.Slice(17216, 400), 25, 16, a.Slice(73856, 2048), 128, 28);
+            t.ConcatPart(a.Slice(18016, 400), 25, 16, a.Slice(73856, 2048), 128, 53);
+            t.ConcatPart(a.Slice(18416, 400), 25, 16, a.Slice(73856, 2048), 128, 78);
+            t.ConcatPart(a.Slice(18816, 400), 25, 16, a.Slice(73856, 2048), 128, 103);
+            t.BatchNormPRelu(a.Slice(73856, 2048), a.Slice(75904, 2048), 128, 16, P(77008, 128), P(77136, 128), Mutable(77264, 128), Mutable(77392, 128), 0.001, P(77520, 128), a.Slice(84784, 384));
             // encoder.level3.0
-            t.Conv(a.Slice(107584, 2048), 128, 4, 4, P(77648, 3200), a.Slice(120656, 400), 25, 4, 4, 1, 1, 1, 1);
-            t.Conv(a.Slice(120656, 400), 25, 4, 4, P(80848, 6300), a.Slice(27200, 448), 28, 4, 4, 3, 1, 1, 1);
-            t.Conv(a.Slice(120656, 400), 25, 4, 4, P(87152, 5625), a.Slice(27648, 400), 25, 4, 4, 3, 1, 2, 1);
-            t.Conv(a.Slice(120656, 400), 25, 4, 4, P(92784, 5625), a.Slice(25152, 400), 25, 4, 4, 3, 1, 4, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(25152, 400), a.Slice(27648, 400), a.Slice(28048, 400));
-            t.Conv(a.Slice(120656, 400), 25, 4, 4, P(98416, 5625), a.Slice(25152, 400), 25, 4, 4, 3, 1, 8, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(25152, 400), a.Slice(28048, 400), a.Slice(28448, 400));
-            t.Conv(a.Slice(120656, 400), 25, 4, 4, P(104048, 5625), a.Slice(25152, 400), 25, 4, 4, 3, 1, 16, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(25152, 400), a.Slice(28448, 400), a.Slice(28848, 400));
-            t.ConcatPart(a.Slice(27200, 448), 28, 16, a.Slice(25152, 2048), 128, 0);
-            t.ConcatPart(a.Slice(27648, 400), 25, 16, a.Slice(25152, 2048), 128, 28);
-            t.ConcatPart(a.Slice(28048, 400), 25, 16, a.Slice(25152, 2048), 128, 53);
-            t.ConcatPart(a.Slice(28448, 400), 25, 16, a.Slice(25152, 2048), 128, 78);
-            t.ConcatPart(a.Slice(28848, 400), 25, 16, a.Slice(25152, 2048), 128, 103);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(25152, 2048), a.Slice(107584, 2048), a.Slice(109632, 2048));
-            t.BatchNorm(a.Slice(109632, 2048), a.Slice(111680, 2048), 128, 16, P(109680, 128), P(109808, 128), Mutable(109936, 128), Mutable(110064, 128), 0.001, a.Slice(122544, 128), a.Slice(122672, 128));
-            t.PRelu(a.Slice(111680, 2048), a.Slice(25152, 2048), 128, 16, P(110192, 128));
+            t.Conv(a.Slice(75904, 2048), 128, 4, 4, P(77648, 3200), a.Slice(83984, 400), 25, 4, 4, 1, 1, 1, 1);
+            t.Conv(a.Slice(83984, 400), 25, 4, 4, P(80848, 6300), a.Slice(18816, 448), 28, 4, 4, 3, 1, 1, 1);
+            t.Conv(a.Slice(83984, 400), 25, 4, 4, P(87152, 5625), a.Slice(19264, 400), 25, 4, 4, 3, 1, 2, 1);
+            t.Conv(a.Slice(83984, 400), 25, 4, 4, P(92784, 5625), a.Slice(16768, 400), 25, 4, 4, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16768, 400), a.Slice(19264, 400), a.Slice(19664, 400));
+            t.Conv(a.Slice(83984, 400), 25, 4, 4, P(98416, 5625), a.Slice(16768, 400), 25, 4, 4, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16768, 400), a.Slice(19664, 400), a.Slice(20064, 400));
+            t.Conv(a.Slice(83984, 400), 25, 4, 4, P(104048, 5625), a.Slice(16768, 400), 25, 4, 4, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16768, 400), a.Slice(20064, 400), a.Slice(20464, 400));
+            t.ConcatPart(a.Slice(18816, 448), 28, 16, a.Slice(16768, 2048), 128, 0);
+            t.ConcatPart(a.Slice(19264, 400), 25, 16, a.Slice(16768, 2048), 128, 28);
+            t.ConcatPart(a.Slice(19664, 400), 25, 16, a.Slice(16768, 2048), 128, 53);
+            t.ConcatPart(a.Slice(20064, 400), 25, 16, a.Slice(16768, 2048), 128, 78);
+            t.ConcatPart(a.Slice(20464, 400), 25, 16, a.Slice(16768, 2048), 128, 103);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16768, 2048), a.Slice(75904, 2048), a.Slice(77952, 2048));
+            t.BatchNormPRelu(a.Slice(77952, 2048), a.Slice(16768, 2048), 128, 16, P(109680, 128), P(109808, 128), Mutable(109936, 128), Mutable(110064, 128), 0.001, P(110192, 128), a.Slice(85168, 384));
             // encoder.cat_b3
-            t.ConcatPart(a.Slice(107584, 2048), 128, 16, a.Slice(84032, 4096), 256, 0);
-            t.ConcatPart(a.Slice(25152, 2048), 128, 16, a.Slice(84032, 4096), 256, 128);
+            t.ConcatPart(a.Slice(75904, 2048), 128, 16, a.Slice(58496, 4096), 256, 0);
+            t.ConcatPart(a.Slice(16768, 2048), 128, 16, a.Slice(58496, 4096), 256, 128);
             // encoder.b3
-            t.BatchNorm(a.Slice(84032, 4096), a.Slice(88128, 4096), 256, 16, P(110320, 256), P(110576, 256), Mutable(110832, 256), Mutable(111088, 256), 0.001, a.Slice(119744, 256), a.Slice(120000, 256));
-            t.PRelu(a.Slice(88128, 4096), a.Slice(92224, 4096), 256, 16, P(111344, 256));
+            t.BatchNormPRelu(a.Slice(58496, 4096), a.Slice(62592, 4096), 256, 16, P(110320, 256), P(110576, 256), Mutable(110832, 256), Mutable(111088, 256), 0.001, P(111344, 256), a.Slice(81536, 768));
             // encoder.classifier
-            t.Conv(a.Slice(92224, 4096), 256, 4, 4, P(111600, 1280), a.Slice(100160, 80), 5, 4, 4, 1, 1, 1, 1);
+            t.Conv(a.Slice(62592, 4096), 256, 4, 4, P(111600, 1280), a.Slice(70528, 80), 5, 4, 4, 1, 1, 1, 1);
             // br
-            t.BatchNorm(a.Slice(100160, 80), a.Slice(100240, 80), 5, 16, P(112880, 5), P(112896, 5), Mutable(112912, 5), Mutable(112928, 5), 0.001, a.Slice(123136, 5), a.Slice(123141, 5));
+            t.BatchNorm(a.Slice(70528, 80), a.Slice(70608, 80), 5, 16, P(112880, 5), P(112896, 5), Mutable(112912, 5), Mutable(112928, 5), 0.001, a.Slice(86736, 5), a.Slice(86741, 5));
             // up_l3.0
-            t.ConvTranspose(a.Slice(100240, 80), 5, 4, 4, P(112944, 100), a.Slice(25152, 320), 5, 8, 8, 2, 2);
+            t.ConvTranspose(a.Slice(70608, 80), 5, 4, 4, P(112944, 100), a.Slice(16768, 320), 5, 8, 8, 2, 2);
             // level3_C
-            t.Conv(a.Slice(16768, 8384), 131, 8, 8, P(113056, 655), a.Slice(25472, 320), 5, 8, 8, 1, 1, 1, 1);
+            t.Conv(a.Slice(8384, 8384), 131, 8, 8, P(113056, 655), a.Slice(17088, 320), 5, 8, 8, 1, 1, 1, 1);
             // cat_l2_l3
-            t.ConcatPart(a.Slice(25472, 320), 5, 64, a.Slice(117824, 640), 10, 0);
-            t.ConcatPart(a.Slice(25152, 320), 5, 64, a.Slice(117824, 640), 10, 5);
+            t.ConcatPart(a.Slice(17088, 320), 5, 64, a.Slice(82304, 640), 10, 0);
+            t.ConcatPart(a.Slice(16768, 320), 5, 64, a.Slice(82304, 640), 10, 5);
             // combine_l2_l3.0
-            t.BatchNorm(a.Slice(117824, 640), a.Slice(118464, 640), 10, 64, P(113712, 10), P(113728, 10), Mutable(113744, 10), Mutable(113760, 10), 0.001, a.Slice(100384, 10), a.Slice(100394, 10));
-            t.PRelu(a.Slice(118464, 640), a.Slice(119104, 640), 10, 64, P(113776, 10));
+            t.BatchNormPRelu(a.Slice(82304, 640), a.Slice(82944, 640), 10, 64, P(113712, 10), P(113728, 10), Mutable(113744, 10), Mutable(113760, 10), 0.001, P(113776, 10), a.Slice(70752, 30));
             // combine_l2_l3.1
-            t.Conv(a.Slice(119104, 640), 10, 8, 8, P(113792, 10), a.Slice(100320, 64), 1, 8, 8, 1, 1, 1, 1);
-            t.Conv(a.Slice(100320, 64), 1, 8, 8, P(113808, 9), a.Slice(25152, 64), 1, 8, 8, 3, 1, 1, 1);
-            t.Conv(a.Slice(100320, 64), 1, 8, 8, P(113824, 9), a.Slice(25216, 64), 1, 8, 8, 3, 1, 2, 1);
-            t.Conv(a.Slice(100320, 64), 1, 8, 8, P(113840, 9), a.Slice(25280, 64), 1, 8, 8, 3, 1, 4, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(25280, 64), a.Slice(25216, 64), a.Slice(25344, 64));
-            t.Conv(a.Slice(100320, 64), 1, 8, 8, P(113856, 9), a.Slice(25280, 64), 1, 8, 8, 3, 1, 8, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(25280, 64), a.Slice(25344, 64), a.Slice(25408, 64));
-            t.Conv(a.Slice(100320, 64), 1, 8, 8, P(113872, 9), a.Slice(25280, 64), 1, 8, 8, 3, 1, 16, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(25280, 64), a.Slice(25408, 64), a.Slice(25472, 64));
-            t.ConcatPart(a.Slice(25152, 64), 1, 64, a.Slice(121056, 320), 5, 0);
-            t.ConcatPart(a.Slice(25216, 64), 1, 64, a.Slice(121056, 320), 5, 1);
-            t.ConcatPart(a.Slice(25344, 64), 1, 64, a.Slice(121056, 320), 5, 2);
-            t.ConcatPart(a.Slice(25408, 64), 1, 64, a.Slice(121056, 320), 5, 3);
-            t.ConcatPart(a.Slice(25472, 64), 1, 64, a.Slice(121056, 320), 5, 4);
-            t.BatchNorm(a.Slice(121056, 320), a.Slice(121376, 320), 5, 64, P(113888, 5), P(113904, 5), Mutable(113920, 5), Mutable(113936, 5), 0.001, a.Slice(123152, 5), a.Slice(123157, 5));
-            t.PRelu(a.Slice(121376, 320), a.Slice(121696, 320), 5, 64, P(113952, 5));
+            t.Conv(a.Slice(82944, 640), 10, 8, 8, P(113792, 10), a.Slice(70688, 64), 1, 8, 8, 1, 1, 1, 1);
+            t.Conv(a.Slice(70688, 64), 1, 8, 8, P(113808, 9), a.Slice(16768, 64), 1, 8, 8, 3, 1, 1, 1);
+            t.Conv(a.Slice(70688, 64), 1, 8, 8, P(113824, 9), a.Slice(16832, 64), 1, 8, 8, 3, 1, 2, 1);
+            t.Conv(a.Slice(70688, 64), 1, 8, 8, P(113840, 9), a.Slice(16896, 64), 1, 8, 8, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16896, 64), a.Slice(16832, 64), a.Slice(16960, 64));
+            t.Conv(a.Slice(70688, 64), 1, 8, 8, P(113856, 9), a.Slice(16896, 64), 1, 8, 8, 3, 1, 8, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16896, 64), a.Slice(16960, 64), a.Slice(17024, 64));
+            t.Conv(a.Slice(70688, 64), 1, 8, 8, P(113872, 9), a.Slice(16896, 64), 1, 8, 8, 3, 1, 16, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16896, 64), a.Slice(17024, 64), a.Slice(17088, 64));
+            t.ConcatPart(a.Slice(16768, 64), 1, 64, a.Slice(85552, 320), 5, 0);
+            t.ConcatPart(a.Slice(16832, 64), 1, 64, a.Slice(85552, 320), 5, 1);
+            t.ConcatPart(a.Slice(16960, 64), 1, 64, a.Slice(85552, 320), 5, 2);
+            t.ConcatPart(a.Slice(17024, 64), 1, 64, a.Slice(85552, 320), 5, 3);
+            t.ConcatPart(a.Slice(17088, 64), 1, 64, a.Slice(85552, 320), 5, 4);
+            t.BatchNormPRelu(a.Slice(85552, 320), a.Slice(85872, 320), 5, 64, P(113888, 5), P(113904, 5), Mutable(113920, 5), Mutable(113936, 5), 0.001, P(113952, 5), a.Slice(86688, 15));
             // up_l2.0
-            t.ConvTranspose(a.Slice(121696, 320), 5, 8, 8, P(113968, 100), a.Slice(96320, 1280), 5, 16, 16, 2, 2);
+            t.ConvTranspose(a.Slice(85872, 320), 5, 8, 8, P(113968, 100), a.Slice(66688, 1280), 5, 16, 16, 2, 2);
             // up_l2.1
-            t.BatchNorm(a.Slice(96320, 1280), a.Slice(97600, 1280), 5, 256, P(114080, 5), P(114096, 5), Mutable(114112, 5), Mutable(114128, 5), 0.001, a.Slice(123168, 5), a.Slice(123173, 5));
-            t.PRelu(a.Slice(97600, 1280), a.Slice(34624, 1280), 5, 256, P(114144, 5));
+            t.BatchNormPRelu(a.Slice(66688, 1280), a.Slice(26240, 1280), 5, 256, P(114080, 5), P(114096, 5), Mutable(114112, 5), Mutable(114128, 5), 0.001, P(114144, 5), a.Slice(86704, 15));
             // cat_skip
-            t.ConcatPart(a.Slice(34624, 1280), 5, 256, a.Slice(25152, 5376), 21, 0);
-            t.ConcatPart(a.Slice(30528, 4096), 16, 256, a.Slice(25152, 5376), 21, 5);
+            t.ConcatPart(a.Slice(26240, 1280), 5, 256, a.Slice(16768, 5376), 21, 0);
+            t.ConcatPart(a.Slice(22144, 4096), 16, 256, a.Slice(16768, 5376), 21, 5);
             // conv
-            t.Conv(a.Slice(25152, 5376), 21, 16, 16, P(114160, 945), a.Slice(98880, 1280), 5, 16, 16, 3, 1, 1, 1);
-            t.BatchNorm(a.Slice(98880, 1280), a.Slice(113728, 1280), 5, 256, P(115120, 5), P(115136, 5), Mutable(115152, 5), Mutable(115168, 5), 0.001, a.Slice(123184, 5), a.Slice(123189, 5));
-            t.PRelu(a.Slice(113728, 1280), a.Slice(115008, 1280), 5, 256, P(115184, 5));
+            t.Conv(a.Slice(16768, 5376), 21, 16, 16, P(114160, 945), a.Slice(67968, 1280), 5, 16, 16, 3, 1, 1, 1);
+            t.BatchNormPRelu(a.Slice(67968, 1280), a.Slice(69248, 1280), 5, 256, P(115120, 5), P(115136, 5), Mutable(115152, 5), Mutable(115168, 5), 0.001, P(115184, 5), a.Slice(86720, 15));
             // classifier
-            t.ConvTranspose(a.Slice(115008, 1280), 5, 16, 16, P(115200, 100), a.Slice(30528, 5120), 5, 32, 32, 2, 2);
+            t.ConvTranspose(a.Slice(69248, 1280), 5, 16, 16, P(115200, 100), a.Slice(22144, 5120), 5, 32, 32, 2, 2);
         }
 
         /// <summary>The backward pass: each node's gradient rule in reverse; each gradient's first contribution writes it, later ones add (a gradient no rule writes whole is cleared first).</summary>
@@ -824,141 +812,129 @@ namespace Models
             var a = t.Arena;
             var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);
             // classifier
-            t.ConvTransposeBackward(a.Slice(115008, 1280), 5, 16, 16, P(115200, 100), a.Slice(35648, 5120), 5, 32, 32, 2, 2, a.Slice(31808, 1280), d.Slice(115200, 100), overwrite: true);
+            t.ConvTransposeBackward(a.Slice(69248, 1280), 5, 16, 16, P(115200, 100), a.Slice(27264, 5120), 5, 32, 32, 2, 2, a.Slice(22144, 1280), d.Slice(115200, 100), overwrite: true);
             // conv
-            t.PReluBackward(a.Slice(113728, 1280), a.Slice(31808, 1280), 5, 256, P(115184, 5), a.Slice(30528, 1280), d.Slice(115184, 5), overwrite: true);
-            t.BatchNormBackward(a.Slice(98880, 1280), a.Slice(30528, 1280), 5, 256, P(115120, 5), a.Slice(123184, 5), a.Slice(123189, 5), a.Slice(35904, 1280), d.Slice(115120, 5), d.Slice(115136, 5), overwrite: true);
-            t.ConvBackward(a.Slice(25152, 5376), 21, 16, 16, P(114160, 945), a.Slice(35904, 1280), 5, 16, 16, 3, 1, 1, 1, a.Slice(30528, 5376), d.Slice(114160, 945), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(67968, 1280), a.Slice(22144, 1280), 5, 256, P(115120, 5), P(115136, 5), P(115152, 5), P(115168, 5), 0.001, P(115184, 5), a.Slice(86720, 15), a.Slice(27520, 1280), d.Slice(115120, 5), d.Slice(115136, 5), d.Slice(115184, 5), overwrite: true);
+            t.ConvBackward(a.Slice(16768, 5376), 21, 16, 16, P(114160, 945), a.Slice(27520, 1280), 5, 16, 16, 3, 1, 1, 1, a.Slice(22144, 5376), d.Slice(114160, 945), overwrite: true);
             // cat_skip
-            t.ConcatPartBackward(a.Slice(30528, 5376), 21, 0, 5, 256, a.Slice(25152, 1280), overwrite: true);
-            t.ConcatPartBackward(a.Slice(30528, 5376), 21, 5, 16, 256, a.Slice(35904, 4096), overwrite: true);
+            t.ConcatPartBackward(a.Slice(22144, 5376), 21, 0, 5, 256, a.Slice(18048, 1280), overwrite: true);
+            t.ConcatPartBackward(a.Slice(22144, 5376), 21, 5, 16, 256, a.Slice(27520, 4096), overwrite: true);
             // up_l2.1
-            t.PReluBackward(a.Slice(97600, 1280), a.Slice(25152, 1280), 5, 256, P(114144, 5), a.Slice(26432, 1280), d.Slice(114144, 5), overwrite: true);
-            t.BatchNormBackward(a.Slice(96320, 1280), a.Slice(26432, 1280), 5, 256, P(114080, 5), a.Slice(123168, 5), a.Slice(123173, 5), a.Slice(25152, 1280), d.Slice(114080, 5), d.Slice(114096, 5), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(66688, 1280), a.Slice(18048, 1280), 5, 256, P(114080, 5), P(114096, 5), P(114112, 5), P(114128, 5), 0.001, P(114144, 5), a.Slice(86704, 15), a.Slice(16768, 1280), d.Slice(114080, 5), d.Slice(114096, 5), d.Slice(114144, 5), overwrite: true);
             // up_l2.0
-            t.ConvTransposeBackward(a.Slice(121696, 320), 5, 8, 8, P(113968, 100), a.Slice(25152, 1280), 5, 16, 16, 2, 2, a.Slice(26432, 320), d.Slice(113968, 100), overwrite: true);
+            t.ConvTransposeBackward(a.Slice(85872, 320), 5, 8, 8, P(113968, 100), a.Slice(16768, 1280), 5, 16, 16, 2, 2, a.Slice(18048, 320), d.Slice(113968, 100), overwrite: true);
             // combine_l2_l3.1
-            t.PReluBackward(a.Slice(121376, 320), a.Slice(26432, 320), 5, 64, P(113952, 5), a.Slice(25472, 320), d.Slice(113952, 5), overwrite: true);
-            t.BatchNormBackward(a.Slice(121056, 320), a.Slice(25472, 320), 5, 64, P(113888, 5), a.Slice(123152, 5), a.Slice(123157, 5), a.Slice(25152, 320), d.Slice(113888, 5), d.Slice(113904, 5), overwrite: true);
-            t.ConcatPartBackward(a.Slice(25152, 320), 5, 0, 1, 64, a.Slice(25472, 64), overwrite: true);
-            t.ConcatPartBackward(a.Slice(25152, 320), 5, 1, 1, 64, a.Slice(25536, 64), overwrite: true);
-            t.ConcatPartBackward(a.Slice(25152, 320), 5, 2, 1, 64, a.Slice(25600, 64), overwrite: true);
-            t.ConcatPartBackward(a.Slice(25152, 320), 5, 3, 1, 64, a.Slice(25664, 64), overwrite: true);
-            t.ConcatPartBackward(a.Slice(25152, 320), 5, 4, 1, 64, a.Slice(25728, 64), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(25728, 64), a.Slice(25152, 64), a.Slice(25664, 64), true, false);
-            t.ConvBackward(a.Slice(100320, 64), 1, 8, 8, P(113872, 9), a.Slice(25152, 64), 1, 8, 8, 3, 1, 16, 1, a.Slice(25792, 64), d.Slice(113872, 9), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(25664, 64), a.Slice(25152, 64), a.Slice(25600, 64), true, false);
-            t.ConvBackward(a.Slice(100320, 64), 1, 8, 8, P(113856, 9), a.Slice(25152, 64), 1, 8, 8, 3, 1, 8, 1, a.Slice(25792, 64), d.Slice(113856, 9), overwrite: false);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(25600, 64), a.Slice(25152, 64), a.Slice(25536, 64), true, false);
-            t.ConvBackward(a.Slice(100320, 64), 1, 8, 8, P(113840, 9), a.Slice(25152, 64), 1, 8, 8, 3, 1, 4, 1, a.Slice(25792, 64), d.Slice(113840, 9), overwrite: false);
-            t.ConvBackward(a.Slice(100320, 64), 1, 8, 8, P(113824, 9), a.Slice(25536, 64), 1, 8, 8, 3, 1, 2, 1, a.Slice(25792, 64), d.Slice(113824, 9), overwrite: false);
-            t.ConvBackward(a.Slice(100320, 64), 1, 8, 8, P(113808, 9), a.Slice(25472, 64), 1, 8, 8, 3, 1, 1, 1, a.Slice(25792, 64), d.Slice(113808, 9), overwrite: false);
-            t.ConvBackward(a.Slice(119104, 640), 10, 8, 8, P(113792, 10), a.Slice(25792, 64), 1, 8, 8, 1, 1, 1, 1, a.Slice(25152, 640), d.Slice(113792, 10), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(85552, 320), a.Slice(18048, 320), 5, 64, P(113888, 5), P(113904, 5), P(113920, 5), P(113936, 5), 0.001, P(113952, 5), a.Slice(86688, 15), a.Slice(16768, 320), d.Slice(113888, 5), d.Slice(113904, 5), d.Slice(113952, 5), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 320), 5, 0, 1, 64, a.Slice(17088, 64), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 320), 5, 1, 1, 64, a.Slice(17152, 64), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 320), 5, 2, 1, 64, a.Slice(17216, 64), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 320), 5, 3, 1, 64, a.Slice(17280, 64), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 320), 5, 4, 1, 64, a.Slice(17344, 64), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(17344, 64), a.Slice(16832, 64), a.Slice(17280, 64), true, false);
+            t.ConvBackward(a.Slice(70688, 64), 1, 8, 8, P(113872, 9), a.Slice(16832, 64), 1, 8, 8, 3, 1, 16, 1, a.Slice(16768, 64), d.Slice(113872, 9), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(17280, 64), a.Slice(16832, 64), a.Slice(17216, 64), true, false);
+            t.ConvBackward(a.Slice(70688, 64), 1, 8, 8, P(113856, 9), a.Slice(16832, 64), 1, 8, 8, 3, 1, 8, 1, a.Slice(16768, 64), d.Slice(113856, 9), overwrite: false);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(17216, 64), a.Slice(16832, 64), a.Slice(17152, 64), true, false);
+            t.ConvBackward(a.Slice(70688, 64), 1, 8, 8, P(113840, 9), a.Slice(16832, 64), 1, 8, 8, 3, 1, 4, 1, a.Slice(16768, 64), d.Slice(113840, 9), overwrite: false);
+            t.ConvBackward(a.Slice(70688, 64), 1, 8, 8, P(113824, 9), a.Slice(17152, 64), 1, 8, 8, 3, 1, 2, 1, a.Slice(16768, 64), d.Slice(113824, 9), overwrite: false);
+            t.ConvBackward(a.Slice(70688, 64), 1, 8, 8, P(113808, 9), a.Slice(17088, 64), 1, 8, 8, 3, 1, 1, 1, a.Slice(16768, 64), d.Slice(113808, 9), overwrite: false);
+            t.ConvBackward(a.Slice(82944, 640), 10, 8, 8, P(113792, 10), a.Slice(16768, 64), 1, 8, 8, 1, 1, 1, 1, a.Slice(17408, 640), d.Slice(113792, 10), overwrite: true);
             // combine_l2_l3.0
-            t.PReluBackward(a.Slice(118464, 640), a.Slice(25152, 640), 10, 64, P(113776, 10), a.Slice(25792, 640), d.Slice(113776, 10), overwrite: true);
-            t.BatchNormBackward(a.Slice(117824, 640), a.Slice(25792, 640), 10, 64, P(113712, 10), a.Slice(100384, 10), a.Slice(100394, 10), a.Slice(25152, 640), d.Slice(113712, 10), d.Slice(113728, 10), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(82304, 640), a.Slice(17408, 640), 10, 64, P(113712, 10), P(113728, 10), P(113744, 10), P(113760, 10), 0.001, P(113776, 10), a.Slice(70752, 30), a.Slice(16768, 640), d.Slice(113712, 10), d.Slice(113728, 10), d.Slice(113776, 10), overwrite: true);
             // cat_l2_l3
-            t.ConcatPartBackward(a.Slice(25152, 640), 10, 0, 5, 64, a.Slice(33856, 320), overwrite: true);
-            t.ConcatPartBackward(a.Slice(25152, 640), 10, 5, 5, 64, a.Slice(33536, 320), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 640), 10, 0, 5, 64, a.Slice(25472, 320), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16768, 640), 10, 5, 5, 64, a.Slice(25152, 320), overwrite: true);
             // level3_C
-            t.ConvBackward(a.Slice(16768, 8384), 131, 8, 8, P(113056, 655), a.Slice(33856, 320), 5, 8, 8, 1, 1, 1, 1, a.Slice(25152, 8384), d.Slice(113056, 655), overwrite: true);
+            t.ConvBackward(a.Slice(8384, 8384), 131, 8, 8, P(113056, 655), a.Slice(25472, 320), 5, 8, 8, 1, 1, 1, 1, a.Slice(16768, 8384), d.Slice(113056, 655), overwrite: true);
             // up_l3.0
-            t.ConvTransposeBackward(a.Slice(100240, 80), 5, 4, 4, P(112944, 100), a.Slice(33536, 320), 5, 8, 8, 2, 2, a.Slice(33856, 80), d.Slice(112944, 100), overwrite: true);
+            t.ConvTransposeBackward(a.Slice(70608, 80), 5, 4, 4, P(112944, 100), a.Slice(25152, 320), 5, 8, 8, 2, 2, a.Slice(25472, 80), d.Slice(112944, 100), overwrite: true);
             // br
-            t.BatchNormBackward(a.Slice(100160, 80), a.Slice(33856, 80), 5, 16, P(112880, 5), a.Slice(123136, 5), a.Slice(123141, 5), a.Slice(33536, 80), d.Slice(112880, 5), d.Slice(112896, 5), overwrite: true);
+            t.BatchNormBackward(a.Slice(70528, 80), a.Slice(25472, 80), 5, 16, P(112880, 5), a.Slice(86736, 5), a.Slice(86741, 5), a.Slice(25152, 80), d.Slice(112880, 5), d.Slice(112896, 5), overwrite: true);
             // encoder.classifier
-            t.ConvBackward(a.Slice(92224, 4096), 256, 4, 4, P(111600, 1280), a.Slice(33536, 80), 5, 4, 4, 1, 1, 1, 1, a.Slice(96320, 4096), d.Slice(111600, 1280), overwrite: true);
+            t.ConvBackward(a.Slice(62592, 4096), 256, 4, 4, P(111600, 1280), a.Slice(25152, 80), 5, 4, 4, 1, 1, 1, 1, a.Slice(66688, 4096), d.Slice(111600, 1280), overwrite: true);
             // encoder.b3
-            t.PReluBackward(a.Slice(88128, 4096), a.Slice(96320, 4096), 256, 16, P(111344, 256), a.Slice(92224, 4096), d.Slice(111344, 256), overwrite: true);
-            t.BatchNormBackward(a.Slice(84032, 4096), a.Slice(92224, 4096), 256, 16, P(110320, 256), a.Slice(119744, 256), a.Slice(120000, 256), a.Slice(88128, 4096), d.Slice(110320, 256), d.Slice(110576, 256), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(58496, 4096), a.Slice(66688, 4096), 256, 16, P(110320, 256), P(110576, 256), P(110832, 256), P(111088, 256), 0.001, P(111344, 256), a.Slice(81536, 768), a.Slice(62592, 4096), d.Slice(110320, 256), d.Slice(110576, 256), d.Slice(111344, 256), overwrite: true);
             // encoder.cat_b3
-            t.ConcatPartBackward(a.Slice(88128, 4096), 256, 0, 128, 16, a.Slice(33536, 2048), overwrite: true);
-            t.ConcatPartBackward(a.Slice(88128, 4096), 256, 128, 128, 16, a.Slice(86080, 2048), overwrite: true);
+            t.ConcatPartBackward(a.Slice(62592, 4096), 256, 0, 128, 16, a.Slice(58496, 2048), overwrite: true);
+            t.ConcatPartBackward(a.Slice(62592, 4096), 256, 128, 128, 16, a.Slice(25152, 2048), overwrite: true);
             // encoder.level3.0
-            t.PReluBackward(a.Slice(111680, 2048), a.Slice(86080, 2048), 128, 16, P(110192, 128), a.Slice(84032, 2048), d.Slice(110192, 128), overwrite: true);
-            t.BatchNormBackward(a.Slice(109632, 2048), a.Slice(84032, 2048), 128, 16, P(109680, 128), a.Slice(122544, 128), a.Slice(122672, 128), a.Slice(86080, 2048), d.Slice(109680, 128), d.Slice(109808, 128), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(86080, 2048), a.Slice(84032, 2048), a.Slice(33536, 2048), true, false);
-            t.ConcatPartBackward(a.Slice(84032, 2048), 128, 0, 28, 16, a.Slice(40000, 448), overwrite: true);
-            t.ConcatPartBackward(a.Slice(84032, 2048), 128, 28, 25, 16, a.Slice(86080, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(84032, 2048), 128, 53, 25, 16, a.Slice(86480, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(84032, 2048), 128, 78, 25, 16, a.Slice(86880, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(84032, 2048), 128, 103, 25, 16, a.Slice(87280, 400), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(87280, 400), a.Slice(84432, 400), a.Slice(86880, 400), true, false);
-            t.ConvBackward(a.Slice(120656, 400), 25, 4, 4, P(104048, 5625), a.Slice(84432, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(84032, 400), d.Slice(104048, 5625), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(86880, 400), a.Slice(84432, 400), a.Slice(86480, 400), true, false);
-            t.ConvBackward(a.Slice(120656, 400), 25, 4, 4, P(98416, 5625), a.Slice(84432, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(84032, 400), d.Slice(98416, 5625), overwrite: false);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(86480, 400), a.Slice(84432, 400), a.Slice(86080, 400), true, false);
-            t.ConvBackward(a.Slice(120656, 400), 25, 4, 4, P(92784, 5625), a.Slice(84432, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(84032, 400), d.Slice(92784, 5625), overwrite: false);
-            t.ConvBackward(a.Slice(120656, 400), 25, 4, 4, P(87152, 5625), a.Slice(86080, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(84032, 400), d.Slice(87152, 5625), overwrite: false);
-            t.ConvBackward(a.Slice(120656, 400), 25, 4, 4, P(80848, 6300), a.Slice(40000, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(84032, 400), d.Slice(80848, 6300), overwrite: false);
-            t.ConvBackward(a.Slice(107584, 2048), 128, 4, 4, P(77648, 3200), a.Slice(84032, 400), 25, 4, 4, 1, 1, 1, 1, a.Slice(33536, 2048), d.Slice(77648, 3200), overwrite: false);
+            t.BatchNormPReluBackward(a.Slice(77952, 2048), a.Slice(25152, 2048), 128, 16, P(109680, 128), P(109808, 128), P(109936, 128), P(110064, 128), 0.001, P(110192, 128), a.Slice(85168, 384), a.Slice(60544, 2048), d.Slice(109680, 128), d.Slice(109808, 128), d.Slice(110192, 128), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(60544, 2048), a.Slice(25152, 2048), a.Slice(58496, 2048), true, false);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 0, 28, 16, a.Slice(31616, 448), overwrite: true);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 28, 25, 16, a.Slice(60544, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 53, 25, 16, a.Slice(60944, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 78, 25, 16, a.Slice(61344, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 103, 25, 16, a.Slice(61744, 400), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(61744, 400), a.Slice(25552, 400), a.Slice(61344, 400), true, false);
+            t.ConvBackward(a.Slice(83984, 400), 25, 4, 4, P(104048, 5625), a.Slice(25552, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(25152, 400), d.Slice(104048, 5625), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(61344, 400), a.Slice(25552, 400), a.Slice(60944, 400), true, false);
+            t.ConvBackward(a.Slice(83984, 400), 25, 4, 4, P(98416, 5625), a.Slice(25552, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(25152, 400), d.Slice(98416, 5625), overwrite: false);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(60944, 400), a.Slice(25552, 400), a.Slice(60544, 400), true, false);
+            t.ConvBackward(a.Slice(83984, 400), 25, 4, 4, P(92784, 5625), a.Slice(25552, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(25152, 400), d.Slice(92784, 5625), overwrite: false);
+            t.ConvBackward(a.Slice(83984, 400), 25, 4, 4, P(87152, 5625), a.Slice(60544, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(25152, 400), d.Slice(87152, 5625), overwrite: false);
+            t.ConvBackward(a.Slice(83984, 400), 25, 4, 4, P(80848, 6300), a.Slice(31616, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(25152, 400), d.Slice(80848, 6300), overwrite: false);
+            t.ConvBackward(a.Slice(75904, 2048), 128, 4, 4, P(77648, 3200), a.Slice(25152, 400), 25, 4, 4, 1, 1, 1, 1, a.Slice(58496, 2048), d.Slice(77648, 3200), overwrite: false);
             // encoder.level3_0
-            t.PReluBackward(a.Slice(105536, 2048), a.Slice(33536, 2048), 128, 16, P(77520, 128), a.Slice(84032, 2048), d.Slice(77520, 128), overwrite: true);
-            t.BatchNormBackward(a.Slice(103488, 2048), a.Slice(84032, 2048), 128, 16, P(77008, 128), a.Slice(122288, 128), a.Slice(122416, 128), a.Slice(33536, 2048), d.Slice(77008, 128), d.Slice(77136, 128), overwrite: true);
-            t.ConcatPartBackward(a.Slice(33536, 2048), 128, 0, 28, 16, a.Slice(40000, 448), overwrite: true);
-            t.ConcatPartBackward(a.Slice(33536, 2048), 128, 28, 25, 16, a.Slice(84032, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(33536, 2048), 128, 53, 25, 16, a.Slice(84432, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(33536, 2048), 128, 78, 25, 16, a.Slice(84832, 400), overwrite: true);
-            t.ConcatPartBackward(a.Slice(33536, 2048), 128, 103, 25, 16, a.Slice(85232, 400), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(85232, 400), a.Slice(33936, 400), a.Slice(84832, 400), true, false);
-            t.ConvBackward(a.Slice(120256, 400), 25, 4, 4, P(71376, 5625), a.Slice(33936, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(33536, 400), d.Slice(71376, 5625), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(84832, 400), a.Slice(33936, 400), a.Slice(84432, 400), true, false);
-            t.ConvBackward(a.Slice(120256, 400), 25, 4, 4, P(65744, 5625), a.Slice(33936, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(33536, 400), d.Slice(65744, 5625), overwrite: false);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(84432, 400), a.Slice(33936, 400), a.Slice(84032, 400), true, false);
-            t.ConvBackward(a.Slice(120256, 400), 25, 4, 4, P(60112, 5625), a.Slice(33936, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(33536, 400), d.Slice(60112, 5625), overwrite: false);
-            t.ConvBackward(a.Slice(120256, 400), 25, 4, 4, P(54480, 5625), a.Slice(84032, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(33536, 400), d.Slice(54480, 5625), overwrite: false);
-            t.ConvBackward(a.Slice(120256, 400), 25, 4, 4, P(48176, 6300), a.Slice(40000, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(33536, 400), d.Slice(48176, 6300), overwrite: false);
-            t.ConvBackward(a.Slice(16768, 8384), 131, 8, 8, P(18688, 29475), a.Slice(33536, 400), 25, 4, 4, 3, 2, 1, 1, a.Slice(25152, 8384), d.Slice(18688, 29475), overwrite: false);
+            t.BatchNormPReluBackward(a.Slice(73856, 2048), a.Slice(58496, 2048), 128, 16, P(77008, 128), P(77136, 128), P(77264, 128), P(77392, 128), 0.001, P(77520, 128), a.Slice(84784, 384), a.Slice(25152, 2048), d.Slice(77008, 128), d.Slice(77136, 128), d.Slice(77520, 128), overwrite: true);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 0, 28, 16, a.Slice(31616, 448), overwrite: true);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 28, 25, 16, a.Slice(58496, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 53, 25, 16, a.Slice(58896, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 78, 25, 16, a.Slice(59296, 400), overwrite: true);
+            t.ConcatPartBackward(a.Slice(25152, 2048), 128, 103, 25, 16, a.Slice(59696, 400), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(59696, 400), a.Slice(25552, 400), a.Slice(59296, 400), true, false);
+            t.ConvBackward(a.Slice(83584, 400), 25, 4, 4, P(71376, 5625), a.Slice(25552, 400), 25, 4, 4, 3, 1, 16, 1, a.Slice(25152, 400), d.Slice(71376, 5625), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(59296, 400), a.Slice(25552, 400), a.Slice(58896, 400), true, false);
+            t.ConvBackward(a.Slice(83584, 400), 25, 4, 4, P(65744, 5625), a.Slice(25552, 400), 25, 4, 4, 3, 1, 8, 1, a.Slice(25152, 400), d.Slice(65744, 5625), overwrite: false);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(58896, 400), a.Slice(25552, 400), a.Slice(58496, 400), true, false);
+            t.ConvBackward(a.Slice(83584, 400), 25, 4, 4, P(60112, 5625), a.Slice(25552, 400), 25, 4, 4, 3, 1, 4, 1, a.Slice(25152, 400), d.Slice(60112, 5625), overwrite: false);
+            t.ConvBackward(a.Slice(83584, 400), 25, 4, 4, P(54480, 5625), a.Slice(58496, 400), 25, 4, 4, 3, 1, 2, 1, a.Slice(25152, 400), d.Slice(54480, 5625), overwrite: false);
+            t.ConvBackward(a.Slice(83584, 400), 25, 4, 4, P(48176, 6300), a.Slice(31616, 448), 28, 4, 4, 3, 1, 1, 1, a.Slice(25152, 400), d.Slice(48176, 6300), overwrite: false);
+            t.ConvBackward(a.Slice(8384, 8384), 131, 8, 8, P(18688, 29475), a.Slice(25152, 400), 25, 4, 4, 3, 2, 1, 1, a.Slice(16768, 8384), d.Slice(18688, 29475), overwrite: false);
             // encoder.b2
-            t.PReluBackward(a.Slice(8384, 8384), a.Slice(25152, 8384), 131, 64, P(18544, 131), a.Slice(16768, 8384), d.Slice(18544, 131), overwrite: true);
-            t.BatchNormBackward(a.Slice(0, 8384), a.Slice(16768, 8384), 131, 64, P(17968, 131), a.Slice(122016, 131), a.Slice(122147, 131), a.Slice(8384, 8384), d.Slice(17968, 131), d.Slice(18112, 131), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(0, 8384), a.Slice(16768, 8384), 131, 64, P(17968, 131), P(18112, 131), P(18256, 131), P(18400, 131), 0.001, P(18544, 131), a.Slice(84384, 393), a.Slice(8384, 8384), d.Slice(17968, 131), d.Slice(18112, 131), d.Slice(18544, 131), overwrite: true);
             // encoder.cat_b2
-            t.ConcatPartBackward(a.Slice(8384, 8384), 131, 0, 64, 64, a.Slice(16768, 4096), overwrite: true);
-            t.ConcatPartBackward(a.Slice(8384, 8384), 131, 64, 64, 64, a.Slice(0, 4096), overwrite: true);
+            t.ConcatPartBackward(a.Slice(8384, 8384), 131, 0, 64, 64, a.Slice(0, 4096), overwrite: true);
+            t.ConcatPartBackward(a.Slice(8384, 8384), 131, 64, 64, 64, a.Slice(4096, 4096), overwrite: true);
             // encoder.level2.0
-            t.PReluBackward(a.Slice(79936, 4096), a.Slice(16768, 4096), 64, 64, P(17904, 64), a.Slice(4096, 4096), d.Slice(17904, 64), overwrite: true);
-            t.BatchNormBackward(a.Slice(75840, 4096), a.Slice(4096, 4096), 64, 64, P(17648, 64), a.Slice(122928, 64), a.Slice(122992, 64), a.Slice(8192, 4096), d.Slice(17648, 64), d.Slice(17712, 64), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(8192, 4096), a.Slice(4096, 4096), a.Slice(0, 4096), true, false);
-            t.ConcatPartBackward(a.Slice(4096, 4096), 64, 0, 16, 64, a.Slice(8192, 1024), overwrite: true);
-            t.ConcatPartBackward(a.Slice(4096, 4096), 64, 16, 12, 64, a.Slice(9216, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(4096, 4096), 64, 28, 12, 64, a.Slice(9984, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(4096, 4096), 64, 40, 12, 64, a.Slice(10752, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(4096, 4096), 64, 52, 12, 64, a.Slice(11520, 768), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(11520, 768), a.Slice(4864, 768), a.Slice(10752, 768), true, false);
-            t.ConvBackward(a.Slice(117056, 768), 12, 8, 8, P(16352, 1296), a.Slice(4864, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(4096, 768), d.Slice(16352, 1296), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(10752, 768), a.Slice(4864, 768), a.Slice(9984, 768), true, false);
-            t.ConvBackward(a.Slice(117056, 768), 12, 8, 8, P(15056, 1296), a.Slice(4864, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(4096, 768), d.Slice(15056, 1296), overwrite: false);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(9984, 768), a.Slice(4864, 768), a.Slice(9216, 768), true, false);
-            t.ConvBackward(a.Slice(117056, 768), 12, 8, 8, P(13760, 1296), a.Slice(4864, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(4096, 768), d.Slice(13760, 1296), overwrite: false);
-            t.ConvBackward(a.Slice(117056, 768), 12, 8, 8, P(12464, 1296), a.Slice(9216, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(4096, 768), d.Slice(12464, 1296), overwrite: false);
-            t.ConvBackward(a.Slice(117056, 768), 12, 8, 8, P(10736, 1728), a.Slice(8192, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(4096, 768), d.Slice(10736, 1728), overwrite: false);
-            t.ConvBackward(a.Slice(71744, 4096), 64, 8, 8, P(9968, 768), a.Slice(4096, 768), 12, 8, 8, 1, 1, 1, 1, a.Slice(0, 4096), d.Slice(9968, 768), overwrite: false);
+            t.BatchNormPReluBackward(a.Slice(54400, 4096), a.Slice(0, 4096), 64, 64, P(17648, 64), P(17712, 64), P(17776, 64), P(17840, 64), 0.001, P(17904, 64), a.Slice(86384, 192), a.Slice(8192, 4096), d.Slice(17648, 64), d.Slice(17712, 64), d.Slice(17904, 64), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(8192, 4096), a.Slice(0, 4096), a.Slice(4096, 4096), true, false);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 0, 16, 64, a.Slice(8192, 1024), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 16, 12, 64, a.Slice(9216, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 28, 12, 64, a.Slice(9984, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 40, 12, 64, a.Slice(10752, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 52, 12, 64, a.Slice(11520, 768), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(11520, 768), a.Slice(768, 768), a.Slice(10752, 768), true, false);
+            t.ConvBackward(a.Slice(80768, 768), 12, 8, 8, P(16352, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(0, 768), d.Slice(16352, 1296), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(10752, 768), a.Slice(768, 768), a.Slice(9984, 768), true, false);
+            t.ConvBackward(a.Slice(80768, 768), 12, 8, 8, P(15056, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(0, 768), d.Slice(15056, 1296), overwrite: false);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(9984, 768), a.Slice(768, 768), a.Slice(9216, 768), true, false);
+            t.ConvBackward(a.Slice(80768, 768), 12, 8, 8, P(13760, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(0, 768), d.Slice(13760, 1296), overwrite: false);
+            t.ConvBackward(a.Slice(80768, 768), 12, 8, 8, P(12464, 1296), a.Slice(9216, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(0, 768), d.Slice(12464, 1296), overwrite: false);
+            t.ConvBackward(a.Slice(80768, 768), 12, 8, 8, P(10736, 1728), a.Slice(8192, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(0, 768), d.Slice(10736, 1728), overwrite: false);
+            t.ConvBackward(a.Slice(50304, 4096), 64, 8, 8, P(9968, 768), a.Slice(0, 768), 12, 8, 8, 1, 1, 1, 1, a.Slice(4096, 4096), d.Slice(9968, 768), overwrite: false);
             // encoder.level2_0
-            t.PReluBackward(a.Slice(67648, 4096), a.Slice(0, 4096), 64, 64, P(9904, 64), a.Slice(4096, 4096), d.Slice(9904, 64), overwrite: true);
-            t.BatchNormBackward(a.Slice(63552, 4096), a.Slice(4096, 4096), 64, 64, P(9648, 64), a.Slice(122800, 64), a.Slice(122864, 64), a.Slice(0, 4096), d.Slice(9648, 64), d.Slice(9712, 64), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(46208, 4096), a.Slice(4096, 4096), 64, 64, P(9648, 64), P(9712, 64), P(9776, 64), P(9840, 64), 0.001, P(9904, 64), a.Slice(86192, 192), a.Slice(0, 4096), d.Slice(9648, 64), d.Slice(9712, 64), d.Slice(9904, 64), overwrite: true);
             t.ConcatPartBackward(a.Slice(0, 4096), 64, 0, 16, 64, a.Slice(4096, 1024), overwrite: true);
-            t.ConcatPartBackward(a.Slice(0, 4096), 64, 16, 12, 64, a.Slice(5888, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(0, 4096), 64, 28, 12, 64, a.Slice(6656, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(0, 4096), 64, 40, 12, 64, a.Slice(7424, 768), overwrite: true);
-            t.ConcatPartBackward(a.Slice(0, 4096), 64, 52, 12, 64, a.Slice(5120, 768), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(5120, 768), a.Slice(0, 768), a.Slice(7424, 768), true, false);
-            t.ConvBackward(a.Slice(116288, 768), 12, 8, 8, P(8352, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(5120, 768), d.Slice(8352, 1296), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(7424, 768), a.Slice(0, 768), a.Slice(6656, 768), true, false);
-            t.ConvBackward(a.Slice(116288, 768), 12, 8, 8, P(7056, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(5120, 768), d.Slice(7056, 1296), overwrite: false);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(6656, 768), a.Slice(0, 768), a.Slice(5888, 768), true, false);
-            t.ConvBackward(a.Slice(116288, 768), 12, 8, 8, P(5760, 1296), a.Slice(0, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(5120, 768), d.Slice(5760, 1296), overwrite: false);
-            t.ConvBackward(a.Slice(116288, 768), 12, 8, 8, P(4464, 1296), a.Slice(5888, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(5120, 768), d.Slice(4464, 1296), overwrite: false);
-            t.ConvBackward(a.Slice(116288, 768), 12, 8, 8, P(2736, 1728), a.Slice(4096, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(5120, 768), d.Slice(2736, 1728), overwrite: false);
-            t.ConvBackward(a.Slice(50496, 4864), 19, 16, 16, P(672, 2052), a.Slice(5120, 768), 12, 8, 8, 3, 2, 1, 1, a.Slice(0, 4864), d.Slice(672, 2052), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 16, 12, 64, a.Slice(5120, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 28, 12, 64, a.Slice(5888, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 40, 12, 64, a.Slice(6656, 768), overwrite: true);
+            t.ConcatPartBackward(a.Slice(0, 4096), 64, 52, 12, 64, a.Slice(7424, 768), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(7424, 768), a.Slice(768, 768), a.Slice(6656, 768), true, false);
+            t.ConvBackward(a.Slice(80000, 768), 12, 8, 8, P(8352, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 16, 1, a.Slice(0, 768), d.Slice(8352, 1296), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(6656, 768), a.Slice(768, 768), a.Slice(5888, 768), true, false);
+            t.ConvBackward(a.Slice(80000, 768), 12, 8, 8, P(7056, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 8, 1, a.Slice(0, 768), d.Slice(7056, 1296), overwrite: false);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(5888, 768), a.Slice(768, 768), a.Slice(5120, 768), true, false);
+            t.ConvBackward(a.Slice(80000, 768), 12, 8, 8, P(5760, 1296), a.Slice(768, 768), 12, 8, 8, 3, 1, 4, 1, a.Slice(0, 768), d.Slice(5760, 1296), overwrite: false);
+            t.ConvBackward(a.Slice(80000, 768), 12, 8, 8, P(4464, 1296), a.Slice(5120, 768), 12, 8, 8, 3, 1, 2, 1, a.Slice(0, 768), d.Slice(4464, 1296), overwrite: false);
+            t.ConvBackward(a.Slice(80000, 768), 12, 8, 8, P(2736, 1728), a.Slice(4096, 1024), 16, 8, 8, 3, 1, 1, 1, a.Slice(0, 768), d.Slice(2736, 1728), overwrite: false);
+            t.ConvBackward(a.Slice(37248, 4864), 19, 16, 16, P(672, 2052), a.Slice(0, 768), 12, 8, 8, 3, 2, 1, 1, a.Slice(4864, 4864), d.Slice(672, 2052), overwrite: true);
             // encoder.b1
-            t.PReluBackward(a.Slice(45632, 4864), a.Slice(0, 4864), 19, 256, P(640, 19), a.Slice(4864, 4864), d.Slice(640, 19), overwrite: true);
-            t.BatchNormBackward(a.Slice(40768, 4864), a.Slice(4864, 4864), 19, 256, P(512, 19), a.Slice(123056, 19), a.Slice(123075, 19), a.Slice(0, 4864), d.Slice(512, 19), d.Slice(544, 19), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(32384, 4864), a.Slice(4864, 4864), 19, 256, P(512, 19), P(544, 19), P(576, 19), P(608, 19), 0.001, P(640, 19), a.Slice(86576, 57), a.Slice(0, 4864), d.Slice(512, 19), d.Slice(544, 19), d.Slice(640, 19), overwrite: true);
             // encoder.cat_b1
-            t.ConcatPartBackward(a.Slice(0, 4864), 19, 0, 16, 256, a.Slice(35904, 4096), overwrite: false);
+            t.ConcatPartBackward(a.Slice(0, 4864), 19, 0, 16, 256, a.Slice(27520, 4096), overwrite: false);
             // encoder.level1
-            t.PReluBackward(a.Slice(59456, 4096), a.Slice(35904, 4096), 16, 256, P(496, 16), a.Slice(4096, 4096), d.Slice(496, 16), overwrite: true);
-            t.BatchNormBackward(a.Slice(55360, 4096), a.Slice(4096, 4096), 16, 256, P(432, 16), a.Slice(123104, 16), a.Slice(123120, 16), a.Slice(0, 4096), d.Slice(432, 16), d.Slice(448, 16), overwrite: true);
-            t.ConvBackward(a.Slice(100416, 3072), 3, 32, 32, P(0, 432), a.Slice(0, 4096), 16, 16, 16, 3, 2, 1, 1, default, d.Slice(0, 432), overwrite: false);
+            t.BatchNormPReluBackward(a.Slice(42112, 4096), a.Slice(27520, 4096), 16, 256, P(432, 16), P(448, 16), P(464, 16), P(480, 16), 0.001, P(496, 16), a.Slice(86640, 48), a.Slice(0, 4096), d.Slice(432, 16), d.Slice(448, 16), d.Slice(496, 16), overwrite: true);
+            t.ConvBackward(a.Slice(70784, 3072), 3, 32, 32, P(0, 432), a.Slice(0, 4096), 16, 16, 16, 3, 2, 1, 1, default, d.Slice(0, 432), overwrite: false);
         }
 
         /// <summary>This network as CUDA C: one kernel per node of its tensor graph, shapes and offsets as constants (UTF-8).</summary>

@@ -243,10 +243,10 @@ namespace Models
         }
 
         /// <summary>Floats of the training arena (batch 1): saved activations, gradients and BatchNorm statistics, placed by liveness.</summary>
-        public const int TrainingArenaLength = 39760;
+        public const int TrainingArenaLength = 35424;
         protected override int TrainingArenaFloats => TrainingArenaLength;
-        protected override int TrainingOutputOffset => 17280;
-        protected override int TrainingOutputGradientOffset => 14400;
+        protected override int TrainingOutputOffset => 14400;
+        protected override int TrainingOutputGradientOffset => 15120;
         private static readonly int[] s_trained = { 0, 32, 144, 160, 208, 224, 256, 288, 320, 352, 384, 400, 416, 464, 480, 496, 544, 560, 656, 672, 720, 736, 752, 768, 800, 832, 864, 880, 928 };
         /// <summary>Offsets of the parameters the graph reads (a parameter nothing reads gets no update, as in PyTorch).</summary>
         protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
@@ -256,61 +256,56 @@ namespace Models
         protected override void TrainForward(global::Espnet.Compiled.Training.TrainingContext t, global::System.ReadOnlySpan<float> input)
         {
             var a = t.Arena;
-            input.CopyTo(a.Slice(29280, 1440));
+            input.CopyTo(a.Slice(26880, 1440));
             // gate
-            t.GlobalAvgPool(a.Slice(29280, 1440), 6, 240, a.Slice(39680, 6));
-            t.Conv(a.Slice(39680, 6), 6, 1, 1, P(0, 24), a.Slice(39712, 4), 4, 1, 1, 1, 1, 1, 1);
-            t.Conv(a.Slice(29280, 1440), 6, 12, 20, P(32, 108), a.Slice(31808, 960), 4, 12, 20, 3, 1, 1, 2);
-            t.BatchNorm(a.Slice(31808, 960), a.Slice(32768, 960), 4, 240, P(144, 4), P(160, 4), Mutable(176, 4), Mutable(192, 4), 1E-05, a.Slice(39664, 4), a.Slice(39668, 4));
-            t.PRelu(a.Slice(32768, 960), a.Slice(33728, 960), 4, 240, P(208, 4));
-            t.Gate(a.Slice(33728, 960), a.Slice(39712, 4), a.Slice(34688, 960), 4, 240);
+            t.GlobalAvgPool(a.Slice(26880, 1440), 6, 240, a.Slice(35360, 6));
+            t.Conv(a.Slice(35360, 6), 6, 1, 1, P(0, 24), a.Slice(35408, 4), 4, 1, 1, 1, 1, 1, 1);
+            t.Conv(a.Slice(26880, 1440), 6, 12, 20, P(32, 108), a.Slice(29408, 960), 4, 12, 20, 3, 1, 1, 2);
+            t.BatchNormPRelu(a.Slice(29408, 960), a.Slice(30368, 960), 4, 240, P(144, 4), P(160, 4), Mutable(176, 4), Mutable(192, 4), 1E-05, P(208, 4), a.Slice(35344, 12));
+            t.Gate(a.Slice(30368, 960), a.Slice(35408, 4), a.Slice(31328, 960), 4, 240);
             // pyr
-            t.Conv(a.Slice(34688, 960), 4, 12, 20, P(384, 8), a.Slice(36368, 480), 2, 12, 20, 1, 1, 1, 1);
-            t.BatchNorm(a.Slice(36368, 480), a.Slice(36848, 480), 2, 240, P(400, 2), P(416, 2), Mutable(432, 2), Mutable(448, 2), 1E-05, a.Slice(39728, 2), a.Slice(39730, 2));
-            t.PRelu(a.Slice(36848, 480), a.Slice(37328, 480), 2, 240, P(464, 2));
-            t.Resize(a.Slice(37328, 480), 2, 12, 20, a.Slice(27360, 1920), 24, 40);
-            t.Conv(a.Slice(27360, 1920), 2, 24, 40, P(224, 18), a.Slice(0, 1920), 2, 24, 40, 3, 1, 1, 2);
+            t.Conv(a.Slice(31328, 960), 4, 12, 20, P(384, 8), a.Slice(33008, 480), 2, 12, 20, 1, 1, 1, 1);
+            t.BatchNormPRelu(a.Slice(33008, 480), a.Slice(33488, 480), 2, 240, P(400, 2), P(416, 2), Mutable(432, 2), Mutable(448, 2), 1E-05, P(464, 2), a.Slice(35376, 6));
+            t.Resize(a.Slice(33488, 480), 2, 12, 20, a.Slice(24960, 1920), 24, 40);
+            t.Conv(a.Slice(24960, 1920), 2, 24, 40, P(224, 18), a.Slice(0, 1920), 2, 24, 40, 3, 1, 1, 2);
             t.AdaptiveAvgPool(a.Slice(0, 1920), 2, 24, 40, a.Slice(1920, 480), 12, 20);
-            t.Resize(a.Slice(37328, 480), 2, 12, 20, a.Slice(30720, 1080), 18, 30);
-            t.Conv(a.Slice(30720, 1080), 2, 18, 30, P(256, 18), a.Slice(0, 1080), 2, 18, 30, 3, 1, 1, 2);
+            t.Resize(a.Slice(33488, 480), 2, 12, 20, a.Slice(28320, 1080), 18, 30);
+            t.Conv(a.Slice(28320, 1080), 2, 18, 30, P(256, 18), a.Slice(0, 1080), 2, 18, 30, 3, 1, 1, 2);
             t.AdaptiveAvgPool(a.Slice(0, 1080), 2, 18, 30, a.Slice(1088, 480), 12, 20);
-            t.Conv(a.Slice(37328, 480), 2, 12, 20, P(288, 18), a.Slice(0, 480), 2, 12, 20, 3, 1, 1, 2);
-            t.AdaptiveAvgPool(a.Slice(37328, 480), 2, 12, 20, a.Slice(39440, 120), 6, 10);
-            t.Conv(a.Slice(39440, 120), 2, 6, 10, P(320, 18), a.Slice(960, 120), 2, 6, 10, 3, 1, 1, 2);
+            t.Conv(a.Slice(33488, 480), 2, 12, 20, P(288, 18), a.Slice(0, 480), 2, 12, 20, 3, 1, 1, 2);
+            t.AdaptiveAvgPool(a.Slice(33488, 480), 2, 12, 20, a.Slice(35120, 120), 6, 10);
+            t.Conv(a.Slice(35120, 120), 2, 6, 10, P(320, 18), a.Slice(960, 120), 2, 6, 10, 3, 1, 1, 2);
             t.Resize(a.Slice(960, 120), 2, 6, 10, a.Slice(480, 480), 12, 20);
-            t.AdaptiveAvgPool(a.Slice(37328, 480), 2, 12, 20, a.Slice(39568, 50), 5, 5);
-            t.Conv(a.Slice(39568, 50), 2, 5, 5, P(352, 18), a.Slice(960, 50), 2, 5, 5, 3, 1, 1, 2);
+            t.AdaptiveAvgPool(a.Slice(33488, 480), 2, 12, 20, a.Slice(35248, 50), 5, 5);
+            t.Conv(a.Slice(35248, 50), 2, 5, 5, P(352, 18), a.Slice(960, 50), 2, 5, 5, 3, 1, 1, 2);
             t.Resize(a.Slice(960, 50), 2, 5, 5, a.Slice(2400, 480), 12, 20);
             t.ConcatPart(a.Slice(1920, 480), 2, 240, a.Slice(20160, 2400), 10, 0);
             t.ConcatPart(a.Slice(1088, 480), 2, 240, a.Slice(20160, 2400), 10, 2);
             t.ConcatPart(a.Slice(0, 480), 2, 240, a.Slice(20160, 2400), 10, 4);
             t.ConcatPart(a.Slice(480, 480), 2, 240, a.Slice(20160, 2400), 10, 6);
             t.ConcatPart(a.Slice(2400, 480), 2, 240, a.Slice(20160, 2400), 10, 8);
-            t.BatchNorm(a.Slice(20160, 2400), a.Slice(22560, 2400), 10, 240, P(480, 10), P(496, 10), Mutable(512, 10), Mutable(528, 10), 1E-05, a.Slice(39632, 10), a.Slice(39642, 10));
-            t.PRelu(a.Slice(22560, 2400), a.Slice(0, 2400), 10, 240, P(544, 10));
-            t.Shuffle(a.Slice(0, 2400), 10, 240, 5, a.Slice(24960, 2400));
-            t.Conv(a.Slice(24960, 2400), 10, 12, 20, P(560, 90), a.Slice(37808, 480), 2, 12, 20, 3, 1, 1, 2);
-            t.BatchNorm(a.Slice(37808, 480), a.Slice(38288, 480), 2, 240, P(656, 2), P(672, 2), Mutable(688, 2), Mutable(704, 2), 1E-05, a.Slice(39744, 2), a.Slice(39746, 2));
-            t.PRelu(a.Slice(38288, 480), a.Slice(38768, 480), 2, 240, P(720, 2));
-            t.Conv(a.Slice(38768, 480), 2, 12, 20, P(736, 6), a.Slice(0, 720), 3, 12, 20, 1, 1, 1, 1);
+            t.BatchNormPRelu(a.Slice(20160, 2400), a.Slice(0, 2400), 10, 240, P(480, 10), P(496, 10), Mutable(512, 10), Mutable(528, 10), 1E-05, P(544, 10), a.Slice(35312, 30));
+            t.Shuffle(a.Slice(0, 2400), 10, 240, 5, a.Slice(22560, 2400));
+            t.Conv(a.Slice(22560, 2400), 10, 12, 20, P(560, 90), a.Slice(33968, 480), 2, 12, 20, 3, 1, 1, 2);
+            t.BatchNormPRelu(a.Slice(33968, 480), a.Slice(34448, 480), 2, 240, P(656, 2), P(672, 2), Mutable(688, 2), Mutable(704, 2), 1E-05, P(720, 2), a.Slice(35392, 6));
+            t.Conv(a.Slice(34448, 480), 2, 12, 20, P(736, 6), a.Slice(0, 720), 3, 12, 20, 1, 1, 1, 1);
             t.Bias(a.Slice(0, 720), a.Slice(720, 720), 3, 240, P(752, 3));
             // up
             t.Resize(a.Slice(720, 720), 3, 12, 20, a.Slice(8640, 2880), 24, 40);
             // psp
-            t.AvgPool(a.Slice(8640, 2880), 3, 24, 40, a.Slice(35648, 720), 12, 20);
-            t.Conv(a.Slice(35648, 720), 3, 12, 20, P(768, 27), a.Slice(0, 720), 3, 12, 20, 3, 1, 1, 3);
+            t.AvgPool(a.Slice(8640, 2880), 3, 24, 40, a.Slice(32288, 720), 12, 20);
+            t.Conv(a.Slice(32288, 720), 3, 12, 20, P(768, 27), a.Slice(0, 720), 3, 12, 20, 3, 1, 1, 3);
             t.Resize(a.Slice(0, 720), 3, 12, 20, a.Slice(11520, 2880), 24, 40);
-            t.AvgPool(a.Slice(35648, 720), 3, 12, 20, a.Slice(39248, 180), 6, 10);
-            t.Conv(a.Slice(39248, 180), 3, 6, 10, P(800, 27), a.Slice(0, 180), 3, 6, 10, 3, 1, 1, 3);
+            t.AvgPool(a.Slice(32288, 720), 3, 12, 20, a.Slice(34928, 180), 6, 10);
+            t.Conv(a.Slice(34928, 180), 3, 6, 10, P(800, 27), a.Slice(0, 180), 3, 6, 10, 3, 1, 1, 3);
             t.Resize(a.Slice(0, 180), 3, 6, 10, a.Slice(14400, 2880), 24, 40);
             t.ConcatPart(a.Slice(8640, 2880), 3, 960, a.Slice(0, 8640), 9, 0);
             t.ConcatPart(a.Slice(11520, 2880), 3, 960, a.Slice(0, 8640), 9, 3);
             t.ConcatPart(a.Slice(14400, 2880), 3, 960, a.Slice(0, 8640), 9, 6);
             t.Conv(a.Slice(0, 8640), 9, 24, 40, P(832, 27), a.Slice(8640, 2880), 3, 24, 40, 1, 1, 1, 1);
-            t.BatchNorm(a.Slice(8640, 2880), a.Slice(11520, 2880), 3, 960, P(864, 3), P(880, 3), Mutable(896, 3), Mutable(912, 3), 1E-05, a.Slice(39696, 3), a.Slice(39699, 3));
-            t.PRelu(a.Slice(11520, 2880), a.Slice(14400, 2880), 3, 960, P(928, 3));
+            t.BatchNormPRelu(a.Slice(8640, 2880), a.Slice(11520, 2880), 3, 960, P(864, 3), P(880, 3), Mutable(896, 3), Mutable(912, 3), 1E-05, P(928, 3), a.Slice(15840, 9));
             // out
-            t.Resize(a.Slice(14400, 2880), 3, 24, 40, a.Slice(17280, 720), 12, 20);
+            t.Resize(a.Slice(11520, 2880), 3, 24, 40, a.Slice(14400, 720), 12, 20);
         }
 
         /// <summary>The backward pass: each node's gradient rule in reverse; each gradient's first contribution writes it, later ones add (a gradient no rule writes whole is cleared first).</summary>
@@ -320,37 +315,34 @@ namespace Models
             var a = t.Arena;
             var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);
             // out
-            a.Slice(17280, 2880).Clear();
-            t.ResizeBackward(a.Slice(14400, 720), 3, 24, 40, 12, 20, a.Slice(17280, 2880));
+            a.Slice(11520, 2880).Clear();
+            t.ResizeBackward(a.Slice(15120, 720), 3, 24, 40, 12, 20, a.Slice(11520, 2880));
             // psp
-            t.PReluBackward(a.Slice(11520, 2880), a.Slice(17280, 2880), 3, 960, P(928, 3), a.Slice(14400, 2880), d.Slice(928, 3), overwrite: true);
-            t.BatchNormBackward(a.Slice(8640, 2880), a.Slice(14400, 2880), 3, 960, P(864, 3), a.Slice(39696, 3), a.Slice(39699, 3), a.Slice(17280, 2880), d.Slice(864, 3), d.Slice(880, 3), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(8640, 2880), a.Slice(11520, 2880), 3, 960, P(864, 3), P(880, 3), P(896, 3), P(912, 3), 1E-05, P(928, 3), a.Slice(15840, 9), a.Slice(17280, 2880), d.Slice(864, 3), d.Slice(880, 3), d.Slice(928, 3), overwrite: true);
             t.ConvBackward(a.Slice(0, 8640), 9, 24, 40, P(832, 27), a.Slice(17280, 2880), 3, 24, 40, 1, 1, 1, 1, a.Slice(8640, 8640), d.Slice(832, 27), overwrite: true);
             t.ConcatPartBackward(a.Slice(8640, 8640), 9, 0, 3, 960, a.Slice(0, 2880), overwrite: true);
             t.ConcatPartBackward(a.Slice(8640, 8640), 9, 3, 3, 960, a.Slice(2880, 2880), overwrite: true);
             t.ConcatPartBackward(a.Slice(8640, 8640), 9, 6, 3, 960, a.Slice(5760, 2880), overwrite: true);
             a.Slice(8640, 180).Clear();
             t.ResizeBackward(a.Slice(5760, 2880), 3, 6, 10, 24, 40, a.Slice(8640, 180));
-            t.ConvBackward(a.Slice(39248, 180), 3, 6, 10, P(800, 27), a.Slice(8640, 180), 3, 6, 10, 3, 1, 1, 3, a.Slice(6480, 180), d.Slice(800, 27), overwrite: true);
+            t.ConvBackward(a.Slice(34928, 180), 3, 6, 10, P(800, 27), a.Slice(8640, 180), 3, 6, 10, 3, 1, 1, 3, a.Slice(6480, 180), d.Slice(800, 27), overwrite: true);
             a.Slice(5760, 720).Clear();
             t.AvgPoolBackward(a.Slice(6480, 180), 3, 12, 20, 6, 10, a.Slice(5760, 720));
             a.Slice(6480, 720).Clear();
             t.ResizeBackward(a.Slice(2880, 2880), 3, 12, 20, 24, 40, a.Slice(6480, 720));
-            t.ConvBackward(a.Slice(35648, 720), 3, 12, 20, P(768, 27), a.Slice(6480, 720), 3, 12, 20, 3, 1, 1, 3, a.Slice(5760, 720), d.Slice(768, 27), overwrite: false);
+            t.ConvBackward(a.Slice(32288, 720), 3, 12, 20, P(768, 27), a.Slice(6480, 720), 3, 12, 20, 3, 1, 1, 3, a.Slice(5760, 720), d.Slice(768, 27), overwrite: false);
             t.AvgPoolBackward(a.Slice(5760, 720), 3, 24, 40, 12, 20, a.Slice(0, 2880));
             // up
             a.Slice(2880, 720).Clear();
             t.ResizeBackward(a.Slice(0, 2880), 3, 12, 20, 24, 40, a.Slice(2880, 720));
             // pyr
             t.BiasBackward(a.Slice(2880, 720), 3, 240, a.Slice(0, 720), d.Slice(752, 3), overwrite: true);
-            t.ConvBackward(a.Slice(38768, 480), 2, 12, 20, P(736, 6), a.Slice(0, 720), 3, 12, 20, 1, 1, 1, 1, a.Slice(960, 480), d.Slice(736, 6), overwrite: true);
-            t.PReluBackward(a.Slice(38288, 480), a.Slice(960, 480), 2, 240, P(720, 2), a.Slice(480, 480), d.Slice(720, 2), overwrite: true);
-            t.BatchNormBackward(a.Slice(37808, 480), a.Slice(480, 480), 2, 240, P(656, 2), a.Slice(39744, 2), a.Slice(39746, 2), a.Slice(0, 480), d.Slice(656, 2), d.Slice(672, 2), overwrite: true);
-            t.ConvBackward(a.Slice(24960, 2400), 10, 12, 20, P(560, 90), a.Slice(0, 480), 2, 12, 20, 3, 1, 1, 2, a.Slice(2400, 2400), d.Slice(560, 90), overwrite: true);
-            a.Slice(0, 2400).Clear();
-            t.ShuffleBackward(a.Slice(2400, 2400), 10, 240, 5, a.Slice(0, 2400));
-            t.PReluBackward(a.Slice(22560, 2400), a.Slice(0, 2400), 10, 240, P(544, 10), a.Slice(2400, 2400), d.Slice(544, 10), overwrite: true);
-            t.BatchNormBackward(a.Slice(20160, 2400), a.Slice(2400, 2400), 10, 240, P(480, 10), a.Slice(39632, 10), a.Slice(39642, 10), a.Slice(0, 2400), d.Slice(480, 10), d.Slice(496, 10), overwrite: true);
+            t.ConvBackward(a.Slice(34448, 480), 2, 12, 20, P(736, 6), a.Slice(0, 720), 3, 12, 20, 1, 1, 1, 1, a.Slice(720, 480), d.Slice(736, 6), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(33968, 480), a.Slice(720, 480), 2, 240, P(656, 2), P(672, 2), P(688, 2), P(704, 2), 1E-05, P(720, 2), a.Slice(35392, 6), a.Slice(2400, 480), d.Slice(656, 2), d.Slice(672, 2), d.Slice(720, 2), overwrite: true);
+            t.ConvBackward(a.Slice(22560, 2400), 10, 12, 20, P(560, 90), a.Slice(2400, 480), 2, 12, 20, 3, 1, 1, 2, a.Slice(0, 2400), d.Slice(560, 90), overwrite: true);
+            a.Slice(2400, 2400).Clear();
+            t.ShuffleBackward(a.Slice(0, 2400), 10, 240, 5, a.Slice(2400, 2400));
+            t.BatchNormPReluBackward(a.Slice(20160, 2400), a.Slice(2400, 2400), 10, 240, P(480, 10), P(496, 10), P(512, 10), P(528, 10), 1E-05, P(544, 10), a.Slice(35312, 30), a.Slice(0, 2400), d.Slice(480, 10), d.Slice(496, 10), d.Slice(544, 10), overwrite: true);
             t.ConcatPartBackward(a.Slice(0, 2400), 10, 0, 2, 240, a.Slice(4320, 480), overwrite: true);
             t.ConcatPartBackward(a.Slice(0, 2400), 10, 2, 2, 240, a.Slice(2400, 480), overwrite: true);
             t.ConcatPartBackward(a.Slice(0, 2400), 10, 4, 2, 240, a.Slice(2880, 480), overwrite: true);
@@ -358,33 +350,31 @@ namespace Models
             t.ConcatPartBackward(a.Slice(0, 2400), 10, 8, 2, 240, a.Slice(3840, 480), overwrite: true);
             a.Slice(64, 50).Clear();
             t.ResizeBackward(a.Slice(3840, 480), 2, 5, 5, 12, 20, a.Slice(64, 50));
-            t.ConvBackward(a.Slice(39568, 50), 2, 5, 5, P(352, 18), a.Slice(64, 50), 2, 5, 5, 3, 1, 1, 2, a.Slice(0, 50), d.Slice(352, 18), overwrite: true);
+            t.ConvBackward(a.Slice(35248, 50), 2, 5, 5, P(352, 18), a.Slice(64, 50), 2, 5, 5, 3, 1, 1, 2, a.Slice(0, 50), d.Slice(352, 18), overwrite: true);
             a.Slice(3840, 480).Clear();
             t.AdaptiveAvgPoolBackward(a.Slice(0, 50), 2, 12, 20, 5, 5, a.Slice(3840, 480));
             a.Slice(128, 120).Clear();
             t.ResizeBackward(a.Slice(3360, 480), 2, 6, 10, 12, 20, a.Slice(128, 120));
-            t.ConvBackward(a.Slice(39440, 120), 2, 6, 10, P(320, 18), a.Slice(128, 120), 2, 6, 10, 3, 1, 1, 2, a.Slice(0, 120), d.Slice(320, 18), overwrite: true);
+            t.ConvBackward(a.Slice(35120, 120), 2, 6, 10, P(320, 18), a.Slice(128, 120), 2, 6, 10, 3, 1, 1, 2, a.Slice(0, 120), d.Slice(320, 18), overwrite: true);
             t.AdaptiveAvgPoolBackward(a.Slice(0, 120), 2, 12, 20, 6, 10, a.Slice(3840, 480));
-            t.ConvBackward(a.Slice(37328, 480), 2, 12, 20, P(288, 18), a.Slice(2880, 480), 2, 12, 20, 3, 1, 1, 2, a.Slice(3840, 480), d.Slice(288, 18), overwrite: false);
+            t.ConvBackward(a.Slice(33488, 480), 2, 12, 20, P(288, 18), a.Slice(2880, 480), 2, 12, 20, 3, 1, 1, 2, a.Slice(3840, 480), d.Slice(288, 18), overwrite: false);
             a.Slice(1088, 1080).Clear();
             t.AdaptiveAvgPoolBackward(a.Slice(2400, 480), 2, 18, 30, 12, 20, a.Slice(1088, 1080));
-            t.ConvBackward(a.Slice(30720, 1080), 2, 18, 30, P(256, 18), a.Slice(1088, 1080), 2, 18, 30, 3, 1, 1, 2, a.Slice(0, 1080), d.Slice(256, 18), overwrite: true);
+            t.ConvBackward(a.Slice(28320, 1080), 2, 18, 30, P(256, 18), a.Slice(1088, 1080), 2, 18, 30, 3, 1, 1, 2, a.Slice(0, 1080), d.Slice(256, 18), overwrite: true);
             t.ResizeBackward(a.Slice(0, 1080), 2, 12, 20, 18, 30, a.Slice(3840, 480));
             a.Slice(1920, 1920).Clear();
             t.AdaptiveAvgPoolBackward(a.Slice(4320, 480), 2, 24, 40, 12, 20, a.Slice(1920, 1920));
-            t.ConvBackward(a.Slice(27360, 1920), 2, 24, 40, P(224, 18), a.Slice(1920, 1920), 2, 24, 40, 3, 1, 1, 2, a.Slice(0, 1920), d.Slice(224, 18), overwrite: true);
+            t.ConvBackward(a.Slice(24960, 1920), 2, 24, 40, P(224, 18), a.Slice(1920, 1920), 2, 24, 40, 3, 1, 1, 2, a.Slice(0, 1920), d.Slice(224, 18), overwrite: true);
             t.ResizeBackward(a.Slice(0, 1920), 2, 12, 20, 24, 40, a.Slice(3840, 480));
-            t.PReluBackward(a.Slice(36848, 480), a.Slice(3840, 480), 2, 240, P(464, 2), a.Slice(480, 480), d.Slice(464, 2), overwrite: true);
-            t.BatchNormBackward(a.Slice(36368, 480), a.Slice(480, 480), 2, 240, P(400, 2), a.Slice(39728, 2), a.Slice(39730, 2), a.Slice(0, 480), d.Slice(400, 2), d.Slice(416, 2), overwrite: true);
-            t.ConvBackward(a.Slice(34688, 960), 4, 12, 20, P(384, 8), a.Slice(0, 480), 2, 12, 20, 1, 1, 1, 1, a.Slice(960, 960), d.Slice(384, 8), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(33008, 480), a.Slice(3840, 480), 2, 240, P(400, 2), P(416, 2), P(432, 2), P(448, 2), 1E-05, P(464, 2), a.Slice(35376, 6), a.Slice(960, 480), d.Slice(400, 2), d.Slice(416, 2), d.Slice(464, 2), overwrite: true);
+            t.ConvBackward(a.Slice(31328, 960), 4, 12, 20, P(384, 8), a.Slice(960, 480), 2, 12, 20, 1, 1, 1, 1, a.Slice(0, 960), d.Slice(384, 8), overwrite: true);
             // gate
-            a.Slice(0, 960).Clear();
+            a.Slice(960, 960).Clear();
             a.Slice(1920, 4).Clear();
-            t.GateBackward(a.Slice(33728, 960), a.Slice(39712, 4), a.Slice(960, 960), 4, 240, a.Slice(0, 960), a.Slice(1920, 4));
-            t.PReluBackward(a.Slice(32768, 960), a.Slice(0, 960), 4, 240, P(208, 4), a.Slice(960, 960), d.Slice(208, 4), overwrite: true);
-            t.BatchNormBackward(a.Slice(31808, 960), a.Slice(960, 960), 4, 240, P(144, 4), a.Slice(39664, 4), a.Slice(39668, 4), a.Slice(0, 960), d.Slice(144, 4), d.Slice(160, 4), overwrite: true);
-            t.ConvBackward(a.Slice(29280, 1440), 6, 12, 20, P(32, 108), a.Slice(0, 960), 4, 12, 20, 3, 1, 1, 2, default, d.Slice(32, 108), overwrite: false);
-            t.ConvBackward(a.Slice(39680, 6), 6, 1, 1, P(0, 24), a.Slice(1920, 4), 4, 1, 1, 1, 1, 1, 1, default, d.Slice(0, 24), overwrite: false);
+            t.GateBackward(a.Slice(30368, 960), a.Slice(35408, 4), a.Slice(0, 960), 4, 240, a.Slice(960, 960), a.Slice(1920, 4));
+            t.BatchNormPReluBackward(a.Slice(29408, 960), a.Slice(960, 960), 4, 240, P(144, 4), P(160, 4), P(176, 4), P(192, 4), 1E-05, P(208, 4), a.Slice(35344, 12), a.Slice(0, 960), d.Slice(144, 4), d.Slice(160, 4), d.Slice(208, 4), overwrite: true);
+            t.ConvBackward(a.Slice(26880, 1440), 6, 12, 20, P(32, 108), a.Slice(0, 960), 4, 12, 20, 3, 1, 1, 2, default, d.Slice(32, 108), overwrite: false);
+            t.ConvBackward(a.Slice(35360, 6), 6, 1, 1, P(0, 24), a.Slice(1920, 4), 4, 1, 1, 1, 1, 1, 1, default, d.Slice(0, 24), overwrite: false);
         }
 
         /// <summary>This network as CUDA C: one kernel per node of its tensor graph, shapes and offsets as constants (UTF-8).</summary>

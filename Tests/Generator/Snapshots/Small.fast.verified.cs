@@ -238,10 +238,10 @@ namespace Models
         }
 
         /// <summary>Floats of the training arena (batch 1): saved activations, gradients and BatchNorm statistics, placed by liveness.</summary>
-        public const int TrainingArenaLength = 43312;
+        public const int TrainingArenaLength = 31376;
         protected override int TrainingArenaFloats => TrainingArenaLength;
-        protected override int TrainingOutputOffset => 21600;
-        protected override int TrainingOutputGradientOffset => 23520;
+        protected override int TrainingOutputOffset => 16320;
+        protected override int TrainingOutputGradientOffset => 18240;
         private static readonly int[] s_trained = { 0, 224, 240, 288, 304, 320, 368, 384, 784, 928, 1072, 1216, 1232, 1280, 1296, 1344, 1488, 1632, 1776, 1792, 1840, 1856, 1904 };
         /// <summary>Offsets of the parameters the graph reads (a parameter nothing reads gets no update, as in PyTorch).</summary>
         protected override global::System.ReadOnlySpan<int> TrainedParameters => s_trained;
@@ -253,44 +253,40 @@ namespace Models
             var a = t.Arena;
             input.CopyTo(a.Slice(0, 5760));
             // level1
-            t.Conv(a.Slice(0, 5760), 3, 40, 48, P(0, 216), a.Slice(26880, 3840), 8, 20, 24, 3, 2, 1, 1);
-            t.BatchNorm(a.Slice(26880, 3840), a.Slice(30720, 3840), 8, 480, P(224, 8), P(240, 8), Mutable(256, 8), Mutable(272, 8), 0.001, a.Slice(43296, 8), a.Slice(43304, 8));
-            t.PRelu(a.Slice(30720, 3840), a.Slice(11040, 3840), 8, 480, P(288, 8));
+            t.Conv(a.Slice(0, 5760), 3, 40, 48, P(0, 216), a.Slice(21600, 3840), 8, 20, 24, 3, 2, 1, 1);
+            t.BatchNormPRelu(a.Slice(21600, 3840), a.Slice(11040, 3840), 8, 480, P(224, 8), P(240, 8), Mutable(256, 8), Mutable(272, 8), 0.001, P(288, 8), a.Slice(31344, 24));
             // sample1
             t.AvgPool(a.Slice(0, 5760), 3, 40, 48, a.Slice(14880, 1440), 20, 24);
             // cat
             t.ConcatPart(a.Slice(11040, 3840), 8, 480, a.Slice(5760, 5280), 11, 0);
             t.ConcatPart(a.Slice(14880, 1440), 3, 480, a.Slice(5760, 5280), 11, 8);
             // b1
-            t.BatchNorm(a.Slice(5760, 5280), a.Slice(11040, 5280), 11, 480, P(304, 11), P(320, 11), Mutable(336, 11), Mutable(352, 11), 0.001, a.Slice(43264, 11), a.Slice(43275, 11));
-            t.PRelu(a.Slice(11040, 5280), a.Slice(16320, 5280), 11, 480, P(368, 11));
+            t.BatchNormPRelu(a.Slice(5760, 5280), a.Slice(11040, 5280), 11, 480, P(304, 11), P(320, 11), Mutable(336, 11), Mutable(352, 11), 0.001, P(368, 11), a.Slice(31296, 33));
             // down
-            t.Conv(a.Slice(16320, 5280), 11, 20, 24, P(384, 396), a.Slice(41760, 480), 4, 10, 12, 3, 2, 1, 1);
-            t.Conv(a.Slice(41760, 480), 4, 10, 12, P(784, 144), a.Slice(21600, 480), 4, 10, 12, 3, 1, 1, 1);
-            t.Conv(a.Slice(41760, 480), 4, 10, 12, P(928, 144), a.Slice(22080, 480), 4, 10, 12, 3, 1, 2, 1);
-            t.Conv(a.Slice(41760, 480), 4, 10, 12, P(1072, 144), a.Slice(22560, 480), 4, 10, 12, 3, 1, 4, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(22560, 480), a.Slice(22080, 480), a.Slice(23040, 480));
-            t.ConcatPart(a.Slice(21600, 480), 4, 120, a.Slice(25440, 1440), 12, 0);
-            t.ConcatPart(a.Slice(22080, 480), 4, 120, a.Slice(25440, 1440), 12, 4);
-            t.ConcatPart(a.Slice(23040, 480), 4, 120, a.Slice(25440, 1440), 12, 8);
-            t.BatchNorm(a.Slice(25440, 1440), a.Slice(34560, 1440), 12, 120, P(1216, 12), P(1232, 12), Mutable(1248, 12), Mutable(1264, 12), 0.001, a.Slice(43200, 12), a.Slice(43212, 12));
-            t.PRelu(a.Slice(34560, 1440), a.Slice(36000, 1440), 12, 120, P(1280, 12));
+            t.Conv(a.Slice(11040, 5280), 11, 20, 24, P(384, 396), a.Slice(29760, 480), 4, 10, 12, 3, 2, 1, 1);
+            t.Conv(a.Slice(29760, 480), 4, 10, 12, P(784, 144), a.Slice(16320, 480), 4, 10, 12, 3, 1, 1, 1);
+            t.Conv(a.Slice(29760, 480), 4, 10, 12, P(928, 144), a.Slice(16800, 480), 4, 10, 12, 3, 1, 2, 1);
+            t.Conv(a.Slice(29760, 480), 4, 10, 12, P(1072, 144), a.Slice(17280, 480), 4, 10, 12, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(17280, 480), a.Slice(16800, 480), a.Slice(17760, 480));
+            t.ConcatPart(a.Slice(16320, 480), 4, 120, a.Slice(20160, 1440), 12, 0);
+            t.ConcatPart(a.Slice(16800, 480), 4, 120, a.Slice(20160, 1440), 12, 4);
+            t.ConcatPart(a.Slice(17760, 480), 4, 120, a.Slice(20160, 1440), 12, 8);
+            t.BatchNormPRelu(a.Slice(20160, 1440), a.Slice(25440, 1440), 12, 120, P(1216, 12), P(1232, 12), Mutable(1248, 12), Mutable(1264, 12), 0.001, P(1280, 12), a.Slice(31200, 36));
             // esp
-            t.Conv(a.Slice(36000, 1440), 12, 10, 12, P(1296, 48), a.Slice(42240, 480), 4, 10, 12, 1, 1, 1, 1);
-            t.Conv(a.Slice(42240, 480), 4, 10, 12, P(1344, 144), a.Slice(23040, 480), 4, 10, 12, 3, 1, 1, 1);
-            t.Conv(a.Slice(42240, 480), 4, 10, 12, P(1488, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 2, 1);
-            t.Conv(a.Slice(42240, 480), 4, 10, 12, P(1632, 144), a.Slice(21600, 480), 4, 10, 12, 3, 1, 4, 1);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(21600, 480), a.Slice(23520, 480), a.Slice(24000, 480));
-            t.ConcatPart(a.Slice(23040, 480), 4, 120, a.Slice(21600, 1440), 12, 0);
-            t.ConcatPart(a.Slice(23520, 480), 4, 120, a.Slice(21600, 1440), 12, 4);
-            t.ConcatPart(a.Slice(24000, 480), 4, 120, a.Slice(21600, 1440), 12, 8);
-            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(21600, 1440), a.Slice(36000, 1440), a.Slice(37440, 1440));
-            t.BatchNorm(a.Slice(37440, 1440), a.Slice(38880, 1440), 12, 120, P(1776, 12), P(1792, 12), Mutable(1808, 12), Mutable(1824, 12), 0.001, a.Slice(43232, 12), a.Slice(43244, 12));
-            t.PRelu(a.Slice(38880, 1440), a.Slice(40320, 1440), 12, 120, P(1840, 12));
+            t.Conv(a.Slice(25440, 1440), 12, 10, 12, P(1296, 48), a.Slice(30240, 480), 4, 10, 12, 1, 1, 1, 1);
+            t.Conv(a.Slice(30240, 480), 4, 10, 12, P(1344, 144), a.Slice(17760, 480), 4, 10, 12, 3, 1, 1, 1);
+            t.Conv(a.Slice(30240, 480), 4, 10, 12, P(1488, 144), a.Slice(18240, 480), 4, 10, 12, 3, 1, 2, 1);
+            t.Conv(a.Slice(30240, 480), 4, 10, 12, P(1632, 144), a.Slice(16320, 480), 4, 10, 12, 3, 1, 4, 1);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16320, 480), a.Slice(18240, 480), a.Slice(18720, 480));
+            t.ConcatPart(a.Slice(17760, 480), 4, 120, a.Slice(16320, 1440), 12, 0);
+            t.ConcatPart(a.Slice(18240, 480), 4, 120, a.Slice(16320, 1440), 12, 4);
+            t.ConcatPart(a.Slice(18720, 480), 4, 120, a.Slice(16320, 1440), 12, 8);
+            global::Espnet.Compiled.Training.TrainingContext.Sum(a.Slice(16320, 1440), a.Slice(25440, 1440), a.Slice(26880, 1440));
+            t.BatchNormPRelu(a.Slice(26880, 1440), a.Slice(28320, 1440), 12, 120, P(1776, 12), P(1792, 12), Mutable(1808, 12), Mutable(1824, 12), 0.001, P(1840, 12), a.Slice(31248, 36));
             // classifier
-            t.Conv(a.Slice(40320, 1440), 12, 10, 12, P(1856, 48), a.Slice(42720, 480), 4, 10, 12, 1, 1, 1, 1);
+            t.Conv(a.Slice(28320, 1440), 12, 10, 12, P(1856, 48), a.Slice(30720, 480), 4, 10, 12, 1, 1, 1, 1);
             // up
-            t.ConvTranspose(a.Slice(42720, 480), 4, 10, 12, P(1904, 64), a.Slice(21600, 1920), 4, 20, 24, 2, 2);
+            t.ConvTranspose(a.Slice(30720, 480), 4, 10, 12, P(1904, 64), a.Slice(16320, 1920), 4, 20, 24, 2, 2);
         }
 
         /// <summary>The backward pass: each node's gradient rule in reverse; each gradient's first contribution writes it, later ones add (a gradient no rule writes whole is cleared first).</summary>
@@ -300,40 +296,36 @@ namespace Models
             var a = t.Arena;
             var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);
             // up
-            t.ConvTransposeBackward(a.Slice(42720, 480), 4, 10, 12, P(1904, 64), a.Slice(23520, 1920), 4, 20, 24, 2, 2, a.Slice(21600, 480), d.Slice(1904, 64), overwrite: true);
+            t.ConvTransposeBackward(a.Slice(30720, 480), 4, 10, 12, P(1904, 64), a.Slice(18240, 1920), 4, 20, 24, 2, 2, a.Slice(17760, 480), d.Slice(1904, 64), overwrite: true);
             // classifier
-            t.ConvBackward(a.Slice(40320, 1440), 12, 10, 12, P(1856, 48), a.Slice(21600, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(23040, 1440), d.Slice(1856, 48), overwrite: true);
+            t.ConvBackward(a.Slice(28320, 1440), 12, 10, 12, P(1856, 48), a.Slice(17760, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(16320, 1440), d.Slice(1856, 48), overwrite: true);
             // esp
-            t.PReluBackward(a.Slice(38880, 1440), a.Slice(23040, 1440), 12, 120, P(1840, 12), a.Slice(21600, 1440), d.Slice(1840, 12), overwrite: true);
-            t.BatchNormBackward(a.Slice(37440, 1440), a.Slice(21600, 1440), 12, 120, P(1776, 12), a.Slice(43232, 12), a.Slice(43244, 12), a.Slice(38880, 1440), d.Slice(1776, 12), d.Slice(1792, 12), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(38880, 1440), a.Slice(23040, 1440), a.Slice(21600, 1440), true, true);
-            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 0, 4, 120, a.Slice(24480, 480), overwrite: true);
-            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 4, 4, 120, a.Slice(24960, 480), overwrite: true);
-            t.ConcatPartBackward(a.Slice(23040, 1440), 12, 8, 4, 120, a.Slice(37440, 480), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(37440, 480), a.Slice(23520, 480), a.Slice(24960, 480), true, false);
-            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1632, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(23040, 480), d.Slice(1632, 144), overwrite: true);
-            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1488, 144), a.Slice(24960, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(23040, 480), d.Slice(1488, 144), overwrite: false);
-            t.ConvBackward(a.Slice(42240, 480), 4, 10, 12, P(1344, 144), a.Slice(24480, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(23040, 480), d.Slice(1344, 144), overwrite: false);
-            t.ConvBackward(a.Slice(36000, 1440), 12, 10, 12, P(1296, 48), a.Slice(23040, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(21600, 1440), d.Slice(1296, 48), overwrite: false);
+            t.BatchNormPReluBackward(a.Slice(26880, 1440), a.Slice(16320, 1440), 12, 120, P(1776, 12), P(1792, 12), P(1808, 12), P(1824, 12), 0.001, P(1840, 12), a.Slice(31248, 36), a.Slice(28320, 1440), d.Slice(1776, 12), d.Slice(1792, 12), d.Slice(1840, 12), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(28320, 1440), a.Slice(16320, 1440), a.Slice(17760, 1440), true, true);
+            t.ConcatPartBackward(a.Slice(16320, 1440), 12, 0, 4, 120, a.Slice(19200, 480), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16320, 1440), 12, 4, 4, 120, a.Slice(19680, 480), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16320, 1440), 12, 8, 4, 120, a.Slice(26880, 480), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(26880, 480), a.Slice(16800, 480), a.Slice(19680, 480), true, false);
+            t.ConvBackward(a.Slice(30240, 480), 4, 10, 12, P(1632, 144), a.Slice(16800, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(16320, 480), d.Slice(1632, 144), overwrite: true);
+            t.ConvBackward(a.Slice(30240, 480), 4, 10, 12, P(1488, 144), a.Slice(19680, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(16320, 480), d.Slice(1488, 144), overwrite: false);
+            t.ConvBackward(a.Slice(30240, 480), 4, 10, 12, P(1344, 144), a.Slice(19200, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(16320, 480), d.Slice(1344, 144), overwrite: false);
+            t.ConvBackward(a.Slice(25440, 1440), 12, 10, 12, P(1296, 48), a.Slice(16320, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(17760, 1440), d.Slice(1296, 48), overwrite: false);
             // down
-            t.PReluBackward(a.Slice(34560, 1440), a.Slice(21600, 1440), 12, 120, P(1280, 12), a.Slice(23040, 1440), d.Slice(1280, 12), overwrite: true);
-            t.BatchNormBackward(a.Slice(25440, 1440), a.Slice(23040, 1440), 12, 120, P(1216, 12), a.Slice(43200, 12), a.Slice(43212, 12), a.Slice(21600, 1440), d.Slice(1216, 12), d.Slice(1232, 12), overwrite: true);
-            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 0, 4, 120, a.Slice(23040, 480), overwrite: true);
-            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 4, 4, 120, a.Slice(23520, 480), overwrite: true);
-            t.ConcatPartBackward(a.Slice(21600, 1440), 12, 8, 4, 120, a.Slice(24000, 480), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(24000, 480), a.Slice(21600, 480), a.Slice(23520, 480), true, false);
-            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(1072, 144), a.Slice(21600, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(34560, 480), d.Slice(1072, 144), overwrite: true);
-            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(928, 144), a.Slice(23520, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(34560, 480), d.Slice(928, 144), overwrite: false);
-            t.ConvBackward(a.Slice(41760, 480), 4, 10, 12, P(784, 144), a.Slice(23040, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(34560, 480), d.Slice(784, 144), overwrite: false);
-            t.ConvBackward(a.Slice(16320, 5280), 11, 20, 24, P(384, 396), a.Slice(34560, 480), 4, 10, 12, 3, 2, 1, 1, a.Slice(21600, 5280), d.Slice(384, 396), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(20160, 1440), a.Slice(17760, 1440), 12, 120, P(1216, 12), P(1232, 12), P(1248, 12), P(1264, 12), 0.001, P(1280, 12), a.Slice(31200, 36), a.Slice(16320, 1440), d.Slice(1216, 12), d.Slice(1232, 12), d.Slice(1280, 12), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16320, 1440), 12, 0, 4, 120, a.Slice(17760, 480), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16320, 1440), 12, 4, 4, 120, a.Slice(18240, 480), overwrite: true);
+            t.ConcatPartBackward(a.Slice(16320, 1440), 12, 8, 4, 120, a.Slice(18720, 480), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(18720, 480), a.Slice(16320, 480), a.Slice(18240, 480), true, false);
+            t.ConvBackward(a.Slice(29760, 480), 4, 10, 12, P(1072, 144), a.Slice(16320, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(25440, 480), d.Slice(1072, 144), overwrite: true);
+            t.ConvBackward(a.Slice(29760, 480), 4, 10, 12, P(928, 144), a.Slice(18240, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(25440, 480), d.Slice(928, 144), overwrite: false);
+            t.ConvBackward(a.Slice(29760, 480), 4, 10, 12, P(784, 144), a.Slice(17760, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(25440, 480), d.Slice(784, 144), overwrite: false);
+            t.ConvBackward(a.Slice(11040, 5280), 11, 20, 24, P(384, 396), a.Slice(25440, 480), 4, 10, 12, 3, 2, 1, 1, a.Slice(16320, 5280), d.Slice(384, 396), overwrite: true);
             // b1
-            t.PReluBackward(a.Slice(11040, 5280), a.Slice(21600, 5280), 11, 480, P(368, 11), a.Slice(16320, 5280), d.Slice(368, 11), overwrite: true);
-            t.BatchNormBackward(a.Slice(5760, 5280), a.Slice(16320, 5280), 11, 480, P(304, 11), a.Slice(43264, 11), a.Slice(43275, 11), a.Slice(11040, 5280), d.Slice(304, 11), d.Slice(320, 11), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(5760, 5280), a.Slice(16320, 5280), 11, 480, P(304, 11), P(320, 11), P(336, 11), P(352, 11), 0.001, P(368, 11), a.Slice(31296, 33), a.Slice(11040, 5280), d.Slice(304, 11), d.Slice(320, 11), d.Slice(368, 11), overwrite: true);
             // cat
-            t.ConcatPartBackward(a.Slice(11040, 5280), 11, 0, 8, 480, a.Slice(5760, 3840), overwrite: true);
+            t.ConcatPartBackward(a.Slice(11040, 5280), 11, 0, 8, 480, a.Slice(16320, 3840), overwrite: true);
             // level1
-            t.PReluBackward(a.Slice(30720, 3840), a.Slice(5760, 3840), 8, 480, P(288, 8), a.Slice(9600, 3840), d.Slice(288, 8), overwrite: true);
-            t.BatchNormBackward(a.Slice(26880, 3840), a.Slice(9600, 3840), 8, 480, P(224, 8), a.Slice(43296, 8), a.Slice(43304, 8), a.Slice(5760, 3840), d.Slice(224, 8), d.Slice(240, 8), overwrite: true);
+            t.BatchNormPReluBackward(a.Slice(21600, 3840), a.Slice(16320, 3840), 8, 480, P(224, 8), P(240, 8), P(256, 8), P(272, 8), 0.001, P(288, 8), a.Slice(31344, 24), a.Slice(5760, 3840), d.Slice(224, 8), d.Slice(240, 8), d.Slice(288, 8), overwrite: true);
             t.ConvBackward(a.Slice(0, 5760), 3, 40, 48, P(0, 216), a.Slice(5760, 3840), 8, 20, 24, 3, 2, 1, 1, default, d.Slice(0, 216), overwrite: false);
         }
 
