@@ -211,8 +211,11 @@ internal static class TrainingPrinter
                 }
                 case SumNode s:
                 {
-                    string overA = Over(s.A), overB = Over(s.B);
-                    w.Line($"{Ctx}.SumBackward({dy}, {D(s.A)}, {D(s.B)}, {overA}, {overB});");
+                    // An operand whose gradient is this sum's own buffer (TrainingPlan.SharesGradient) is already done.
+                    bool shareA = plan.SharesGradient(s.A), shareB = plan.SharesGradient(s.B);
+                    if (shareA && shareB) break;
+                    string overA = shareA ? "false" : Over(s.A), overB = shareB ? "false" : Over(s.B);
+                    w.Line($"{Ctx}.SumBackward({dy}, {(shareA ? "default" : D(s.A))}, {(shareB ? "default" : D(s.B))}, {overA}, {overB});");
                     break;
                 }
                 case AvgPoolNode p when plan.HasGradient(p.X):

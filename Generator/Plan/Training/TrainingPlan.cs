@@ -15,8 +15,14 @@ namespace Espnet.Compiled.Generator.Plan.Training;
 /// in one arena by liveness, for the whole batch.
 /// </summary>
 internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activation, int[] Gradient, int[] Statistics, int ArenaFloats,
-    Dictionary<int, List<int>> ClearedAt)
+    Dictionary<int, List<int>> ClearedAt, HashSet<int> SharedGradients)
 {
+    /// <summary>
+    /// Whether a sum's operand has its gradient in the sum's own gradient buffer (the operand is read by that sum
+    /// alone, so its gradient is the sum's, unchanged): the sum's backward has nothing to write for it.
+    /// </summary>
+    public bool SharesGradient(int tensor) => SharedGradients.Contains(tensor);
+
     public int Forward(int node) => node + 1;
     public int Backward(int node) => 2 * Graph.Nodes.Count + 1 - node;
     public int LossTime => Graph.Nodes.Count + 1;
@@ -57,6 +63,23 @@ internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activati
             foreach (int saved in Saved(node)) last[saved] = System.Math.Max(last[saved], Back(k));
         }
 
+        // A sum's operand that nothing else reads has the sum's gradient as its own: one buffer for both (a chain of
+        // such sums, one), living from the first's birth to the last member's producer. HFF's branch outputs and
+        // the residual blocks' convolutions are the cases; each saves a copy of a map per step.
+        var readers = new int[tensors];
+        foreach (var node in graph.Nodes)
+            foreach (int i in node.Inputs) readers[i]++;
+        var sharedWith = new Dictionary<int, int>();
+        foreach (var node in graph.Nodes)
+            if (node is SumNode sum && sum.A != sum.B && needs[sum.Out])
+                foreach (int operand in new[] { sum.B, sum.A })
+                    if (needs[operand] && readers[operand] == 1 && producer[operand] >= 0)
+                    {
+                        sharedWith[operand] = sum.Out;
+                        break;
+                    }
+        int Root(int t) => sharedWith.TryGetValue(t, out int of) ? Root(of) : t;
+
         var buffers = new List<Arena.Buffer>();
         long Floats(int t) => (long)batch * graph.Shapes[t].Elements;
         if (Enumerable.Range(0, tensors).Any(t => Floats(t) > int.MaxValue / 4))
@@ -66,8 +89,10 @@ internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activati
             if (producer[t] < 0 && t != graph.Input) continue;   // a tensor fusion left unmade
             buffers.Add(new Arena.Buffer(3 * t, (int)Floats(t), first[t], last[t]));
             if (!needs[t]) continue;
+            if (sharedWith.ContainsKey(t)) continue;
             int born = producer[t] >= 0 && gradFirst[t] == int.MaxValue ? Back(producer[t]) : gradFirst[t];   // read by nothing: zero
             int dies = producer[t] >= 0 ? Back(producer[t]) : born;
+            foreach (int member in sharedWith.Keys.Where(m => Root(m) == t)) dies = System.Math.Max(dies, Back(producer[member]));
             buffers.Add(new Arena.Buffer(3 * t + 1, (int)Floats(t), born, System.Math.Max(born, dies)));
         }
         for (int k = 0; k < nodes; k++)
@@ -76,7 +101,7 @@ internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activati
         var (offsets, size) = Arena.Place(buffers);
 
         var activation = Enumerable.Range(0, tensors).Select(t => offsets.TryGetValue(3 * t, out int o) ? o : -1).ToArray();
-        var gradient = Enumerable.Range(0, tensors).Select(t => needs[t] ? offsets[3 * t + 1] : -1).ToArray();
+        var gradient = Enumerable.Range(0, tensors).Select(t => needs[t] ? offsets[3 * Root(t) + 1] : -1).ToArray();
         var statistics = Enumerable.Range(0, tensors).Select(t => offsets.TryGetValue(3 * t + 2, out int o) ? o : -1).ToArray();
         var cleared = new Dictionary<int, List<int>>();
         foreach (var b in buffers.Where(b => b.Id % 3 == 1))
@@ -84,7 +109,7 @@ internal sealed record TrainingPlan(TensorGraph Graph, int Batch, int[] Activati
             if (!cleared.TryGetValue(b.First, out var list)) cleared[b.First] = list = new List<int>();
             list.Add(b.Id / 3);
         }
-        return (new TrainingPlan(graph, batch, activation, gradient, statistics, size, cleared), null);
+        return (new TrainingPlan(graph, batch, activation, gradient, statistics, size, cleared, new HashSet<int>(sharedWith.Keys)), null);
     }
 
     private static bool HasParameters(Node node) => node is ConvNode or ConvTransposeNode or BiasNode or BatchNormNode or PReluNode or BatchNormPReluNode;

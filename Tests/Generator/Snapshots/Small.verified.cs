@@ -294,17 +294,17 @@ namespace Models
             var a = t.Arena;
             var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);
             // up
-            t.ConvTransposeBackward(a.Slice(30720, 480), 4, 10, 12, P(1904, 64), a.Slice(18240, 1920), 4, 20, 24, 2, 2, a.Slice(17760, 480), d.Slice(1904, 64), overwrite: true);
+            t.ConvTransposeBackward(a.Slice(30720, 480), 4, 10, 12, P(1904, 64), a.Slice(18240, 1920), 4, 20, 24, 2, 2, a.Slice(16320, 480), d.Slice(1904, 64), overwrite: true);
             // classifier
-            t.ConvBackward(a.Slice(28320, 1440), 12, 10, 12, P(1856, 48), a.Slice(17760, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(16320, 1440), d.Slice(1856, 48), overwrite: true);
+            t.ConvBackward(a.Slice(28320, 1440), 12, 10, 12, P(1856, 48), a.Slice(16320, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(17760, 1440), d.Slice(1856, 48), overwrite: true);
             // esp
-            t.BatchNormPReluBackward(a.Slice(26880, 1440), a.Slice(16320, 1440), 12, 120, P(1776, 12), P(1792, 12), P(1808, 12), P(1824, 12), 0.001, P(1840, 12), a.Slice(31248, 36), a.Slice(28320, 1440), d.Slice(1776, 12), d.Slice(1792, 12), d.Slice(1840, 12), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(28320, 1440), a.Slice(16320, 1440), a.Slice(17760, 1440), true, true);
+            t.BatchNormPReluBackward(a.Slice(26880, 1440), a.Slice(17760, 1440), 12, 120, P(1776, 12), P(1792, 12), P(1808, 12), P(1824, 12), 0.001, P(1840, 12), a.Slice(31248, 36), a.Slice(16320, 1440), d.Slice(1776, 12), d.Slice(1792, 12), d.Slice(1840, 12), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(16320, 1440), default, a.Slice(17760, 1440), false, true);
             t.ConcatPartBackward(a.Slice(16320, 1440), 12, 0, 4, 120, a.Slice(19200, 480), overwrite: true);
             t.ConcatPartBackward(a.Slice(16320, 1440), 12, 4, 4, 120, a.Slice(19680, 480), overwrite: true);
             t.ConcatPartBackward(a.Slice(16320, 1440), 12, 8, 4, 120, a.Slice(26880, 480), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(26880, 480), a.Slice(16800, 480), a.Slice(19680, 480), true, false);
-            t.ConvBackward(a.Slice(30240, 480), 4, 10, 12, P(1632, 144), a.Slice(16800, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(16320, 480), d.Slice(1632, 144), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(26880, 480), default, a.Slice(19680, 480), false, false);
+            t.ConvBackward(a.Slice(30240, 480), 4, 10, 12, P(1632, 144), a.Slice(26880, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(16320, 480), d.Slice(1632, 144), overwrite: true);
             t.ConvBackward(a.Slice(30240, 480), 4, 10, 12, P(1488, 144), a.Slice(19680, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(16320, 480), d.Slice(1488, 144), overwrite: false);
             t.ConvBackward(a.Slice(30240, 480), 4, 10, 12, P(1344, 144), a.Slice(19200, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(16320, 480), d.Slice(1344, 144), overwrite: false);
             t.ConvBackward(a.Slice(25440, 1440), 12, 10, 12, P(1296, 48), a.Slice(16320, 480), 4, 10, 12, 1, 1, 1, 1, a.Slice(17760, 1440), d.Slice(1296, 48), overwrite: false);
@@ -313,8 +313,8 @@ namespace Models
             t.ConcatPartBackward(a.Slice(16320, 1440), 12, 0, 4, 120, a.Slice(17760, 480), overwrite: true);
             t.ConcatPartBackward(a.Slice(16320, 1440), 12, 4, 4, 120, a.Slice(18240, 480), overwrite: true);
             t.ConcatPartBackward(a.Slice(16320, 1440), 12, 8, 4, 120, a.Slice(18720, 480), overwrite: true);
-            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(18720, 480), a.Slice(16320, 480), a.Slice(18240, 480), true, false);
-            t.ConvBackward(a.Slice(29760, 480), 4, 10, 12, P(1072, 144), a.Slice(16320, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(25440, 480), d.Slice(1072, 144), overwrite: true);
+            global::Espnet.Compiled.Training.TrainingContext.SumBackward(a.Slice(18720, 480), default, a.Slice(18240, 480), false, false);
+            t.ConvBackward(a.Slice(29760, 480), 4, 10, 12, P(1072, 144), a.Slice(18720, 480), 4, 10, 12, 3, 1, 4, 1, a.Slice(25440, 480), d.Slice(1072, 144), overwrite: true);
             t.ConvBackward(a.Slice(29760, 480), 4, 10, 12, P(928, 144), a.Slice(18240, 480), 4, 10, 12, 3, 1, 2, 1, a.Slice(25440, 480), d.Slice(928, 144), overwrite: false);
             t.ConvBackward(a.Slice(29760, 480), 4, 10, 12, P(784, 144), a.Slice(17760, 480), 4, 10, 12, 3, 1, 1, 1, a.Slice(25440, 480), d.Slice(784, 144), overwrite: false);
             t.ConvBackward(a.Slice(11040, 5280), 11, 20, 24, P(384, 396), a.Slice(25440, 480), 4, 10, 12, 3, 2, 1, 1, a.Slice(16320, 5280), d.Slice(384, 396), overwrite: true);
