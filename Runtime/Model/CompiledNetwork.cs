@@ -151,8 +151,7 @@ public abstract class CompiledNetwork : ICompiledNetwork
         var layout = Cpu.Fast.OutputLayout.RowBlocked(h, w);
         for (int k = 0; k < c; k++)
             for (int i = 0; i < h; i++)
-                blocked.Slice((k >> 2) * layout.BlockStride + (k & 3) * layout.ChannelStride + i * layout.RowStride, w)
-                    .CopyTo(_unblocked.AsSpan((k * h + i) * w, w));
+                blocked.Slice((int)layout.Offset(k, i), w).CopyTo(_unblocked.AsSpan((k * h + i) * w, w));
         return _unblocked.AsSpan(0, c * h * w);
     }
 

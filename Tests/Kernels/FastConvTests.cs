@@ -313,7 +313,7 @@ public sealed class FastConvTests
                     for (int o = 0; o < cout; o++)
                         for (int r = 0; r < ho; r++)
                         {
-                            int at = (o >> 2) * layout.BlockStride + (o & 3) * layout.ChannelStride + r * layout.RowStride;
+                            int at = (int)layout.Offset(o, r);
                             for (int c = 0; c < wo; c++)
                             {
                                 Assert.True(BitConverter.SingleToInt32Bits(plain[(o * ho + r) * wo + c]) == BitConverter.SingleToInt32Bits(blocked[at + c]),
@@ -372,7 +372,7 @@ public sealed class FastConvTests
                     Array.Fill(y, float.NaN);
                     for (int c = 0; c < cin; c++)
                         for (int i = 0; i < h; i++)
-                            x.AsSpan((c * h + i) * w, w).CopyTo(y.AsSpan(inputAt + (c >> 2) * layout.BlockStride + (c & 3) * layout.ChannelStride + i * layout.RowStride));
+                            x.AsSpan((c * h + i) * w, w).CopyTo(y.AsSpan(inputAt + (int)layout.Offset(c, i)));
                     FastElementwise.ConvTranspose2x2InOutput(y, inputAt, cin, h, w, weight, cout);
                     for (int i = 0; i < y.Length; i++)
                         Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(y[i]),

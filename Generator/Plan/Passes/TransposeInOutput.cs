@@ -44,7 +44,7 @@ internal static class TransposeInOutput
         return (producer, inputAt);
     }
 
-    /// <summary>Floats the blocked C x H x W map spans, from its first float to its last.</summary>
+    /// <summary>Floats the blocked C x H x W map spans, from its first float to its last (the runtime's <c>OutputLayout.RowBlocked(h, w).Span</c>).</summary>
     public static int BlockedFloats(int c, int h, int w) => (c - 1) / 4 * 4 * h * w + (c - 1) % 4 * w + (h - 1) * 4 * w + w;
 
     /// <summary>The program's one op besides notes and lets (null when there are more).</summary>

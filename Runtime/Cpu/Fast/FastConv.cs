@@ -1212,8 +1212,11 @@ public readonly struct OutputLayout(int channelStride, int rowStride, int blockS
     /// <summary>The blocked layout of an H x W map: channel stride W, row stride 4W, block stride 4HW.</summary>
     public static OutputLayout RowBlocked(int h, int w) => new(w, 4 * w, 4 * h * w);
 
+    /// <summary>Where channel <paramref name="c"/>'s row <paramref name="row"/> starts.</summary>
+    public long Offset(int c, int row) => (long)(c >> 2) * BlockStride + (long)(c & 3) * ChannelStride + (long)row * RowStride;
+
     /// <summary>Floats a C x H x W map spans in this layout (from its first float to its last, plus one).</summary>
-    public long Span(int c, int h, int w) => (long)((c - 1) >> 2) * BlockStride + (long)((c - 1) & 3) * ChannelStride + (long)(h - 1) * RowStride + w;
+    public long Span(int c, int h, int w) => Offset(c - 1, h - 1) + w;
 
     internal void Check(int c, int h, int w, int have)
     {

@@ -137,8 +137,9 @@ public static unsafe class FastElementwise
             // This row of every input channel, out of the output rows this item is about to write, into the
             // thread's buffer (then channel c's row is at x + c * w).
             float* rows = ThreadBuffer.Get((long)a.Cin * w + 16);
+            var layout = OutputLayout.RowBlocked(a.H, w);
             for (int c = 0; c < a.Cin; c++)
-                Buffer.MemoryCopy(a.X + (c >> 2) * 4 * plane + (c & 3) * w + (nint)i * 4 * w, rows + (nint)c * w, (long)w * 4, (long)w * 4);
+                Buffer.MemoryCopy(a.X + layout.Offset(c, i), rows + (nint)c * w, (long)w * 4, (long)w * 4);
             x = rows;
             xStep = w;
         }
