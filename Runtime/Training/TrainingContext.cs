@@ -51,12 +51,16 @@ public sealed unsafe class TrainingContext
     }
 
     /// <summary>destination += values, spread over the workers (never call it from inside a work item).</summary>
-    private static void AddInto(Span<float> destination, ReadOnlySpan<float> values) => FastElementwise.Add(destination, values, destination);
+    private static void AddInto(Span<float> destination, ReadOnlySpan<float> values) => Add(destination, values, destination);
 
     /// <summary>A gradient contribution: added, or copied when it is the gradient's first (the generated backward then skips clearing it).</summary>
     private static void Accumulate(Span<float> gradient, ReadOnlySpan<float> values, bool overwrite)
     {
-        if (overwrite) FastElementwise.Copy(values, gradient);
+        if (overwrite)
+        {
+            if (gradient.Length < values.Length) throw new ArgumentException($"Copy: {values.Length} floats into {gradient.Length}.");
+            fixed (float* pv = values, pg = gradient) Stream(pv, 0, null, 0, pg, 0, values.Length, 1);
+        }
         else AddInto(gradient, values);
     }
 
@@ -68,6 +72,11 @@ public sealed unsafe class TrainingContext
     private struct ConvJob
     {
         public float* X, Weight, Y, Dy, Dx, DWeight, Scratch;
+        /// <summary>Sample-parallel stride-1 backward: the flipped weights of the input gradient (null: none here).</summary>
+        public float* Flipped;
+        /// <summary>Sample-parallel FastConv calls: each sample's padding scratch, <see cref="FastFloats"/> apart.</summary>
+        public float* Fast;
+        public long FastFloats;
         public int Cin, H, W, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, WeightLength;
         public bool Transposed, Overwrite;
         public int Xs => Cin * H * W;
@@ -87,6 +96,30 @@ public sealed unsafe class TrainingContext
         else FastTraining.Conv2d(x, j.Cin, j.H, j.W, weight, y, j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs));
     }
 
+    /// <summary>Sample n's forward on the inference path's kernel, whole on this thread (the sample-parallel form of <see cref="RunConv"/>).</summary>
+    private static void FastConvSample(void* state, int n)
+    {
+        ref var j = ref *(ConvJob*)state;
+        FastConv.Conv2d(new ReadOnlySpan<float>(j.X + (long)n * j.Xs, j.Xs), j.Cin, j.H, j.W, new ReadOnlySpan<float>(j.Weight, j.WeightLength),
+            new Span<float>(j.Y + (long)n * j.Ys, j.Ys), j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride, j.Dilation, j.Groups, default, default,
+            new Span<float>(j.Fast + n * j.FastFloats, (int)j.FastFloats));
+    }
+
+    /// <summary>
+    /// Input channel ci's row of the stride-1 input gradient's weights, W'[ci, o', ky, kx] = W[g coutG + o', ci - g cinG,
+    /// k-1-ky, k-1-kx] (g = ci / cinG): the weights of a grouped cout -> cin convolution.
+    /// </summary>
+    private static void FlipRow(void* state, int ci)
+    {
+        ref var j = ref *(ConvJob*)state;
+        int cinG = j.Cin / j.Groups, coutG = j.Cout / j.Groups, kk = j.Kernel * j.Kernel, g = ci / cinG;
+        for (int oo = 0; oo < coutG; oo++)
+        {
+            float* to = j.Flipped + ((nint)ci * coutG + oo) * kk, from = j.Weight + ((nint)(g * coutG + oo) * cinG + ci - g * cinG) * kk;
+            for (int t = 0; t < kk; t++) to[t] = from[kk - 1 - t];
+        }
+    }
+
     /// <summary>Sample n's weight gradient into its own slot (summed in sample order afterwards: the same sum for any thread count) and its input gradient added into dx.</summary>
     private static void ConvSampleBackward(void* state, int n)
     {
@@ -98,6 +131,16 @@ public sealed unsafe class TrainingContext
         var scratch = new Span<float>(j.Scratch + (long)n * j.ScratchPerSample, j.ScratchPerSample);
         if (j.Transposed) Gradients.ConvTranspose2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride);
         else FastTraining.Conv2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs));
+        if (j.Flipped != null)
+        {
+            // Stride 1, sample-parallel: the input gradient as a convolution of dy with the flipped weights (see RunConvBackward).
+            var into = new Span<float>(j.Dx + (long)n * j.Xs, j.Xs);
+            var target = j.Overwrite ? into : scratch.Slice(0, j.Xs);
+            FastConv.Conv2d(dy, j.Cout, j.Ho, j.Wo, new ReadOnlySpan<float>(j.Flipped, j.WeightLength), target, j.Cin, j.H, j.W, j.Kernel, 1, j.Dilation, j.Groups,
+                default, default, new Span<float>(j.Fast + n * j.FastFloats, (int)j.FastFloats));
+            if (!j.Overwrite) TensorPrimitives.Add(into, target, into);
+            return;
+        }
         if (j.Dx == null) return;
         var dx = new Span<float>(j.Dx + (long)n * j.Xs, j.Xs);
         // The first contribution to dx is written there; later ones are computed aside and added.
@@ -125,15 +168,39 @@ public sealed unsafe class TrainingContext
     /// <summary>Whether the inference path's convolution kernel (FastConv: register-blocked, multithreaded) takes this shape.</summary>
     private static bool FastForward(int stride, int kernel) => stride is 1 or 2 && kernel % 2 == 1;
 
+    /// <summary>
+    /// Whether a convolution's samples go whole to the threads (each runs its samples' FastConv calls alone) rather
+    /// than one sample after another with each spread over the threads: when the batch divides among the threads.
+    /// One parallel call per convolution instead of one per sample, no thread waiting on another's last rows, and
+    /// the padding and weight transforms that run before each call's parallel part spread too. The arithmetic of
+    /// each sample is the same either way (bit-identical).
+    /// </summary>
+    private bool SampleParallel => Workers.Threads > 1 && Batch >= Workers.Threads && Batch % Workers.Threads == 0;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunConv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
         int kernel, int stride, int dilation, int groups, bool transposed)
     {
         if (!transposed && FastForward(stride, kernel))
         {
-            // The inference kernels take the weights as stored: one sample after another, each spread over the workers.
             int xs = cin * h * w, ys = cout * ho * wo;
-            var fast = FastScratch((int)FastConv.ScratchFloats(cin, h, w, kernel, stride, dilation, groups));
+            long per = FastConv.ScratchFloats(cin, h, w, kernel, stride, dilation, groups);
+            if (SampleParallel)
+            {
+                var scratches = FastScratch((int)(Batch * per));
+                fixed (float* px = x, pw = weight, py = y, pf = scratches)
+                {
+                    var job = new ConvJob
+                    {
+                        X = px, Weight = pw, Y = py, Fast = pf, FastFloats = per, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo, Kernel = kernel,
+                        Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length,
+                    };
+                    Workers.For(&job, &FastConvSample, Batch, (long)Batch * weight.Length * ho * wo);
+                }
+                return;
+            }
+            // The inference kernels take the weights as stored: one sample after another, each spread over the workers.
+            var fast = FastScratch((int)per);
             for (int n = 0; n < Batch; n++)
                 FastConv.Conv2d(x.Slice(n * xs, xs), cin, h, w, weight, y.Slice(n * ys, ys), cout, ho, wo, kernel, stride, dilation, groups, default, default, fast);
             return;
@@ -156,34 +223,38 @@ public sealed unsafe class TrainingContext
     {
         var slots = ScratchA(Batch * weight.Length);
         var scratch = ScratchB(Batch * 2 * cin * h * w);
-        // Stride 1: the input gradient is a convolution of dy with the weights flipped and transposed (below, on FastConv).
+        // Stride 1: the input gradient is a convolution of dy with the weights flipped and transposed, on FastConv:
+        // in each sample's item when the samples go whole to the threads, else below, one sample after another.
         bool adjoint = !transposed && stride == 1 && kernel % 2 == 1 && !dx.IsEmpty;
-        fixed (float* px = x, pw = weight, pdy = dy, pdx = dx, pdw = slots, ps = scratch)
+        Span<float> flipped = default;
+        if (adjoint)
+        {
+            if (_flipped.Length < weight.Length) _flipped = new float[weight.Length];
+            flipped = _flipped.AsSpan(0, weight.Length);
+            fixed (float* pw = weight, pfl = flipped)
+            {
+                var flip = new ConvJob { Weight = pw, Flipped = pfl, Cin = cin, Cout = cout, Kernel = kernel, Groups = groups };
+                Workers.For(&flip, &FlipRow, cin, StreamWork * (long)weight.Length);
+            }
+        }
+        bool together = adjoint && SampleParallel;
+        long per = adjoint ? FastConv.ScratchFloats(cout, ho, wo, kernel, 1, dilation, groups) : 0;
+        var fast = FastScratch((int)(together ? Batch * per : per));
+        fixed (float* px = x, pw = weight, pdy = dy, pdx = dx, pdw = slots, ps = scratch, pfl = flipped, pf = fast)
         {
             var job = new ConvJob
             {
-                X = px, Weight = pw, Dy = pdy, Dx = dx.IsEmpty || adjoint ? null : pdx, DWeight = pdw, Scratch = ps, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo,
-                Kernel = kernel, Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length, Transposed = transposed,
-                Overwrite = overwrite,
+                X = px, Weight = pw, Dy = pdy, Dx = dx.IsEmpty || (adjoint && !together) ? null : pdx, DWeight = pdw, Scratch = ps, Cin = cin, H = h, W = w,
+                Cout = cout, Ho = ho, Wo = wo, Kernel = kernel, Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length,
+                Transposed = transposed, Overwrite = overwrite, Flipped = together ? pfl : null, Fast = pf, FastFloats = per,
             };
-            Workers.For(&job, &ConvSampleBackward, Batch, 2L * Batch * weight.Length * (transposed ? h * w : ho * wo));
+            Workers.For(&job, &ConvSampleBackward, Batch, (together ? 3L : 2L) * Batch * weight.Length * (transposed ? h * w : ho * wo));
         }
         for (int n = 0; n < Batch; n++) AddInto(dweight, slots.Slice(n * weight.Length, weight.Length));
-        if (!adjoint) return;
+        if (!adjoint || together) return;
 
-        // W'[ci, o', ky, kx] = W[g coutG + o', ci - g cinG, k-1-ky, k-1-kx] (g = ci / cinG): a grouped cout -> cin convolution.
-        int cinG = cin / groups, coutG = cout / groups, kk = kernel * kernel, xs = cin * h * w, ys = cout * ho * wo;
-        if (_flipped.Length < weight.Length) _flipped = new float[weight.Length];
-        var flipped = _flipped.AsSpan(0, weight.Length);
-        for (int ci = 0; ci < cin; ci++)
-        {
-            int g = ci / cinG;
-            for (int oo = 0; oo < coutG; oo++)
-                for (int t = 0; t < kk; t++)
-                    flipped[(ci * coutG + oo) * kk + t] = weight[((g * coutG + oo) * cinG + ci - g * cinG) * kk + kk - 1 - t];
-        }
+        int xs = cin * h * w, ys = cout * ho * wo;
         var dxs = ScratchB(xs);
-        var fast = FastScratch((int)FastConv.ScratchFloats(cout, ho, wo, kernel, 1, dilation, groups));
         for (int n = 0; n < Batch; n++)
         {
             if (overwrite)
@@ -267,7 +338,7 @@ public sealed unsafe class TrainingContext
         FastTrainingElementwise.PRelu(x, y, Batch, channels, plane, slope);
     }
 
-    public static void Sum(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => FastElementwise.Add(a, b, y);
+    public static void Sum(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => Add(a, b, y);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AvgPool(ReadOnlySpan<float> x, int channels, int h, int w, Span<float> y, int ho, int wo)
@@ -314,14 +385,75 @@ public sealed unsafe class TrainingContext
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Slice(ReadOnlySpan<float> x, int channels, int plane, int from, int to, Span<float> y)
     {
-        for (int n = 0; n < Batch; n++) x.Slice((n * channels + from) * plane, (to - from) * plane).CopyTo(y.Slice(n * (to - from) * plane, (to - from) * plane));
+        int part = (to - from) * plane;
+        Parts(x.Slice(from * plane), channels * plane, y, part, part, add: false);
     }
 
     /// <summary>Copies a part of <paramref name="channels"/> channels into channels [at, at + channels) of each sample of y (of <paramref name="total"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConcatPart(ReadOnlySpan<float> part, int channels, int plane, Span<float> y, int total, int at)
     {
-        for (int n = 0; n < Batch; n++) FastElementwise.Copy(part.Slice(n * channels * plane, channels * plane), y.Slice((n * total + at) * plane, channels * plane));
+        Parts(part, channels * plane, y.Slice(at * plane), total * plane, channels * plane, add: false);
+    }
+
+    private struct StreamJob
+    {
+        public float* A, B, Y;
+        public int AStride, BStride, YStride, Count, Chunks;
+    }
+
+    /// <summary>Floats per work item of <see cref="Stream"/>.</summary>
+    private const int StreamChunk = 1 << 14;
+
+    /// <summary>
+    /// What <see cref="Workers.For"/> counts per float a stream moves: a float read or written costs about as much
+    /// time as several multiply-adds do (memory, not arithmetic, bounds these), so streams of ~32 K floats and up
+    /// are worth a second thread; counted as one, the per-layer sums and copies of training ran on one thread
+    /// while the other waited.
+    /// </summary>
+    private const int StreamWork = 8;
+
+    /// <summary>
+    /// For n in [0, <paramref name="batch"/>): y_n = a_n + b_n (b null: y_n = a_n), each <paramref name="count"/>
+    /// floats at its pointer + n x its stride; all of it in one parallel call. y may be a or b (same element).
+    /// </summary>
+    private static void Stream(float* a, int aStride, float* b, int bStride, float* y, int yStride, int count, int batch)
+    {
+        int chunks = (count + StreamChunk - 1) / StreamChunk;
+        var job = new StreamJob { A = a, B = b, Y = y, AStride = aStride, BStride = bStride, YStride = yStride, Count = count, Chunks = chunks };
+        Workers.For(&job, &StreamItem, batch * chunks, StreamWork * (long)batch * count);
+    }
+
+    private static void StreamItem(void* state, int item)
+    {
+        ref var j = ref *(StreamJob*)state;
+        int n = item / j.Chunks, start = item % j.Chunks * StreamChunk, length = Math.Min(StreamChunk, j.Count - start);
+        float* a = j.A + (nint)n * j.AStride + start, y = j.Y + (nint)n * j.YStride + start;
+        if (j.B == null) Buffer.MemoryCopy(a, y, 4L * length, 4L * length);
+        else TensorPrimitives.Add(new ReadOnlySpan<float>(a, length), new ReadOnlySpan<float>(j.B + (nint)n * j.BStride + start, length), new Span<float>(y, length));
+    }
+
+    /// <summary>y = a + b (y may be a or b).</summary>
+    private static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
+    {
+        if (a.Length < y.Length || b.Length < y.Length) throw new ArgumentException($"Add: {a.Length} + {b.Length} floats into {y.Length}.");
+        fixed (float* pa = a, pb = b, py = y) Stream(pa, 0, pb, 0, py, 0, y.Length, 1);
+    }
+
+    /// <summary>
+    /// Each sample's <paramref name="count"/> floats at <paramref name="from"/> + n x <paramref name="fromStride"/>
+    /// copied (or added: <paramref name="add"/>) to <paramref name="to"/> + n x <paramref name="toStride"/>: a
+    /// channel slice into or out of a concatenation, every sample in one parallel call.
+    /// </summary>
+    private void Parts(ReadOnlySpan<float> from, int fromStride, Span<float> to, int toStride, int count, bool add)
+    {
+        if ((long)(Batch - 1) * fromStride + count > from.Length || (long)(Batch - 1) * toStride + count > to.Length)
+            throw new ArgumentException($"Parts: {Batch} samples of {count} floats do not fit the spans.");
+        fixed (float* pf = from, pt = to)
+        {
+            if (add) Stream(pt, toStride, pf, fromStride, pt, toStride, count, Batch);
+            else Stream(pf, fromStride, null, 0, pt, toStride, count, Batch);
+        }
     }
 
     // ---- backward: each adds into the gradients it is given (empty: not needed), or writes them (overwrite: the first contribution) ----
@@ -443,14 +575,14 @@ public sealed unsafe class TrainingContext
     public void SliceBackward(ReadOnlySpan<float> dy, int channels, int plane, int from, int to, Span<float> dx)
     {
         int part = (to - from) * plane;
-        for (int n = 0; n < Batch; n++) AddInto(dx.Slice((n * channels + from) * plane, part), dy.Slice(n * part, part));
+        Parts(dy, part, dx.Slice(from * plane), channels * plane, part, add: true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ConcatPartBackward(ReadOnlySpan<float> dy, int total, int at, int channels, int plane, Span<float> dpart, bool overwrite = false)
     {
         int part = channels * plane;
-        for (int n = 0; n < Batch; n++) Accumulate(dpart.Slice(n * part, part), dy.Slice((n * total + at) * plane, part), overwrite);
+        Parts(dy.Slice(at * plane), total * plane, dpart, part, part, add: !overwrite);
     }
 
     public static void CopyBackward(ReadOnlySpan<float> dy, Span<float> dx, bool overwrite = false) => Accumulate(dx, dy, overwrite);

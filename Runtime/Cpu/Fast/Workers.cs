@@ -51,7 +51,9 @@ public static unsafe class Workers
     public static void For(void* state, delegate*<void*, int, void> body, int items, long work)
     {
         if (items <= 0) return;
-        if (s_threads == 1 || items == 1 || work < SerialWork)
+        // A call from inside a work item (a sample-parallel job whose items are whole convolutions) runs on its
+        // thread: the pool is busy with the outer call (the caller holds the gate; Monitor would let it re-enter).
+        if (s_threads == 1 || items == 1 || work < SerialWork || Monitor.IsEntered(s_gate))
         {
             for (int i = 0; i < items; i++) body(state, i);
             return;
