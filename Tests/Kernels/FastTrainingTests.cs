@@ -110,6 +110,38 @@ public sealed class FastTrainingTests
             }
     }
 
+    /// <summary>
+    /// The 1x1 weight gradient of small planes (vectorised along the input channels) at both widths: a classifier's
+    /// single pixel, one run of pixels and several (the double totals), input channels below, between and above whole
+    /// pairs of vectors, output channels off the blocks of four, groups.
+    /// </summary>
+    [Theory]
+    [InlineData(40, 10, 1, 1, 1)]       // a linear layer: one pixel
+    [InlineData(512, 64, 4, 7, 7)]      // EESPNet's 7x7 grouped 1x1 (128 channels a group)
+    [InlineData(13, 7, 1, 8, 8)]        // one run of 64 pixels, 13 input channels
+    [InlineData(24, 6, 2, 5, 13)]       // two runs, the second one pixel; 12 channels a group
+    [InlineData(70, 9, 1, 14, 14)]      // four runs (196 pixels), channels past two vectors
+    [InlineData(33, 5, 1, 31, 33)]      // the largest plane below the blocked kernel's
+    public void Narrow_pointwise_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int h, int w)
+    {
+        int seed = HashCode.Combine(cin, cout, groups, h, w, 13) & 0xffff;
+        var rng = new Random(seed);
+        Assert.True(h * w < 1024, "the case should reach the narrow kernel");
+        float[] Random(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        float[] x = Random(cin * h * w), dy = Random(cout * h * w);
+        var plain = new float[cout * cin / groups];
+        Gradients.Conv2dWeight(x, cin, h, w, dy, cout, h, w, plain, 1, 1, 1, groups);
+        foreach (bool wide in new[] { false, true })
+            using (KernelSettings.Width(wide))
+            {
+                var dw = new float[plain.Length + 3];
+                dw.AsSpan(plain.Length).Fill(7);
+                FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, h, w, dw.AsSpan(0, plain.Length), 1, 1, 1, groups);
+                Check(dw[..plain.Length], plain, $"narrow 1x1 weight gradient {(wide ? 512 : 256)}-bit", seed);
+                Assert.True(dw.AsSpan(plain.Length).ToArray().All(v => v == 7), $"narrow 1x1 weight gradient (seed {seed}): wrote past the weights");
+            }
+    }
+
     /// <summary>float32 sums of up to a few hundred terms against double ones: within 1e-5 of the largest value.</summary>
     private static void Check(float[] ours, float[] plain, string what, int seed)
     {

@@ -192,3 +192,110 @@ public static unsafe partial class FastTraining
         }
     }
 }
+
+public static unsafe partial class FastTraining
+{
+    /// <summary>Pixels summed in float per lane before the sum is added into a double total (as the other weight kernels do, ~64).</summary>
+    private const int NarrowRun = 64;
+
+    /// <summary>
+    /// dweight of a stride-1 1x1 convolution (groups allowed) over a small plane (under <see cref="BlockedWeightPlane"/>:
+    /// EESPNet's 28x28 to 7x7 maps, a classifier's 1x1): vectorised along the input channels instead of the pixels,
+    /// so a short plane costs no horizontal sums. Each group's x is transposed to [pixel][channel] (rows padded with
+    /// zeros to whole pairs of vectors) in this thread's buffer; then four output channels x two vectors of input
+    /// channels are eight accumulators fed, per pixel, by two loads of x and four broadcasts of dy. Lanes' float sums
+    /// cover at most <see cref="NarrowRun"/> pixels before they are added into double totals.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightPointwiseNarrow(ReadOnlySpan<float> x, int cin, int plane, ReadOnlySpan<float> dy, int cout, Span<float> dweight, int groups)
+    {
+        if (Simd.Use512) WeightPointwiseNarrow<V512>(x, cin, plane, dy, cout, dweight, groups);
+        else WeightPointwiseNarrow<V256>(x, cin, plane, dy, cout, dweight, groups);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightPointwiseNarrow<TV>(ReadOnlySpan<float> x, int cin, int plane, ReadOnlySpan<float> dy, int cout,
+        Span<float> dweight, int groups) where TV : struct, IVec<TV>
+    {
+        int cinG = cin / groups, coutG = cout / groups, L = TV.Count, width = (cinG + 2 * L - 1) / (2 * L) * (2 * L);
+        bool runs = plane > NarrowRun;
+        // The transposed group, then (several runs) the double totals of one block: 4 x 2L.
+        float* xt = ThreadBuffer.Get((long)plane * width + 16 * L + 16);
+        double* totals = (double*)(xt + (nint)plane * width);
+        int* os = stackalloc int[4];
+        fixed (float* px = x, pdy = dy, pdw = dweight)
+        {
+            for (int g = 0; g < groups; g++)
+            {
+                for (int c = 0; c < cinG; c++)
+                {
+                    float* from = px + (nint)(g * cinG + c) * plane;
+                    for (int p = 0; p < plane; p++) xt[(nint)p * width + c] = from[p];
+                }
+                for (int p = 0; p < plane; p++)
+                    for (int c = cinG; c < width; c++) xt[(nint)p * width + c] = 0;
+                for (int ob = 0; ob < coutG; ob += 4)
+                {
+                    // Blocks past the last channel repeat it (their sums are not stored).
+                    for (int k = 0; k < 4; k++) os[k] = g * coutG + Math.Min(ob + k, coutG - 1);
+                    float* d0 = pdy + (nint)os[0] * plane, d1 = pdy + (nint)os[1] * plane, d2 = pdy + (nint)os[2] * plane, d3 = pdy + (nint)os[3] * plane;
+                    for (int cb = 0; cb < cinG; cb += 2 * L)
+                    {
+                        if (runs) new Span<double>(totals, 8 * L).Clear();
+                        TV a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+                        for (int start = 0; start < plane; start += NarrowRun)
+                        {
+                            int end = Math.Min(plane, start + NarrowRun);
+                            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = default;
+                            for (int p = start; p < end; p++)
+                            {
+                                float* row = xt + (nint)p * width + cb;
+                                TV u0 = TV.Load(row), u1 = TV.Load(row + L);
+                                TV v = TV.Splat(d0[p]);
+                                a00 = TV.FusedMultiplyAdd(v, u0, a00); a01 = TV.FusedMultiplyAdd(v, u1, a01);
+                                v = TV.Splat(d1[p]);
+                                a10 = TV.FusedMultiplyAdd(v, u0, a10); a11 = TV.FusedMultiplyAdd(v, u1, a11);
+                                v = TV.Splat(d2[p]);
+                                a20 = TV.FusedMultiplyAdd(v, u0, a20); a21 = TV.FusedMultiplyAdd(v, u1, a21);
+                                v = TV.Splat(d3[p]);
+                                a30 = TV.FusedMultiplyAdd(v, u0, a30); a31 = TV.FusedMultiplyAdd(v, u1, a31);
+                            }
+                            if (runs)
+                            {
+                                AddTotals(totals, a00, a01, L);
+                                AddTotals(totals + 2 * L, a10, a11, L);
+                                AddTotals(totals + 4 * L, a20, a21, L);
+                                AddTotals(totals + 6 * L, a30, a31, L);
+                            }
+                        }
+                        int n = Math.Min(2 * L, cinG - cb);
+                        for (int k = 0; k < 4 && ob + k < coutG; k++)
+                        {
+                            float* to = pdw + (nint)(g * coutG + ob + k) * cinG + cb;
+                            if (runs)
+                            {
+                                for (int i = 0; i < n; i++) to[i] = (float)totals[2 * L * k + i];
+                                continue;
+                            }
+                            var (first, second) = k switch { 0 => (a00, a01), 1 => (a10, a11), 2 => (a20, a21), _ => (a30, a31) };
+                            if (n >= L) first.Store(to);
+                            else first.StoreFirst(to, n);
+                            if (n == 2 * L) second.Store(to + L);
+                            else if (n > L) second.StoreFirst(to + L, n - L);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>totals[0..2L) += the lanes of (first, second).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTotals<TV>(double* totals, TV first, TV second, int L) where TV : struct, IVec<TV>
+    {
+        float* lanes = stackalloc float[2 * L];
+        first.Store(lanes);
+        second.Store(lanes + L);
+        for (int i = 0; i < 2 * L; i++) totals[i] += lanes[i];
+    }
+}

@@ -126,9 +126,10 @@ public static unsafe partial class FastTraining
             Gradients.Conv2dWeight(x, cin, h, w, dy, cout, ho, wo, dweight, kernel, stride, dilation, groups);
             return;
         }
-        if (kernel == 1 && h * w >= BlockedWeightPlane)
+        if (kernel == 1)
         {
-            WeightPointwiseBlocked(x, cin, h * w, dy, cout, dweight, groups);
+            if (h * w >= BlockedWeightPlane) WeightPointwiseBlocked(x, cin, h * w, dy, cout, dweight, groups);
+            else WeightPointwiseNarrow(x, cin, h * w, dy, cout, dweight, groups);
             return;
         }
         if (kernel == 3 && h * w >= BlockedWeightPlane)
