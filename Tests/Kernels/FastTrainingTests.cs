@@ -93,6 +93,8 @@ public sealed class FastTrainingTests
     [InlineData(16, 16, 4, 33, 35)]
     [InlineData(64, 32, 4, 32, 32)]
     [InlineData(3, 2, 1, 1, 1031)]
+    [InlineData(70, 9, 1, 14, 14)]      // 196 pixels, 13 vectors the last masked (small planes from 128 pixels)
+    [InlineData(32, 8, 4, 28, 28)]      // EESPNet's 28x28 grouped 1x1
     public void Blocked_pointwise_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int h, int w)
     {
         int seed = HashCode.Combine(cin, cout, groups, h, w, 11) & 0xffff;
@@ -120,13 +122,13 @@ public sealed class FastTrainingTests
     [InlineData(512, 64, 4, 7, 7)]      // EESPNet's 7x7 grouped 1x1 (128 channels a group)
     [InlineData(13, 7, 1, 8, 8)]        // one run of 64 pixels, 13 input channels
     [InlineData(24, 6, 2, 5, 13)]       // two runs, the second one pixel; 12 channels a group
-    [InlineData(70, 9, 1, 14, 14)]      // four runs (196 pixels), channels past two vectors
-    [InlineData(33, 5, 1, 31, 33)]      // the largest plane below the blocked kernel's
+    [InlineData(70, 9, 1, 11, 11)]      // two runs (121 pixels), channels past two vectors
+    [InlineData(33, 5, 1, 9, 14)]       // the largest plane below the blocked kernel's (126)
     public void Narrow_pointwise_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int h, int w)
     {
         int seed = HashCode.Combine(cin, cout, groups, h, w, 13) & 0xffff;
         var rng = new Random(seed);
-        Assert.True(h * w < 1024, "the case should reach the narrow kernel");
+        Assert.True(h * w < 128, "the case should reach the narrow kernel");
         float[] Random(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
         float[] x = Random(cin * h * w), dy = Random(cout * h * w);
         var plain = new float[cout * cin / groups];
@@ -139,6 +141,38 @@ public sealed class FastTrainingTests
                 FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, h, w, dw.AsSpan(0, plain.Length), 1, 1, 1, groups);
                 Check(dw[..plain.Length], plain, $"narrow 1x1 weight gradient {(wide ? 512 : 256)}-bit", seed);
                 Assert.True(dw.AsSpan(plain.Length).ToArray().All(v => v == 7), $"narrow 1x1 weight gradient (seed {seed}): wrote past the weights");
+            }
+    }
+
+    /// <summary>
+    /// The depth-wise 3x3 weight gradient of small planes (vectorised along the channels) at both widths: stride 1
+    /// and 2, dilations up to beyond the map, channels below, at and past whole vectors, several runs of pixels.
+    /// </summary>
+    [Theory]
+    [InlineData(128, 7, 7, 1, 1)]       // EESPNet's 7x7 branches
+    [InlineData(64, 14, 14, 3, 1)]      // 196 pixels: four runs
+    [InlineData(20, 9, 13, 16, 1)]      // dilation beyond the map, channels past one vector
+    [InlineData(5, 31, 33, 2, 1)]       // the largest plane below the blocked kernel's, five channels
+    [InlineData(16, 56, 56, 4, 2)]      // EESPNet's strided DownSampler branch
+    [InlineData(12, 15, 10, 3, 2)]      // stride 2, odd height, odd dilation
+    public void Narrow_depthwise_weight_gradient_matches_the_plain_kernel(int channels, int h, int w, int dilation, int stride)
+    {
+        int seed = HashCode.Combine(channels, h, w, dilation, stride, 17) & 0xffff;
+        var rng = new Random(seed);
+        int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
+        Assert.True(ho * wo < 1024, "the case should reach the narrow kernel");
+        float[] Random(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        float[] x = Random(channels * h * w), dy = Random(channels * ho * wo);
+        var plain = new float[channels * 9];
+        Gradients.Conv2dWeight(x, channels, h, w, dy, channels, ho, wo, plain, 3, stride, dilation, channels);
+        foreach (bool wide in new[] { false, true })
+            using (KernelSettings.Width(wide))
+            {
+                var dw = new float[plain.Length + 3];
+                dw.AsSpan(plain.Length).Fill(7);
+                FastTraining.Conv2dWeight(x, channels, h, w, dy, channels, ho, wo, dw.AsSpan(0, plain.Length), 3, stride, dilation, channels);
+                Check(dw[..plain.Length], plain, $"narrow depth-wise weight gradient {(wide ? 512 : 256)}-bit", seed);
+                Assert.True(dw.AsSpan(plain.Length).ToArray().All(v => v == 7), $"narrow depth-wise weight gradient (seed {seed}): wrote past the weights");
             }
     }
 

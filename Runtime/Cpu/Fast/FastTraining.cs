@@ -111,6 +111,12 @@ public static unsafe partial class FastTraining
     public static void Conv2dWeight(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> dy, int cout, int ho, int wo,
         Span<float> dweight, int kernel, int stride, int dilation, int groups, Span<float> scratch = default)
     {
+        if (kernel == 3 && groups == cin && cout == cin && ho * wo < BlockedWeightPlane
+            && (stride == 1 && ho == h && wo == w || stride == 2 && Strided(h, w, ho, wo, kernel, dilation)))
+        {
+            WeightDepthwiseNarrow(x, cin, h, w, dy, ho, wo, stride, dilation, dweight);
+            return;
+        }
         if (stride == 2 && Strided(h, w, ho, wo, kernel, dilation))
         {
             if (kernel == 3 && ho * wo >= BlockedWeightPlane)
@@ -128,7 +134,7 @@ public static unsafe partial class FastTraining
         }
         if (kernel == 1)
         {
-            if (h * w >= BlockedWeightPlane) WeightPointwiseBlocked(x, cin, h * w, dy, cout, dweight, groups);
+            if (h * w >= NarrowPointwisePlane) WeightPointwiseBlocked(x, cin, h * w, dy, cout, dweight, groups);
             else WeightPointwiseNarrow(x, cin, h * w, dy, cout, dweight, groups);
             return;
         }
