@@ -43,7 +43,10 @@ public static unsafe partial class FastTraining
         // Rows of dy per float run: about 64 products per lane.
         int rowsPerRun = Math.Max(1, 64 * L / Math.Max(1, wo));
         float* padded = ThreadBuffer.Get(paddedPlane + rowLength + 64);
-        double* sums = stackalloc double[18];
+        double* sums = stackalloc double[27];
+        // 512-bit: three output channels a pass (27 accumulators of the 32 registers; nine loads of x feed 27
+        // multiply-adds instead of 18). Each channel's sums are the same whichever channels share its pass.
+        bool triples = L == 16;
         // The halo is cleared once: every channel's copy below writes the same interior positions.
         new Span<float>(padded, paddedPlane + rowLength + 64).Clear();
         fixed (float* px = x, pdy = dy, pdw = dweight)
@@ -63,6 +66,19 @@ public static unsafe partial class FastTraining
                     for (int oc = 0; oc < coutG; oc += 2)
                     {
                         int o0 = g * coutG + oc;
+                        if (triples && oc + 3 <= coutG)
+                        {
+                            float* t0 = pdy + (nint)o0 * outPlane;
+                            new Span<double>(sums, 27).Clear();
+                            Weight3x3Triple<TV>(padded, t0, t0 + outPlane, t0 + 2 * (nint)outPlane, ho, wo, rowsPerRun, rowStep, tapStep, c0, c1, c2, sums);
+                            for (int k = 0; k < 3; k++)
+                            {
+                                float* wk = pdw + ((nint)(o0 + k) * cinG + c) * 9;
+                                for (int t = 0; t < 9; t++) wk[t] = (float)sums[9 * k + t];
+                            }
+                            oc++;
+                            continue;
+                        }
                         bool pair = oc + 1 < coutG;
                         float* g0 = pdy + (nint)o0 * outPlane, g1 = pair ? g0 + outPlane : g0;
                         new Span<double>(sums, 18).Clear();
@@ -117,6 +133,66 @@ public static unsafe partial class FastTraining
                         }
                     }
                 }
+        }
+    }
+}
+
+public static unsafe partial class FastTraining
+{
+    /// <summary>
+    /// Three output channels' nine taps of <see cref="Weight3x3Blocked{TV}"/> over one padded input channel: sums[9k + t]
+    /// += tap t of channel k, in the same runs of rows (and so the same float and double sums) as the pairs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Weight3x3Triple<TV>(float* padded, float* g0, float* g1, float* g2, int ho, int wo, int rowsPerRun, nint rowStep, nint tapStep,
+        nint c0, nint c1, nint c2, double* sums) where TV : struct, IVec<TV>
+    {
+        int L = TV.Count;
+        for (int r0 = 0; r0 < ho; r0 += rowsPerRun)
+        {
+            int r1 = Math.Min(ho, r0 + rowsPerRun);
+            TV a00 = default, a01 = default, a02 = default, a03 = default, a04 = default, a05 = default, a06 = default, a07 = default, a08 = default;
+            TV a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default, a16 = default, a17 = default, a18 = default;
+            TV a20 = default, a21 = default, a22 = default, a23 = default, a24 = default, a25 = default, a26 = default, a27 = default, a28 = default;
+            for (int r = r0; r < r1; r++)
+            {
+                float* q0 = padded + (nint)r * rowStep, q1 = q0 + tapStep, q2 = q1 + tapStep;
+                float* d0 = g0 + (nint)r * wo, d1 = g1 + (nint)r * wo, d2 = g2 + (nint)r * wo;
+                for (int ox = 0; ox < wo; ox += L)
+                {
+                    TV v0, v1, v2;
+                    if (ox + L <= wo)
+                    {
+                        v0 = TV.Load(d0 + ox);
+                        v1 = TV.Load(d1 + ox);
+                        v2 = TV.Load(d2 + ox);
+                    }
+                    else
+                    {
+                        v0 = TV.LoadFirst(d0 + ox, wo - ox);
+                        v1 = TV.LoadFirst(d1 + ox, wo - ox);
+                        v2 = TV.LoadFirst(d2 + ox, wo - ox);
+                    }
+                    float* p = q0 + ox;
+                    var t = TV.Load(p + c0); a00 = TV.FusedMultiplyAdd(t, v0, a00); a10 = TV.FusedMultiplyAdd(t, v1, a10); a20 = TV.FusedMultiplyAdd(t, v2, a20);
+                    t = TV.Load(p + c1); a01 = TV.FusedMultiplyAdd(t, v0, a01); a11 = TV.FusedMultiplyAdd(t, v1, a11); a21 = TV.FusedMultiplyAdd(t, v2, a21);
+                    t = TV.Load(p + c2); a02 = TV.FusedMultiplyAdd(t, v0, a02); a12 = TV.FusedMultiplyAdd(t, v1, a12); a22 = TV.FusedMultiplyAdd(t, v2, a22);
+                    p = q1 + ox;
+                    t = TV.Load(p + c0); a03 = TV.FusedMultiplyAdd(t, v0, a03); a13 = TV.FusedMultiplyAdd(t, v1, a13); a23 = TV.FusedMultiplyAdd(t, v2, a23);
+                    t = TV.Load(p + c1); a04 = TV.FusedMultiplyAdd(t, v0, a04); a14 = TV.FusedMultiplyAdd(t, v1, a14); a24 = TV.FusedMultiplyAdd(t, v2, a24);
+                    t = TV.Load(p + c2); a05 = TV.FusedMultiplyAdd(t, v0, a05); a15 = TV.FusedMultiplyAdd(t, v1, a15); a25 = TV.FusedMultiplyAdd(t, v2, a25);
+                    p = q2 + ox;
+                    t = TV.Load(p + c0); a06 = TV.FusedMultiplyAdd(t, v0, a06); a16 = TV.FusedMultiplyAdd(t, v1, a16); a26 = TV.FusedMultiplyAdd(t, v2, a26);
+                    t = TV.Load(p + c1); a07 = TV.FusedMultiplyAdd(t, v0, a07); a17 = TV.FusedMultiplyAdd(t, v1, a17); a27 = TV.FusedMultiplyAdd(t, v2, a27);
+                    t = TV.Load(p + c2); a08 = TV.FusedMultiplyAdd(t, v0, a08); a18 = TV.FusedMultiplyAdd(t, v1, a18); a28 = TV.FusedMultiplyAdd(t, v2, a28);
+                }
+            }
+            sums[0] += TV.Sum(a00); sums[1] += TV.Sum(a01); sums[2] += TV.Sum(a02); sums[3] += TV.Sum(a03); sums[4] += TV.Sum(a04);
+            sums[5] += TV.Sum(a05); sums[6] += TV.Sum(a06); sums[7] += TV.Sum(a07); sums[8] += TV.Sum(a08);
+            sums[9] += TV.Sum(a10); sums[10] += TV.Sum(a11); sums[11] += TV.Sum(a12); sums[12] += TV.Sum(a13); sums[13] += TV.Sum(a14);
+            sums[14] += TV.Sum(a15); sums[15] += TV.Sum(a16); sums[16] += TV.Sum(a17); sums[17] += TV.Sum(a18);
+            sums[18] += TV.Sum(a20); sums[19] += TV.Sum(a21); sums[20] += TV.Sum(a22); sums[21] += TV.Sum(a23); sums[22] += TV.Sum(a24);
+            sums[23] += TV.Sum(a25); sums[24] += TV.Sum(a26); sums[25] += TV.Sum(a27); sums[26] += TV.Sum(a28);
         }
     }
 }
