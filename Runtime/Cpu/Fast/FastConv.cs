@@ -270,8 +270,20 @@ public static unsafe partial class FastConv
             bool act = Slope != null;
             float slope = act ? Slope[oc] : 0;
             float* r = Residual == null ? null : Residual + at;
-            Vector256<float> vm = Vector256.Create(m), vs = Vector256.Create(s), vt = Vector256.Create(t), va = Vector256.Create(slope);
             int i = 0;
+            if (Simd.Use512)
+            {
+                // The same operations sixteen lanes at a time (the rows just written are in cache: instructions bound this).
+                Vector512<float> wm = Vector512.Create(m), ws = Vector512.Create(s), wt = Vector512.Create(t), wa = Vector512.Create(slope);
+                for (; i + 16 <= n; i += 16)
+                {
+                    var d = (r == null ? Vector512.Load(p + i) : Vector512.Load(p + i) + Vector512.Load(r + i)) - wm;
+                    var v = Vector512.FusedMultiplyAdd(d, ws, wt);
+                    if (act) v = Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), v * wa, v);
+                    v.Store(p + i);
+                }
+            }
+            Vector256<float> vm = Vector256.Create(m), vs = Vector256.Create(s), vt = Vector256.Create(t), va = Vector256.Create(slope);
             for (; i + 8 <= n; i += 8)
             {
                 var d = (r == null ? Vector256.Load(p + i) : Vector256.Load(p + i) + Vector256.Load(r + i)) - vm;
