@@ -363,19 +363,17 @@ public static unsafe class FastTrainingElementwise
             for (int start = 0; start < plane; start += Run)
             {
                 int end = Math.Min(plane, start + Run), i = start;
-                Vector256<float> accSlope = Vector256<float>.Zero, accDy = Vector256<float>.Zero, accDev = Vector256<float>.Zero;
+                Vector256<float> s0 = Vector256<float>.Zero, s1 = s0, s2 = s0, s3 = s0, d0 = s0, d1 = s0, d2 = s0, d3 = s0, e0 = s0, e1 = s0, e2 = s0, e3 = s0;
                 float tailSlope = 0, tailDy = 0, tailDev = 0;
-                for (; i + 8 <= end; i += 8)
+                // RunSum's order (Lanes), for each of the three sums.
+                for (; i + 32 <= end; i += 32)
                 {
-                    var xv = Vector256.Load(x + i);
-                    var v = (xv - vm) * vs + vb;
-                    var d = Vector256.Load(dy + i);
-                    var positive = Vector256.GreaterThan(v, Vector256<float>.Zero);
-                    accSlope += Vector256.ConditionalSelect(positive, Vector256<float>.Zero, v * d);
-                    var g = Vector256.ConditionalSelect(positive, d, d * va);
-                    accDy += g;
-                    accDev += g * (xv - vm);
+                    NormPReluStep(x, dy, i, vm, vs, vb, va, ref s0, ref d0, ref e0);
+                    NormPReluStep(x, dy, i + 8, vm, vs, vb, va, ref s1, ref d1, ref e1);
+                    NormPReluStep(x, dy, i + 16, vm, vs, vb, va, ref s2, ref d2, ref e2);
+                    NormPReluStep(x, dy, i + 24, vm, vs, vb, va, ref s3, ref d3, ref e3);
                 }
+                for (; i + 8 <= end; i += 8) NormPReluStep(x, dy, i, vm, vs, vb, va, ref s0, ref d0, ref e0);
                 for (; i < end; i++)
                 {
                     float v = (x[i] - mean) * scale + beta, g;
@@ -388,9 +386,9 @@ public static unsafe class FastTrainingElementwise
                     tailDy += g;
                     tailDev += g * (x[i] - mean);
                 }
-                sumSlope += (double)Vector256.Sum(accSlope) + tailSlope;
-                sumDy += (double)Vector256.Sum(accDy) + tailDy;
-                sumDyDev += (double)Vector256.Sum(accDev) + tailDev;
+                sumSlope += (double)Vector256.Sum(Lanes(s0, s1, s2, s3)) + tailSlope;
+                sumDy += (double)Vector256.Sum(Lanes(d0, d1, d2, d3)) + tailDy;
+                sumDyDev += (double)Vector256.Sum(Lanes(e0, e1, e2, e3)) + tailDev;
             }
         }
         a.DSlope[c] += (float)sumSlope;
@@ -422,6 +420,24 @@ public static unsafe class FastTrainingElementwise
                 dx[i] = (keep ? dx[i] : 0) + (g * k0 + k1 + (x[i] - mean) * k2);
             }
         }
+    }
+
+    /// <summary>
+    /// Eight elements of the fused backward's first pass: the PReLU's slope terms, its gradient g and g (x - mean),
+    /// each as PReluBackward and NormBackward compute them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void NormPReluStep(float* x, float* dy, int i, Vector256<float> vm, Vector256<float> vs, Vector256<float> vb, Vector256<float> va,
+        ref Vector256<float> slope, ref Vector256<float> sumDy, ref Vector256<float> sumDev)
+    {
+        var xv = Vector256.Load(x + i);
+        var v = (xv - vm) * vs + vb;
+        var d = Vector256.Load(dy + i);
+        var positive = Vector256.GreaterThan(v, Vector256<float>.Zero);
+        slope += Vector256.ConditionalSelect(positive, Vector256<float>.Zero, v * d);
+        var g = Vector256.ConditionalSelect(positive, d, d * va);
+        sumDy += g;
+        sumDev += g * (xv - vm);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -461,16 +477,16 @@ public static unsafe class FastTrainingElementwise
             for (int start = 0; start < plane; start += Run)
             {
                 int end = Math.Min(plane, start + Run), i = start;
-                var acc = Vector256<float>.Zero;
+                Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
                 float tail = 0;
-                for (; i + 8 <= end; i += 8)
+                for (; i + 32 <= end; i += 32)
                 {
-                    var v = Vector256.Load(x + i);
-                    var d = Vector256.Load(dy + i);
-                    var positive = Vector256.GreaterThan(v, Vector256<float>.Zero);
-                    acc += Vector256.ConditionalSelect(positive, Vector256<float>.Zero, v * d);
-                    if (dx != null) ((keep ? Vector256.Load(dx + i) : Vector256<float>.Zero) + Vector256.ConditionalSelect(positive, d, d * vs)).Store(dx + i);
+                    a0 += PReluStep(x, dy, dx, i, vs, keep);
+                    a1 += PReluStep(x, dy, dx, i + 8, vs, keep);
+                    a2 += PReluStep(x, dy, dx, i + 16, vs, keep);
+                    a3 += PReluStep(x, dy, dx, i + 24, vs, keep);
                 }
+                for (; i + 8 <= end; i += 8) a0 += PReluStep(x, dy, dx, i, vs, keep);
                 for (; i < end; i++)
                 {
                     if (x[i] > 0)
@@ -483,11 +499,30 @@ public static unsafe class FastTrainingElementwise
                         tail += x[i] * dy[i];
                     }
                 }
-                total += (double)Vector256.Sum(acc) + tail;
+                total += (double)Vector256.Sum(Lanes(a0, a1, a2, a3)) + tail;
             }
         }
         a.DGamma[c] += (float)total;
     }
+
+    /// <summary>Eight elements of PReLU's backward: dx (when wanted) written, the slope gradient's terms returned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> PReluStep(float* x, float* dy, float* dx, int i, Vector256<float> vs, bool keep)
+    {
+        var v = Vector256.Load(x + i);
+        var d = Vector256.Load(dy + i);
+        var positive = Vector256.GreaterThan(v, Vector256<float>.Zero);
+        if (dx != null) ((keep ? Vector256.Load(dx + i) : Vector256<float>.Zero) + Vector256.ConditionalSelect(positive, d, d * vs)).Store(dx + i);
+        return Vector256.ConditionalSelect(positive, Vector256<float>.Zero, v * d);
+    }
+
+    /// <summary>
+    /// The order every sum here takes within a run (<see cref="RunSum"/>, and the fused backward kernels that must
+    /// equal it bit for bit): four vector accumulators over blocks of 32 floats (four independent chains of adds,
+    /// where one chain waited out each add's latency), the leftover vectors into the first, then (a0 + a1) + (a2 + a3).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Lanes(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3) => (a0 + a1) + (a2 + a3);
 
     /// <summary>Sum of n floats: float vectors over runs of <see cref="Run"/>, the runs added in double.</summary>
     private static double Sum(float* p, int n) => RunSum(new Values(p), n);
@@ -535,11 +570,18 @@ public static unsafe class FastTrainingElementwise
         for (int start = 0; start < n; start += Run)
         {
             int end = Math.Min(n, start + Run), i = start;
-            var acc = Vector256<float>.Zero;
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
             float tail = 0;
-            for (; i + 8 <= end; i += 8) acc += terms.Eight(i);
+            for (; i + 32 <= end; i += 32)
+            {
+                a0 += terms.Eight(i);
+                a1 += terms.Eight(i + 8);
+                a2 += terms.Eight(i + 16);
+                a3 += terms.Eight(i + 24);
+            }
+            for (; i + 8 <= end; i += 8) a0 += terms.Eight(i);
             for (; i < end; i++) tail += terms.One(i);
-            total += (double)Vector256.Sum(acc) + tail;
+            total += (double)Vector256.Sum(Lanes(a0, a1, a2, a3)) + tail;
         }
         return total;
     }
