@@ -80,8 +80,8 @@ public sealed unsafe class TrainingContext
         public int Cin, H, W, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, WeightLength;
         public bool Transposed, Overwrite;
         public int Xs => Cin * H * W;
-        /// <summary>Each sample's scratch: its input gradient, then the even/odd split of stride 2.</summary>
-        public int ScratchPerSample => 2 * Xs;
+        /// <summary>Each sample's scratch: its input gradient, then the even/odd split of stride 2 for the weight gradient, then for the input gradient (the two run as separate items).</summary>
+        public int ScratchPerSample => 3 * Xs;
         public int Ys => Cout * Ho * Wo;
     }
 
@@ -120,17 +120,26 @@ public sealed unsafe class TrainingContext
         }
     }
 
-    /// <summary>Sample n's weight gradient into its own slot (summed in sample order afterwards: the same sum for any thread count) and its input gradient added into dx.</summary>
-    private static void ConvSampleBackward(void* state, int n)
+    /// <summary>
+    /// Item 2n: sample n's weight gradient into its own slot (summed in sample order afterwards: the same sum for any
+    /// thread count). Item 2n + 1: its input gradient, written or added into dx. Two items a sample, so the threads'
+    /// shares even out at a finer grain (each item's own scratch: the two may run at once).
+    /// </summary>
+    private static void ConvSampleBackward(void* state, int item)
     {
         ref var j = ref *(ConvJob*)state;
+        int n = item >> 1;
         var x = new ReadOnlySpan<float>(j.X + (long)n * j.Xs, j.Xs);
         var weight = new ReadOnlySpan<float>(j.Weight, j.WeightLength);
         var dy = new ReadOnlySpan<float>(j.Dy + (long)n * j.Ys, j.Ys);
-        var dw = new Span<float>(j.DWeight + (long)n * j.WeightLength, j.WeightLength);
         var scratch = new Span<float>(j.Scratch + (long)n * j.ScratchPerSample, j.ScratchPerSample);
-        if (j.Transposed) Gradients.ConvTranspose2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride);
-        else FastTraining.Conv2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs));
+        if ((item & 1) == 0)
+        {
+            var dw = new Span<float>(j.DWeight + (long)n * j.WeightLength, j.WeightLength);
+            if (j.Transposed) Gradients.ConvTranspose2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride);
+            else FastTraining.Conv2dWeight(x, j.Cin, j.H, j.W, dy, j.Cout, j.Ho, j.Wo, dw, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs, j.Xs));
+            return;
+        }
         if (j.Flipped != null)
         {
             // Stride 1, sample-parallel: the input gradient as a convolution of dy with the flipped weights (see RunConvBackward).
@@ -146,7 +155,7 @@ public sealed unsafe class TrainingContext
         // The first contribution to dx is written there; later ones are computed aside and added.
         var dxs = j.Overwrite ? dx : scratch.Slice(0, j.Xs);
         if (j.Transposed) Gradients.ConvTranspose2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride);
-        else FastTraining.Conv2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(j.Xs));
+        else FastTraining.Conv2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(2 * j.Xs));
         if (!j.Overwrite) TensorPrimitives.Add(dx, dxs, dx);
     }
 
@@ -205,7 +214,7 @@ public sealed unsafe class TrainingContext
                 FastConv.Conv2d(x.Slice(n * xs, xs), cin, h, w, weight, y.Slice(n * ys, ys), cout, ho, wo, kernel, stride, dilation, groups, default, default, fast);
             return;
         }
-        var scratch = ScratchB(Batch * 2 * cin * h * w);
+        var scratch = ScratchB(Batch * 3 * cin * h * w);
         fixed (float* px = x, pw = weight, py = y, ps = scratch)
         {
             var job = new ConvJob
@@ -222,7 +231,7 @@ public sealed unsafe class TrainingContext
         int kernel, int stride, int dilation, int groups, bool transposed, Span<float> dx, Span<float> dweight, bool overwrite)
     {
         var slots = ScratchA(Batch * weight.Length);
-        var scratch = ScratchB(Batch * 2 * cin * h * w);
+        var scratch = ScratchB(Batch * 3 * cin * h * w);
         // Stride 1: the input gradient is a convolution of dy with the weights flipped and transposed, on FastConv:
         // in each sample's item when the samples go whole to the threads, else below, one sample after another.
         bool adjoint = !transposed && stride == 1 && kernel % 2 == 1 && !dx.IsEmpty;
@@ -248,7 +257,7 @@ public sealed unsafe class TrainingContext
                 Cout = cout, Ho = ho, Wo = wo, Kernel = kernel, Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length,
                 Transposed = transposed, Overwrite = overwrite, Flipped = together ? pfl : null, Fast = pf, FastFloats = per,
             };
-            Workers.For(&job, &ConvSampleBackward, Batch, (together ? 3L : 2L) * Batch * weight.Length * (transposed ? h * w : ho * wo));
+            Workers.For(&job, &ConvSampleBackward, 2 * Batch, (together ? 3L : 2L) * Batch * weight.Length * (transposed ? h * w : ho * wo));
         }
         for (int n = 0; n < Batch; n++) AddInto(dweight, slots.Slice(n * weight.Length, weight.Length));
         if (!adjoint || together) return;
