@@ -64,7 +64,7 @@ public sealed class Trainer
         Array.Clear(Context.ParameterGradients);
         _network.TrainForward(Context, input);
         var arena = Context.Arena;
-        double loss = Gradients.CrossEntropy(arena.Slice(_network.TrainingOutputOffset, n * o.Elements), labels, n, o.Channels, o.Height * o.Width,
+        double loss = Cpu.Fast.FastTraining.CrossEntropy(arena.Slice(_network.TrainingOutputOffset, n * o.Elements), labels, n, o.Channels, o.Height * o.Width,
             classWeights, ignore, arena.Slice(_network.TrainingOutputGradientOffset, n * o.Elements));
         _network.TrainBackward(Context);
         return loss;
@@ -82,7 +82,7 @@ public sealed class Trainer
         Array.Clear(Context.ParameterGradients);
         _network.TrainForward(Context, input);
         var arena = Context.Arena;
-        double loss = Gradients.CrossEntropy(arena.Slice(_network.TrainingOutputOffset, n * o.Elements), classes, n, o.Channels, 1,
+        double loss = Cpu.Fast.FastTraining.CrossEntropy(arena.Slice(_network.TrainingOutputOffset, n * o.Elements), classes, n, o.Channels, 1,
             default, -1, arena.Slice(_network.TrainingOutputGradientOffset, n * o.Elements));
         _network.TrainBackward(Context);
         return loss;

@@ -176,6 +176,49 @@ public sealed class FastTrainingTests
             }
     }
 
+    /// <summary>
+    /// The parallel cross-entropy against the plain one: the same loss (to double rounding: the items' sums are added
+    /// in another grouping) and gradient (to float rounding), ignored pixels zero, the same bits for 1 and 2 threads;
+    /// several runs of pixels a sample, class weights, byte and int targets, and a target out of range named.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 20, 2048)]   // ESPNet-C's output at 256x512, batch 4
+    [InlineData(3, 5, 1500)]    // runs of pixels ending mid-run
+    [InlineData(8, 1000, 1)]    // a classifier: one pixel, 1,000 classes
+    [InlineData(2, 2100, 3)]    // more classes than the stack keeps
+    public void Parallel_cross_entropy_matches_the_plain_one(int batch, int classes, int plane)
+    {
+        int seed = HashCode.Combine(batch, classes, plane, 23) & 0xffff;
+        var rng = new Random(seed);
+        float[] z = [.. Enumerable.Range(0, batch * classes * plane).Select(_ => (float)(rng.NextDouble() * 8 - 4))];
+        int[] t = [.. Enumerable.Range(0, batch * plane).Select(i => i % 7 == 3 ? 255 : rng.Next(classes))];
+        float[] weights = [.. Enumerable.Range(0, classes).Select(_ => (float)(0.5 + rng.NextDouble()))];
+        var plain = new float[z.Length];
+        double expected = Gradients.CrossEntropy(z, t, batch, classes, plane, weights, 255, plain);
+        float[]? first = null;
+        foreach (int threads in new[] { 1, 2 })
+            using (KernelSettings.Threads(threads))
+            {
+                var dz = Enumerable.Repeat(9f, z.Length).ToArray();
+                double loss = FastTraining.CrossEntropy(z, t, batch, classes, plane, weights, 255, dz);
+                Assert.True(Math.Abs(loss - expected) <= 1e-12 * Math.Abs(expected), $"loss (seed {seed}): {loss}, the plain one {expected}");
+                Check(dz, plain, $"cross-entropy gradient, {threads} threads", seed);
+                if (first is null) first = dz;
+                else Assert.Equal(first, dz);
+            }
+        var bytes = t.Select(v => (byte)v).ToArray();
+        if (classes <= 255)
+        {
+            var dzBytes = new float[z.Length];
+            double loss = FastTraining.CrossEntropy(z, bytes, batch, classes, plane, weights, 255, dzBytes);
+            Assert.True(Math.Abs(loss - expected) <= 1e-12 * Math.Abs(expected), $"loss from bytes (seed {seed})");
+            Assert.Equal(first, dzBytes);
+        }
+        t[plane * (batch - 1) + plane / 2] = classes + 3;
+        var e = Assert.Throws<ArgumentException>(() => FastTraining.CrossEntropy(z, t, batch, classes, plane, weights, 255, new float[z.Length]));
+        Assert.Contains($"sample {batch - 1}, pixel {plane / 2} has target {classes + 3}, outside the {classes} classes", e.Message);
+    }
+
     /// <summary>float32 sums of up to a few hundred terms against double ones: within 1e-5 of the largest value.</summary>
     private static void Check(float[] ours, float[] plain, string what, int seed)
     {
