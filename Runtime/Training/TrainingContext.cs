@@ -77,6 +77,9 @@ public sealed unsafe class TrainingContext
         /// <summary>Sample-parallel FastConv calls: each sample's padding scratch, <see cref="FastFloats"/> apart.</summary>
         public float* Fast;
         public long FastFloats;
+        /// <summary>Sample-parallel Winograd convolutions: the transformed weights, made once for the batch (null: none).</summary>
+        public float* U;
+        public int ULength;
         public int Cin, H, W, Cout, Ho, Wo, Kernel, Stride, Dilation, Groups, WeightLength;
         public bool Transposed, Overwrite;
         public int Xs => Cin * H * W;
@@ -102,7 +105,7 @@ public sealed unsafe class TrainingContext
         ref var j = ref *(ConvJob*)state;
         FastConv.Conv2d(new ReadOnlySpan<float>(j.X + (long)n * j.Xs, j.Xs), j.Cin, j.H, j.W, new ReadOnlySpan<float>(j.Weight, j.WeightLength),
             new Span<float>(j.Y + (long)n * j.Ys, j.Ys), j.Cout, j.Ho, j.Wo, j.Kernel, j.Stride, j.Dilation, j.Groups, default, default,
-            new Span<float>(j.Fast + n * j.FastFloats, (int)j.FastFloats));
+            new Span<float>(j.Fast + n * j.FastFloats, (int)j.FastFloats), winogradWeights: new ReadOnlySpan<float>(j.U, j.ULength));
     }
 
     /// <summary>
@@ -146,7 +149,7 @@ public sealed unsafe class TrainingContext
             var into = new Span<float>(j.Dx + (long)n * j.Xs, j.Xs);
             var target = j.Overwrite ? into : scratch.Slice(0, j.Xs);
             FastConv.Conv2d(dy, j.Cout, j.Ho, j.Wo, new ReadOnlySpan<float>(j.Flipped, j.WeightLength), target, j.Cin, j.H, j.W, j.Kernel, 1, j.Dilation, j.Groups,
-                default, default, new Span<float>(j.Fast + n * j.FastFloats, (int)j.FastFloats));
+                default, default, new Span<float>(j.Fast + n * j.FastFloats, (int)j.FastFloats), winogradWeights: new ReadOnlySpan<float>(j.U, j.ULength));
             if (!j.Overwrite) TensorPrimitives.Add(into, target, into);
             return;
         }
@@ -174,6 +177,22 @@ public sealed unsafe class TrainingContext
         return _fastScratch.AsSpan(0, length);
     }
 
+    private float[] _winograd = [];
+
+    /// <summary>
+    /// The transformed weights of a convolution FastConv runs as Winograd at this vector width, made once for the
+    /// batch's samples (each sample's call would make the same floats again); empty when it does not.
+    /// </summary>
+    private Span<float> SharedWinogradWeights(ReadOnlySpan<float> weight, int cin, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups)
+    {
+        if (!FastConv.Winograd(cin, cout, ho, wo, kernel, stride, dilation, groups)) return default;
+        int floats = FastConv.WinogradWeightFloats(cin, cout);
+        if (_winograd.Length < floats) _winograd = new float[floats];
+        var u = _winograd.AsSpan(0, floats);
+        FastConv.WinogradWeights(weight, cin, cout, u);
+        return u;
+    }
+
     /// <summary>Whether the inference path's convolution kernel (FastConv: register-blocked, multithreaded) takes this shape.</summary>
     private static bool FastForward(int stride, int kernel) => stride is 1 or 2 && kernel % 2 == 1;
 
@@ -197,12 +216,13 @@ public sealed unsafe class TrainingContext
             if (SampleParallel)
             {
                 var scratches = FastScratch((int)(Batch * per));
-                fixed (float* px = x, pw = weight, py = y, pf = scratches)
+                var u = SharedWinogradWeights(weight, cin, cout, ho, wo, kernel, stride, dilation, groups);
+                fixed (float* px = x, pw = weight, py = y, pf = scratches, pu = u)
                 {
                     var job = new ConvJob
                     {
                         X = px, Weight = pw, Y = py, Fast = pf, FastFloats = per, Cin = cin, H = h, W = w, Cout = cout, Ho = ho, Wo = wo, Kernel = kernel,
-                        Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length,
+                        Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length, U = u.IsEmpty ? null : pu, ULength = u.Length,
                     };
                     Workers.For(&job, &FastConvSample, Batch, (long)Batch * weight.Length * ho * wo);
                 }
@@ -249,13 +269,15 @@ public sealed unsafe class TrainingContext
         bool together = adjoint && SampleParallel;
         long per = adjoint ? FastConv.ScratchFloats(cout, ho, wo, kernel, 1, dilation, groups) : 0;
         var fast = FastScratch((int)(together ? Batch * per : per));
-        fixed (float* px = x, pw = weight, pdy = dy, pdx = dx, pdw = slots, ps = scratch, pfl = flipped, pf = fast)
+        var uAdjoint = together ? SharedWinogradWeights(flipped, cout, cin, h, w, kernel, 1, dilation, groups) : default;
+        fixed (float* px = x, pw = weight, pdy = dy, pdx = dx, pdw = slots, ps = scratch, pfl = flipped, pf = fast, pu = uAdjoint)
         {
             var job = new ConvJob
             {
                 X = px, Weight = pw, Dy = pdy, Dx = dx.IsEmpty || (adjoint && !together) ? null : pdx, DWeight = pdw, Scratch = ps, Cin = cin, H = h, W = w,
                 Cout = cout, Ho = ho, Wo = wo, Kernel = kernel, Stride = stride, Dilation = dilation, Groups = groups, WeightLength = weight.Length,
                 Transposed = transposed, Overwrite = overwrite, Flipped = together ? pfl : null, Fast = pf, FastFloats = per,
+                U = uAdjoint.IsEmpty ? null : pu, ULength = uAdjoint.Length,
             };
             Workers.For(&job, &ConvSampleBackward, 2 * Batch, (together ? 3L : 2L) * Batch * weight.Length * (transposed ? h * w : ho * wo));
         }

@@ -201,6 +201,14 @@ public sealed class FastConvTests
                     FastConv.Conv2d(padded, cin, h, w, weight, twoThreads, cout, h, w, 3, 1, dilation, 1, bias, slope, default, residual, inputHalo: halo);
                 Assert.Equal(result, twoThreads);
 
+                // The weights transformed once by the caller (a training batch's samples share them): the same bits.
+                var u = new float[FastConv.WinogradWeightFloats(cin, cout)];
+                FastConv.WinogradWeights(weight, cin, cout, u);
+                var shared = new float[expected.Length];
+                using (KernelSettings.Threads(2))
+                    FastConv.Conv2d(x, cin, h, w, weight, shared, cout, h, w, 3, 1, dilation, 1, bias, slope, scratch, residual, winogradWeights: u);
+                Assert.Equal(result, shared);
+
                 var direct = new float[expected.Length];
                 using (KernelSettings.Winograd(false))
                     FastConv.Conv2d(x, cin, h, w, weight, direct, cout, h, w, 3, 1, dilation, 1, bias, slope, scratch, residual);

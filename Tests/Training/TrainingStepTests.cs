@@ -61,6 +61,53 @@ public sealed class TrainingStepTests
     }
 }
 
+/// <summary>An ESP block whose branches FastConv runs as Winograd (8 -> 8 channels at 32x32, every dilation), for the training tests.</summary>
+[Network(Height = 64, Width = 64, Batch = 2)]
+[Conv("level1", "input", Out = 16, Stride = 2)]
+[Esp("esp", "level1", Out = 40, Residual = false)]
+[Conv("classifier", "esp", Out = 5, Kernel = 1, BatchNorm = false, PRelu = false)]
+public sealed partial class WinogradSeg;
+
+/// <summary>
+/// Training through Winograd convolutions: forward and the stride-1 input gradients (the flipped weights) run as
+/// Winograd, the batch's samples whole on the threads with the transformed weights made once; the same bits for 1
+/// and 2 threads, and close to the direct kernels.
+/// </summary>
+[Collection(nameof(KernelSettings))]
+public sealed class WinogradTrainingTests
+{
+    private static float[] Gradients(int threads, bool winograd)
+    {
+        var network = new WinogradSeg();
+        Initialization.PyTorchDefaults(network, 11);
+        var trainer = new Trainer(network, n => new Sgd(n));
+        var rng = new Random(11);
+        var input = new float[network.Batch * network.InputShape.Elements];
+        for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 4 - 2);
+        var labels = new byte[network.Batch * network.OutputShape.Height * network.OutputShape.Width];
+        for (int i = 0; i < labels.Length; i++) labels[i] = (byte)rng.Next(5);
+        using (KernelSettings.Threads(threads))
+        using (KernelSettings.Winograd(winograd))
+            trainer.ComputeGradients(input, labels);
+        return trainer.ParameterGradients.ToArray();
+    }
+
+    [Fact]
+    public void Winograd_training_is_the_same_for_one_and_two_threads_and_close_to_direct()
+    {
+        for (int d = 1; d <= 16; d *= 2)
+            Assert.True(FastConv.Winograd(8, 8, 32, 32, 3, 1, d, 1), $"the d = {d} branch should run as Winograd");
+        var one = Gradients(1, winograd: true);
+        var two = Gradients(2, winograd: true);
+        var direct = Gradients(2, winograd: false);
+        Assert.True(one.Any(v => v != 0), "the gradients are all zero");
+        Assert.Equal(one, two);
+        double scale = direct.Max(Math.Abs);
+        for (int i = 0; i < direct.Length; i++)
+            Assert.True(Math.Abs(two[i] - direct[i]) <= 1e-4 * scale, $"gradient {i}: Winograd {two[i]}, direct {direct[i]}");
+    }
+}
+
 /// <summary>The native checkpoint format: what it writes reads back the same, and a damaged header is a one-line error.</summary>
 public sealed class SafeTensorsTests
 {

@@ -53,13 +53,17 @@ public static unsafe partial class FastConv
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Winograd3x3(ref Args a, int selfPaddedItems = 0)
     {
-        // Output channels padded to whole blocks of four (zero weights): the blocks run one kernel, no tails.
-        int blocks = WinogradBlocks(a.Cout);
-        float* raw = stackalloc float[16 * a.Cin * blocks + 16];
-        float* u = Align64(raw);
-        new Span<float>(u, 16 * a.Cin * blocks).Clear();
-        WinogradWeights(a.W, a.Cin, a.Cout, blocks, u);
-        a.U = u;
+        // Output channels padded to whole blocks of four (zero weights): the blocks run one kernel, no tails. The
+        // caller's transform when given (a batch's samples share one), else made here on the stack.
+        if (a.U == null)
+        {
+            int blocks = WinogradBlocks(a.Cout);
+            float* raw = stackalloc float[16 * a.Cin * blocks + 16];
+            float* u = Align64(raw);
+            new Span<float>(u, 16 * a.Cin * blocks).Clear();
+            WinogradWeights(a.W, a.Cin, a.Cout, blocks, u);
+            a.U = u;
+        }
         long work = (long)a.Cout * a.Cin * 9 * a.Ho * a.Wo;
         fixed (Args* p = &a)
         {
@@ -68,6 +72,22 @@ public static unsafe partial class FastConv
             else
                 Workers.For(p, Simd.Use512 ? &WinogradRows<V512> : &WinogradRows<V256>, a.Ho / 2, work);
         }
+    }
+
+    /// <summary>Floats of a convolution's transformed weights (<see cref="WinogradWeights(ReadOnlySpan{float}, int, int, Span{float})"/>).</summary>
+    public static int WinogradWeightFloats(int cin, int cout) => 16 * cin * WinogradBlocks(cout);
+
+    /// <summary>
+    /// The transformed weights a Winograd convolution makes on each call (U = G g Gt), made once for calls that share
+    /// the weights (a training batch's samples) and given to <see cref="Conv2d"/>: the same floats it would make.
+    /// </summary>
+    public static void WinogradWeights(ReadOnlySpan<float> weight, int cin, int cout, Span<float> u)
+    {
+        int blocks = WinogradBlocks(cout);
+        Check(weight.Length >= (long)cout * cin * 9, "weight", weight.Length, (long)cout * cin * 9);
+        Check(u.Length >= WinogradWeightFloats(cin, cout), "Winograd weights", u.Length, WinogradWeightFloats(cin, cout));
+        u.Slice(0, WinogradWeightFloats(cin, cout)).Clear();
+        fixed (float* pw = weight, pu = u) WinogradWeights(pw, cin, cout, blocks, pu);
     }
 
     /// <summary>U = G g Gt for every (output, input) channel pair, summed in double; stored [position][cin][stride].</summary>

@@ -32,7 +32,8 @@ public static unsafe partial class FastConv
     public static void Conv2d(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight,
         Span<float> y, int cout, int ho, int wo, int kernel, int stride, int dilation, int groups,
         ReadOnlySpan<float> bias, ReadOnlySpan<float> slope, Span<float> scratch, ReadOnlySpan<float> residual = default, int inputHalo = 0,
-        in InputTransform input = default, in OutputNorm norm = default, in OutputNorm residualNorm = default, OutputLayout layout = default)
+        in InputTransform input = default, in OutputNorm norm = default, in OutputNorm residualNorm = default, OutputLayout layout = default,
+        ReadOnlySpan<float> winogradWeights = default)
     {
         int cinG = cin / groups, coutG = cout / groups;
         if (stride is not (1 or 2) || groups < 1 || cin % groups != 0 || cout % groups != 0)
@@ -51,6 +52,7 @@ public static unsafe partial class FastConv
         }
         else Check(y.Length >= (long)cout * ho * wo, "output", y.Length, (long)cout * ho * wo);
         Check(weight.Length >= (long)cout * cinG * kernel * kernel, "weight", weight.Length, (long)cout * cinG * kernel * kernel);
+        Check(winogradWeights.IsEmpty || winogradWeights.Length >= WinogradWeightFloats(cin, cout), "Winograd weights", winogradWeights.Length, WinogradWeightFloats(cin, cout));
         Check(bias.IsEmpty || bias.Length >= cout, "bias", bias.Length, cout);
         Check(slope.IsEmpty || slope.Length >= cout, "slope", slope.Length, cout);
         Check(residual.IsEmpty || residual.Length >= (long)cout * ho * wo, "residual", residual.Length, (long)cout * ho * wo);
@@ -72,7 +74,7 @@ public static unsafe partial class FastConv
         residualNorm.Check(cout, (long)cout * ho * wo, "residual");
         if (residualNorm.Active && (residual.IsEmpty || !residualNorm.Target.Overlaps(residual, out int shift) || shift != 0 || residualNorm.Target.Length < residual.Length))
             throw new ArgumentException("FastConv: a residual BatchNorm normalises the residual in place: its target must be the residual span itself.");
-        fixed (float* px = x, pw = weight, py = y, pb = bias, ps = slope, pscratch = scratch, pr = residual,
+        fixed (float* px = x, pw = weight, py = y, pb = bias, ps = slope, pscratch = scratch, pr = residual, pu = winogradWeights,
                pim = input.Mean, pis = input.Scale, pib = input.Beta, pia = input.Slope,
                pnm = norm.Mean, pns = norm.Scale, pnb = norm.Beta, pna = norm.Slope, pne = norm.Residual,
                prm = residualNorm.Mean, prs = residualNorm.Scale, prb = residualNorm.Beta, pra = residualNorm.Slope, pre = residualNorm.Residual)
@@ -89,6 +91,7 @@ public static unsafe partial class FastConv
                 YChannel = layout.Active ? layout.ChannelStride : (nint)ho * wo,
                 YRow = layout.Active ? layout.RowStride : wo,
                 YBlock = layout.Active ? layout.BlockStride : 4 * (nint)ho * wo,
+                U = winogradWeights.IsEmpty ? null : pu,
             };
             bool wide = Simd.Use512;
             switch (ConvPlan.Choose(cin, cout, kernel, stride, groups))
