@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using Espnet.Compiled.Cpu;
 using Espnet.Compiled.Cpu.Fast;
 
@@ -88,6 +88,7 @@ public sealed unsafe class TrainingContext
         public int Ys => Cout * Ho * Wo;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ConvSample(void* state, int n)
     {
         ref var j = ref *(ConvJob*)state;
@@ -100,6 +101,7 @@ public sealed unsafe class TrainingContext
     }
 
     /// <summary>Sample n's forward on the inference path's kernel, whole on this thread (the sample-parallel form of <see cref="RunConv"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FastConvSample(void* state, int n)
     {
         ref var j = ref *(ConvJob*)state;
@@ -112,6 +114,7 @@ public sealed unsafe class TrainingContext
     /// Input channel ci's row of the stride-1 input gradient's weights, W'[ci, o', ky, kx] = W[g coutG + o', ci - g cinG,
     /// k-1-ky, k-1-kx] (g = ci / cinG): the weights of a grouped cout -> cin convolution.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FlipRow(void* state, int ci)
     {
         ref var j = ref *(ConvJob*)state;
@@ -128,6 +131,7 @@ public sealed unsafe class TrainingContext
     /// thread count). Item 2n + 1: its input gradient, written or added into dx. Two items a sample, so the threads'
     /// shares even out at a finer grain (each item's own scratch: the two may run at once).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ConvSampleBackward(void* state, int item)
     {
         ref var j = ref *(ConvJob*)state;
@@ -150,7 +154,7 @@ public sealed unsafe class TrainingContext
             var target = j.Overwrite ? into : scratch.Slice(0, j.Xs);
             FastConv.Conv2d(dy, j.Cout, j.Ho, j.Wo, new ReadOnlySpan<float>(j.Flipped, j.WeightLength), target, j.Cin, j.H, j.W, j.Kernel, 1, j.Dilation, j.Groups,
                 default, default, new Span<float>(j.Fast + n * j.FastFloats, (int)j.FastFloats), winogradWeights: new ReadOnlySpan<float>(j.U, j.ULength));
-            if (!j.Overwrite) TensorPrimitives.Add(into, target, into);
+            if (!j.Overwrite) fixed (float* pi = into, pt = target) AddVectors(pi, pt, pi, j.Xs);
             return;
         }
         if (j.Dx == null) return;
@@ -159,7 +163,7 @@ public sealed unsafe class TrainingContext
         var dxs = j.Overwrite ? dx : scratch.Slice(0, j.Xs);
         if (j.Transposed) Gradients.ConvTranspose2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride);
         else FastTraining.Conv2dInput(dy, j.Cout, j.Ho, j.Wo, weight, dxs, j.Cin, j.H, j.W, j.Kernel, j.Stride, j.Dilation, j.Groups, scratch.Slice(2 * j.Xs));
-        if (!j.Overwrite) TensorPrimitives.Add(dx, dxs, dx);
+        if (!j.Overwrite) fixed (float* pd = dx, ps = dxs) AddVectors(pd, ps, pd, j.Xs);
     }
 
     public void Conv(ReadOnlySpan<float> x, int cin, int h, int w, ReadOnlySpan<float> weight, Span<float> y, int cout, int ho, int wo,
@@ -455,13 +459,28 @@ public sealed unsafe class TrainingContext
         Workers.For(&job, &StreamItem, batch * chunks, StreamWork * (long)batch * count);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StreamItem(void* state, int item)
     {
         ref var j = ref *(StreamJob*)state;
         int n = item / j.Chunks, start = item % j.Chunks * StreamChunk, length = Math.Min(StreamChunk, j.Count - start);
         float* a = j.A + (nint)n * j.AStride + start, y = j.Y + (nint)n * j.YStride + start;
         if (j.B == null) Buffer.MemoryCopy(a, y, 4L * length, 4L * length);
-        else TensorPrimitives.Add(new ReadOnlySpan<float>(a, length), new ReadOnlySpan<float>(j.B + (nint)n * j.BStride + start, length), new Span<float>(y, length));
+        else AddVectors(a, j.B + (nint)n * j.BStride + start, y, length);
+    }
+
+    /// <summary>
+    /// y[i] = a[i] + b[i] (y may be a or b), the vector code optimised from the first call: the work items of a
+    /// step run it from the first step (a library call would run as tier-0 code until tiering promotes it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddVectors(float* a, float* b, float* y, int n)
+    {
+        int i = 0;
+        if (Simd.Use512)
+            for (; i + 16 <= n; i += 16) (Vector512.Load(a + i) + Vector512.Load(b + i)).Store(y + i);
+        for (; i + 8 <= n; i += 8) (Vector256.Load(a + i) + Vector256.Load(b + i)).Store(y + i);
+        for (; i < n; i++) y[i] = a[i] + b[i];
     }
 
     /// <summary>y = a + b (y may be a or b).</summary>
