@@ -87,48 +87,30 @@ public sealed class FastTrainingTests
             }
     }
 
-    /// <summary>The blocked 1x1 weight gradient at both widths: channel counts off the blocks of four, groups, planes ending mid-vector.</summary>
+    /// <summary>
+    /// The 1x1 weight gradient at both widths, both kernels: below 128 pixels the one along the input channels (a
+    /// classifier's single pixel, one run of pixels and several, input channels below, between and above whole pairs
+    /// of vectors), from 128 the blocked one along the pixels (planes ending mid-vector); output channels off the
+    /// blocks of four, groups; nothing written past the weights.
+    /// </summary>
     [Theory]
+    [InlineData(40, 10, 1, 1, 1)]       // narrow: a linear layer, one pixel
+    [InlineData(512, 64, 4, 7, 7)]      // narrow: EESPNet's 7x7 grouped 1x1 (128 channels a group)
+    [InlineData(13, 7, 1, 8, 8)]        // narrow: one run of 64 pixels, 13 input channels
+    [InlineData(24, 6, 2, 5, 13)]       // narrow: two runs, the second one pixel; 12 channels a group
+    [InlineData(70, 9, 1, 11, 11)]      // narrow: two runs (121 pixels), channels past two vectors
+    [InlineData(33, 5, 1, 9, 14)]       // narrow: the largest plane below the blocked kernel's (126)
+    [InlineData(70, 9, 1, 14, 14)]      // blocked: 196 pixels, 13 vectors the last masked
+    [InlineData(32, 8, 4, 28, 28)]      // blocked: EESPNet's 28x28 grouped 1x1
     [InlineData(13, 7, 1, 37, 41)]
     [InlineData(16, 16, 4, 33, 35)]
     [InlineData(64, 32, 4, 32, 32)]
     [InlineData(3, 2, 1, 1, 1031)]
-    [InlineData(70, 9, 1, 14, 14)]      // 196 pixels, 13 vectors the last masked (small planes from 128 pixels)
-    [InlineData(32, 8, 4, 28, 28)]      // EESPNet's 28x28 grouped 1x1
-    public void Blocked_pointwise_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int h, int w)
-    {
-        int seed = HashCode.Combine(cin, cout, groups, h, w, 11) & 0xffff;
-        var rng = new Random(seed);
-        float[] Random(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
-        float[] x = Random(cin * h * w), dy = Random(cout * h * w);
-        var plain = new float[cout * cin / groups];
-        Gradients.Conv2dWeight(x, cin, h, w, dy, cout, h, w, plain, 1, 1, 1, groups);
-        foreach (bool wide in new[] { false, true })
-            using (KernelSettings.Width(wide))
-            {
-                var dw = new float[plain.Length];
-                FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, h, w, dw, 1, 1, 1, groups);
-                Check(dw, plain, $"blocked 1x1 weight gradient {(wide ? 512 : 256)}-bit", seed);
-            }
-    }
-
-    /// <summary>
-    /// The 1x1 weight gradient of small planes (vectorised along the input channels) at both widths: a classifier's
-    /// single pixel, one run of pixels and several (the double totals), input channels below, between and above whole
-    /// pairs of vectors, output channels off the blocks of four, groups.
-    /// </summary>
-    [Theory]
-    [InlineData(40, 10, 1, 1, 1)]       // a linear layer: one pixel
-    [InlineData(512, 64, 4, 7, 7)]      // EESPNet's 7x7 grouped 1x1 (128 channels a group)
-    [InlineData(13, 7, 1, 8, 8)]        // one run of 64 pixels, 13 input channels
-    [InlineData(24, 6, 2, 5, 13)]       // two runs, the second one pixel; 12 channels a group
-    [InlineData(70, 9, 1, 11, 11)]      // two runs (121 pixels), channels past two vectors
-    [InlineData(33, 5, 1, 9, 14)]       // the largest plane below the blocked kernel's (126)
-    public void Narrow_pointwise_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int h, int w)
+    public void Pointwise_weight_gradient_matches_the_plain_kernel(int cin, int cout, int groups, int h, int w)
     {
         int seed = HashCode.Combine(cin, cout, groups, h, w, 13) & 0xffff;
         var rng = new Random(seed);
-        Assert.True(h * w < 128, "the case should reach the narrow kernel");
+        string kernel = h * w < 128 ? "narrow" : "blocked";
         float[] Random(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
         float[] x = Random(cin * h * w), dy = Random(cout * h * w);
         var plain = new float[cout * cin / groups];
@@ -139,8 +121,8 @@ public sealed class FastTrainingTests
                 var dw = new float[plain.Length + 3];
                 dw.AsSpan(plain.Length).Fill(7);
                 FastTraining.Conv2dWeight(x, cin, h, w, dy, cout, h, w, dw.AsSpan(0, plain.Length), 1, 1, 1, groups);
-                Check(dw[..plain.Length], plain, $"narrow 1x1 weight gradient {(wide ? 512 : 256)}-bit", seed);
-                Assert.True(dw.AsSpan(plain.Length).ToArray().All(v => v == 7), $"narrow 1x1 weight gradient (seed {seed}): wrote past the weights");
+                Check(dw[..plain.Length], plain, $"{kernel} 1x1 weight gradient {(wide ? 512 : 256)}-bit", seed);
+                Assert.True(dw.AsSpan(plain.Length).ToArray().All(v => v == 7), $"{kernel} 1x1 weight gradient (seed {seed}): wrote past the weights");
             }
     }
 
