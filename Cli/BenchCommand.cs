@@ -49,14 +49,13 @@ internal static class BenchCommand
             if (parsed.GetResult(model.Model) is null) throw new UsageException("--model is required (or --peak)");
 
             var request = model.Request(parsed);
-            if (cuda && parsed.GetValue(train)) throw new CommandException("training on CUDA is not built yet; use --device cpu");
             if (cuda) _ = Cuda.CudaDevice.Default;
-            if (cuda) return CudaBench(request, runCount, warmupCount, parsed.GetValue(json), stdout, stderr);
+            if (cuda && !parsed.GetValue(train)) return CudaBench(request, runCount, warmupCount, parsed.GetValue(json), stdout, stderr);
             if (parsed.GetValue(train))
             {
                 int b = parsed.GetValue(batch);
                 if (b < 1) throw new UsageException($"--batch must be 1 or more (got {b})");
-                return TrainBench.Run(request with { Batch = b }, runCount, warmupCount, threadCount, parsed.GetValue(json), stdout, stderr);
+                return TrainBench.Run(request with { Batch = b }, runCount, warmupCount, threadCount, cuda, parsed.GetValue(json), stdout, stderr);
             }
             var (network, origin) = ModelOptions.Resolve(request, stderr);
             network.LoadWeights(RandomStateDict(network, seed: 1));

@@ -5,15 +5,17 @@ using Espnet.Compiled.Zoo;
 
 namespace Espnet.Compiled.Cli;
 
-/// <summary>`espnet bench --train`: times training steps (forward over the batch, cross-entropy, backward, SGD) on random data.</summary>
+/// <summary>`espnet bench --train`: times training steps (forward over the batch, cross-entropy, backward, SGD) on random data, on the CPU or the GPU.</summary>
 internal static class TrainBench
 {
-    public static int Run(ModelRequest request, int runs, int warmup, int threads, bool json, TextWriter stdout, TextWriter stderr)
+    public static int Run(ModelRequest request, int runs, int warmup, int threads, bool cuda, bool json, TextWriter stdout, TextWriter stderr)
     {
         var (resolved, origin) = ModelOptions.Resolve(request, stderr);
         var network = (CompiledNetwork)resolved;
         network.LoadWeights(BenchCommand.RandomStateDict(network, seed: 1));
-        var trainer = new Trainer(network, n => new Sgd(n, momentum: 0.9, weightDecay: 4e-5));
+        using var gpu = cuda ? new Cuda.CudaTrainer(network, Cuda.CudaOptimizer.Sgd(0.9, weightDecay: 4e-5)) : null;
+        var cpu = gpu is null ? new Trainer(network, n => new Sgd(n, momentum: 0.9, weightDecay: 4e-5)) : null;
+        ITrainer trainer = (ITrainer?)gpu ?? cpu!;
         var rng = new Random(2);
         var x = new float[network.Batch * network.InputShape.Elements];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(2 * rng.NextDouble() - 1);
@@ -52,18 +54,20 @@ internal static class TrainBench
         double imagesPerSecond = network.Batch / (median / 1e3);
         long perStep = allocated / runs;
         double peakMb = BenchCommand.PeakResidentMegabytes();
-        stdout.WriteLine($"{request.Label}, training step (forward, loss, backward, SGD), {threads} thread{(threads == 1 ? "" : "s")}, cpu ({origin})");
+        string where = gpu is not null ? $"cuda: {gpu.DeviceName}" : $"{threads} thread{(threads == 1 ? "" : "s")}, cpu";
+        stdout.WriteLine($"{request.Label}, training step (forward, loss, backward, SGD), {where} ({origin})");
         stdout.WriteLine($"  median      {median,10:F1} ms per step");
         stdout.WriteLine($"  best        {times[0],10:F1} ms   ({runs} steps after {warmup} warm-up)");
         stdout.WriteLine($"  throughput  {imagesPerSecond,10:F2} images/s");
-        stdout.WriteLine($"  arena       {trainer.Context.Arena.Length * 4.0 / (1 << 20),10:F1} MB  (saved activations and gradients)");
+        long arena = gpu?.ArenaFloats ?? cpu!.Context.Arena.Length;
+        stdout.WriteLine($"  arena       {arena * 4.0 / (1 << 20),10:F1} MB  (saved activations and gradients)");
         stdout.WriteLine($"  allocated   {perStep,10} bytes per step (all threads)");
         stdout.WriteLine($"  peak RSS    {peakMb,10:F0} MB");
         if (json)
         {
             var i0 = network.InputShape;
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{{\"model\":\"{request.Name}\",\"mode\":\"train\",\"height\":{i0.Height},\"width\":{i0.Width},\"batch\":{network.Batch},\"threads\":{threads},\"device\":\"cpu\"," +
+                $"{{\"model\":\"{request.Name}\",\"mode\":\"train\",\"height\":{i0.Height},\"width\":{i0.Width},\"batch\":{network.Batch},\"threads\":{(gpu is null ? threads : 0)},\"device\":\"{(gpu is null ? "cpu" : "cuda")}\"," +
                 $"\"median_ms\":{median:F3},\"min_ms\":{times[0]:F3},\"runs\":{runs},\"warmup\":{warmup},\"images_per_s\":{imagesPerSecond:F3}," +
                 $"\"allocated_bytes_per_step\":{perStep},\"peak_rss_mb\":{peakMb:F1}}}"));
         }

@@ -32,7 +32,7 @@ internal static class TrainCommand
         var ignoreUnknown = new Option<bool>("--ignore-unknown-labels") { Description = "Treat mask values outside the classes as 255 (ignore) instead of stopping" };
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation, shuffling and augmentation (default 1882, the authors')", DefaultValueFactory = _ => 1882 };
         var threads = ThreadsOption.Create();
-        var device = new Option<string>("--device") { Description = "cpu, or cuda (not yet: the CUDA backend runs inference only)", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "cpu, or cuda (the generated CUDA training kernels, compiled for the GPU present by NVRTC)", DefaultValueFactory = _ => "cpu" };
         flip.AcceptOnlyFromAmong("horizontal", "vertical", "none");
         device.AcceptOnlyFromAmong("cpu", "cuda");
 
@@ -42,7 +42,9 @@ internal static class TrainCommand
             command.Options.Add(option);
         command.SetAction(parsed => Program.Guard(stderr, () =>
         {
-            if (parsed.GetValue(device) == "cuda") throw new CommandException("training on CUDA is not built yet (the CUDA backend runs inference: run, bench); use --device cpu");
+            bool cuda = parsed.GetValue(device) == "cuda";
+            if (cuda && parsed.GetValue(freeze)) throw new UsageException("--freeze-bn trains on the CPU only so far; leave it out or use --device cpu");
+            if (cuda) _ = Cuda.CudaDevice.Default;   // no driver: said before any work
             int threadCount = ThreadsOption.Apply(parsed, threads, stderr);
             var single = model.Request(parsed);
             if (single.IsClassifier()) throw new UsageException($"{single.Name} is an image classifier: espnet train trains segmentation models (ImageNet training is not built yet)");
@@ -55,7 +57,7 @@ internal static class TrainCommand
             var request = single with { Batch = b };
             var run = new Run(request, r, e, baseLr, CommandInputs.Named(parsed.GetValue(output), "--out"), parsed.GetValue(seed), stdout, stderr);
             return run.Execute(CommandInputs.Named(parsed.GetValue(data), "--data"), parsed.GetValue(val), parsed.GetValue(weights), parsed.GetValue(resume),
-                Enum.Parse<FlipKind>(parsed.GetValue(flip)!, ignoreCase: true), parsed.GetValue(freeze), parsed.GetValue(ignoreUnknown), threadCount);
+                Enum.Parse<FlipKind>(parsed.GetValue(flip)!, ignoreCase: true), parsed.GetValue(freeze), parsed.GetValue(ignoreUnknown), threadCount, cuda);
         }));
         return command;
     }
@@ -67,7 +69,7 @@ internal static class TrainCommand
         private string Best => Path.Combine(outDir, "best.safetensors");
         private string Log => Path.Combine(outDir, "log.csv");
 
-        public int Execute(string dataDir, string? valDir, string? weightsPath, bool resume, FlipKind flip, bool freeze, bool ignoreUnknown, int threads)
+        public int Execute(string dataDir, string? valDir, string? weightsPath, bool resume, FlipKind flip, bool freeze, bool ignoreUnknown, int threads, bool cuda)
         {
             if (File.Exists(outDir)) throw new UsageException($"--out {outDir} is a file: give a folder");
             if (!resume && (File.Exists(Last) || File.Exists(Log)))
@@ -92,13 +94,16 @@ internal static class TrainCommand
 
             var (resolved, _) = ModelOptions.Resolve(request, stderr);
             var network = (CompiledNetwork)resolved;
-            var trainer = new Trainer(network, recipe.MakeOptimizer(recipe.WeightDecay)) { FreezeBatchNorm = freeze };
-            if (recipe.DecoderLrScale != 1) trainer.LearningRateScale = p => p.Key.StartsWith("base_net.", StringComparison.Ordinal) ? 1 : recipe.DecoderLrScale;
             int firstEpoch = 0;
             double bestScore = double.NegativeInfinity;
             Initialization.PyTorchDefaults(network, seed);
-            if (resume) (firstEpoch, bestScore) = Resume(network, trainer);
+            if (resume) (firstEpoch, bestScore) = ResumeWeights(network);
             else if (weightsPath is not null) FineTuneFrom(network, weightsPath);
+            // The GPU trainer takes the weights as they are now: made after they are loaded.
+            using var gpu = cuda ? new Cuda.CudaTrainer(network, recipe.MakeCudaOptimizer(recipe.WeightDecay)) : null;
+            ITrainer trainer = gpu ?? (ITrainer)new Trainer(network, recipe.MakeOptimizer(recipe.WeightDecay)) { FreezeBatchNorm = freeze };
+            if (recipe.DecoderLrScale != 1) trainer.LearningRateScale = p => p.Key.StartsWith("base_net.", StringComparison.Ordinal) ? 1 : recipe.DecoderLrScale;
+            if (resume) ResumeOptimizer(trainer);
             if (firstEpoch >= epochs)
             {
                 stdout.WriteLine($"{request.Label}: {outDir} already holds {firstEpoch} epochs; nothing to do (raise --epochs)");
@@ -111,7 +116,8 @@ internal static class TrainCommand
             var batches = new SegmentationBatches(pairs, request.Recipe(), request.Batch, request.Height, request.Width, o.Height, o.Width, request.Classes,
                 recipe.ScaleLow, recipe.ScaleHigh, flip, ignoreUnknown, seed);
             stdout.WriteLine($"{request.Label}: training on {pairs.Count} pictures ({layout}), recipe {recipe.Name} ({recipe.Optimizer}, lr {baseLr.ToString(CultureInfo.InvariantCulture)}, " +
-                             $"{recipe.Schedule} schedule), epochs {firstEpoch + 1}-{epochs}, {batches.BatchesPerEpoch} steps each, {threads} thread{(threads == 1 ? "" : "s")}");
+                             $"{recipe.Schedule} schedule), epochs {firstEpoch + 1}-{epochs}, {batches.BatchesPerEpoch} steps each, " +
+                             (gpu is not null ? $"cuda: {gpu.DeviceName}" : $"{threads} thread{(threads == 1 ? "" : "s")}"));
             for (int epoch = firstEpoch; epoch < epochs; epoch++)
             {
                 double epochLr = recipe.LearningRate(epoch, baseLr, epochs), lossSum = 0;
@@ -131,6 +137,7 @@ internal static class TrainCommand
                     progress.Update(steps);
                 }
                 progress.Finish();
+                trainer.SyncWeights();   // validation and checkpoints read the network's store
                 double meanLoss = lossSum / steps, rate = steps * request.Batch / clock.Elapsed.TotalSeconds;
                 double? miou = valPairs is null ? null : Validate(network, valPairs, labels);
                 double score = miou ?? -meanLoss;
@@ -183,7 +190,7 @@ internal static class TrainCommand
                 stderr.WriteLine($"espnet: {reset.Count} tensor{(reset.Count == 1 ? "" : "s")} of {Path.GetFileName(weightsPath)} do not fit {request.Classes} classes and were re-initialised: {string.Join(", ", reset.Take(6))}{(reset.Count > 6 ? ", ..." : "")}");
         }
 
-        private (int Epoch, double Best) Resume(CompiledNetwork network, Trainer trainer)
+        private (int Epoch, double Best) ResumeWeights(CompiledNetwork network)
         {
             using var stream = File.OpenRead(Last);
             var (tensors, metadata) = SafeTensors.Read(stream, WeightBudget.For(network));
@@ -193,6 +200,12 @@ internal static class TrainCommand
             network.LoadWeights(tensors);
             int epoch = int.Parse(metadata["epoch"], CultureInfo.InvariantCulture);
             double best = double.Parse(metadata.GetValueOrDefault("best", "-Infinity"), CultureInfo.InvariantCulture);
+            stderr.WriteLine($"espnet: resuming {request.Name} after epoch {epoch}");
+            return (epoch, best);
+        }
+
+        private void ResumeOptimizer(ITrainer trainer)
+        {
             if (File.Exists(LastOptimizer))
             {
                 using var o = File.OpenRead(LastOptimizer);
@@ -200,11 +213,9 @@ internal static class TrainCommand
                 trainer.RestoreOptimizer(state, int.Parse(meta.GetValueOrDefault("steps", "0"), CultureInfo.InvariantCulture));
             }
             else stderr.WriteLine($"espnet: note: {LastOptimizer} is missing; the optimizer starts afresh");
-            stderr.WriteLine($"espnet: resuming {request.Name} after epoch {epoch}");
-            return (epoch, best);
         }
 
-        private void SaveCheckpoint(CompiledNetwork network, Trainer trainer, int epoch, double loss, double? miou, double best, bool isBest)
+        private void SaveCheckpoint(CompiledNetwork network, ITrainer trainer, int epoch, double loss, double? miou, double best, bool isBest)
         {
             var metadata = new Dictionary<string, string>
             {

@@ -47,6 +47,11 @@ internal sealed record Recipe(
         _ => lr,
     };
 
+    /// <summary>The same update rule for the GPU trainer.</summary>
+    public Cuda.CudaOptimizer MakeCudaOptimizer(double weightDecay) => Optimizer == OptimizerKind.Adam
+        ? Cuda.CudaOptimizer.Adam(weightDecay: weightDecay)
+        : Cuda.CudaOptimizer.Sgd(Momentum, weightDecay: weightDecay);
+
     public Func<int, IParameterUpdate> MakeOptimizer(double weightDecay) => Optimizer == OptimizerKind.Adam
         ? n => new Adam(n, weightDecay: weightDecay)
         : n => new Sgd(n, momentum: Momentum, weightDecay: weightDecay);

@@ -75,6 +75,8 @@ public abstract class CompiledNetwork : ICompiledNetwork
     protected internal virtual long CudaArenaFloats => 0;
     protected internal virtual long CudaInputOffset => 0;
     protected internal virtual long CudaOutputOffset => 0;
+    /// <summary>The training step's CUDA kernels and buffers (null: this network cannot be trained).</summary>
+    protected internal virtual Cuda.CudaTrainingKernels? CudaTrainingKernels => null;
 
     // ---- training (generated: see docs/training.md) ----
 

@@ -9,7 +9,7 @@ namespace Espnet.Compiled.Training;
 /// state, as PyTorch keeps per-parameter state; BatchNorm running statistics are updated by the forward pass,
 /// not the optimizer). After a step the network's inference path uses the new weights.
 /// </summary>
-public sealed class Trainer
+public sealed class Trainer : ITrainer
 {
     private readonly CompiledNetwork _network;
     private readonly (int Offset, int Length)[] _trained;
@@ -23,17 +23,22 @@ public sealed class Trainer
         _network = network;
         if (network.TrainingArenaFloats <= 0) network.TrainForward(null!, default);   // throws the network's own reason
         Context = new TrainingContext(network.Batch, network.TrainingArenaFloats, network.Store.Length);
-        var byOffset = network.Parameters.Where(p => p.IsLearnable).ToDictionary(p => p.Offset, p => p.Elements);
-        var trained = new List<(int, int)>();
-        foreach (int offset in network.TrainedParameters)
-            if (byOffset.TryGetValue(offset, out int length)) trained.Add((offset, length));
-        _trained = [.. trained];
-        var info = network.Parameters.ToDictionary(p => p.Offset);
-        _trainedInfo = [.. _trained.Select(t => info[t.Offset])];
+        _trainedInfo = TrainedParameters(network);
+        _trained = [.. _trainedInfo.Select(p => (p.Offset, p.Elements))];
         _make = optimizer;
     }
 
     public TrainingContext Context { get; }
+
+    /// <summary>The parameter tensors an optimizer updates, in store order: the learnable ones the graph reads (one nothing reads gets no update, as in PyTorch).</summary>
+    public static ParameterInfo[] TrainedParameters(CompiledNetwork network)
+    {
+        var byOffset = network.Parameters.Where(p => p.IsLearnable).ToDictionary(p => p.Offset);
+        var trained = new List<ParameterInfo>();
+        foreach (int offset in network.TrainedParameters)
+            if (byOffset.TryGetValue(offset, out var info)) trained.Add(info);
+        return [.. trained];
+    }
 
     /// <summary>BatchNorm with the running statistics, not updated (EdgeNets' second stage).</summary>
     public bool FreezeBatchNorm
@@ -112,6 +117,11 @@ public sealed class Trainer
     {
         var make = _make ?? throw new InvalidOperationException("this trainer was made without an optimizer");
         return _updates = [.. _trained.Select(t => make(t.Length))];
+    }
+
+    /// <summary>The CPU trainer trains the network's store in place: nothing to copy.</summary>
+    public void SyncWeights()
+    {
     }
 
     /// <summary>The optimizer's state, one tensor per buffer per trained parameter ("key#0", "key#1"), and its step count.</summary>

@@ -31,9 +31,21 @@ public sealed class CudaHostTests
     }
 
     [Fact]
-    public void Training_on_cuda_is_refused_with_the_reason()
+    public void Training_on_cuda_without_a_driver_says_so_in_one_line_before_any_work()
     {
-        string line = AssertFails(Run("train", "--model", "espnet-c-p2-q3", "--data", TempDirectory(), "--out", TempDirectory(), "--device", "cuda"), 1);
-        Assert.Contains("training on CUDA is not built yet", line);
+        RequireNoDriver();
+        string data = TempDirectory(), parent = TempDirectory(), output = Path.Combine(parent, "run");
+        string line = AssertFails(Run("train", "--model", "espnet-c-p2-q3", "--data", data, "--out", output, "--device", "cuda"), 1);
+        Assert.Equal("espnet: no CUDA driver found: use --device cpu", line);
+        Assert.False(Directory.Exists(output));
+        Assert.Equal("espnet: no CUDA driver found: use --device cpu",
+            AssertFails(Run("bench", "--model", "espnet-c-p2-q3", "--height", "64", "--width", "128", "--train", "--device", "cuda"), 1));
+    }
+
+    [Fact]
+    public void Frozen_batchnorm_on_cuda_is_refused_with_what_to_do()
+    {
+        string line = AssertFails(Run("train", "--model", "espnet-c-p2-q3", "--data", TempDirectory(), "--out", TempDirectory(), "--device", "cuda", "--freeze-bn"), 2);
+        Assert.Equal("espnet: --freeze-bn trains on the CPU only so far; leave it out or use --device cpu", line);
     }
 }

@@ -35,7 +35,7 @@ internal static class NetworkEmitter
         w.Line();
         TrainingPrinter.Print(w, plan.Shaped);
         w.Line();
-        Cuda.CudaPrinter.Print(w, plan.Shaped);
+        Cuda.CudaPrinter.Print(w, plan.Shaped, plan.ParameterFloats);
 
         w.Close();
         foreach (var _ in spec.ContainingTypes) w.Close();

@@ -154,26 +154,16 @@ internal static class TrainingPrinter
         w.Open($"protected override void TrainBackward({Ctx} t)");
         w.Line("var a = t.Arena;");
         w.Line("var d = global::System.MemoryExtensions.AsSpan(t.ParameterGradients);");
-        // Gradients born (their room taken) but not yet written: the first rule that writes one whole passes
-        // overwrite: true instead of adding to zeros; any other first contribution, or a read, clears it first.
-        var pending = new HashSet<int>();
-        if (plan.ClearedAt.TryGetValue(plan.LossTime, out var atLoss))
-            foreach (int tensor in atLoss.Where(x => x != g.Output)) pending.Add(tensor);
-        string Over(int t) => pending.Remove(t) ? "true" : "false";
-        void Touch(int t)
-        {
-            if (pending.Remove(t)) w.Line($"{D(t)}.Clear();");
-        }
+        // Which gradients each rule clears first and which it writes whole (BackwardSteps: shared with the CUDA printer).
         layer = "";
-        for (int k = g.Nodes.Count - 1; k >= 0; k--)
+        foreach (var step in BackwardSteps.Build(plan))
         {
-            var node = g.Nodes[k];
-            if (plan.ClearedAt.TryGetValue(plan.Backward(k), out var born))
-                foreach (int tensor in born) pending.Add(tensor);
-            if (!plan.HasGradient(node.Out)) continue;
-            Touch(node.Out);
+            var node = g.Nodes[step.Node];
+            if (step.ClearOutput) w.Line($"{D(node.Out)}.Clear();");
             if (node.Layer != layer) w.Line("// " + node.Layer);
             layer = node.Layer;
+            foreach (int cleared in step.ClearInputs) w.Line($"{D(cleared)}.Clear();");
+            string Over(int position) => step.Overwrite[position] ? "true" : "false";
             var o = g.Shapes[node.Out];
             string dy = D(node.Out);
             switch (node)
@@ -181,32 +171,32 @@ internal static class TrainingPrinter
                 case ConvNode c:
                 {
                     var x = g.Shapes[c.X];
-                    w.Line($"t.ConvBackward({A(c.X)}, {x.C}, {x.H}, {x.W}, {P(c.Weight)}, {dy}, {o.C}, {o.H}, {o.W}, {c.Kernel}, {c.Stride}, {c.Dilation}, {c.Groups}, {D(c.X)}, {G(c.Weight)}, overwrite: {Over(c.X)});");
+                    w.Line($"t.ConvBackward({A(c.X)}, {x.C}, {x.H}, {x.W}, {P(c.Weight)}, {dy}, {o.C}, {o.H}, {o.W}, {c.Kernel}, {c.Stride}, {c.Dilation}, {c.Groups}, {D(c.X)}, {G(c.Weight)}, overwrite: {Over(0)});");
                     break;
                 }
                 case ConvTransposeNode c:
                 {
                     var x = g.Shapes[c.X];
-                    w.Line($"t.ConvTransposeBackward({A(c.X)}, {x.C}, {x.H}, {x.W}, {P(c.Weight)}, {dy}, {o.C}, {o.H}, {o.W}, {c.Kernel}, {c.Stride}, {D(c.X)}, {G(c.Weight)}, overwrite: {Over(c.X)});");
+                    w.Line($"t.ConvTransposeBackward({A(c.X)}, {x.C}, {x.H}, {x.W}, {P(c.Weight)}, {dy}, {o.C}, {o.H}, {o.W}, {c.Kernel}, {c.Stride}, {D(c.X)}, {G(c.Weight)}, overwrite: {Over(0)});");
                     break;
                 }
                 case BiasNode b:
-                    w.Line($"t.BiasBackward({dy}, {o.C}, {Plane(b.Out)}, {D(b.X)}, {G(b.Bias)}, overwrite: {Over(b.X)});");
+                    w.Line($"t.BiasBackward({dy}, {o.C}, {Plane(b.Out)}, {D(b.X)}, {G(b.Bias)}, overwrite: {Over(0)});");
                     break;
                 case BatchNormNode b:
                 {
                     int s = plan.Statistics[b.Out];
-                    w.Line($"t.BatchNormBackward({A(b.X)}, {dy}, {o.C}, {Plane(b.Out)}, {P(b.Bn.Gamma)}, a.Slice({s}, {o.C}), a.Slice({s + o.C}, {o.C}), {D(b.X)}, {G(b.Bn.Gamma)}, {G(b.Bn.Beta)}, overwrite: {Over(b.X)});");
+                    w.Line($"t.BatchNormBackward({A(b.X)}, {dy}, {o.C}, {Plane(b.Out)}, {P(b.Bn.Gamma)}, a.Slice({s}, {o.C}), a.Slice({s + o.C}, {o.C}), {D(b.X)}, {G(b.Bn.Gamma)}, {G(b.Bn.Beta)}, overwrite: {Over(0)});");
                     break;
                 }
                 case PReluNode p:
-                    w.Line($"t.PReluBackward({A(p.X)}, {dy}, {o.C}, {Plane(p.Out)}, {P(p.Slope)}, {D(p.X)}, {G(p.Slope)}, overwrite: {Over(p.X)});");
+                    w.Line($"t.PReluBackward({A(p.X)}, {dy}, {o.C}, {Plane(p.Out)}, {P(p.Slope)}, {D(p.X)}, {G(p.Slope)}, overwrite: {Over(0)});");
                     break;
                 case BatchNormPReluNode b:
                 {
                     int s = plan.Statistics[b.Out];
                     w.Line($"t.BatchNormPReluBackward({A(b.X)}, {dy}, {o.C}, {Plane(b.Out)}, {P(b.Bn.Gamma)}, {P(b.Bn.Beta)}, {P(b.Bn.Mean)}, {P(b.Bn.Variance)}, " +
-                           $"{b.Eps.ToString("R", CultureInfo.InvariantCulture)}, {P(b.Slope)}, a.Slice({s}, {3 * o.C}), {D(b.X)}, {G(b.Bn.Gamma)}, {G(b.Bn.Beta)}, {G(b.Slope)}, overwrite: {Over(b.X)});");
+                           $"{b.Eps.ToString("R", CultureInfo.InvariantCulture)}, {P(b.Slope)}, a.Slice({s}, {3 * o.C}), {D(b.X)}, {G(b.Bn.Gamma)}, {G(b.Bn.Beta)}, {G(b.Slope)}, overwrite: {Over(0)});");
                     break;
                 }
                 case SumNode s:
@@ -214,67 +204,61 @@ internal static class TrainingPrinter
                     // An operand whose gradient is this sum's own buffer (TrainingPlan.SharesGradient) is already done.
                     bool shareA = plan.SharesGradient(s.A), shareB = plan.SharesGradient(s.B);
                     if (shareA && shareB) break;
-                    string overA = shareA ? "false" : Over(s.A), overB = shareB ? "false" : Over(s.B);
+                    string overA = Over(0), overB = Over(1);
                     w.Line($"{Ctx}.SumBackward({dy}, {(shareA ? "default" : D(s.A))}, {(shareB ? "default" : D(s.B))}, {overA}, {overB});");
                     break;
                 }
                 case AvgPoolNode p when plan.HasGradient(p.X):
                 {
                     var x = g.Shapes[p.X];
-                    Touch(p.X);
                     w.Line($"t.AvgPoolBackward({dy}, {x.C}, {x.H}, {x.W}, {o.H}, {o.W}, {D(p.X)});");
                     break;
                 }
                 case GlobalAvgPoolNode p when plan.HasGradient(p.X):
-                    Touch(p.X);
                     w.Line($"t.GlobalAvgPoolBackward({dy}, {o.C}, {Plane(p.X)}, {D(p.X)});");
                     break;
                 case ResizeNode r when plan.HasGradient(r.X):
                 {
                     var x = g.Shapes[r.X];
-                    Touch(r.X);
                     w.Line($"t.ResizeBackward({dy}, {x.C}, {x.H}, {x.W}, {o.H}, {o.W}, {D(r.X)});");
                     break;
                 }
                 case AdaptiveAvgPoolNode r when plan.HasGradient(r.X):
                 {
                     var x = g.Shapes[r.X];
-                    Touch(r.X);
                     w.Line($"t.AdaptiveAvgPoolBackward({dy}, {x.C}, {x.H}, {x.W}, {o.H}, {o.W}, {D(r.X)});");
                     break;
                 }
                 case ShuffleNode s when plan.HasGradient(s.X):
-                    Touch(s.X);
                     w.Line($"t.ShuffleBackward({dy}, {o.C}, {Plane(s.Out)}, {s.Groups}, {D(s.X)});");
                     break;
                 case GateNode gate:
-                    Touch(gate.X);
-                    Touch(gate.Gate);
                     w.Line($"t.GateBackward({A(gate.X)}, {A(gate.Gate)}, {dy}, {o.C}, {Plane(gate.Out)}, {D(gate.X)}, {D(gate.Gate)});");
                     break;
                 case SliceNode s when plan.HasGradient(s.X):
-                    Touch(s.X);
                     w.Line($"t.SliceBackward({dy}, {g.Shapes[s.X].C}, {Plane(s.X)}, {s.From}, {s.To}, {D(s.X)});");
                     break;
                 case ConcatNode c:
                 {
                     int at = 0;
-                    foreach (int part in c.Parts)
+                    for (int i = 0; i < c.Parts.Count; i++)
                     {
-                        if (plan.HasGradient(part)) w.Line($"t.ConcatPartBackward({dy}, {o.C}, {at}, {g.Shapes[part].C}, {Plane(part)}, {D(part)}, overwrite: {Over(part)});");
+                        int part = c.Parts[i];
+                        if (plan.HasGradient(part)) w.Line($"t.ConcatPartBackward({dy}, {o.C}, {at}, {g.Shapes[part].C}, {Plane(part)}, {D(part)}, overwrite: {Over(i)});");
                         at += g.Shapes[part].C;
                     }
                     break;
                 }
                 case ReshapeNode r when plan.HasGradient(r.X):
-                    w.Line($"{Ctx}.CopyBackward({dy}, {D(r.X)}, overwrite: {Over(r.X)});");
+                    w.Line($"{Ctx}.CopyBackward({dy}, {D(r.X)}, overwrite: {Over(0)});");
                     break;
             }
         }
         w.Close();
     }
 
-    private static IEnumerable<Param> Parameters(Node node) => node switch
+    /// <summary>The parameters a node reads (and so trains).</summary>
+    internal static IEnumerable<Param> Parameters(Node node) => node switch
     {
         ConvNode c => new[] { c.Weight },
         ConvTransposeNode c => new[] { c.Weight },

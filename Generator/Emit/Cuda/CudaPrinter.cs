@@ -2,9 +2,11 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using Espnet.Compiled.Generator.Emit.Cpu;
 using Espnet.Compiled.Generator.Plan;
 using Espnet.Compiled.Generator.Plan.Graph;
 using Espnet.Compiled.Generator.Plan.Schedule;
+using Espnet.Compiled.Generator.Plan.Training;
 using Espnet.Compiled.Generator.Shape;
 
 namespace Espnet.Compiled.Generator.Emit.Cuda;
@@ -19,7 +21,7 @@ namespace Espnet.Compiled.Generator.Emit.Cuda;
 /// </summary>
 internal static class CudaPrinter
 {
-    public static void Print(CodeWriter w, ShapedNetwork network)
+    public static void Print(CodeWriter w, ShapedNetwork network, int parameterFloats)
     {
         var (graph, failure) = TensorGraph.Build(network);
         if (graph is null)
@@ -29,9 +31,14 @@ internal static class CudaPrinter
         }
         int n = network.Spec.Batch;
         var (source, arena, launches) = Source(graph, n, network.Spec.ClassName);
-        w.Line("/// <summary>This network as CUDA C: one kernel per node of its tensor graph, shapes and offsets as constants (UTF-8).</summary>");
+        // The training kernels in the same translation unit, from the training plan the C# training pass uses.
+        var (plan, _) = TrainingPlan.Build(graph, n);
+        var text = new StringBuilder(source);
+        var training = plan is null ? default : CudaTrainingPrinter.Append(text, plan, parameterFloats,
+            plan.Graph.Nodes.SelectMany(TrainingPrinter.Parameters).Select(p => p.Offset).Distinct().Count());
+        w.Line("/// <summary>This network as CUDA C: one kernel per node of its tensor graph, shapes and offsets as constants, and the training step's kernels (UTF-8).</summary>");
         w.Line("public static global::System.ReadOnlySpan<byte> CudaSource => \"\"\"");
-        foreach (string line in source.Split('\n')) w.Line(line);
+        foreach (string line in text.ToString().Split('\n')) w.Line(line);
         w.Line("\"\"\"u8;");
         w.Line($"/// <summary>Floats of the CUDA activation arena (batch {n}).</summary>");
         w.Line($"public const long CudaArenaLength = {arena.Size};");
@@ -46,6 +53,20 @@ internal static class CudaPrinter
         w.Line("protected override long CudaArenaFloats => CudaArenaLength;");
         w.Line("protected override long CudaInputOffset => CudaInputStart;");
         w.Line("protected override long CudaOutputOffset => CudaOutputStart;");
+        if (plan is null) return;
+        var g = plan.Graph;
+        var work = training.Work;
+        w.Line("/// <summary>The training step on the GPU: its launches in order (clear, forward, loss, backward), the optimizers' kernels, the arena and the work area's regions.</summary>");
+        w.Line("public static readonly global::Espnet.Compiled.Cuda.CudaTrainingKernels CudaTraining = new(");
+        w.Line("[");
+        foreach (var (name, threads) in training.Step) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
+        w.Line("],");
+        w.Line("[");
+        foreach (var (name, threads) in training.Optimizers) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
+        w.Line("],");
+        w.Line($"    ArenaFloats: {plan.ArenaFloats}, WorkFloats: {work.Length}, Input: {plan.Activation[g.Input]}, Output: {plan.Activation[g.Output]}, " +
+               $"Labels: {work.Labels}, ClassWeights: {work.ClassWeights}, Loss: {work.Loss}, Hyper: {work.Hyper}, Groups: {work.Groups}, State: {work.State});");
+        w.Line("protected override global::Espnet.Compiled.Cuda.CudaTrainingKernels? CudaTrainingKernels => CudaTraining;");
     }
 
     /// <summary>The translation unit, the arena (offset per tensor, size) and the launches in order.</summary>
@@ -96,6 +117,8 @@ internal static class CudaPrinter
         #define ESP_EXP(v) espnet_shim_exp(v)
         #define ESP_SQRT(v) espnet_shim_sqrt(v)
         #define ESP_FLOOR(v) espnet_shim_floor(v)
+        #define ESP_LOG(v) espnet_shim_log(v)
+        #define ESP_DSQRT(v) espnet_shim_dsqrt(v)
         #elif defined(__clang__) && defined(__CUDA__) && !defined(__CUDACC_RTC__) && !defined(__global__)
         // clang -nocudainc: no CUDA headers, so the attributes and special registers by hand.
         #define __global__ __attribute__((global))
@@ -106,6 +129,8 @@ internal static class CudaPrinter
         #define ESP_EXP(v) __nvvm_ex2_approx_f((v) * 1.4426950408889634f)
         #define ESP_SQRT(v) __nvvm_sqrt_rn_f(v)
         #define ESP_FLOOR(v) __nvvm_floor_f(v)
+        #define ESP_LOG(v) (__nvvm_lg2_approx_f(v) * 0.6931471805599453f)
+        #define ESP_DSQRT(v) __nvvm_sqrt_rn_d(v)
         #else
         // NVRTC or nvcc.
         #define ESP_TID threadIdx.x
@@ -115,11 +140,13 @@ internal static class CudaPrinter
         #define ESP_EXP(v) expf(v)
         #define ESP_SQRT(v) sqrtf(v)
         #define ESP_FLOOR(v) floorf(v)
+        #define ESP_LOG(v) logf(v)
+        #define ESP_DSQRT(v) sqrt(v)
         #endif
 
         """;
 
-    private static string Kind(Node node) => node switch
+    internal static string Kind(Node node) => node switch
     {
         ConvNode => "conv",
         ConvTransposeNode => "convtranspose",
@@ -146,7 +173,7 @@ internal static class CudaPrinter
     };
 
     /// <summary>The statements that compute <c>v</c>, the output element at (n, c, y, x).</summary>
-    private static string Body(TensorGraph g, Node node, System.Func<int, string> a)
+    internal static string Body(TensorGraph g, Node node, System.Func<int, string> a)
     {
         var o = g.Shapes[node.Out];
         string At(int t, string c, string y, string x)

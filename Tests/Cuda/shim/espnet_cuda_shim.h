@@ -16,12 +16,14 @@ static unsigned espnet_shim_tid, espnet_shim_bid, espnet_shim_bdim, espnet_shim_
 static inline float espnet_shim_exp(float v) { return std::exp(v); }
 static inline float espnet_shim_sqrt(float v) { return std::sqrt(v); }
 static inline float espnet_shim_floor(float v) { return std::floor(v); }
+static inline float espnet_shim_log(float v) { return std::log(v); }
+static inline double espnet_shim_dsqrt(double v) { return std::sqrt(v); }
 
-#define ESPNET_SHIM_LAUNCH(kernel, threads, p, a)                                                  \
+#define ESPNET_SHIM_LAUNCH(kernel, threads, ...)                                                   \
     do {                                                                                           \
         espnet_shim_bdim = 256;                                                                    \
         espnet_shim_gdim = (unsigned)(((threads) + 255) / 256);                                    \
         for (espnet_shim_bid = 0; espnet_shim_bid < espnet_shim_gdim; espnet_shim_bid++)           \
             for (espnet_shim_tid = 0; espnet_shim_tid < espnet_shim_bdim; espnet_shim_tid++)       \
-                kernel(p, a);                                                                      \
+                kernel(__VA_ARGS__);                                                               \
     } while (0)
