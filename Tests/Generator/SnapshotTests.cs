@@ -83,22 +83,36 @@ public sealed class SnapshotTests
 
     [Theory]
     [MemberData(nameof(Networks))]
-    public void Reference_kernels(string name, string source) => Check(name, source.Replace("{0}", ", Kernels = CpuKernels.Reference"), name);
+    public void Reference_kernels(string name, string source) => Check(name, source.Replace("{0}", ", Kernels = CpuKernels.Reference"), name, cuda: true);
 
     [Theory]
     [MemberData(nameof(Networks))]
     public void Fast_kernels(string name, string source) => Check(name, source.Replace("{0}", ""), name + ".fast");
 
-    private static void Check(string name, string source, string snapshot)
+    private static void Check(string name, string source, string snapshot, bool cuda = false)
     {
         var result = GeneratorHarness.Run(source);
         Assert.DoesNotContain(result.GeneratorDiagnostics, d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error);
         Assert.Empty(result.CompilationErrors);
-        Snapshot.Verify(Assert.Single(result.Sources).Value, "cs", snapshot);
+        string generated = Assert.Single(result.Sources).Value;
+        Snapshot.Verify(generated, "cs", snapshot);
+        // The CUDA translation unit on its own (the same for either CPU kernel choice), as it is compiled.
+        if (cuda) Snapshot.Verify(CudaText(generated), "cu", snapshot);
 
         var spec = (NetworkSpec)result.Driver.GetRunResult().Results.Single().TrackedSteps["LocationFreeSpec"].Single().Outputs.Single().Value;
         string? schedule = EspnetGenerator.Schedule(spec);
         Assert.NotNull(schedule);
         Snapshot.Verify(schedule, "txt", snapshot + ".schedule");
+    }
+
+    /// <summary>The CudaSource raw string literal of the generated C#, its indentation removed as the compiler does.</summary>
+    private static string CudaText(string generated)
+    {
+        var lines = generated.Split('\n');
+        int open = Array.FindIndex(lines, l => l.Contains("CudaSource => \"\"\"", StringComparison.Ordinal));
+        Assert.True(open >= 0, "the generated code has no CudaSource");
+        int close = Array.FindIndex(lines, open + 1, l => l.TrimStart() == "\"\"\"u8;");
+        int indent = lines[close].Length - lines[close].TrimStart().Length;
+        return string.Join("\n", lines[(open + 1)..close].Select(l => l.Length >= indent ? l[indent..] : l.TrimStart())) + "\n";
     }
 }

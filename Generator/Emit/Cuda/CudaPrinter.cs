@@ -69,43 +69,78 @@ internal static class CudaPrinter
         w.Line("protected override global::Espnet.Compiled.Cuda.CudaTrainingKernels? CudaTrainingKernels => CudaTraining;");
     }
 
-    /// <summary>The translation unit, the arena (offset per tensor, size) and the launches in order.</summary>
+    /// <summary>The translation unit, the arena (offset per buffer: a tensor or a concatenation its parts live in, size) and the launches in order.</summary>
     public static (string Source, (Dictionary<int, long> Offsets, long Size) Arena, List<(string Name, long Threads)> Launches) Source(TensorGraph g, int batch, string network)
     {
-        int nodes = g.Nodes.Count;
-        var producer = Enumerable.Repeat(-1, g.Shapes.Count).ToArray();
-        for (int k = 0; k < nodes; k++) producer[g.Nodes[k].Out] = k;
-        var last = Enumerable.Range(0, g.Shapes.Count).Select(t => producer[t] + 1).ToArray();
-        for (int k = 0; k < nodes; k++)
-            foreach (int i in g.Nodes[k].Inputs) last[i] = System.Math.Max(last[i], k + 1);
-        last[g.Output] = nodes + 1;
-        var buffers = Enumerable.Range(0, g.Shapes.Count).Select(t => new Arena.Buffer(t, (int)System.Math.Min(int.MaxValue, batch * g.Shapes[t].Elements), producer[t] + 1, last[t])).ToList();
+        // Kernels: concatenations made in place, element-wise nodes fused into the kernel that makes their input.
+        var fused = GraphKernels.Build(g);
+        var kernels = fused.Kernels;
+        int count = kernels.Count;
+        // A buffer per root tensor, live from the first kernel that writes into it to the last that reads from it.
+        var first = new Dictionary<int, int> { [fused.Root[g.Input]] = 0 };
+        var last = new Dictionary<int, int> { [fused.Root[g.Input]] = 0 };
+        void Touch(int tensor, int time, bool write)
+        {
+            int r = fused.Root[tensor];
+            if (write && (!first.TryGetValue(r, out int f) || time < f)) first[r] = time;
+            last[r] = System.Math.Max(last.TryGetValue(r, out int l) ? l : time, time);
+        }
+        for (int k = 0; k < count; k++)
+        {
+            foreach (int i in kernels[k].Head.Inputs) Touch(i, k + 1, write: false);
+            foreach (var node in kernels[k].Epilogue)
+                foreach (int i in node.Inputs) Touch(i, k + 1, write: false);
+            Touch(kernels[k].Out, k + 1, write: true);
+        }
+        Touch(g.Output, count + 1, write: false);
+        var buffers = first.Keys.Select(r => new Arena.Buffer(r, (int)System.Math.Min(int.MaxValue, batch * g.Shapes[r].Elements), first[r], last[r])).ToList();
         var (placed, size) = Arena.Place(buffers);
         var offsets = placed.ToDictionary(p => p.Key, p => (long)p.Value);
+
+        // Element (n, c, y, x) of a tensor: in its root's buffer, at its channel offset.
+        string At(int t, string c, string y, string x)
+        {
+            int r = fused.Root[t];
+            var s = g.Shapes[r];
+            string channel = fused.ChannelOffset[t] == 0 ? c : $"{fused.ChannelOffset[t]} + ({c})";
+            return $"a[{offsets[r]}LL + (((long long)n * {s.C} + ({channel})) * {s.H} + ({y})) * {s.W} + ({x})]";
+        }
 
         var s = new StringBuilder();
         s.Append(Prelude.Replace("{network}", network));
         var launches = new List<(string, long)>();
-        for (int k = 0; k < nodes; k++)
+        for (int k = 0; k < count; k++)
         {
-            var node = g.Nodes[k];
-            var o = g.Shapes[node.Out];
+            var kernel = kernels[k];
+            var o = g.Shapes[kernel.Out];
             long total = batch * o.Elements;
-            string name = $"k{k}_{Kind(node)}";
+            string kinds = string.Join("_", new[] { kernel.Head }.Concat(kernel.Epilogue).Select(Kind));
+            string name = $"k{k}_{kinds}";
             launches.Add((name, total));
-            string A(int t) => $"(a + {offsets[t]}LL)";
-            s.Append($"\n// {node.Layer}: {Kind(node)} -> {o.C}x{o.H}x{o.W}\n");
+            string layers = string.Join(", ", new[] { kernel.Head }.Concat(kernel.Epilogue).Select(n => n.Layer).Distinct());
+            s.Append($"\n// {layers}: {kinds.Replace('_', ' ')} -> {o.C}x{o.H}x{o.W}\n");
             s.Append($"extern \"C\" __global__ void {name}(const float* __restrict__ p, float* __restrict__ a)\n{{\n");
             s.Append($"    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < {total}LL; i += (long long)ESP_GDIM * ESP_BDIM)\n    {{\n");
             s.Append($"        const int x = (int)(i % {o.W}), y = (int)(i / {o.W} % {o.H}), c = (int)(i / {(long)o.W * o.H} % {o.C}), n = (int)(i / {o.Elements});\n");
             s.Append("        (void)x; (void)y; (void)c; (void)n;\n");
-            s.Append(Body(g, node, A));
-            s.Append($"        {A(node.Out)}[i] = v;\n    }}\n}}\n");
+            s.Append(Body(g, kernel.Head, At));
+            // The epilogue on the value in the thread: each node reads the one before it.
+            string value = "v";
+            int made = kernel.Head.Out, step = 0;
+            foreach (var node in kernel.Epilogue)
+            {
+                string next = $"v{++step}";
+                s.Append(Apply(node, made, value, next, At));
+                value = next;
+                made = node.Out;
+            }
+            s.Append($"        {At(kernel.Out, "c", "y", "x")} = {value};\n    }}\n}}\n");
         }
         s.Append("\n#ifdef ESPNET_CUDA_SHIM\n// The CPU shim's forward pass: every kernel in order over the whole grid.\nextern \"C\" void espnet_forward_shim(const float* p, float* a)\n{\n");
         foreach (var (name, threads) in launches) s.Append($"    ESPNET_SHIM_LAUNCH({name}, {threads}LL, p, a);\n");
         s.Append("}\n#endif\n");
-        return (s.ToString(), (offsets, size), launches);
+        var roots = new Dictionary<int, long> { [g.Input] = offsets[fused.Root[g.Input]], [g.Output] = offsets[fused.Root[g.Output]] };
+        return (s.ToString(), (roots, size), launches);
     }
 
     private const string Prelude = """
@@ -172,15 +207,28 @@ internal static class CudaPrinter
         var t => t + ".0f",
     };
 
-    /// <summary>The statements that compute <c>v</c>, the output element at (n, c, y, x).</summary>
-    internal static string Body(TensorGraph g, Node node, System.Func<int, string> a)
+    /// <summary>
+    /// An element-wise node on a value in the thread: <c>const float <paramref name="output"/></c> from
+    /// <paramref name="input"/>, the node's input <paramref name="main"/> at (n, c, y, x); a sum's or gate's other
+    /// operand read through <paramref name="At"/>. The same expressions whether the node is a kernel or an epilogue.
+    /// </summary>
+    internal static string Apply(Node node, int main, string input, string output, System.Func<int, string, string, string, string> At) => node switch
+    {
+        BiasNode b => $"        const float {output} = {input} + p[{b.Bias.Offset} + c];\n",
+        BatchNormNode bn => $"        const float {output} = ({input} - p[{bn.Bn.Mean.Offset} + c]) / ESP_SQRT(p[{bn.Bn.Variance.Offset} + c] + {F(bn.Eps)}) * p[{bn.Bn.Gamma.Offset} + c] + p[{bn.Bn.Beta.Offset} + c];\n",
+        PReluNode pr => $"        const float {output} = {input} > 0.0f ? {input} : p[{pr.Slope.Offset} + c] * {input};\n",
+        SumNode sum => $"        const float {output} = {input} + {At(main == sum.A ? sum.B : sum.A, "c", "y", "x")};\n",
+        GateNode gt => $"        const float {output} = {input} / (1.0f + ESP_EXP(-{At(gt.Gate, "c", "0", "0")}));\n",
+        _ => throw new System.InvalidOperationException("no element-wise rule for " + node.GetType().Name),
+    };
+
+    /// <summary>
+    /// The statements that compute <c>v</c>, the output element at (n, c, y, x); <paramref name="At"/> gives the
+    /// expression of a tensor's element (n, c, y, x), wherever the printer keeps it.
+    /// </summary>
+    internal static string Body(TensorGraph g, Node node, System.Func<int, string, string, string, string> At)
     {
         var o = g.Shapes[node.Out];
-        string At(int t, string c, string y, string x)
-        {
-            var s = g.Shapes[t];
-            return $"{a(t)}[(((long long)n * {s.C} + ({c})) * {s.H} + ({y})) * {s.W} + ({x})]";
-        }
         switch (node)
         {
             case ConvNode cv:
@@ -217,14 +265,10 @@ internal static class CudaPrinter
                        $"            }}\n" +
                        $"        }}\n";
             }
-            case BiasNode b:
-                return $"        const float v = {At(b.X, "c", "y", "x")} + p[{b.Bias.Offset} + c];\n";
-            case BatchNormNode bn:
-                return $"        const float v = ({At(bn.X, "c", "y", "x")} - p[{bn.Bn.Mean.Offset} + c]) / ESP_SQRT(p[{bn.Bn.Variance.Offset} + c] + {F(bn.Eps)}) * p[{bn.Bn.Gamma.Offset} + c] + p[{bn.Bn.Beta.Offset} + c];\n";
-            case PReluNode pr:
-                return $"        const float u = {At(pr.X, "c", "y", "x")};\n        const float v = u > 0.0f ? u : p[{pr.Slope.Offset} + c] * u;\n";
+            case BiasNode or BatchNormNode or PReluNode or GateNode:
+                return $"        const float u = {At(node.Inputs.First(), "c", "y", "x")};\n" + Apply(node, node.Inputs.First(), "u", "v", At);
             case SumNode sum:
-                return $"        const float v = {At(sum.A, "c", "y", "x")} + {At(sum.B, "c", "y", "x")};\n";
+                return $"        const float u = {At(sum.A, "c", "y", "x")};\n" + Apply(node, sum.A, "u", "v", At);
             case AvgPoolNode ap:
             {
                 var x = g.Shapes[ap.X];
@@ -241,7 +285,8 @@ internal static class CudaPrinter
             {
                 var x = g.Shapes[gp.X];
                 return $"        float v = 0.0f;\n" +
-                       $"        for (int j = 0; j < {x.H * x.W}; j++) v += {a(gp.X)}[((long long)n * {x.C} + c) * {x.H * x.W} + j];\n" +
+                       $"        for (int iy = 0; iy < {x.H}; iy++)\n" +
+                       $"            for (int ix = 0; ix < {x.W}; ix++) v += {At(gp.X, "c", "iy", "ix")};\n" +
                        $"        v /= {F(x.H * x.W)};\n";
             }
             case ResizeNode r:
@@ -268,8 +313,6 @@ internal static class CudaPrinter
             }
             case ShuffleNode sh:
                 return $"        const float v = {At(sh.X, $"(c % {sh.Groups}) * {o.C / sh.Groups} + c / {sh.Groups}", "y", "x")};\n";
-            case GateNode gt:
-                return $"        const float v = {At(gt.X, "c", "y", "x")} / (1.0f + ESP_EXP(-{a(gt.Gate)}[(long long)n * {o.C} + c]));\n";
             case SliceNode sl:
                 return $"        const float v = {At(sl.X, $"c + {sl.From}", "y", "x")};\n";
             case ConcatNode cc:
@@ -286,7 +329,11 @@ internal static class CudaPrinter
                 return text.ToString();
             }
             case ReshapeNode rs:
-                return $"        const float v = {a(rs.X)}[i];\n";
+            {
+                var x = g.Shapes[rs.X];
+                return $"        const long long j = i % {o.Elements};\n" +
+                       $"        const float v = {At(rs.X, $"(int)(j / {(long)x.H * x.W})", $"(int)(j / {x.W} % {x.H})", $"(int)(j % {x.W})")};\n";
+            }
             default:
                 throw new System.InvalidOperationException("no CUDA rule for " + node.GetType().Name);
         }

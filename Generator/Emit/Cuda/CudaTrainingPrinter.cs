@@ -232,7 +232,7 @@ internal sealed class CudaTrainingPrinter
                     break;
                 default:
                     Kernel(CudaPrinter.Kind(node), Count(node.Out),
-                        Decode(o) + CudaPrinter.Body(_g, node, T) + $"        {T(node.Out)}[i] = v;\n",
+                        Decode(o) + CudaPrinter.Body(_g, node, (t, c, y, x) => At(T(t), t, c, y, x)) + $"        {T(node.Out)}[i] = v;\n",
                         $"{node.Layer}: {CudaPrinter.Kind(node)} -> {o.C}x{o.H}x{o.W}");
                     break;
             }

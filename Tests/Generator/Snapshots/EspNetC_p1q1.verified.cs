@@ -677,8 +677,8 @@ namespace Models
         #define ESP_DSQRT(v) sqrt(v)
         #endif
 
-        // level1: conv -> 16x16x16
-        extern "C" __global__ void k0_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level1: conv batchnorm prelu -> 16x16x16
+        extern "C" __global__ void k0_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -695,40 +695,17 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 32) continue;
-                            v += (a + 12288LL)[(((long long)n * 3 + (g0 + ci)) * 32 + (iy)) * 32 + (ix)] * p[0 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 3 + (g0 + ci)) * 32 + (iy)) * 32 + (ix)] * p[0 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level1: batchnorm -> 16x16x16
-        extern "C" __global__ void k1_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 16), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 16 + (c)) * 16 + (y)) * 16 + (x)] - p[464 + c]) / ESP_SQRT(p[480 + c] + 0.001f) * p[432 + c] + p[448 + c];
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // level1: prelu -> 16x16x16
-        extern "C" __global__ void k2_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 16), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 4096LL)[(((long long)n * 16 + (c)) * 16 + (y)) * 16 + (x)];
-                const float v = u > 0.0f ? u : p[496 + c] * u;
-                (a + 8192LL)[i] = v;
+                const float v1 = (v - p[464 + c]) / ESP_SQRT(p[480 + c] + 0.001f) * p[432 + c] + p[448 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[496 + c] * v1;
+                a[8384LL + (((long long)n * 19 + (c)) * 16 + (y)) * 16 + (x)] = v2;
             }
         }
 
         // sample1: avgpool -> 3x16x16
-        extern "C" __global__ void k3_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k1_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -739,15 +716,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += (a + 12288LL)[(((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
+                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += a[0LL + (((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 4864LL)[i] = v;
+                a[8384LL + (((long long)n * 19 + (16 + (c))) * 16 + (y)) * 16 + (x)] = v;
             }
         }
 
         // sample2: avgpool -> 3x16x16
-        extern "C" __global__ void k4_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k2_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -758,15 +735,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += (a + 12288LL)[(((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
+                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += a[0LL + (((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 0LL)[i] = v;
+                a[13248LL + (((long long)n * 3 + (c)) * 16 + (y)) * 16 + (x)] = v;
             }
         }
 
         // sample2: avgpool -> 3x8x8
-        extern "C" __global__ void k5_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k3_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 192LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -777,55 +754,29 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 16 && ix >= 0 && ix < 16) v += (a + 0LL)[(((long long)n * 3 + (c)) * 16 + (iy)) * 16 + (ix)];
+                        if (iy >= 0 && iy < 16 && ix >= 0 && ix < 16) v += a[13248LL + (((long long)n * 3 + (c)) * 16 + (iy)) * 16 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 16576LL)[i] = v;
+                a[0LL + (((long long)n * 131 + (128 + (c))) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // cat_b1: concat -> 19x16x16
-        extern "C" __global__ void k6_concat(const float* __restrict__ p, float* __restrict__ a)
+        // b1: batchnorm prelu -> 19x16x16
+        extern "C" __global__ void k4_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4864LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 19), n = (int)(i / 4864);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 16) v = (a + 8192LL)[(((long long)n * 16 + (c - 0)) * 16 + (y)) * 16 + (x)];
-                else if (c < 19) v = (a + 4864LL)[(((long long)n * 3 + (c - 16)) * 16 + (y)) * 16 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // b1: batchnorm -> 19x16x16
-        extern "C" __global__ void k7_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4864LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 19), n = (int)(i / 4864);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 19 + (c)) * 16 + (y)) * 16 + (x)] - p[576 + c]) / ESP_SQRT(p[608 + c] + 0.001f) * p[512 + c] + p[544 + c];
-                (a + 4864LL)[i] = v;
-            }
-        }
-
-        // b1: prelu -> 19x16x16
-        extern "C" __global__ void k8_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4864LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 19), n = (int)(i / 4864);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 4864LL)[(((long long)n * 19 + (c)) * 16 + (y)) * 16 + (x)];
-                const float v = u > 0.0f ? u : p[640 + c] * u;
-                (a + 0LL)[i] = v;
+                const float u = a[8384LL + (((long long)n * 19 + (c)) * 16 + (y)) * 16 + (x)];
+                const float v = (u - p[576 + c]) / ESP_SQRT(p[608 + c] + 0.001f) * p[512 + c] + p[544 + c];
+                const float v1 = v > 0.0f ? v : p[640 + c] * v;
+                a[13248LL + (((long long)n * 19 + (c)) * 16 + (y)) * 16 + (x)] = v1;
             }
         }
 
         // level2_0: conv -> 12x8x8
-        extern "C" __global__ void k9_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k5_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -842,15 +793,15 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 16) continue;
-                            v += (a + 0LL)[(((long long)n * 19 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[672 + ((c * 19 + ci) * 3 + ky) * 3 + kx];
+                            v += a[13248LL + (((long long)n * 19 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[672 + ((c * 19 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5120LL)[i] = v;
+                a[12480LL + (((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // level2_0: conv -> 16x8x8
-        extern "C" __global__ void k10_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k6_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -867,15 +818,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 4096LL)[i] = v;
+                a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // level2_0: conv -> 12x8x8
-        extern "C" __global__ void k11_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k7_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -892,15 +843,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[4464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[4464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5888LL)[i] = v;
+                a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // level2_0: conv -> 12x8x8
-        extern "C" __global__ void k12_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv add -> 12x8x8
+        extern "C" __global__ void k8_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -917,27 +868,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[5760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[5760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2_0: add -> 12x8x8
-        extern "C" __global__ void k13_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 5888LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 6656LL)[i] = v;
-            }
-        }
-
-        // level2_0: conv -> 12x8x8
-        extern "C" __global__ void k14_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv add -> 12x8x8
+        extern "C" __global__ void k9_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -954,27 +894,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 8 + kx * 8;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[7056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[7056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2_0: add -> 12x8x8
-        extern "C" __global__ void k15_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 6656LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 7424LL)[i] = v;
-            }
-        }
-
-        // level2_0: conv -> 12x8x8
-        extern "C" __global__ void k16_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv add -> 12x8x8
+        extern "C" __global__ void k10_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -991,70 +920,30 @@ namespace Models
                         {
                             const int ix = x * 1 - 16 + kx * 16;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[8352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[8352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (52 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2_0: add -> 12x8x8
-        extern "C" __global__ void k17_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 7424LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 5120LL)[i] = v;
-            }
-        }
-
-        // level2_0: concat -> 64x8x8
-        extern "C" __global__ void k18_concat(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: batchnorm prelu -> 64x8x8
+        extern "C" __global__ void k11_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 16) v = (a + 4096LL)[(((long long)n * 16 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 28) v = (a + 5888LL)[(((long long)n * 12 + (c - 16)) * 8 + (y)) * 8 + (x)];
-                else if (c < 40) v = (a + 6656LL)[(((long long)n * 12 + (c - 28)) * 8 + (y)) * 8 + (x)];
-                else if (c < 52) v = (a + 7424LL)[(((long long)n * 12 + (c - 40)) * 8 + (y)) * 8 + (x)];
-                else if (c < 64) v = (a + 5120LL)[(((long long)n * 12 + (c - 52)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level2_0: batchnorm -> 64x8x8
-        extern "C" __global__ void k19_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // level2_0: prelu -> 64x8x8
-        extern "C" __global__ void k20_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 4096LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[9904 + c] * u;
-                (a + 8384LL)[i] = v;
+                const float u = a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = (u - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
+                const float v1 = v > 0.0f ? v : p[9904 + c] * v;
+                a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
         // level2.0: conv -> 12x8x8
-        extern "C" __global__ void k21_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k12_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1071,15 +960,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 8384LL)[(((long long)n * 64 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[9968 + ((c * 64 + ci) * 1 + ky) * 1 + kx];
+                            v += a[0LL + (((long long)n * 131 + (64 + (g0 + ci))) * 8 + (iy)) * 8 + (ix)] * p[9968 + ((c * 64 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                a[12480LL + (((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // level2.0: conv -> 16x8x8
-        extern "C" __global__ void k22_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k13_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1096,15 +985,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[10736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[10736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 4096LL)[i] = v;
+                a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // level2.0: conv -> 12x8x8
-        extern "C" __global__ void k23_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k14_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1121,15 +1010,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[12464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[12464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5120LL)[i] = v;
+                a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // level2.0: conv -> 12x8x8
-        extern "C" __global__ void k24_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: conv add -> 12x8x8
+        extern "C" __global__ void k15_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1146,27 +1035,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[13760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[13760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 768LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2.0: add -> 12x8x8
-        extern "C" __global__ void k25_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 768LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 5120LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 5888LL)[i] = v;
-            }
-        }
-
-        // level2.0: conv -> 12x8x8
-        extern "C" __global__ void k26_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: conv add -> 12x8x8
+        extern "C" __global__ void k16_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1183,27 +1061,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 8 + kx * 8;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[15056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[15056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 768LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2.0: add -> 12x8x8
-        extern "C" __global__ void k27_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 768LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 5888LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 6656LL)[i] = v;
-            }
-        }
-
-        // level2.0: conv -> 12x8x8
-        extern "C" __global__ void k28_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: conv add -> 12x8x8
+        extern "C" __global__ void k17_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1220,123 +1087,45 @@ namespace Models
                         {
                             const int ix = x * 1 - 16 + kx * 16;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[16352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[16352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 768LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (52 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2.0: add -> 12x8x8
-        extern "C" __global__ void k29_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 768LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 6656LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 7424LL)[i] = v;
-            }
-        }
-
-        // level2.0: concat -> 64x8x8
-        extern "C" __global__ void k30_concat(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: add batchnorm prelu -> 64x8x8
+        extern "C" __global__ void k18_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 16) v = (a + 4096LL)[(((long long)n * 16 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 28) v = (a + 5120LL)[(((long long)n * 12 + (c - 16)) * 8 + (y)) * 8 + (x)];
-                else if (c < 40) v = (a + 5888LL)[(((long long)n * 12 + (c - 28)) * 8 + (y)) * 8 + (x)];
-                else if (c < 52) v = (a + 6656LL)[(((long long)n * 12 + (c - 40)) * 8 + (y)) * 8 + (x)];
-                else if (c < 64) v = (a + 7424LL)[(((long long)n * 12 + (c - 52)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
+                const float u = a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)];
+                const float v1 = (v - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[17904 + c] * v1;
+                a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = v2;
             }
         }
 
-        // level2.0: add -> 64x8x8
-        extern "C" __global__ void k31_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] + (a + 8384LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // level2.0: batchnorm -> 64x8x8
-        extern "C" __global__ void k32_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 4096LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level2.0: prelu -> 64x8x8
-        extern "C" __global__ void k33_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[17904 + c] * u;
-                (a + 12480LL)[i] = v;
-            }
-        }
-
-        // cat_b2: concat -> 131x8x8
-        extern "C" __global__ void k34_concat(const float* __restrict__ p, float* __restrict__ a)
+        // b2: batchnorm prelu -> 131x8x8
+        extern "C" __global__ void k19_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 8384LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 131), n = (int)(i / 8384);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 64) v = (a + 12480LL)[(((long long)n * 64 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 128) v = (a + 8384LL)[(((long long)n * 64 + (c - 64)) * 8 + (y)) * 8 + (x)];
-                else if (c < 131) v = (a + 16576LL)[(((long long)n * 3 + (c - 128)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // b2: batchnorm -> 131x8x8
-        extern "C" __global__ void k35_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 8384LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 131), n = (int)(i / 8384);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] - p[18256 + c]) / ESP_SQRT(p[18400 + c] + 0.001f) * p[17968 + c] + p[18112 + c];
-                (a + 8384LL)[i] = v;
-            }
-        }
-
-        // b2: prelu -> 131x8x8
-        extern "C" __global__ void k36_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 8384LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 131), n = (int)(i / 8384);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 8384LL)[(((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[18544 + c] * u;
-                (a + 0LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = (u - p[18256 + c]) / ESP_SQRT(p[18400 + c] + 0.001f) * p[17968 + c] + p[18112 + c];
+                const float v1 = v > 0.0f ? v : p[18544 + c] * v;
+                a[8384LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
         // level3_0: conv -> 25x4x4
-        extern "C" __global__ void k37_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k20_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1353,15 +1142,15 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 131 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[18688 + ((c * 131 + ci) * 3 + ky) * 3 + kx];
+                            v += a[8384LL + (((long long)n * 131 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[18688 + ((c * 131 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 8384LL)[i] = v;
+                a[0LL + (((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
         // level3_0: conv -> 28x4x4
-        extern "C" __global__ void k38_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k21_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 448LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1378,15 +1167,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[48176 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[48176 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 2048LL)[i] = v;
+                a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
         // level3_0: conv -> 25x4x4
-        extern "C" __global__ void k39_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k22_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1403,15 +1192,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[54480 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[54480 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 2496LL)[i] = v;
+                a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
-        // level3_0: conv -> 25x4x4
-        extern "C" __global__ void k40_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: conv add -> 25x4x4
+        extern "C" __global__ void k23_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1428,27 +1217,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[60112 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[60112 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3_0: add -> 25x4x4
-        extern "C" __global__ void k41_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 2496LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 2896LL)[i] = v;
-            }
-        }
-
-        // level3_0: conv -> 25x4x4
-        extern "C" __global__ void k42_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: conv add -> 25x4x4
+        extern "C" __global__ void k24_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1465,27 +1243,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 8 + kx * 8;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[65744 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[65744 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3_0: add -> 25x4x4
-        extern "C" __global__ void k43_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 2896LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 3296LL)[i] = v;
-            }
-        }
-
-        // level3_0: conv -> 25x4x4
-        extern "C" __global__ void k44_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: conv add -> 25x4x4
+        extern "C" __global__ void k25_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1502,70 +1269,30 @@ namespace Models
                         {
                             const int ix = x * 1 - 16 + kx * 16;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[71376 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[71376 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (103 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3_0: add -> 25x4x4
-        extern "C" __global__ void k45_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 3296LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 3696LL)[i] = v;
-            }
-        }
-
-        // level3_0: concat -> 128x4x4
-        extern "C" __global__ void k46_concat(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: batchnorm prelu -> 128x4x4
+        extern "C" __global__ void k26_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 28) v = (a + 2048LL)[(((long long)n * 28 + (c - 0)) * 4 + (y)) * 4 + (x)];
-                else if (c < 53) v = (a + 2496LL)[(((long long)n * 25 + (c - 28)) * 4 + (y)) * 4 + (x)];
-                else if (c < 78) v = (a + 2896LL)[(((long long)n * 25 + (c - 53)) * 4 + (y)) * 4 + (x)];
-                else if (c < 103) v = (a + 3296LL)[(((long long)n * 25 + (c - 78)) * 4 + (y)) * 4 + (x)];
-                else if (c < 128) v = (a + 3696LL)[(((long long)n * 25 + (c - 103)) * 4 + (y)) * 4 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level3_0: batchnorm -> 128x4x4
-        extern "C" __global__ void k47_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
-                (a + 2048LL)[i] = v;
-            }
-        }
-
-        // level3_0: prelu -> 128x4x4
-        extern "C" __global__ void k48_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 2048LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
-                const float v = u > 0.0f ? u : p[77520 + c] * u;
-                (a + 4096LL)[i] = v;
+                const float u = a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = (u - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
+                const float v1 = v > 0.0f ? v : p[77520 + c] * v;
+                a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
         // level3.0: conv -> 25x4x4
-        extern "C" __global__ void k49_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k27_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1582,15 +1309,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 4096LL)[(((long long)n * 128 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[77648 + ((c * 128 + ci) * 1 + ky) * 1 + kx];
+                            v += a[0LL + (((long long)n * 256 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[77648 + ((c * 128 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                a[6144LL + (((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
         // level3.0: conv -> 28x4x4
-        extern "C" __global__ void k50_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k28_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 448LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1607,15 +1334,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 0LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[80848 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[80848 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 2048LL)[i] = v;
+                a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
         // level3.0: conv -> 25x4x4
-        extern "C" __global__ void k51_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k29_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1632,15 +1359,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 0LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[87152 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[87152 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 2496LL)[i] = v;
+                a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
-        // level3.0: conv -> 25x4x4
-        extern "C" __global__ void k52_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3.0: conv add -> 25x4x4
+        extern "C" __global__ void k30_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1657,27 +1384,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 0LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[92784 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[92784 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 400LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3.0: add -> 25x4x4
-        extern "C" __global__ void k53_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 400LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 2496LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 2896LL)[i] = v;
-            }
-        }
-
-        // level3.0: conv -> 25x4x4
-        extern "C" __global__ void k54_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3.0: conv add -> 25x4x4
+        extern "C" __global__ void k31_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1694,27 +1410,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 8 + kx * 8;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 0LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[98416 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[98416 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 400LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3.0: add -> 25x4x4
-        extern "C" __global__ void k55_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 400LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 2896LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 3296LL)[i] = v;
-            }
-        }
-
-        // level3.0: conv -> 25x4x4
-        extern "C" __global__ void k56_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3.0: conv add -> 25x4x4
+        extern "C" __global__ void k32_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1731,122 +1436,45 @@ namespace Models
                         {
                             const int ix = x * 1 - 16 + kx * 16;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 0LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[104048 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[104048 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 400LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (103 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3.0: add -> 25x4x4
-        extern "C" __global__ void k57_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 400LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 3296LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 3696LL)[i] = v;
-            }
-        }
-
-        // level3.0: concat -> 128x4x4
-        extern "C" __global__ void k58_concat(const float* __restrict__ p, float* __restrict__ a)
+        // level3.0: add batchnorm prelu -> 128x4x4
+        extern "C" __global__ void k33_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 28) v = (a + 2048LL)[(((long long)n * 28 + (c - 0)) * 4 + (y)) * 4 + (x)];
-                else if (c < 53) v = (a + 2496LL)[(((long long)n * 25 + (c - 28)) * 4 + (y)) * 4 + (x)];
-                else if (c < 78) v = (a + 2896LL)[(((long long)n * 25 + (c - 53)) * 4 + (y)) * 4 + (x)];
-                else if (c < 103) v = (a + 3296LL)[(((long long)n * 25 + (c - 78)) * 4 + (y)) * 4 + (x)];
-                else if (c < 128) v = (a + 3696LL)[(((long long)n * 25 + (c - 103)) * 4 + (y)) * 4 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
+                const float u = a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v1 = (v - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[110192 + c] * v1;
+                a[0LL + (((long long)n * 256 + (128 + (c))) * 4 + (y)) * 4 + (x)] = v2;
             }
         }
 
-        // level3.0: add -> 128x4x4
-        extern "C" __global__ void k59_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] + (a + 4096LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 2048LL)[i] = v;
-            }
-        }
-
-        // level3.0: batchnorm -> 128x4x4
-        extern "C" __global__ void k60_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 2048LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level3.0: prelu -> 128x4x4
-        extern "C" __global__ void k61_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
-                const float v = u > 0.0f ? u : p[110192 + c] * u;
-                (a + 6144LL)[i] = v;
-            }
-        }
-
-        // cat_b3: concat -> 256x4x4
-        extern "C" __global__ void k62_concat(const float* __restrict__ p, float* __restrict__ a)
+        // b3: batchnorm prelu -> 256x4x4
+        extern "C" __global__ void k34_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 256), n = (int)(i / 4096);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 128) v = (a + 4096LL)[(((long long)n * 128 + (c - 0)) * 4 + (y)) * 4 + (x)];
-                else if (c < 256) v = (a + 6144LL)[(((long long)n * 128 + (c - 128)) * 4 + (y)) * 4 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // b3: batchnorm -> 256x4x4
-        extern "C" __global__ void k63_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 256), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] - p[110832 + c]) / ESP_SQRT(p[111088 + c] + 0.001f) * p[110320 + c] + p[110576 + c];
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // b3: prelu -> 256x4x4
-        extern "C" __global__ void k64_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 256), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 4096LL)[(((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
-                const float v = u > 0.0f ? u : p[111344 + c] * u;
-                (a + 0LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = (u - p[110832 + c]) / ESP_SQRT(p[111088 + c] + 0.001f) * p[110320 + c] + p[110576 + c];
+                const float v1 = v > 0.0f ? v : p[111344 + c] * v;
+                a[4096LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
         // classifier: conv -> 5x4x4
-        extern "C" __global__ void k65_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k35_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 80LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1863,10 +1491,10 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 0LL)[(((long long)n * 256 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[111600 + ((c * 256 + ci) * 1 + ky) * 1 + kx];
+                            v += a[4096LL + (((long long)n * 256 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[111600 + ((c * 256 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 4096LL)[i] = v;
+                a[0LL + (((long long)n * 5 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
@@ -1874,72 +1502,42 @@ namespace Models
         // The CPU shim's forward pass: every kernel in order over the whole grid.
         extern "C" void espnet_forward_shim(const float* p, float* a)
         {
-            ESPNET_SHIM_LAUNCH(k0_conv, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k1_batchnorm, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k2_prelu, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k3_avgpool, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k4_avgpool, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k5_avgpool, 192LL, p, a);
-            ESPNET_SHIM_LAUNCH(k6_concat, 4864LL, p, a);
-            ESPNET_SHIM_LAUNCH(k7_batchnorm, 4864LL, p, a);
-            ESPNET_SHIM_LAUNCH(k8_prelu, 4864LL, p, a);
-            ESPNET_SHIM_LAUNCH(k9_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k10_conv, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k11_conv, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k0_conv_batchnorm_prelu, 4096LL, p, a);
+            ESPNET_SHIM_LAUNCH(k1_avgpool, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k2_avgpool, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k3_avgpool, 192LL, p, a);
+            ESPNET_SHIM_LAUNCH(k4_batchnorm_prelu, 4864LL, p, a);
+            ESPNET_SHIM_LAUNCH(k5_conv, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k6_conv, 1024LL, p, a);
+            ESPNET_SHIM_LAUNCH(k7_conv, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k8_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k9_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k10_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k11_batchnorm_prelu, 4096LL, p, a);
             ESPNET_SHIM_LAUNCH(k12_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k13_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k13_conv, 1024LL, p, a);
             ESPNET_SHIM_LAUNCH(k14_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k15_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k16_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k17_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k18_concat, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k19_batchnorm, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k20_prelu, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k21_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k22_conv, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k23_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k24_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k25_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k26_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k27_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k28_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k29_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k30_concat, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k31_add, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k32_batchnorm, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k33_prelu, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k34_concat, 8384LL, p, a);
-            ESPNET_SHIM_LAUNCH(k35_batchnorm, 8384LL, p, a);
-            ESPNET_SHIM_LAUNCH(k36_prelu, 8384LL, p, a);
-            ESPNET_SHIM_LAUNCH(k37_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k38_conv, 448LL, p, a);
-            ESPNET_SHIM_LAUNCH(k39_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k40_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k41_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k42_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k43_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k44_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k45_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k46_concat, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k47_batchnorm, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k48_prelu, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k49_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k50_conv, 448LL, p, a);
-            ESPNET_SHIM_LAUNCH(k51_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k52_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k53_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k54_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k55_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k56_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k57_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k58_concat, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k59_add, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k60_batchnorm, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k61_prelu, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k62_concat, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k63_batchnorm, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k64_prelu, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k65_conv, 80LL, p, a);
+            ESPNET_SHIM_LAUNCH(k15_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k16_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k17_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k18_add_batchnorm_prelu, 4096LL, p, a);
+            ESPNET_SHIM_LAUNCH(k19_batchnorm_prelu, 8384LL, p, a);
+            ESPNET_SHIM_LAUNCH(k20_conv, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k21_conv, 448LL, p, a);
+            ESPNET_SHIM_LAUNCH(k22_conv, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k23_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k24_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k25_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k26_batchnorm_prelu, 2048LL, p, a);
+            ESPNET_SHIM_LAUNCH(k27_conv, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k28_conv, 448LL, p, a);
+            ESPNET_SHIM_LAUNCH(k29_conv, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k30_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k31_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k32_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k33_add_batchnorm_prelu, 2048LL, p, a);
+            ESPNET_SHIM_LAUNCH(k34_batchnorm_prelu, 4096LL, p, a);
+            ESPNET_SHIM_LAUNCH(k35_conv, 80LL, p, a);
         }
         #endif
 
@@ -2365,7 +1963,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 1024LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 1024LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 2560LL)[i] = v;
             }
         }
@@ -2402,7 +2001,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 2560LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 2560LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 3328LL)[i] = v;
             }
         }
@@ -2439,7 +2039,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 3328LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 3328LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 4096LL)[i] = v;
             }
         }
@@ -2667,7 +2268,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 5120LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 5120LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 5888LL)[i] = v;
             }
         }
@@ -2704,7 +2306,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 5888LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 5888LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 6656LL)[i] = v;
             }
         }
@@ -2741,7 +2344,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 6656LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 6656LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 7424LL)[i] = v;
             }
         }
@@ -2771,7 +2375,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] + (t + 43072LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 43072LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 47168LL)[i] = v;
             }
         }
@@ -3095,7 +2700,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 17216LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 17216LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 18016LL)[i] = v;
             }
         }
@@ -3132,7 +2738,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 18016LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 18016LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 18416LL)[i] = v;
             }
         }
@@ -3169,7 +2776,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 18416LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 18416LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 18816LL)[i] = v;
             }
         }
@@ -3397,7 +3005,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 19264LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 19264LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 19664LL)[i] = v;
             }
         }
@@ -3434,7 +3043,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 19664LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 19664LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 20064LL)[i] = v;
             }
         }
@@ -3471,7 +3081,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 20064LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 20064LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 20464LL)[i] = v;
             }
         }
@@ -3501,7 +3112,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16768LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] + (t + 60480LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 16768LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 60480LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 62528LL)[i] = v;
             }
         }
@@ -6463,83 +6075,53 @@ namespace Models
             ESPNET_SHIM_LAUNCH(t232_conv_dw_partial, 1728LL, p, t, d, w);
             ESPNET_SHIM_LAUNCH(t233_conv_dw_total, 432LL, p, t, d, w);
         }
-        extern "C" void espnet_espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 112880LL, p, t, d, w); }
-        extern "C" void espnet_espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 112880LL, p, t, d, w); }
+        extern "C" void espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 112880LL, p, t, d, w); }
+        extern "C" void espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 112880LL, p, t, d, w); }
         #endif
 
         """u8;
         /// <summary>Floats of the CUDA activation arena (batch 1).</summary>
-        public const long CudaArenaLength = 16768;
-        public const long CudaInputStart = 12288, CudaOutputStart = 4096;
+        public const long CudaArenaLength = 18112;
+        public const long CudaInputStart = 0, CudaOutputStart = 0;
         /// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>
         public static readonly (string Kernel, long Threads)[] CudaLaunches =
         [
-            ("k0_conv", 4096),
-            ("k1_batchnorm", 4096),
-            ("k2_prelu", 4096),
-            ("k3_avgpool", 768),
-            ("k4_avgpool", 768),
-            ("k5_avgpool", 192),
-            ("k6_concat", 4864),
-            ("k7_batchnorm", 4864),
-            ("k8_prelu", 4864),
-            ("k9_conv", 768),
-            ("k10_conv", 1024),
-            ("k11_conv", 768),
+            ("k0_conv_batchnorm_prelu", 4096),
+            ("k1_avgpool", 768),
+            ("k2_avgpool", 768),
+            ("k3_avgpool", 192),
+            ("k4_batchnorm_prelu", 4864),
+            ("k5_conv", 768),
+            ("k6_conv", 1024),
+            ("k7_conv", 768),
+            ("k8_conv_add", 768),
+            ("k9_conv_add", 768),
+            ("k10_conv_add", 768),
+            ("k11_batchnorm_prelu", 4096),
             ("k12_conv", 768),
-            ("k13_add", 768),
+            ("k13_conv", 1024),
             ("k14_conv", 768),
-            ("k15_add", 768),
-            ("k16_conv", 768),
-            ("k17_add", 768),
-            ("k18_concat", 4096),
-            ("k19_batchnorm", 4096),
-            ("k20_prelu", 4096),
-            ("k21_conv", 768),
-            ("k22_conv", 1024),
-            ("k23_conv", 768),
-            ("k24_conv", 768),
-            ("k25_add", 768),
-            ("k26_conv", 768),
-            ("k27_add", 768),
-            ("k28_conv", 768),
-            ("k29_add", 768),
-            ("k30_concat", 4096),
-            ("k31_add", 4096),
-            ("k32_batchnorm", 4096),
-            ("k33_prelu", 4096),
-            ("k34_concat", 8384),
-            ("k35_batchnorm", 8384),
-            ("k36_prelu", 8384),
-            ("k37_conv", 400),
-            ("k38_conv", 448),
-            ("k39_conv", 400),
-            ("k40_conv", 400),
-            ("k41_add", 400),
-            ("k42_conv", 400),
-            ("k43_add", 400),
-            ("k44_conv", 400),
-            ("k45_add", 400),
-            ("k46_concat", 2048),
-            ("k47_batchnorm", 2048),
-            ("k48_prelu", 2048),
-            ("k49_conv", 400),
-            ("k50_conv", 448),
-            ("k51_conv", 400),
-            ("k52_conv", 400),
-            ("k53_add", 400),
-            ("k54_conv", 400),
-            ("k55_add", 400),
-            ("k56_conv", 400),
-            ("k57_add", 400),
-            ("k58_concat", 2048),
-            ("k59_add", 2048),
-            ("k60_batchnorm", 2048),
-            ("k61_prelu", 2048),
-            ("k62_concat", 4096),
-            ("k63_batchnorm", 4096),
-            ("k64_prelu", 4096),
-            ("k65_conv", 80),
+            ("k15_conv_add", 768),
+            ("k16_conv_add", 768),
+            ("k17_conv_add", 768),
+            ("k18_add_batchnorm_prelu", 4096),
+            ("k19_batchnorm_prelu", 8384),
+            ("k20_conv", 400),
+            ("k21_conv", 448),
+            ("k22_conv", 400),
+            ("k23_conv_add", 400),
+            ("k24_conv_add", 400),
+            ("k25_conv_add", 400),
+            ("k26_batchnorm_prelu", 2048),
+            ("k27_conv", 400),
+            ("k28_conv", 448),
+            ("k29_conv", 400),
+            ("k30_conv_add", 400),
+            ("k31_conv_add", 400),
+            ("k32_conv_add", 400),
+            ("k33_add_batchnorm_prelu", 2048),
+            ("k34_batchnorm_prelu", 4096),
+            ("k35_conv", 80),
         ];
         protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;
         protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;

@@ -586,8 +586,8 @@ namespace Models
         #define ESP_DSQRT(v) sqrt(v)
         #endif
 
-        // level1: conv -> 8x16x16
-        extern "C" __global__ void k0_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level1: conv batchnorm prelu -> 8x16x16
+        extern "C" __global__ void k0_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -604,40 +604,17 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 32) continue;
-                            v += (a + 0LL)[(((long long)n * 3 + (g0 + ci)) * 32 + (iy)) * 32 + (ix)] * p[0 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 3 + (g0 + ci)) * 32 + (iy)) * 32 + (ix)] * p[0 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 3072LL)[i] = v;
-            }
-        }
-
-        // level1: batchnorm -> 8x16x16
-        extern "C" __global__ void k1_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 8), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 3072LL)[(((long long)n * 8 + (c)) * 16 + (y)) * 16 + (x)] - p[256 + c]) / ESP_SQRT(p[272 + c] + 1E-05f) * p[224 + c] + p[240 + c];
-                (a + 5120LL)[i] = v;
-            }
-        }
-
-        // level1: prelu -> 8x16x16
-        extern "C" __global__ void k2_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 8), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 5120LL)[(((long long)n * 8 + (c)) * 16 + (y)) * 16 + (x)];
-                const float v = u > 0.0f ? u : p[288 + c] * u;
-                (a + 3072LL)[i] = v;
+                const float v1 = (v - p[256 + c]) / ESP_SQRT(p[272 + c] + 1E-05f) * p[224 + c] + p[240 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[288 + c] * v1;
+                a[3072LL + (((long long)n * 8 + (c)) * 16 + (y)) * 16 + (x)] = v2;
             }
         }
 
         // level2_0: avgpool -> 8x8x8
-        extern "C" __global__ void k3_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k1_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 512LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -648,15 +625,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 16 && ix >= 0 && ix < 16) v += (a + 3072LL)[(((long long)n * 8 + (c)) * 16 + (iy)) * 16 + (ix)];
+                        if (iy >= 0 && iy < 16 && ix >= 0 && ix < 16) v += a[3072LL + (((long long)n * 8 + (c)) * 16 + (iy)) * 16 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 6144LL)[i] = v;
+                a[5120LL + (((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // level2_0: conv -> 4x16x16
-        extern "C" __global__ void k4_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv batchnorm prelu -> 4x16x16
+        extern "C" __global__ void k2_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -673,40 +650,17 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 16) continue;
-                            v += (a + 3072LL)[(((long long)n * 8 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[304 + ((c * 2 + ci) * 1 + ky) * 1 + kx];
+                            v += a[3072LL + (((long long)n * 8 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[304 + ((c * 2 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 5120LL)[i] = v;
-            }
-        }
-
-        // level2_0: batchnorm -> 4x16x16
-        extern "C" __global__ void k5_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 4), n = (int)(i / 1024);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 5120LL)[(((long long)n * 4 + (c)) * 16 + (y)) * 16 + (x)] - p[352 + c]) / ESP_SQRT(p[368 + c] + 1E-05f) * p[320 + c] + p[336 + c];
-                (a + 3072LL)[i] = v;
-            }
-        }
-
-        // level2_0: prelu -> 4x16x16
-        extern "C" __global__ void k6_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 4), n = (int)(i / 1024);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 3072LL)[(((long long)n * 4 + (c)) * 16 + (y)) * 16 + (x)];
-                const float v = u > 0.0f ? u : p[384 + c] * u;
-                (a + 4096LL)[i] = v;
+                const float v1 = (v - p[352 + c]) / ESP_SQRT(p[368 + c] + 1E-05f) * p[320 + c] + p[336 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[384 + c] * v1;
+                a[6656LL + (((long long)n * 4 + (c)) * 16 + (y)) * 16 + (x)] = v2;
             }
         }
 
         // level2_0: conv -> 4x8x8
-        extern "C" __global__ void k7_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k3_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -723,15 +677,15 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 16) continue;
-                            v += (a + 4096LL)[(((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[400 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[400 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5120LL)[i] = v;
+                a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // level2_0: conv -> 4x8x8
-        extern "C" __global__ void k8_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv add -> 4x8x8
+        extern "C" __global__ void k4_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -748,27 +702,16 @@ namespace Models
                         {
                             const int ix = x * 2 - 2 + kx * 2;
                             if (ix < 0 || ix >= 16) continue;
-                            v += (a + 4096LL)[(((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[448 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[448 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 3072LL)[i] = v;
+                const float v1 = v + a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
+                a[3072LL + (((long long)n * 16 + (4 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2_0: add -> 4x8x8
-        extern "C" __global__ void k9_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 3072LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (a + 5120LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 5376LL)[i] = v;
-            }
-        }
-
-        // level2_0: conv -> 4x8x8
-        extern "C" __global__ void k10_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv add -> 4x8x8
+        extern "C" __global__ void k5_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -785,27 +728,16 @@ namespace Models
                         {
                             const int ix = x * 2 - 3 + kx * 3;
                             if (ix < 0 || ix >= 16) continue;
-                            v += (a + 4096LL)[(((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[496 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[496 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 3072LL)[i] = v;
+                const float v1 = v + a[3072LL + (((long long)n * 16 + (4 + (c))) * 8 + (y)) * 8 + (x)];
+                a[3072LL + (((long long)n * 16 + (8 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2_0: add -> 4x8x8
-        extern "C" __global__ void k11_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 3072LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (a + 5376LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 5632LL)[i] = v;
-            }
-        }
-
-        // level2_0: conv -> 4x8x8
-        extern "C" __global__ void k12_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv add -> 4x8x8
+        extern "C" __global__ void k6_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -822,69 +754,30 @@ namespace Models
                         {
                             const int ix = x * 2 - 4 + kx * 4;
                             if (ix < 0 || ix >= 16) continue;
-                            v += (a + 4096LL)[(((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[544 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[544 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 3072LL)[i] = v;
+                const float v1 = v + a[3072LL + (((long long)n * 16 + (8 + (c))) * 8 + (y)) * 8 + (x)];
+                a[3072LL + (((long long)n * 16 + (12 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2_0: add -> 4x8x8
-        extern "C" __global__ void k13_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 3072LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (a + 5632LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // level2_0: concat -> 16x8x8
-        extern "C" __global__ void k14_concat(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: batchnorm prelu -> 16x8x8
+        extern "C" __global__ void k7_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 4) v = (a + 5120LL)[(((long long)n * 4 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 8) v = (a + 5376LL)[(((long long)n * 4 + (c - 4)) * 8 + (y)) * 8 + (x)];
-                else if (c < 12) v = (a + 5632LL)[(((long long)n * 4 + (c - 8)) * 8 + (y)) * 8 + (x)];
-                else if (c < 16) v = (a + 4096LL)[(((long long)n * 4 + (c - 12)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 3072LL)[i] = v;
+                const float u = a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = (u - p[752 + c]) / ESP_SQRT(p[768 + c] + 1E-05f) * p[720 + c] + p[736 + c];
+                const float v1 = v > 0.0f ? v : p[784 + c] * v;
+                a[4096LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2_0: batchnorm -> 16x8x8
-        extern "C" __global__ void k15_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 3072LL)[(((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] - p[752 + c]) / ESP_SQRT(p[768 + c] + 1E-05f) * p[720 + c] + p[736 + c];
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // level2_0: prelu -> 16x8x8
-        extern "C" __global__ void k16_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 4096LL)[(((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[784 + c] * u;
-                (a + 3072LL)[i] = v;
-            }
-        }
-
-        // level2_0: conv -> 16x8x8
-        extern "C" __global__ void k17_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv batchnorm -> 16x8x8
+        extern "C" __global__ void k8_conv_batchnorm(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -901,27 +794,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 3072LL)[(((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[592 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
+                            v += a[4096LL + (((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[592 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // level2_0: batchnorm -> 16x8x8
-        extern "C" __global__ void k18_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 4096LL)[(((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] - p[688 + c]) / ESP_SQRT(p[704 + c] + 1E-05f) * p[656 + c] + p[672 + c];
-                (a + 3072LL)[i] = v;
+                const float v1 = (v - p[688 + c]) / ESP_SQRT(p[704 + c] + 1E-05f) * p[656 + c] + p[672 + c];
+                a[5120LL + (((long long)n * 24 + (8 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
         // level2_0: avgpool -> 3x16x16
-        extern "C" __global__ void k19_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k9_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -932,15 +814,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += (a + 0LL)[(((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
+                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += a[0LL + (((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 4096LL)[i] = v;
+                a[3072LL + (((long long)n * 3 + (c)) * 16 + (y)) * 16 + (x)] = v;
             }
         }
 
         // level2_0: avgpool -> 3x8x8
-        extern "C" __global__ void k20_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k10_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 192LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -951,15 +833,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 16 && ix >= 0 && ix < 16) v += (a + 4096LL)[(((long long)n * 3 + (c)) * 16 + (iy)) * 16 + (ix)];
+                        if (iy >= 0 && iy < 16 && ix >= 0 && ix < 16) v += a[3072LL + (((long long)n * 3 + (c)) * 16 + (iy)) * 16 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 0LL)[i] = v;
+                a[0LL + (((long long)n * 3 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // level2_0: conv -> 3x8x8
-        extern "C" __global__ void k21_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv batchnorm prelu -> 3x8x8
+        extern "C" __global__ void k11_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 192LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -976,40 +858,17 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 3 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[816 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 3 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[816 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 192LL)[i] = v;
+                const float v1 = (v - p[944 + c]) / ESP_SQRT(p[960 + c] + 1E-05f) * p[912 + c] + p[928 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[976 + c] * v1;
+                a[1536LL + (((long long)n * 3 + (c)) * 8 + (y)) * 8 + (x)] = v2;
             }
         }
 
-        // level2_0: batchnorm -> 3x8x8
-        extern "C" __global__ void k22_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 192LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 3), n = (int)(i / 192);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 192LL)[(((long long)n * 3 + (c)) * 8 + (y)) * 8 + (x)] - p[944 + c]) / ESP_SQRT(p[960 + c] + 1E-05f) * p[912 + c] + p[928 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level2_0: prelu -> 3x8x8
-        extern "C" __global__ void k23_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 192LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 3), n = (int)(i / 192);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 3 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[976 + c] * u;
-                (a + 1536LL)[i] = v;
-            }
-        }
-
-        // level2_0: conv -> 24x8x8
-        extern "C" __global__ void k24_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2_0: conv batchnorm add prelu -> 24x8x8
+        extern "C" __global__ void k12_conv_batchnorm_add_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1536LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1026,67 +885,18 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 1536LL)[(((long long)n * 3 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[992 + ((c * 3 + ci) * 1 + ky) * 1 + kx];
+                            v += a[1536LL + (((long long)n * 3 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[992 + ((c * 3 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = (v - p[1136 + c]) / ESP_SQRT(p[1168 + c] + 1E-05f) * p[1072 + c] + p[1104 + c];
+                const float v2 = v1 + a[5120LL + (((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v3 = v2 > 0.0f ? v2 : p[1200 + c] * v2;
+                a[0LL + (((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)] = v3;
             }
         }
 
-        // level2_0: batchnorm -> 24x8x8
-        extern "C" __global__ void k25_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1536LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 24), n = (int)(i / 1536);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)] - p[1136 + c]) / ESP_SQRT(p[1168 + c] + 1E-05f) * p[1072 + c] + p[1104 + c];
-                (a + 1536LL)[i] = v;
-            }
-        }
-
-        // level2_0: concat -> 24x8x8
-        extern "C" __global__ void k26_concat(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1536LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 24), n = (int)(i / 1536);
-                (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 8) v = (a + 6144LL)[(((long long)n * 8 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 24) v = (a + 3072LL)[(((long long)n * 16 + (c - 8)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level2_0: add -> 24x8x8
-        extern "C" __global__ void k27_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1536LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 24), n = (int)(i / 1536);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)] + (a + 1536LL)[(((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 3072LL)[i] = v;
-            }
-        }
-
-        // level2_0: prelu -> 24x8x8
-        extern "C" __global__ void k28_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1536LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 24), n = (int)(i / 1536);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 3072LL)[(((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[1200 + c] * u;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level2.0: conv -> 4x8x8
-        extern "C" __global__ void k29_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: conv batchnorm prelu -> 4x8x8
+        extern "C" __global__ void k13_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1103,40 +913,17 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 24 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1232 + ((c * 6 + ci) * 1 + ky) * 1 + kx];
+                            v += a[0LL + (((long long)n * 24 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1232 + ((c * 6 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 1536LL)[i] = v;
-            }
-        }
-
-        // level2.0: batchnorm -> 4x8x8
-        extern "C" __global__ void k30_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 1536LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] - p[1296 + c]) / ESP_SQRT(p[1312 + c] + 1E-05f) * p[1264 + c] + p[1280 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level2.0: prelu -> 4x8x8
-        extern "C" __global__ void k31_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[1328 + c] * u;
-                (a + 256LL)[i] = v;
+                const float v1 = (v - p[1296 + c]) / ESP_SQRT(p[1312 + c] + 1E-05f) * p[1264 + c] + p[1280 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[1328 + c] * v1;
+                a[1536LL + (((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] = v2;
             }
         }
 
         // level2.0: conv -> 4x8x8
-        extern "C" __global__ void k32_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k14_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1153,15 +940,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 256LL)[(((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1344 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1344 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 1024LL)[i] = v;
+                a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // level2.0: conv -> 4x8x8
-        extern "C" __global__ void k33_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: conv add -> 4x8x8
+        extern "C" __global__ void k15_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1178,27 +965,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 256LL)[(((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1392 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1392 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
+                a[0LL + (((long long)n * 16 + (4 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2.0: add -> 4x8x8
-        extern "C" __global__ void k34_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (a + 1024LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 1280LL)[i] = v;
-            }
-        }
-
-        // level2.0: conv -> 4x8x8
-        extern "C" __global__ void k35_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: conv add -> 4x8x8
+        extern "C" __global__ void k16_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1215,27 +991,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 256LL)[(((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1440 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1440 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 16 + (4 + (c))) * 8 + (y)) * 8 + (x)];
+                a[0LL + (((long long)n * 16 + (8 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2.0: add -> 4x8x8
-        extern "C" __global__ void k36_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (a + 1280LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 1536LL)[i] = v;
-            }
-        }
-
-        // level2.0: conv -> 4x8x8
-        extern "C" __global__ void k37_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: conv add -> 4x8x8
+        extern "C" __global__ void k17_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1252,69 +1017,30 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 256LL)[(((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1488 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1488 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 16 + (8 + (c))) * 8 + (y)) * 8 + (x)];
+                a[0LL + (((long long)n * 16 + (12 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2.0: add -> 4x8x8
-        extern "C" __global__ void k38_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (a + 1536LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 1792LL)[i] = v;
-            }
-        }
-
-        // level2.0: concat -> 16x8x8
-        extern "C" __global__ void k39_concat(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: batchnorm prelu -> 16x8x8
+        extern "C" __global__ void k18_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 4) v = (a + 1024LL)[(((long long)n * 4 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 8) v = (a + 1280LL)[(((long long)n * 4 + (c - 4)) * 8 + (y)) * 8 + (x)];
-                else if (c < 12) v = (a + 1536LL)[(((long long)n * 4 + (c - 8)) * 8 + (y)) * 8 + (x)];
-                else if (c < 16) v = (a + 1792LL)[(((long long)n * 4 + (c - 12)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = (u - p[1696 + c]) / ESP_SQRT(p[1712 + c] + 1E-05f) * p[1664 + c] + p[1680 + c];
+                const float v1 = v > 0.0f ? v : p[1728 + c] * v;
+                a[1024LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // level2.0: batchnorm -> 16x8x8
-        extern "C" __global__ void k40_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] - p[1696 + c]) / ESP_SQRT(p[1712 + c] + 1E-05f) * p[1664 + c] + p[1680 + c];
-                (a + 1024LL)[i] = v;
-            }
-        }
-
-        // level2.0: prelu -> 16x8x8
-        extern "C" __global__ void k41_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 1024LL)[(((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[1728 + c] * u;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level2.0: conv -> 16x8x8
-        extern "C" __global__ void k42_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level2.0: conv batchnorm prelu -> 16x8x8
+        extern "C" __global__ void k19_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1331,40 +1057,17 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1536 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
+                            v += a[1024LL + (((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1536 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 1024LL)[i] = v;
-            }
-        }
-
-        // level2.0: batchnorm -> 16x8x8
-        extern "C" __global__ void k43_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 1024LL)[(((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] - p[1632 + c]) / ESP_SQRT(p[1648 + c] + 1E-05f) * p[1600 + c] + p[1616 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level2.0: prelu -> 16x8x8
-        extern "C" __global__ void k44_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[1744 + c] * u;
-                (a + 1024LL)[i] = v;
+                const float v1 = (v - p[1632 + c]) / ESP_SQRT(p[1648 + c] + 1E-05f) * p[1600 + c] + p[1616 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[1744 + c] * v1;
+                a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v2;
             }
         }
 
         // level3_0: avgpool -> 16x4x4
-        extern "C" __global__ void k45_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k20_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1375,15 +1078,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 8 && ix >= 0 && ix < 8) v += (a + 1024LL)[(((long long)n * 16 + (c)) * 8 + (iy)) * 8 + (ix)];
+                        if (iy >= 0 && iy < 8 && ix >= 0 && ix < 8) v += a[0LL + (((long long)n * 16 + (c)) * 8 + (iy)) * 8 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 512LL)[i] = v;
+                a[1024LL + (((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
-        // level3_0: conv -> 4x8x8
-        extern "C" __global__ void k46_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: conv batchnorm prelu -> 4x8x8
+        extern "C" __global__ void k21_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1400,40 +1103,17 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 1024LL)[(((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1760 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
+                            v += a[0LL + (((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1760 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level3_0: batchnorm -> 4x8x8
-        extern "C" __global__ void k47_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] - p[1808 + c]) / ESP_SQRT(p[1824 + c] + 1E-05f) * p[1776 + c] + p[1792 + c];
-                (a + 256LL)[i] = v;
-            }
-        }
-
-        // level3_0: prelu -> 4x8x8
-        extern "C" __global__ void k48_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 256LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[1840 + c] * u;
-                (a + 0LL)[i] = v;
+                const float v1 = (v - p[1808 + c]) / ESP_SQRT(p[1824 + c] + 1E-05f) * p[1776 + c] + p[1792 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[1840 + c] * v1;
+                a[1536LL + (((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] = v2;
             }
         }
 
         // level3_0: conv -> 4x4x4
-        extern "C" __global__ void k49_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k22_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1450,15 +1130,15 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1856 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1856 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 256LL)[i] = v;
+                a[0LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
-        // level3_0: conv -> 4x4x4
-        extern "C" __global__ void k50_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: conv add -> 4x4x4
+        extern "C" __global__ void k23_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1475,27 +1155,16 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1904 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1904 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 320LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)];
+                a[0LL + (((long long)n * 16 + (4 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3_0: add -> 4x4x4
-        extern "C" __global__ void k51_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 320LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)] + (a + 256LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 384LL)[i] = v;
-            }
-        }
-
-        // level3_0: conv -> 4x4x4
-        extern "C" __global__ void k52_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: conv add -> 4x4x4
+        extern "C" __global__ void k24_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1512,27 +1181,16 @@ namespace Models
                         {
                             const int ix = x * 2 - 2 + kx * 2;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1952 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1952 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 320LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 16 + (4 + (c))) * 4 + (y)) * 4 + (x)];
+                a[0LL + (((long long)n * 16 + (8 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3_0: add -> 4x4x4
-        extern "C" __global__ void k53_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 320LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)] + (a + 384LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 448LL)[i] = v;
-            }
-        }
-
-        // level3_0: conv -> 4x4x4
-        extern "C" __global__ void k54_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: conv add -> 4x4x4
+        extern "C" __global__ void k25_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1549,69 +1207,30 @@ namespace Models
                         {
                             const int ix = x * 2 - 3 + kx * 3;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2000 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2000 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 320LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 16 + (8 + (c))) * 4 + (y)) * 4 + (x)];
+                a[0LL + (((long long)n * 16 + (12 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3_0: add -> 4x4x4
-        extern "C" __global__ void k55_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 320LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)] + (a + 448LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 768LL)[i] = v;
-            }
-        }
-
-        // level3_0: concat -> 16x4x4
-        extern "C" __global__ void k56_concat(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: batchnorm prelu -> 16x4x4
+        extern "C" __global__ void k26_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 16), n = (int)(i / 256);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 4) v = (a + 256LL)[(((long long)n * 4 + (c - 0)) * 4 + (y)) * 4 + (x)];
-                else if (c < 8) v = (a + 384LL)[(((long long)n * 4 + (c - 4)) * 4 + (y)) * 4 + (x)];
-                else if (c < 12) v = (a + 448LL)[(((long long)n * 4 + (c - 8)) * 4 + (y)) * 4 + (x)];
-                else if (c < 16) v = (a + 768LL)[(((long long)n * 4 + (c - 12)) * 4 + (y)) * 4 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = (u - p[2208 + c]) / ESP_SQRT(p[2224 + c] + 1E-05f) * p[2176 + c] + p[2192 + c];
+                const float v1 = v > 0.0f ? v : p[2240 + c] * v;
+                a[256LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // level3_0: batchnorm -> 16x4x4
-        extern "C" __global__ void k57_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 16), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] - p[2208 + c]) / ESP_SQRT(p[2224 + c] + 1E-05f) * p[2176 + c] + p[2192 + c];
-                (a + 256LL)[i] = v;
-            }
-        }
-
-        // level3_0: prelu -> 16x4x4
-        extern "C" __global__ void k58_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 16), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 256LL)[(((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)];
-                const float v = u > 0.0f ? u : p[2240 + c] * u;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // level3_0: conv -> 16x4x4
-        extern "C" __global__ void k59_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level3_0: conv batchnorm -> 16x4x4
+        extern "C" __global__ void k27_conv_batchnorm(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1628,69 +1247,44 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 0LL)[(((long long)n * 16 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[2048 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
+                            v += a[256LL + (((long long)n * 16 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[2048 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 256LL)[i] = v;
-            }
-        }
-
-        // level3_0: batchnorm -> 16x4x4
-        extern "C" __global__ void k60_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 16), n = (int)(i / 256);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 256LL)[(((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] - p[2144 + c]) / ESP_SQRT(p[2160 + c] + 1E-05f) * p[2112 + c] + p[2128 + c];
-                (a + 768LL)[i] = v;
-            }
-        }
-
-        // level3_0: concat -> 32x4x4
-        extern "C" __global__ void k61_concat(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 512LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 32), n = (int)(i / 512);
-                (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 16) v = (a + 512LL)[(((long long)n * 16 + (c - 0)) * 4 + (y)) * 4 + (x)];
-                else if (c < 32) v = (a + 768LL)[(((long long)n * 16 + (c - 16)) * 4 + (y)) * 4 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
+                const float v1 = (v - p[2144 + c]) / ESP_SQRT(p[2160 + c] + 1E-05f) * p[2112 + c] + p[2128 + c];
+                a[1024LL + (((long long)n * 32 + (16 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
         // level3_0: prelu -> 32x4x4
-        extern "C" __global__ void k62_prelu(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k28_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 512LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 32), n = (int)(i / 512);
                 (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = a[1024LL + (((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)];
                 const float v = u > 0.0f ? u : p[2672 + c] * u;
-                (a + 512LL)[i] = v;
+                a[0LL + (((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
         // pool: globalavgpool -> 32x1x1
-        extern "C" __global__ void k63_globalavgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k29_globalavgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 32LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 1), y = (int)(i / 1 % 1), c = (int)(i / 1 % 32), n = (int)(i / 32);
                 (void)x; (void)y; (void)c; (void)n;
                 float v = 0.0f;
-                for (int j = 0; j < 16; j++) v += (a + 512LL)[((long long)n * 32 + c) * 16 + j];
+                for (int iy = 0; iy < 4; iy++)
+                    for (int ix = 0; ix < 4; ix++) v += a[0LL + (((long long)n * 32 + (c)) * 4 + (iy)) * 4 + (ix)];
                 v /= 16.0f;
-                (a + 0LL)[i] = v;
+                a[512LL + (((long long)n * 32 + (c)) * 1 + (y)) * 1 + (x)] = v;
             }
         }
 
-        // classifier: conv -> 5x1x1
-        extern "C" __global__ void k64_conv(const float* __restrict__ p, float* __restrict__ a)
+        // classifier: conv bias -> 5x1x1
+        extern "C" __global__ void k30_conv_bias(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1707,22 +1301,11 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 1) continue;
-                            v += (a + 0LL)[(((long long)n * 32 + (g0 + ci)) * 1 + (iy)) * 1 + (ix)] * p[2704 + ((c * 32 + ci) * 1 + ky) * 1 + kx];
+                            v += a[512LL + (((long long)n * 32 + (g0 + ci)) * 1 + (iy)) * 1 + (ix)] * p[2704 + ((c * 32 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 32LL)[i] = v;
-            }
-        }
-
-        // classifier: bias -> 5x1x1
-        extern "C" __global__ void k65_bias(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 1), y = (int)(i / 1 % 1), c = (int)(i / 1 % 5), n = (int)(i / 5);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 32LL)[(((long long)n * 5 + (c)) * 1 + (y)) * 1 + (x)] + p[2864 + c];
-                (a + 0LL)[i] = v;
+                const float v1 = v + p[2864 + c];
+                a[0LL + (((long long)n * 5 + (c)) * 1 + (y)) * 1 + (x)] = v1;
             }
         }
 
@@ -1730,72 +1313,37 @@ namespace Models
         // The CPU shim's forward pass: every kernel in order over the whole grid.
         extern "C" void espnet_forward_shim(const float* p, float* a)
         {
-            ESPNET_SHIM_LAUNCH(k0_conv, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k1_batchnorm, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k2_prelu, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k3_avgpool, 512LL, p, a);
-            ESPNET_SHIM_LAUNCH(k4_conv, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k5_batchnorm, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k6_prelu, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k7_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k8_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k9_add, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k10_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k11_add, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k12_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k13_add, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k14_concat, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k15_batchnorm, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k16_prelu, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k17_conv, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k18_batchnorm, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k19_avgpool, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k20_avgpool, 192LL, p, a);
-            ESPNET_SHIM_LAUNCH(k21_conv, 192LL, p, a);
-            ESPNET_SHIM_LAUNCH(k22_batchnorm, 192LL, p, a);
-            ESPNET_SHIM_LAUNCH(k23_prelu, 192LL, p, a);
-            ESPNET_SHIM_LAUNCH(k24_conv, 1536LL, p, a);
-            ESPNET_SHIM_LAUNCH(k25_batchnorm, 1536LL, p, a);
-            ESPNET_SHIM_LAUNCH(k26_concat, 1536LL, p, a);
-            ESPNET_SHIM_LAUNCH(k27_add, 1536LL, p, a);
-            ESPNET_SHIM_LAUNCH(k28_prelu, 1536LL, p, a);
-            ESPNET_SHIM_LAUNCH(k29_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k30_batchnorm, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k31_prelu, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k32_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k33_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k34_add, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k35_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k36_add, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k37_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k38_add, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k39_concat, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k40_batchnorm, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k41_prelu, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k42_conv, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k43_batchnorm, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k44_prelu, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k45_avgpool, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k46_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k47_batchnorm, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k48_prelu, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k49_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k50_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k51_add, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k52_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k53_add, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k54_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k55_add, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k56_concat, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k57_batchnorm, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k58_prelu, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k59_conv, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k60_batchnorm, 256LL, p, a);
-            ESPNET_SHIM_LAUNCH(k61_concat, 512LL, p, a);
-            ESPNET_SHIM_LAUNCH(k62_prelu, 512LL, p, a);
-            ESPNET_SHIM_LAUNCH(k63_globalavgpool, 32LL, p, a);
-            ESPNET_SHIM_LAUNCH(k64_conv, 5LL, p, a);
-            ESPNET_SHIM_LAUNCH(k65_bias, 5LL, p, a);
+            ESPNET_SHIM_LAUNCH(k0_conv_batchnorm_prelu, 2048LL, p, a);
+            ESPNET_SHIM_LAUNCH(k1_avgpool, 512LL, p, a);
+            ESPNET_SHIM_LAUNCH(k2_conv_batchnorm_prelu, 1024LL, p, a);
+            ESPNET_SHIM_LAUNCH(k3_conv, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k4_conv_add, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k5_conv_add, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k6_conv_add, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k7_batchnorm_prelu, 1024LL, p, a);
+            ESPNET_SHIM_LAUNCH(k8_conv_batchnorm, 1024LL, p, a);
+            ESPNET_SHIM_LAUNCH(k9_avgpool, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k10_avgpool, 192LL, p, a);
+            ESPNET_SHIM_LAUNCH(k11_conv_batchnorm_prelu, 192LL, p, a);
+            ESPNET_SHIM_LAUNCH(k12_conv_batchnorm_add_prelu, 1536LL, p, a);
+            ESPNET_SHIM_LAUNCH(k13_conv_batchnorm_prelu, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k14_conv, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k15_conv_add, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k16_conv_add, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k17_conv_add, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k18_batchnorm_prelu, 1024LL, p, a);
+            ESPNET_SHIM_LAUNCH(k19_conv_batchnorm_prelu, 1024LL, p, a);
+            ESPNET_SHIM_LAUNCH(k20_avgpool, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k21_conv_batchnorm_prelu, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k22_conv, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k23_conv_add, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k24_conv_add, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k25_conv_add, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k26_batchnorm_prelu, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k27_conv_batchnorm, 256LL, p, a);
+            ESPNET_SHIM_LAUNCH(k28_prelu, 512LL, p, a);
+            ESPNET_SHIM_LAUNCH(k29_globalavgpool, 32LL, p, a);
+            ESPNET_SHIM_LAUNCH(k30_conv_bias, 5LL, p, a);
         }
         #endif
 
@@ -2143,7 +1691,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 7424LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (t + 7168LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 7424LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 7168LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 7680LL)[i] = v;
             }
         }
@@ -2180,7 +1729,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 7424LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (t + 7680LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 7424LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 7680LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 7936LL)[i] = v;
             }
         }
@@ -2217,7 +1767,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 7424LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (t + 7936LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 7424LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 7936LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 8192LL)[i] = v;
             }
         }
@@ -2766,7 +2317,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 24), n = (int)(i / 1536);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 10240LL)[(((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)] + (t + 8704LL)[(((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 10240LL)[(((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 8704LL)[(((long long)n * 24 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 11776LL)[i] = v;
             }
         }
@@ -2964,7 +2516,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 10240LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (t + 11264LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 10240LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 11264LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 11520LL)[i] = v;
             }
         }
@@ -3001,7 +2554,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 10240LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (t + 11520LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 10240LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 11520LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 13312LL)[i] = v;
             }
         }
@@ -3038,7 +2592,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 10240LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] + (t + 13312LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 10240LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 13312LL)[(((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 13568LL)[i] = v;
             }
         }
@@ -3480,7 +3035,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 11328LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)] + (t + 11264LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 11328LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 11264LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 11392LL)[i] = v;
             }
         }
@@ -3517,7 +3073,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 11328LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)] + (t + 11392LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 11328LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 11392LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 11456LL)[i] = v;
             }
         }
@@ -3554,7 +3111,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 11328LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)] + (t + 11456LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 11328LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 11456LL)[(((long long)n * 4 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 11520LL)[i] = v;
             }
         }
@@ -3833,7 +3391,8 @@ namespace Models
                 const int x = (int)(i % 1), y = (int)(i / 1 % 1), c = (int)(i / 1 % 32), n = (int)(i / 32);
                 (void)x; (void)y; (void)c; (void)n;
                 float v = 0.0f;
-                for (int j = 0; j < 16; j++) v += (t + 14336LL)[((long long)n * 32 + c) * 16 + j];
+                for (int iy = 0; iy < 4; iy++)
+                    for (int ix = 0; ix < 4; ix++) v += (t + 14336LL)[(((long long)n * 32 + (c)) * 4 + (iy)) * 4 + (ix)];
                 v /= 16.0f;
                 (t + 22016LL)[i] = v;
             }
@@ -3871,7 +3430,8 @@ namespace Models
             {
                 const int x = (int)(i % 1), y = (int)(i / 1 % 1), c = (int)(i / 1 % 5), n = (int)(i / 5);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 14336LL)[(((long long)n * 5 + (c)) * 1 + (y)) * 1 + (x)] + p[2864 + c];
+                const float u = (t + 14336LL)[(((long long)n * 5 + (c)) * 1 + (y)) * 1 + (x)];
+                const float v = u + p[2864 + c];
                 (t + 14352LL)[i] = v;
             }
         }
@@ -6670,83 +6230,48 @@ namespace Models
             ESPNET_SHIM_LAUNCH(t246_conv_dw_partial, 864LL, p, t, d, w);
             ESPNET_SHIM_LAUNCH(t247_conv_dw_total, 216LL, p, t, d, w);
         }
-        extern "C" void espnet_espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 2880LL, p, t, d, w); }
-        extern "C" void espnet_espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 2880LL, p, t, d, w); }
+        extern "C" void espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 2880LL, p, t, d, w); }
+        extern "C" void espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 2880LL, p, t, d, w); }
         #endif
 
         """u8;
         /// <summary>Floats of the CUDA activation arena (batch 1).</summary>
-        public const long CudaArenaLength = 7168;
+        public const long CudaArenaLength = 7680;
         public const long CudaInputStart = 0, CudaOutputStart = 0;
         /// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>
         public static readonly (string Kernel, long Threads)[] CudaLaunches =
         [
-            ("k0_conv", 2048),
-            ("k1_batchnorm", 2048),
-            ("k2_prelu", 2048),
-            ("k3_avgpool", 512),
-            ("k4_conv", 1024),
-            ("k5_batchnorm", 1024),
-            ("k6_prelu", 1024),
-            ("k7_conv", 256),
-            ("k8_conv", 256),
-            ("k9_add", 256),
-            ("k10_conv", 256),
-            ("k11_add", 256),
-            ("k12_conv", 256),
-            ("k13_add", 256),
-            ("k14_concat", 1024),
-            ("k15_batchnorm", 1024),
-            ("k16_prelu", 1024),
-            ("k17_conv", 1024),
-            ("k18_batchnorm", 1024),
-            ("k19_avgpool", 768),
-            ("k20_avgpool", 192),
-            ("k21_conv", 192),
-            ("k22_batchnorm", 192),
-            ("k23_prelu", 192),
-            ("k24_conv", 1536),
-            ("k25_batchnorm", 1536),
-            ("k26_concat", 1536),
-            ("k27_add", 1536),
-            ("k28_prelu", 1536),
-            ("k29_conv", 256),
-            ("k30_batchnorm", 256),
-            ("k31_prelu", 256),
-            ("k32_conv", 256),
-            ("k33_conv", 256),
-            ("k34_add", 256),
-            ("k35_conv", 256),
-            ("k36_add", 256),
-            ("k37_conv", 256),
-            ("k38_add", 256),
-            ("k39_concat", 1024),
-            ("k40_batchnorm", 1024),
-            ("k41_prelu", 1024),
-            ("k42_conv", 1024),
-            ("k43_batchnorm", 1024),
-            ("k44_prelu", 1024),
-            ("k45_avgpool", 256),
-            ("k46_conv", 256),
-            ("k47_batchnorm", 256),
-            ("k48_prelu", 256),
-            ("k49_conv", 64),
-            ("k50_conv", 64),
-            ("k51_add", 64),
-            ("k52_conv", 64),
-            ("k53_add", 64),
-            ("k54_conv", 64),
-            ("k55_add", 64),
-            ("k56_concat", 256),
-            ("k57_batchnorm", 256),
-            ("k58_prelu", 256),
-            ("k59_conv", 256),
-            ("k60_batchnorm", 256),
-            ("k61_concat", 512),
-            ("k62_prelu", 512),
-            ("k63_globalavgpool", 32),
-            ("k64_conv", 5),
-            ("k65_bias", 5),
+            ("k0_conv_batchnorm_prelu", 2048),
+            ("k1_avgpool", 512),
+            ("k2_conv_batchnorm_prelu", 1024),
+            ("k3_conv", 256),
+            ("k4_conv_add", 256),
+            ("k5_conv_add", 256),
+            ("k6_conv_add", 256),
+            ("k7_batchnorm_prelu", 1024),
+            ("k8_conv_batchnorm", 1024),
+            ("k9_avgpool", 768),
+            ("k10_avgpool", 192),
+            ("k11_conv_batchnorm_prelu", 192),
+            ("k12_conv_batchnorm_add_prelu", 1536),
+            ("k13_conv_batchnorm_prelu", 256),
+            ("k14_conv", 256),
+            ("k15_conv_add", 256),
+            ("k16_conv_add", 256),
+            ("k17_conv_add", 256),
+            ("k18_batchnorm_prelu", 1024),
+            ("k19_conv_batchnorm_prelu", 1024),
+            ("k20_avgpool", 256),
+            ("k21_conv_batchnorm_prelu", 256),
+            ("k22_conv", 64),
+            ("k23_conv_add", 64),
+            ("k24_conv_add", 64),
+            ("k25_conv_add", 64),
+            ("k26_batchnorm_prelu", 256),
+            ("k27_conv_batchnorm", 256),
+            ("k28_prelu", 512),
+            ("k29_globalavgpool", 32),
+            ("k30_conv_bias", 5),
         ];
         protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;
         protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;

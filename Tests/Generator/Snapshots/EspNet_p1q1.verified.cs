@@ -974,8 +974,8 @@ namespace Models
         #define ESP_DSQRT(v) sqrt(v)
         #endif
 
-        // encoder.level1: conv -> 16x16x16
-        extern "C" __global__ void k0_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level1: conv batchnorm prelu -> 16x16x16
+        extern "C" __global__ void k0_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -992,40 +992,17 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 32) continue;
-                            v += (a + 8192LL)[(((long long)n * 3 + (g0 + ci)) * 32 + (iy)) * 32 + (ix)] * p[0 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 3 + (g0 + ci)) * 32 + (iy)) * 32 + (ix)] * p[0 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // encoder.level1: batchnorm -> 16x16x16
-        extern "C" __global__ void k1_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 16), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 16 + (c)) * 16 + (y)) * 16 + (x)] - p[464 + c]) / ESP_SQRT(p[480 + c] + 0.001f) * p[432 + c] + p[448 + c];
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // encoder.level1: prelu -> 16x16x16
-        extern "C" __global__ void k2_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 16), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 4096LL)[(((long long)n * 16 + (c)) * 16 + (y)) * 16 + (x)];
-                const float v = u > 0.0f ? u : p[496 + c] * u;
-                (a + 16768LL)[i] = v;
+                const float v1 = (v - p[464 + c]) / ESP_SQRT(p[480 + c] + 0.001f) * p[432 + c] + p[448 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[496 + c] * v1;
+                a[16768LL + (((long long)n * 16 + (c)) * 16 + (y)) * 16 + (x)] = v2;
             }
         }
 
         // encoder.sample1: avgpool -> 3x16x16
-        extern "C" __global__ void k3_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k1_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1036,15 +1013,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += (a + 8192LL)[(((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
+                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += a[0LL + (((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 4864LL)[i] = v;
+                a[13248LL + (((long long)n * 3 + (c)) * 16 + (y)) * 16 + (x)] = v;
             }
         }
 
         // encoder.sample2: avgpool -> 3x16x16
-        extern "C" __global__ void k4_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k2_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1055,15 +1032,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += (a + 8192LL)[(((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
+                        if (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) v += a[0LL + (((long long)n * 3 + (c)) * 32 + (iy)) * 32 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 0LL)[i] = v;
+                a[8384LL + (((long long)n * 3 + (c)) * 16 + (y)) * 16 + (x)] = v;
             }
         }
 
         // encoder.sample2: avgpool -> 3x8x8
-        extern "C" __global__ void k5_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k3_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 192LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1074,55 +1051,32 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 16 && ix >= 0 && ix < 16) v += (a + 0LL)[(((long long)n * 3 + (c)) * 16 + (iy)) * 16 + (ix)];
+                        if (iy >= 0 && iy < 16 && ix >= 0 && ix < 16) v += a[8384LL + (((long long)n * 3 + (c)) * 16 + (iy)) * 16 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 16576LL)[i] = v;
+                a[0LL + (((long long)n * 131 + (128 + (c))) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // encoder.cat_b1: concat -> 19x16x16
-        extern "C" __global__ void k6_concat(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.cat_b1, encoder.b1: concat batchnorm prelu -> 19x16x16
+        extern "C" __global__ void k4_concat_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4864LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 19), n = (int)(i / 4864);
                 (void)x; (void)y; (void)c; (void)n;
                 float v;
-                if (c < 16) v = (a + 16768LL)[(((long long)n * 16 + (c - 0)) * 16 + (y)) * 16 + (x)];
-                else if (c < 19) v = (a + 4864LL)[(((long long)n * 3 + (c - 16)) * 16 + (y)) * 16 + (x)];
+                if (c < 16) v = a[16768LL + (((long long)n * 16 + (c - 0)) * 16 + (y)) * 16 + (x)];
+                else if (c < 19) v = a[13248LL + (((long long)n * 3 + (c - 16)) * 16 + (y)) * 16 + (x)];
                 else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // encoder.b1: batchnorm -> 19x16x16
-        extern "C" __global__ void k7_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4864LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 19), n = (int)(i / 4864);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 19 + (c)) * 16 + (y)) * 16 + (x)] - p[576 + c]) / ESP_SQRT(p[608 + c] + 0.001f) * p[512 + c] + p[544 + c];
-                (a + 4864LL)[i] = v;
-            }
-        }
-
-        // encoder.b1: prelu -> 19x16x16
-        extern "C" __global__ void k8_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4864LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 19), n = (int)(i / 4864);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 4864LL)[(((long long)n * 19 + (c)) * 16 + (y)) * 16 + (x)];
-                const float v = u > 0.0f ? u : p[640 + c] * u;
-                (a + 0LL)[i] = v;
+                const float v1 = (v - p[576 + c]) / ESP_SQRT(p[608 + c] + 0.001f) * p[512 + c] + p[544 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[640 + c] * v1;
+                a[8384LL + (((long long)n * 19 + (c)) * 16 + (y)) * 16 + (x)] = v2;
             }
         }
 
         // encoder.level2_0: conv -> 12x8x8
-        extern "C" __global__ void k9_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k5_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1139,15 +1093,15 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 16) continue;
-                            v += (a + 0LL)[(((long long)n * 19 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[672 + ((c * 19 + ci) * 3 + ky) * 3 + kx];
+                            v += a[8384LL + (((long long)n * 19 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[672 + ((c * 19 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5120LL)[i] = v;
+                a[13248LL + (((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // encoder.level2_0: conv -> 16x8x8
-        extern "C" __global__ void k10_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k6_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1164,15 +1118,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 4096LL)[i] = v;
+                a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // encoder.level2_0: conv -> 12x8x8
-        extern "C" __global__ void k11_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k7_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1189,15 +1143,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[4464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[4464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5888LL)[i] = v;
+                a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // encoder.level2_0: conv -> 12x8x8
-        extern "C" __global__ void k12_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level2_0: conv add -> 12x8x8
+        extern "C" __global__ void k8_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1214,27 +1168,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[5760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[5760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // encoder.level2_0: add -> 12x8x8
-        extern "C" __global__ void k13_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 5888LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 6656LL)[i] = v;
-            }
-        }
-
-        // encoder.level2_0: conv -> 12x8x8
-        extern "C" __global__ void k14_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level2_0: conv add -> 12x8x8
+        extern "C" __global__ void k9_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1251,27 +1194,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 8 + kx * 8;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[7056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[7056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // encoder.level2_0: add -> 12x8x8
-        extern "C" __global__ void k15_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 6656LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 7424LL)[i] = v;
-            }
-        }
-
-        // encoder.level2_0: conv -> 12x8x8
-        extern "C" __global__ void k16_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level2_0: conv add -> 12x8x8
+        extern "C" __global__ void k10_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1288,70 +1220,30 @@ namespace Models
                         {
                             const int ix = x * 1 - 16 + kx * 16;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 5120LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[8352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[8352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (52 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // encoder.level2_0: add -> 12x8x8
-        extern "C" __global__ void k17_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 7424LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 5120LL)[i] = v;
-            }
-        }
-
-        // encoder.level2_0: concat -> 64x8x8
-        extern "C" __global__ void k18_concat(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level2_0: batchnorm prelu -> 64x8x8
+        extern "C" __global__ void k11_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 16) v = (a + 4096LL)[(((long long)n * 16 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 28) v = (a + 5888LL)[(((long long)n * 12 + (c - 16)) * 8 + (y)) * 8 + (x)];
-                else if (c < 40) v = (a + 6656LL)[(((long long)n * 12 + (c - 28)) * 8 + (y)) * 8 + (x)];
-                else if (c < 52) v = (a + 7424LL)[(((long long)n * 12 + (c - 40)) * 8 + (y)) * 8 + (x)];
-                else if (c < 64) v = (a + 5120LL)[(((long long)n * 12 + (c - 52)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // encoder.level2_0: batchnorm -> 64x8x8
-        extern "C" __global__ void k19_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // encoder.level2_0: prelu -> 64x8x8
-        extern "C" __global__ void k20_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 4096LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[9904 + c] * u;
-                (a + 8384LL)[i] = v;
+                const float u = a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = (u - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
+                const float v1 = v > 0.0f ? v : p[9904 + c] * v;
+                a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
         // encoder.level2.0: conv -> 12x8x8
-        extern "C" __global__ void k21_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k12_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1368,15 +1260,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 8384LL)[(((long long)n * 64 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[9968 + ((c * 64 + ci) * 1 + ky) * 1 + kx];
+                            v += a[0LL + (((long long)n * 131 + (64 + (g0 + ci))) * 8 + (iy)) * 8 + (ix)] * p[9968 + ((c * 64 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                a[12480LL + (((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // encoder.level2.0: conv -> 16x8x8
-        extern "C" __global__ void k22_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k13_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1393,15 +1285,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[10736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[10736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 4096LL)[i] = v;
+                a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // encoder.level2.0: conv -> 12x8x8
-        extern "C" __global__ void k23_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k14_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1418,15 +1310,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[12464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[12464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5120LL)[i] = v;
+                a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // encoder.level2.0: conv -> 12x8x8
-        extern "C" __global__ void k24_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level2.0: conv add -> 12x8x8
+        extern "C" __global__ void k15_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1443,27 +1335,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[13760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[13760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 768LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // encoder.level2.0: add -> 12x8x8
-        extern "C" __global__ void k25_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 768LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 5120LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 5888LL)[i] = v;
-            }
-        }
-
-        // encoder.level2.0: conv -> 12x8x8
-        extern "C" __global__ void k26_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level2.0: conv add -> 12x8x8
+        extern "C" __global__ void k16_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1480,27 +1361,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 8 + kx * 8;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[15056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[15056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 768LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // encoder.level2.0: add -> 12x8x8
-        extern "C" __global__ void k27_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 768LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 5888LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 6656LL)[i] = v;
-            }
-        }
-
-        // encoder.level2.0: conv -> 12x8x8
-        extern "C" __global__ void k28_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level2.0: conv add -> 12x8x8
+        extern "C" __global__ void k17_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1517,123 +1387,45 @@ namespace Models
                         {
                             const int ix = x * 1 - 16 + kx * 16;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[16352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                            v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[16352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 768LL)[i] = v;
+                const float v1 = v + a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)];
+                a[8384LL + (((long long)n * 64 + (52 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // encoder.level2.0: add -> 12x8x8
-        extern "C" __global__ void k29_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 768LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (a + 6656LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 7424LL)[i] = v;
-            }
-        }
-
-        // encoder.level2.0: concat -> 64x8x8
-        extern "C" __global__ void k30_concat(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level2.0: add batchnorm prelu -> 64x8x8
+        extern "C" __global__ void k18_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 16) v = (a + 4096LL)[(((long long)n * 16 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 28) v = (a + 5120LL)[(((long long)n * 12 + (c - 16)) * 8 + (y)) * 8 + (x)];
-                else if (c < 40) v = (a + 5888LL)[(((long long)n * 12 + (c - 28)) * 8 + (y)) * 8 + (x)];
-                else if (c < 52) v = (a + 6656LL)[(((long long)n * 12 + (c - 40)) * 8 + (y)) * 8 + (x)];
-                else if (c < 64) v = (a + 7424LL)[(((long long)n * 12 + (c - 52)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
+                const float u = a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)];
+                const float v1 = (v - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[17904 + c] * v1;
+                a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = v2;
             }
         }
 
-        // encoder.level2.0: add -> 64x8x8
-        extern "C" __global__ void k31_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] + (a + 8384LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 4096LL)[i] = v;
-            }
-        }
-
-        // encoder.level2.0: batchnorm -> 64x8x8
-        extern "C" __global__ void k32_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 4096LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // encoder.level2.0: prelu -> 64x8x8
-        extern "C" __global__ void k33_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[17904 + c] * u;
-                (a + 12480LL)[i] = v;
-            }
-        }
-
-        // encoder.cat_b2: concat -> 131x8x8
-        extern "C" __global__ void k34_concat(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.b2: batchnorm prelu -> 131x8x8
+        extern "C" __global__ void k19_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 8384LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 131), n = (int)(i / 8384);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 64) v = (a + 12480LL)[(((long long)n * 64 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 128) v = (a + 8384LL)[(((long long)n * 64 + (c - 64)) * 8 + (y)) * 8 + (x)];
-                else if (c < 131) v = (a + 16576LL)[(((long long)n * 3 + (c - 128)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // encoder.b2: batchnorm -> 131x8x8
-        extern "C" __global__ void k35_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 8384LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 131), n = (int)(i / 8384);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] - p[18256 + c]) / ESP_SQRT(p[18400 + c] + 0.001f) * p[17968 + c] + p[18112 + c];
-                (a + 8384LL)[i] = v;
-            }
-        }
-
-        // encoder.b2: prelu -> 131x8x8
-        extern "C" __global__ void k36_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 8384LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 131), n = (int)(i / 8384);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 8384LL)[(((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[18544 + c] * u;
-                (a + 0LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = (u - p[18256 + c]) / ESP_SQRT(p[18400 + c] + 0.001f) * p[17968 + c] + p[18112 + c];
+                const float v1 = v > 0.0f ? v : p[18544 + c] * v;
+                a[8384LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
         // encoder.level3_0: conv -> 25x4x4
-        extern "C" __global__ void k37_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k20_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1650,15 +1442,15 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 131 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[18688 + ((c * 131 + ci) * 3 + ky) * 3 + kx];
+                            v += a[8384LL + (((long long)n * 131 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[18688 + ((c * 131 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 8384LL)[i] = v;
+                a[0LL + (((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
         // encoder.level3_0: conv -> 28x4x4
-        extern "C" __global__ void k38_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k21_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 448LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1675,15 +1467,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[48176 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[48176 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 10432LL)[i] = v;
+                a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
         // encoder.level3_0: conv -> 25x4x4
-        extern "C" __global__ void k39_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k22_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1700,15 +1492,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[54480 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[54480 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 10880LL)[i] = v;
+                a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
-        // encoder.level3_0: conv -> 25x4x4
-        extern "C" __global__ void k40_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level3_0: conv add -> 25x4x4
+        extern "C" __global__ void k23_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1725,27 +1517,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[60112 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[60112 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 8784LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // encoder.level3_0: add -> 25x4x4
-        extern "C" __global__ void k41_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 8784LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 10880LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 11280LL)[i] = v;
-            }
-        }
-
-        // encoder.level3_0: conv -> 25x4x4
-        extern "C" __global__ void k42_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level3_0: conv add -> 25x4x4
+        extern "C" __global__ void k24_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1762,27 +1543,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 8 + kx * 8;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[65744 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[65744 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 8784LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // encoder.level3_0: add -> 25x4x4
-        extern "C" __global__ void k43_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 8784LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 11280LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 11680LL)[i] = v;
-            }
-        }
-
-        // encoder.level3_0: conv -> 25x4x4
-        extern "C" __global__ void k44_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level3_0: conv add -> 25x4x4
+        extern "C" __global__ void k25_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1799,70 +1569,30 @@ namespace Models
                         {
                             const int ix = x * 1 - 16 + kx * 16;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[71376 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[71376 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 8784LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (103 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // encoder.level3_0: add -> 25x4x4
-        extern "C" __global__ void k45_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 8784LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 11680LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 12080LL)[i] = v;
-            }
-        }
-
-        // encoder.level3_0: concat -> 128x4x4
-        extern "C" __global__ void k46_concat(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level3_0: batchnorm prelu -> 128x4x4
+        extern "C" __global__ void k26_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 28) v = (a + 10432LL)[(((long long)n * 28 + (c - 0)) * 4 + (y)) * 4 + (x)];
-                else if (c < 53) v = (a + 10880LL)[(((long long)n * 25 + (c - 28)) * 4 + (y)) * 4 + (x)];
-                else if (c < 78) v = (a + 11280LL)[(((long long)n * 25 + (c - 53)) * 4 + (y)) * 4 + (x)];
-                else if (c < 103) v = (a + 11680LL)[(((long long)n * 25 + (c - 78)) * 4 + (y)) * 4 + (x)];
-                else if (c < 128) v = (a + 12080LL)[(((long long)n * 25 + (c - 103)) * 4 + (y)) * 4 + (x)];
-                else v = 0.0f;
-                (a + 8384LL)[i] = v;
-            }
-        }
-
-        // encoder.level3_0: batchnorm -> 128x4x4
-        extern "C" __global__ void k47_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 8384LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
-                (a + 10432LL)[i] = v;
-            }
-        }
-
-        // encoder.level3_0: prelu -> 128x4x4
-        extern "C" __global__ void k48_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 10432LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
-                const float v = u > 0.0f ? u : p[77520 + c] * u;
-                (a + 12480LL)[i] = v;
+                const float u = a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = (u - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
+                const float v1 = v > 0.0f ? v : p[77520 + c] * v;
+                a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
         // encoder.level3.0: conv -> 25x4x4
-        extern "C" __global__ void k49_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k27_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1879,15 +1609,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 12480LL)[(((long long)n * 128 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[77648 + ((c * 128 + ci) * 1 + ky) * 1 + kx];
+                            v += a[0LL + (((long long)n * 256 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[77648 + ((c * 128 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 8384LL)[i] = v;
+                a[6144LL + (((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
         // encoder.level3.0: conv -> 28x4x4
-        extern "C" __global__ void k50_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k28_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 448LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1904,15 +1634,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[80848 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[80848 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 10432LL)[i] = v;
+                a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
         // encoder.level3.0: conv -> 25x4x4
-        extern "C" __global__ void k51_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k29_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1929,15 +1659,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[87152 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[87152 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 10880LL)[i] = v;
+                a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)] = v;
             }
         }
 
-        // encoder.level3.0: conv -> 25x4x4
-        extern "C" __global__ void k52_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level3.0: conv add -> 25x4x4
+        extern "C" __global__ void k30_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1954,27 +1684,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[92784 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[92784 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 8784LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // encoder.level3.0: add -> 25x4x4
-        extern "C" __global__ void k53_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 8784LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 10880LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 11280LL)[i] = v;
-            }
-        }
-
-        // encoder.level3.0: conv -> 25x4x4
-        extern "C" __global__ void k54_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level3.0: conv add -> 25x4x4
+        extern "C" __global__ void k31_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1991,27 +1710,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 8 + kx * 8;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[98416 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[98416 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 8784LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // encoder.level3.0: add -> 25x4x4
-        extern "C" __global__ void k55_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 8784LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 11280LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 11680LL)[i] = v;
-            }
-        }
-
-        // encoder.level3.0: conv -> 25x4x4
-        extern "C" __global__ void k56_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level3.0: conv add -> 25x4x4
+        extern "C" __global__ void k32_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2028,122 +1736,45 @@ namespace Models
                         {
                             const int ix = x * 1 - 16 + kx * 16;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[104048 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                            v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[104048 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 8784LL)[i] = v;
+                const float v1 = v + a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)];
+                a[4096LL + (((long long)n * 128 + (103 + (c))) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // encoder.level3.0: add -> 25x4x4
-        extern "C" __global__ void k57_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 8784LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (a + 11680LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 12080LL)[i] = v;
-            }
-        }
-
-        // encoder.level3.0: concat -> 128x4x4
-        extern "C" __global__ void k58_concat(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.level3.0: add batchnorm prelu -> 128x4x4
+        extern "C" __global__ void k33_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 28) v = (a + 10432LL)[(((long long)n * 28 + (c - 0)) * 4 + (y)) * 4 + (x)];
-                else if (c < 53) v = (a + 10880LL)[(((long long)n * 25 + (c - 28)) * 4 + (y)) * 4 + (x)];
-                else if (c < 78) v = (a + 11280LL)[(((long long)n * 25 + (c - 53)) * 4 + (y)) * 4 + (x)];
-                else if (c < 103) v = (a + 11680LL)[(((long long)n * 25 + (c - 78)) * 4 + (y)) * 4 + (x)];
-                else if (c < 128) v = (a + 12080LL)[(((long long)n * 25 + (c - 103)) * 4 + (y)) * 4 + (x)];
-                else v = 0.0f;
-                (a + 8384LL)[i] = v;
+                const float u = a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v1 = (v - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[110192 + c] * v1;
+                a[0LL + (((long long)n * 256 + (128 + (c))) * 4 + (y)) * 4 + (x)] = v2;
             }
         }
 
-        // encoder.level3.0: add -> 128x4x4
-        extern "C" __global__ void k59_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 8384LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] + (a + 12480LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
-                (a + 10432LL)[i] = v;
-            }
-        }
-
-        // encoder.level3.0: batchnorm -> 128x4x4
-        extern "C" __global__ void k60_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 10432LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
-                (a + 8384LL)[i] = v;
-            }
-        }
-
-        // encoder.level3.0: prelu -> 128x4x4
-        extern "C" __global__ void k61_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 8384LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
-                const float v = u > 0.0f ? u : p[110192 + c] * u;
-                (a + 14528LL)[i] = v;
-            }
-        }
-
-        // encoder.cat_b3: concat -> 256x4x4
-        extern "C" __global__ void k62_concat(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.b3: batchnorm prelu -> 256x4x4
+        extern "C" __global__ void k34_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 256), n = (int)(i / 4096);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 128) v = (a + 12480LL)[(((long long)n * 128 + (c - 0)) * 4 + (y)) * 4 + (x)];
-                else if (c < 256) v = (a + 14528LL)[(((long long)n * 128 + (c - 128)) * 4 + (y)) * 4 + (x)];
-                else v = 0.0f;
-                (a + 8384LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = (u - p[110832 + c]) / ESP_SQRT(p[111088 + c] + 0.001f) * p[110320 + c] + p[110576 + c];
+                const float v1 = v > 0.0f ? v : p[111344 + c] * v;
+                a[4096LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
-        // encoder.b3: batchnorm -> 256x4x4
-        extern "C" __global__ void k63_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 256), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 8384LL)[(((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] - p[110832 + c]) / ESP_SQRT(p[111088 + c] + 0.001f) * p[110320 + c] + p[110576 + c];
-                (a + 12480LL)[i] = v;
-            }
-        }
-
-        // encoder.b3: prelu -> 256x4x4
-        extern "C" __global__ void k64_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 256), n = (int)(i / 4096);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 12480LL)[(((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
-                const float v = u > 0.0f ? u : p[111344 + c] * u;
-                (a + 8384LL)[i] = v;
-            }
-        }
-
-        // encoder.classifier: conv -> 5x4x4
-        extern "C" __global__ void k65_conv(const float* __restrict__ p, float* __restrict__ a)
+        // encoder.classifier, br: conv batchnorm -> 5x4x4
+        extern "C" __global__ void k35_conv_batchnorm(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 80LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2160,27 +1791,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 4) continue;
-                            v += (a + 8384LL)[(((long long)n * 256 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[111600 + ((c * 256 + ci) * 1 + ky) * 1 + kx];
+                            v += a[4096LL + (((long long)n * 256 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[111600 + ((c * 256 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 12480LL)[i] = v;
-            }
-        }
-
-        // br: batchnorm -> 5x4x4
-        extern "C" __global__ void k66_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 80LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 5), n = (int)(i / 80);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 12480LL)[(((long long)n * 5 + (c)) * 4 + (y)) * 4 + (x)] - p[112912 + c]) / ESP_SQRT(p[112928 + c] + 0.001f) * p[112880 + c] + p[112896 + c];
-                (a + 8704LL)[i] = v;
+                const float v1 = (v - p[112912 + c]) / ESP_SQRT(p[112928 + c] + 0.001f) * p[112880 + c] + p[112896 + c];
+                a[640LL + (((long long)n * 5 + (c)) * 4 + (y)) * 4 + (x)] = v1;
             }
         }
 
         // up_l3.0: convtranspose -> 5x8x8
-        extern "C" __global__ void k67_convtranspose(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k36_convtranspose(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 320LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2194,15 +1814,15 @@ namespace Models
                     {
                         if ((x - kx) < 0 || (x - kx) % 2 != 0 || (x - kx) / 2 >= 4) continue;
                         for (int ci = 0; ci < 5; ci++)
-                            v += (a + 8704LL)[(((long long)n * 5 + (ci)) * 4 + ((y - ky) / 2)) * 4 + ((x - kx) / 2)] * p[112944 + ((ci * 5 + c) * 2 + ky) * 2 + kx];
+                            v += a[640LL + (((long long)n * 5 + (ci)) * 4 + ((y - ky) / 2)) * 4 + ((x - kx) / 2)] * p[112944 + ((ci * 5 + c) * 2 + ky) * 2 + kx];
                     }
                 }
-                (a + 8384LL)[i] = v;
+                a[0LL + (((long long)n * 10 + (5 + (c))) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // level3_C: conv -> 5x8x8
-        extern "C" __global__ void k68_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k37_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 320LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2219,55 +1839,29 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 131 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113056 + ((c * 131 + ci) * 1 + ky) * 1 + kx];
+                            v += a[8384LL + (((long long)n * 131 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113056 + ((c * 131 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 8704LL)[i] = v;
+                a[0LL + (((long long)n * 10 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // cat_l2_l3: concat -> 10x8x8
-        extern "C" __global__ void k69_concat(const float* __restrict__ p, float* __restrict__ a)
+        // combine_l2_l3.0: batchnorm prelu -> 10x8x8
+        extern "C" __global__ void k38_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 640LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 10), n = (int)(i / 640);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 5) v = (a + 8704LL)[(((long long)n * 5 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 10) v = (a + 8384LL)[(((long long)n * 5 + (c - 5)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // combine_l2_l3.0: batchnorm -> 10x8x8
-        extern "C" __global__ void k70_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 640LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 10), n = (int)(i / 640);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 10 + (c)) * 8 + (y)) * 8 + (x)] - p[113744 + c]) / ESP_SQRT(p[113760 + c] + 0.001f) * p[113712 + c] + p[113728 + c];
-                (a + 640LL)[i] = v;
-            }
-        }
-
-        // combine_l2_l3.0: prelu -> 10x8x8
-        extern "C" __global__ void k71_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 640LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 10), n = (int)(i / 640);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 640LL)[(((long long)n * 10 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[113776 + c] * u;
-                (a + 0LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 10 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = (u - p[113744 + c]) / ESP_SQRT(p[113760 + c] + 0.001f) * p[113712 + c] + p[113728 + c];
+                const float v1 = v > 0.0f ? v : p[113776 + c] * v;
+                a[640LL + (((long long)n * 10 + (c)) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
         // combine_l2_l3.1: conv -> 1x8x8
-        extern "C" __global__ void k72_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k39_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2284,15 +1878,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 0LL)[(((long long)n * 10 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113792 + ((c * 10 + ci) * 1 + ky) * 1 + kx];
+                            v += a[640LL + (((long long)n * 10 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113792 + ((c * 10 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 640LL)[i] = v;
+                a[320LL + (((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // combine_l2_l3.1: conv -> 1x8x8
-        extern "C" __global__ void k73_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k40_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2309,15 +1903,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 640LL)[(((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113808 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113808 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 320LL)[i] = v;
+                a[0LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
         // combine_l2_l3.1: conv -> 1x8x8
-        extern "C" __global__ void k74_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k41_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2334,15 +1928,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 640LL)[(((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113824 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113824 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 384LL)[i] = v;
+                a[0LL + (((long long)n * 5 + (1 + (c))) * 8 + (y)) * 8 + (x)] = v;
             }
         }
 
-        // combine_l2_l3.1: conv -> 1x8x8
-        extern "C" __global__ void k75_conv(const float* __restrict__ p, float* __restrict__ a)
+        // combine_l2_l3.1: conv add -> 1x8x8
+        extern "C" __global__ void k42_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2359,27 +1953,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 640LL)[(((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113840 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113840 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 5 + (1 + (c))) * 8 + (y)) * 8 + (x)];
+                a[0LL + (((long long)n * 5 + (2 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // combine_l2_l3.1: add -> 1x8x8
-        extern "C" __global__ void k76_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)] + (a + 384LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 448LL)[i] = v;
-            }
-        }
-
-        // combine_l2_l3.1: conv -> 1x8x8
-        extern "C" __global__ void k77_conv(const float* __restrict__ p, float* __restrict__ a)
+        // combine_l2_l3.1: conv add -> 1x8x8
+        extern "C" __global__ void k43_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2396,27 +1979,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 8 + kx * 8;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 640LL)[(((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113856 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113856 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 5 + (2 + (c))) * 8 + (y)) * 8 + (x)];
+                a[0LL + (((long long)n * 5 + (3 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // combine_l2_l3.1: add -> 1x8x8
-        extern "C" __global__ void k78_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)] + (a + 448LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 512LL)[i] = v;
-            }
-        }
-
-        // combine_l2_l3.1: conv -> 1x8x8
-        extern "C" __global__ void k79_conv(const float* __restrict__ p, float* __restrict__ a)
+        // combine_l2_l3.1: conv add -> 1x8x8
+        extern "C" __global__ void k44_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2433,70 +2005,30 @@ namespace Models
                         {
                             const int ix = x * 1 - 16 + kx * 16;
                             if (ix < 0 || ix >= 8) continue;
-                            v += (a + 640LL)[(((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113872 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113872 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 5 + (3 + (c))) * 8 + (y)) * 8 + (x)];
+                a[0LL + (((long long)n * 5 + (4 + (c))) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // combine_l2_l3.1: add -> 1x8x8
-        extern "C" __global__ void k80_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)] + (a + 512LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
-                (a + 576LL)[i] = v;
-            }
-        }
-
-        // combine_l2_l3.1: concat -> 5x8x8
-        extern "C" __global__ void k81_concat(const float* __restrict__ p, float* __restrict__ a)
+        // combine_l2_l3.1: batchnorm prelu -> 5x8x8
+        extern "C" __global__ void k45_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 320LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 5), n = (int)(i / 320);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 1) v = (a + 320LL)[(((long long)n * 1 + (c - 0)) * 8 + (y)) * 8 + (x)];
-                else if (c < 2) v = (a + 384LL)[(((long long)n * 1 + (c - 1)) * 8 + (y)) * 8 + (x)];
-                else if (c < 3) v = (a + 448LL)[(((long long)n * 1 + (c - 2)) * 8 + (y)) * 8 + (x)];
-                else if (c < 4) v = (a + 512LL)[(((long long)n * 1 + (c - 3)) * 8 + (y)) * 8 + (x)];
-                else if (c < 5) v = (a + 576LL)[(((long long)n * 1 + (c - 4)) * 8 + (y)) * 8 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = (u - p[113920 + c]) / ESP_SQRT(p[113936 + c] + 0.001f) * p[113888 + c] + p[113904 + c];
+                const float v1 = v > 0.0f ? v : p[113952 + c] * v;
+                a[320LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] = v1;
             }
         }
 
-        // combine_l2_l3.1: batchnorm -> 5x8x8
-        extern "C" __global__ void k82_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 320LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 5), n = (int)(i / 320);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] - p[113920 + c]) / ESP_SQRT(p[113936 + c] + 0.001f) * p[113888 + c] + p[113904 + c];
-                (a + 320LL)[i] = v;
-            }
-        }
-
-        // combine_l2_l3.1: prelu -> 5x8x8
-        extern "C" __global__ void k83_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 320LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 5), n = (int)(i / 320);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 320LL)[(((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)];
-                const float v = u > 0.0f ? u : p[113952 + c] * u;
-                (a + 1280LL)[i] = v;
-            }
-        }
-
-        // up_l2.0: convtranspose -> 5x16x16
-        extern "C" __global__ void k84_convtranspose(const float* __restrict__ p, float* __restrict__ a)
+        // up_l2.0, up_l2.1: convtranspose batchnorm prelu -> 5x16x16
+        extern "C" __global__ void k46_convtranspose_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1280LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2510,55 +2042,32 @@ namespace Models
                     {
                         if ((x - kx) < 0 || (x - kx) % 2 != 0 || (x - kx) / 2 >= 8) continue;
                         for (int ci = 0; ci < 5; ci++)
-                            v += (a + 1280LL)[(((long long)n * 5 + (ci)) * 8 + ((y - ky) / 2)) * 8 + ((x - kx) / 2)] * p[113968 + ((ci * 5 + c) * 2 + ky) * 2 + kx];
+                            v += a[320LL + (((long long)n * 5 + (ci)) * 8 + ((y - ky) / 2)) * 8 + ((x - kx) / 2)] * p[113968 + ((ci * 5 + c) * 2 + ky) * 2 + kx];
                     }
                 }
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // up_l2.1: batchnorm -> 5x16x16
-        extern "C" __global__ void k85_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1280LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 5), n = (int)(i / 1280);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 5 + (c)) * 16 + (y)) * 16 + (x)] - p[114112 + c]) / ESP_SQRT(p[114128 + c] + 0.001f) * p[114080 + c] + p[114096 + c];
-                (a + 1280LL)[i] = v;
-            }
-        }
-
-        // up_l2.1: prelu -> 5x16x16
-        extern "C" __global__ void k86_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1280LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 5), n = (int)(i / 1280);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 1280LL)[(((long long)n * 5 + (c)) * 16 + (y)) * 16 + (x)];
-                const float v = u > 0.0f ? u : p[114144 + c] * u;
-                (a + 5376LL)[i] = v;
+                const float v1 = (v - p[114112 + c]) / ESP_SQRT(p[114128 + c] + 0.001f) * p[114080 + c] + p[114096 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[114144 + c] * v1;
+                a[5376LL + (((long long)n * 5 + (c)) * 16 + (y)) * 16 + (x)] = v2;
             }
         }
 
         // cat_skip: concat -> 21x16x16
-        extern "C" __global__ void k87_concat(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k47_concat(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5376LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 21), n = (int)(i / 5376);
                 (void)x; (void)y; (void)c; (void)n;
                 float v;
-                if (c < 5) v = (a + 5376LL)[(((long long)n * 5 + (c - 0)) * 16 + (y)) * 16 + (x)];
-                else if (c < 21) v = (a + 16768LL)[(((long long)n * 16 + (c - 5)) * 16 + (y)) * 16 + (x)];
+                if (c < 5) v = a[5376LL + (((long long)n * 5 + (c - 0)) * 16 + (y)) * 16 + (x)];
+                else if (c < 21) v = a[16768LL + (((long long)n * 16 + (c - 5)) * 16 + (y)) * 16 + (x)];
                 else v = 0.0f;
-                (a + 0LL)[i] = v;
+                a[0LL + (((long long)n * 21 + (c)) * 16 + (y)) * 16 + (x)] = v;
             }
         }
 
-        // conv: conv -> 5x16x16
-        extern "C" __global__ void k88_conv(const float* __restrict__ p, float* __restrict__ a)
+        // conv: conv batchnorm prelu -> 5x16x16
+        extern "C" __global__ void k48_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1280LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2575,40 +2084,17 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 16) continue;
-                            v += (a + 0LL)[(((long long)n * 21 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[114160 + ((c * 21 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 21 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[114160 + ((c * 21 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5376LL)[i] = v;
-            }
-        }
-
-        // conv: batchnorm -> 5x16x16
-        extern "C" __global__ void k89_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1280LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 5), n = (int)(i / 1280);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 5376LL)[(((long long)n * 5 + (c)) * 16 + (y)) * 16 + (x)] - p[115152 + c]) / ESP_SQRT(p[115168 + c] + 0.001f) * p[115120 + c] + p[115136 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // conv: prelu -> 5x16x16
-        extern "C" __global__ void k90_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1280LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 16), y = (int)(i / 16 % 16), c = (int)(i / 256 % 5), n = (int)(i / 1280);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 5 + (c)) * 16 + (y)) * 16 + (x)];
-                const float v = u > 0.0f ? u : p[115184 + c] * u;
-                (a + 5120LL)[i] = v;
+                const float v1 = (v - p[115152 + c]) / ESP_SQRT(p[115168 + c] + 0.001f) * p[115120 + c] + p[115136 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[115184 + c] * v1;
+                a[5376LL + (((long long)n * 5 + (c)) * 16 + (y)) * 16 + (x)] = v2;
             }
         }
 
         // classifier: convtranspose -> 5x32x32
-        extern "C" __global__ void k91_convtranspose(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k49_convtranspose(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5120LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -2622,10 +2108,10 @@ namespace Models
                     {
                         if ((x - kx) < 0 || (x - kx) % 2 != 0 || (x - kx) / 2 >= 16) continue;
                         for (int ci = 0; ci < 5; ci++)
-                            v += (a + 5120LL)[(((long long)n * 5 + (ci)) * 16 + ((y - ky) / 2)) * 16 + ((x - kx) / 2)] * p[115200 + ((ci * 5 + c) * 2 + ky) * 2 + kx];
+                            v += a[5376LL + (((long long)n * 5 + (ci)) * 16 + ((y - ky) / 2)) * 16 + ((x - kx) / 2)] * p[115200 + ((ci * 5 + c) * 2 + ky) * 2 + kx];
                     }
                 }
-                (a + 0LL)[i] = v;
+                a[0LL + (((long long)n * 5 + (c)) * 32 + (y)) * 32 + (x)] = v;
             }
         }
 
@@ -2633,98 +2119,56 @@ namespace Models
         // The CPU shim's forward pass: every kernel in order over the whole grid.
         extern "C" void espnet_forward_shim(const float* p, float* a)
         {
-            ESPNET_SHIM_LAUNCH(k0_conv, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k1_batchnorm, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k2_prelu, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k3_avgpool, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k4_avgpool, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k5_avgpool, 192LL, p, a);
-            ESPNET_SHIM_LAUNCH(k6_concat, 4864LL, p, a);
-            ESPNET_SHIM_LAUNCH(k7_batchnorm, 4864LL, p, a);
-            ESPNET_SHIM_LAUNCH(k8_prelu, 4864LL, p, a);
-            ESPNET_SHIM_LAUNCH(k9_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k10_conv, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k11_conv, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k0_conv_batchnorm_prelu, 4096LL, p, a);
+            ESPNET_SHIM_LAUNCH(k1_avgpool, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k2_avgpool, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k3_avgpool, 192LL, p, a);
+            ESPNET_SHIM_LAUNCH(k4_concat_batchnorm_prelu, 4864LL, p, a);
+            ESPNET_SHIM_LAUNCH(k5_conv, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k6_conv, 1024LL, p, a);
+            ESPNET_SHIM_LAUNCH(k7_conv, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k8_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k9_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k10_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k11_batchnorm_prelu, 4096LL, p, a);
             ESPNET_SHIM_LAUNCH(k12_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k13_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k13_conv, 1024LL, p, a);
             ESPNET_SHIM_LAUNCH(k14_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k15_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k16_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k17_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k18_concat, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k19_batchnorm, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k20_prelu, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k21_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k22_conv, 1024LL, p, a);
-            ESPNET_SHIM_LAUNCH(k23_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k24_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k25_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k26_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k27_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k28_conv, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k29_add, 768LL, p, a);
-            ESPNET_SHIM_LAUNCH(k30_concat, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k31_add, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k32_batchnorm, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k33_prelu, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k34_concat, 8384LL, p, a);
-            ESPNET_SHIM_LAUNCH(k35_batchnorm, 8384LL, p, a);
-            ESPNET_SHIM_LAUNCH(k36_prelu, 8384LL, p, a);
-            ESPNET_SHIM_LAUNCH(k37_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k38_conv, 448LL, p, a);
-            ESPNET_SHIM_LAUNCH(k39_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k40_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k41_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k42_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k43_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k44_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k45_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k46_concat, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k47_batchnorm, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k48_prelu, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k49_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k50_conv, 448LL, p, a);
-            ESPNET_SHIM_LAUNCH(k51_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k52_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k53_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k54_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k55_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k56_conv, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k57_add, 400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k58_concat, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k59_add, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k60_batchnorm, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k61_prelu, 2048LL, p, a);
-            ESPNET_SHIM_LAUNCH(k62_concat, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k63_batchnorm, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k64_prelu, 4096LL, p, a);
-            ESPNET_SHIM_LAUNCH(k65_conv, 80LL, p, a);
-            ESPNET_SHIM_LAUNCH(k66_batchnorm, 80LL, p, a);
-            ESPNET_SHIM_LAUNCH(k67_convtranspose, 320LL, p, a);
-            ESPNET_SHIM_LAUNCH(k68_conv, 320LL, p, a);
-            ESPNET_SHIM_LAUNCH(k69_concat, 640LL, p, a);
-            ESPNET_SHIM_LAUNCH(k70_batchnorm, 640LL, p, a);
-            ESPNET_SHIM_LAUNCH(k71_prelu, 640LL, p, a);
-            ESPNET_SHIM_LAUNCH(k72_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k73_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k74_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k75_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k76_add, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k77_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k78_add, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k79_conv, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k80_add, 64LL, p, a);
-            ESPNET_SHIM_LAUNCH(k81_concat, 320LL, p, a);
-            ESPNET_SHIM_LAUNCH(k82_batchnorm, 320LL, p, a);
-            ESPNET_SHIM_LAUNCH(k83_prelu, 320LL, p, a);
-            ESPNET_SHIM_LAUNCH(k84_convtranspose, 1280LL, p, a);
-            ESPNET_SHIM_LAUNCH(k85_batchnorm, 1280LL, p, a);
-            ESPNET_SHIM_LAUNCH(k86_prelu, 1280LL, p, a);
-            ESPNET_SHIM_LAUNCH(k87_concat, 5376LL, p, a);
-            ESPNET_SHIM_LAUNCH(k88_conv, 1280LL, p, a);
-            ESPNET_SHIM_LAUNCH(k89_batchnorm, 1280LL, p, a);
-            ESPNET_SHIM_LAUNCH(k90_prelu, 1280LL, p, a);
-            ESPNET_SHIM_LAUNCH(k91_convtranspose, 5120LL, p, a);
+            ESPNET_SHIM_LAUNCH(k15_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k16_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k17_conv_add, 768LL, p, a);
+            ESPNET_SHIM_LAUNCH(k18_add_batchnorm_prelu, 4096LL, p, a);
+            ESPNET_SHIM_LAUNCH(k19_batchnorm_prelu, 8384LL, p, a);
+            ESPNET_SHIM_LAUNCH(k20_conv, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k21_conv, 448LL, p, a);
+            ESPNET_SHIM_LAUNCH(k22_conv, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k23_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k24_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k25_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k26_batchnorm_prelu, 2048LL, p, a);
+            ESPNET_SHIM_LAUNCH(k27_conv, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k28_conv, 448LL, p, a);
+            ESPNET_SHIM_LAUNCH(k29_conv, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k30_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k31_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k32_conv_add, 400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k33_add_batchnorm_prelu, 2048LL, p, a);
+            ESPNET_SHIM_LAUNCH(k34_batchnorm_prelu, 4096LL, p, a);
+            ESPNET_SHIM_LAUNCH(k35_conv_batchnorm, 80LL, p, a);
+            ESPNET_SHIM_LAUNCH(k36_convtranspose, 320LL, p, a);
+            ESPNET_SHIM_LAUNCH(k37_conv, 320LL, p, a);
+            ESPNET_SHIM_LAUNCH(k38_batchnorm_prelu, 640LL, p, a);
+            ESPNET_SHIM_LAUNCH(k39_conv, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k40_conv, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k41_conv, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k42_conv_add, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k43_conv_add, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k44_conv_add, 64LL, p, a);
+            ESPNET_SHIM_LAUNCH(k45_batchnorm_prelu, 320LL, p, a);
+            ESPNET_SHIM_LAUNCH(k46_convtranspose_batchnorm_prelu, 1280LL, p, a);
+            ESPNET_SHIM_LAUNCH(k47_concat, 5376LL, p, a);
+            ESPNET_SHIM_LAUNCH(k48_conv_batchnorm_prelu, 1280LL, p, a);
+            ESPNET_SHIM_LAUNCH(k49_convtranspose, 5120LL, p, a);
         }
         #endif
 
@@ -3150,7 +2594,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 1024LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 1024LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 2560LL)[i] = v;
             }
         }
@@ -3187,7 +2632,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 2560LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 2560LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 3328LL)[i] = v;
             }
         }
@@ -3224,7 +2670,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 3328LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 1792LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 3328LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 4096LL)[i] = v;
             }
         }
@@ -3452,7 +2899,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 5120LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 5120LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 5888LL)[i] = v;
             }
         }
@@ -3489,7 +2937,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 5888LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 5888LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 6656LL)[i] = v;
             }
         }
@@ -3526,7 +2975,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] + (t + 6656LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 0LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 6656LL)[(((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 7424LL)[i] = v;
             }
         }
@@ -3556,7 +3006,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] + (t + 50304LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 0LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 50304LL)[(((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 54400LL)[i] = v;
             }
         }
@@ -3880,7 +3331,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 17216LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 17216LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 18016LL)[i] = v;
             }
         }
@@ -3917,7 +3369,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 18016LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 18016LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 18416LL)[i] = v;
             }
         }
@@ -3954,7 +3407,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 18416LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 17616LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 18416LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 18816LL)[i] = v;
             }
         }
@@ -4182,7 +3636,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 19264LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 19264LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 19664LL)[i] = v;
             }
         }
@@ -4219,7 +3674,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 19664LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 19664LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 20064LL)[i] = v;
             }
         }
@@ -4256,7 +3712,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] + (t + 20064LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 16768LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 20064LL)[(((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 20464LL)[i] = v;
             }
         }
@@ -4286,7 +3743,8 @@ namespace Models
             {
                 const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16768LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] + (t + 75904LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
+                const float u = (t + 16768LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
+                const float v = u + (t + 75904LL)[(((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
                 (t + 77952LL)[i] = v;
             }
         }
@@ -4892,7 +4350,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16896LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)] + (t + 16832LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 16896LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 16832LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 16960LL)[i] = v;
             }
         }
@@ -4929,7 +4388,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16896LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)] + (t + 16960LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 16896LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 16960LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 17024LL)[i] = v;
             }
         }
@@ -4966,7 +4426,8 @@ namespace Models
             {
                 const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16896LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)] + (t + 17024LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
+                const float u = (t + 16896LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
+                const float v = u + (t + 17024LL)[(((long long)n * 1 + (c)) * 8 + (y)) * 8 + (x)];
                 (t + 17088LL)[i] = v;
             }
         }
@@ -9249,109 +8710,67 @@ namespace Models
             ESPNET_SHIM_LAUNCH(t334_conv_dw_partial, 1728LL, p, t, d, w);
             ESPNET_SHIM_LAUNCH(t335_conv_dw_total, 432LL, p, t, d, w);
         }
-        extern "C" void espnet_espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 115312LL, p, t, d, w); }
-        extern "C" void espnet_espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 115312LL, p, t, d, w); }
+        extern "C" void espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 115312LL, p, t, d, w); }
+        extern "C" void espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 115312LL, p, t, d, w); }
         #endif
 
         """u8;
         /// <summary>Floats of the CUDA activation arena (batch 1).</summary>
         public const long CudaArenaLength = 20864;
-        public const long CudaInputStart = 8192, CudaOutputStart = 0;
+        public const long CudaInputStart = 0, CudaOutputStart = 0;
         /// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>
         public static readonly (string Kernel, long Threads)[] CudaLaunches =
         [
-            ("k0_conv", 4096),
-            ("k1_batchnorm", 4096),
-            ("k2_prelu", 4096),
-            ("k3_avgpool", 768),
-            ("k4_avgpool", 768),
-            ("k5_avgpool", 192),
-            ("k6_concat", 4864),
-            ("k7_batchnorm", 4864),
-            ("k8_prelu", 4864),
-            ("k9_conv", 768),
-            ("k10_conv", 1024),
-            ("k11_conv", 768),
+            ("k0_conv_batchnorm_prelu", 4096),
+            ("k1_avgpool", 768),
+            ("k2_avgpool", 768),
+            ("k3_avgpool", 192),
+            ("k4_concat_batchnorm_prelu", 4864),
+            ("k5_conv", 768),
+            ("k6_conv", 1024),
+            ("k7_conv", 768),
+            ("k8_conv_add", 768),
+            ("k9_conv_add", 768),
+            ("k10_conv_add", 768),
+            ("k11_batchnorm_prelu", 4096),
             ("k12_conv", 768),
-            ("k13_add", 768),
+            ("k13_conv", 1024),
             ("k14_conv", 768),
-            ("k15_add", 768),
-            ("k16_conv", 768),
-            ("k17_add", 768),
-            ("k18_concat", 4096),
-            ("k19_batchnorm", 4096),
-            ("k20_prelu", 4096),
-            ("k21_conv", 768),
-            ("k22_conv", 1024),
-            ("k23_conv", 768),
-            ("k24_conv", 768),
-            ("k25_add", 768),
-            ("k26_conv", 768),
-            ("k27_add", 768),
-            ("k28_conv", 768),
-            ("k29_add", 768),
-            ("k30_concat", 4096),
-            ("k31_add", 4096),
-            ("k32_batchnorm", 4096),
-            ("k33_prelu", 4096),
-            ("k34_concat", 8384),
-            ("k35_batchnorm", 8384),
-            ("k36_prelu", 8384),
-            ("k37_conv", 400),
-            ("k38_conv", 448),
-            ("k39_conv", 400),
-            ("k40_conv", 400),
-            ("k41_add", 400),
-            ("k42_conv", 400),
-            ("k43_add", 400),
-            ("k44_conv", 400),
-            ("k45_add", 400),
-            ("k46_concat", 2048),
-            ("k47_batchnorm", 2048),
-            ("k48_prelu", 2048),
-            ("k49_conv", 400),
-            ("k50_conv", 448),
-            ("k51_conv", 400),
-            ("k52_conv", 400),
-            ("k53_add", 400),
-            ("k54_conv", 400),
-            ("k55_add", 400),
-            ("k56_conv", 400),
-            ("k57_add", 400),
-            ("k58_concat", 2048),
-            ("k59_add", 2048),
-            ("k60_batchnorm", 2048),
-            ("k61_prelu", 2048),
-            ("k62_concat", 4096),
-            ("k63_batchnorm", 4096),
-            ("k64_prelu", 4096),
-            ("k65_conv", 80),
-            ("k66_batchnorm", 80),
-            ("k67_convtranspose", 320),
-            ("k68_conv", 320),
-            ("k69_concat", 640),
-            ("k70_batchnorm", 640),
-            ("k71_prelu", 640),
-            ("k72_conv", 64),
-            ("k73_conv", 64),
-            ("k74_conv", 64),
-            ("k75_conv", 64),
-            ("k76_add", 64),
-            ("k77_conv", 64),
-            ("k78_add", 64),
-            ("k79_conv", 64),
-            ("k80_add", 64),
-            ("k81_concat", 320),
-            ("k82_batchnorm", 320),
-            ("k83_prelu", 320),
-            ("k84_convtranspose", 1280),
-            ("k85_batchnorm", 1280),
-            ("k86_prelu", 1280),
-            ("k87_concat", 5376),
-            ("k88_conv", 1280),
-            ("k89_batchnorm", 1280),
-            ("k90_prelu", 1280),
-            ("k91_convtranspose", 5120),
+            ("k15_conv_add", 768),
+            ("k16_conv_add", 768),
+            ("k17_conv_add", 768),
+            ("k18_add_batchnorm_prelu", 4096),
+            ("k19_batchnorm_prelu", 8384),
+            ("k20_conv", 400),
+            ("k21_conv", 448),
+            ("k22_conv", 400),
+            ("k23_conv_add", 400),
+            ("k24_conv_add", 400),
+            ("k25_conv_add", 400),
+            ("k26_batchnorm_prelu", 2048),
+            ("k27_conv", 400),
+            ("k28_conv", 448),
+            ("k29_conv", 400),
+            ("k30_conv_add", 400),
+            ("k31_conv_add", 400),
+            ("k32_conv_add", 400),
+            ("k33_add_batchnorm_prelu", 2048),
+            ("k34_batchnorm_prelu", 4096),
+            ("k35_conv_batchnorm", 80),
+            ("k36_convtranspose", 320),
+            ("k37_conv", 320),
+            ("k38_batchnorm_prelu", 640),
+            ("k39_conv", 64),
+            ("k40_conv", 64),
+            ("k41_conv", 64),
+            ("k42_conv_add", 64),
+            ("k43_conv_add", 64),
+            ("k44_conv_add", 64),
+            ("k45_batchnorm_prelu", 320),
+            ("k46_convtranspose_batchnorm_prelu", 1280),
+            ("k47_concat", 5376),
+            ("k48_conv_batchnorm_prelu", 1280),
+            ("k49_convtranspose", 5120),
         ];
         protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;
         protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;

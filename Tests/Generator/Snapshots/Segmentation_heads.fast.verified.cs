@@ -422,9 +422,10 @@ namespace Models
                 const int x = (int)(i % 1), y = (int)(i / 1 % 1), c = (int)(i / 1 % 6), n = (int)(i / 6);
                 (void)x; (void)y; (void)c; (void)n;
                 float v = 0.0f;
-                for (int j = 0; j < 240; j++) v += (a + 0LL)[((long long)n * 6 + c) * 240 + j];
+                for (int iy = 0; iy < 12; iy++)
+                    for (int ix = 0; ix < 20; ix++) v += a[0LL + (((long long)n * 6 + (c)) * 12 + (iy)) * 20 + (ix)];
                 v /= 240.0f;
-                (a + 1440LL)[i] = v;
+                a[1440LL + (((long long)n * 6 + (c)) * 1 + (y)) * 1 + (x)] = v;
             }
         }
 
@@ -446,15 +447,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 1) continue;
-                            v += (a + 1440LL)[(((long long)n * 6 + (g0 + ci)) * 1 + (iy)) * 1 + (ix)] * p[0 + ((c * 6 + ci) * 1 + ky) * 1 + kx];
+                            v += a[1440LL + (((long long)n * 6 + (g0 + ci)) * 1 + (iy)) * 1 + (ix)] * p[0 + ((c * 6 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 2400LL)[i] = v;
+                a[2400LL + (((long long)n * 4 + (c)) * 1 + (y)) * 1 + (x)] = v;
             }
         }
 
-        // gate: conv -> 4x12x20
-        extern "C" __global__ void k2_conv(const float* __restrict__ p, float* __restrict__ a)
+        // gate: conv batchnorm prelu gate -> 4x12x20
+        extern "C" __global__ void k2_conv_batchnorm_prelu_gate(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 960LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -471,52 +472,18 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 20) continue;
-                            v += (a + 0LL)[(((long long)n * 6 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[32 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 6 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[32 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 1440LL)[i] = v;
+                const float v1 = (v - p[176 + c]) / ESP_SQRT(p[192 + c] + 1E-05f) * p[144 + c] + p[160 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[208 + c] * v1;
+                const float v3 = v2 / (1.0f + ESP_EXP(-a[2400LL + (((long long)n * 4 + (c)) * 1 + (0)) * 1 + (0)]));
+                a[1440LL + (((long long)n * 4 + (c)) * 12 + (y)) * 20 + (x)] = v3;
             }
         }
 
-        // gate: batchnorm -> 4x12x20
-        extern "C" __global__ void k3_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 960LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 4), n = (int)(i / 960);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 1440LL)[(((long long)n * 4 + (c)) * 12 + (y)) * 20 + (x)] - p[176 + c]) / ESP_SQRT(p[192 + c] + 1E-05f) * p[144 + c] + p[160 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // gate: prelu -> 4x12x20
-        extern "C" __global__ void k4_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 960LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 4), n = (int)(i / 960);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 4 + (c)) * 12 + (y)) * 20 + (x)];
-                const float v = u > 0.0f ? u : p[208 + c] * u;
-                (a + 960LL)[i] = v;
-            }
-        }
-
-        // gate: gate -> 4x12x20
-        extern "C" __global__ void k5_gate(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 960LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 4), n = (int)(i / 960);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 960LL)[(((long long)n * 4 + (c)) * 12 + (y)) * 20 + (x)] / (1.0f + ESP_EXP(-(a + 2400LL)[(long long)n * 4 + c]));
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // pyr: conv -> 2x12x20
-        extern "C" __global__ void k6_conv(const float* __restrict__ p, float* __restrict__ a)
+        // pyr: conv batchnorm prelu -> 2x12x20
+        extern "C" __global__ void k3_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -533,40 +500,17 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 20) continue;
-                            v += (a + 0LL)[(((long long)n * 4 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[384 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
+                            v += a[1440LL + (((long long)n * 4 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[384 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 960LL)[i] = v;
-            }
-        }
-
-        // pyr: batchnorm -> 2x12x20
-        extern "C" __global__ void k7_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 2), n = (int)(i / 480);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 960LL)[(((long long)n * 2 + (c)) * 12 + (y)) * 20 + (x)] - p[432 + c]) / ESP_SQRT(p[448 + c] + 1E-05f) * p[400 + c] + p[416 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // pyr: prelu -> 2x12x20
-        extern "C" __global__ void k8_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 2), n = (int)(i / 480);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 2 + (c)) * 12 + (y)) * 20 + (x)];
-                const float v = u > 0.0f ? u : p[464 + c] * u;
-                (a + 3840LL)[i] = v;
+                const float v1 = (v - p[432 + c]) / ESP_SQRT(p[448 + c] + 1E-05f) * p[400 + c] + p[416 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[464 + c] * v1;
+                a[4576LL + (((long long)n * 2 + (c)) * 12 + (y)) * 20 + (x)] = v2;
             }
         }
 
         // pyr: resize -> 2x24x40
-        extern "C" __global__ void k9_resize(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k4_resize(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1920LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -576,15 +520,15 @@ namespace Models
                 const int y0 = (int)ESP_FLOOR(fy), x0 = (int)ESP_FLOOR(fx);
                 const int y1 = y0 + 1 < 12 ? y0 + 1 : 11, x1 = x0 + 1 < 20 ? x0 + 1 : 19;
                 const float wy = fy - y0, wx = fx - x0;
-                const float top = (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (y0)) * 20 + (x0)] * (1.0f - wx) + (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (y0)) * 20 + (x1)] * wx;
-                const float bottom = (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (y1)) * 20 + (x0)] * (1.0f - wx) + (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (y1)) * 20 + (x1)] * wx;
+                const float top = a[4576LL + (((long long)n * 2 + (c)) * 12 + (y0)) * 20 + (x0)] * (1.0f - wx) + a[4576LL + (((long long)n * 2 + (c)) * 12 + (y0)) * 20 + (x1)] * wx;
+                const float bottom = a[4576LL + (((long long)n * 2 + (c)) * 12 + (y1)) * 20 + (x0)] * (1.0f - wx) + a[4576LL + (((long long)n * 2 + (c)) * 12 + (y1)) * 20 + (x1)] * wx;
                 const float v = top * (1.0f - wy) + bottom * wy;
-                (a + 0LL)[i] = v;
+                a[0LL + (((long long)n * 2 + (c)) * 24 + (y)) * 40 + (x)] = v;
             }
         }
 
         // pyr: conv -> 2x24x40
-        extern "C" __global__ void k10_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k5_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1920LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -601,15 +545,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 40) continue;
-                            v += (a + 0LL)[(((long long)n * 2 + (g0 + ci)) * 24 + (iy)) * 40 + (ix)] * p[224 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 2 + (g0 + ci)) * 24 + (iy)) * 40 + (ix)] * p[224 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 1920LL)[i] = v;
+                a[2400LL + (((long long)n * 2 + (c)) * 24 + (y)) * 40 + (x)] = v;
             }
         }
 
         // pyr: adaptiveavgpool -> 2x12x20
-        extern "C" __global__ void k11_adaptiveavgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k6_adaptiveavgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -619,14 +563,14 @@ namespace Models
                 const int xs = x * 40 / 20, xe = ((x + 1) * 40 + 19) / 20;
                 float v = 0.0f;
                 for (int iy = ys; iy < ye; iy++)
-                    for (int ix = xs; ix < xe; ix++) v += (a + 1920LL)[(((long long)n * 2 + (c)) * 24 + (iy)) * 40 + (ix)];
+                    for (int ix = xs; ix < xe; ix++) v += a[2400LL + (((long long)n * 2 + (c)) * 24 + (iy)) * 40 + (ix)];
                 v /= (float)((ye - ys) * (xe - xs));
-                (a + 4320LL)[i] = v;
+                a[0LL + (((long long)n * 10 + (c)) * 12 + (y)) * 20 + (x)] = v;
             }
         }
 
         // pyr: resize -> 2x18x30
-        extern "C" __global__ void k12_resize(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k7_resize(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1080LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -636,15 +580,15 @@ namespace Models
                 const int y0 = (int)ESP_FLOOR(fy), x0 = (int)ESP_FLOOR(fx);
                 const int y1 = y0 + 1 < 12 ? y0 + 1 : 11, x1 = x0 + 1 < 20 ? x0 + 1 : 19;
                 const float wy = fy - y0, wx = fx - x0;
-                const float top = (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (y0)) * 20 + (x0)] * (1.0f - wx) + (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (y0)) * 20 + (x1)] * wx;
-                const float bottom = (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (y1)) * 20 + (x0)] * (1.0f - wx) + (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (y1)) * 20 + (x1)] * wx;
+                const float top = a[4576LL + (((long long)n * 2 + (c)) * 12 + (y0)) * 20 + (x0)] * (1.0f - wx) + a[4576LL + (((long long)n * 2 + (c)) * 12 + (y0)) * 20 + (x1)] * wx;
+                const float bottom = a[4576LL + (((long long)n * 2 + (c)) * 12 + (y1)) * 20 + (x0)] * (1.0f - wx) + a[4576LL + (((long long)n * 2 + (c)) * 12 + (y1)) * 20 + (x1)] * wx;
                 const float v = top * (1.0f - wy) + bottom * wy;
-                (a + 0LL)[i] = v;
+                a[2400LL + (((long long)n * 2 + (c)) * 18 + (y)) * 30 + (x)] = v;
             }
         }
 
         // pyr: conv -> 2x18x30
-        extern "C" __global__ void k13_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k8_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1080LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -661,15 +605,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 30) continue;
-                            v += (a + 0LL)[(((long long)n * 2 + (g0 + ci)) * 18 + (iy)) * 30 + (ix)] * p[256 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[2400LL + (((long long)n * 2 + (g0 + ci)) * 18 + (iy)) * 30 + (ix)] * p[256 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 1088LL)[i] = v;
+                a[3488LL + (((long long)n * 2 + (c)) * 18 + (y)) * 30 + (x)] = v;
             }
         }
 
         // pyr: adaptiveavgpool -> 2x12x20
-        extern "C" __global__ void k14_adaptiveavgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k9_adaptiveavgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -679,14 +623,14 @@ namespace Models
                 const int xs = x * 30 / 20, xe = ((x + 1) * 30 + 19) / 20;
                 float v = 0.0f;
                 for (int iy = ys; iy < ye; iy++)
-                    for (int ix = xs; ix < xe; ix++) v += (a + 1088LL)[(((long long)n * 2 + (c)) * 18 + (iy)) * 30 + (ix)];
+                    for (int ix = xs; ix < xe; ix++) v += a[3488LL + (((long long)n * 2 + (c)) * 18 + (iy)) * 30 + (ix)];
                 v /= (float)((ye - ys) * (xe - xs));
-                (a + 2400LL)[i] = v;
+                a[0LL + (((long long)n * 10 + (2 + (c))) * 12 + (y)) * 20 + (x)] = v;
             }
         }
 
         // pyr: conv -> 2x12x20
-        extern "C" __global__ void k15_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k10_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -703,15 +647,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 20) continue;
-                            v += (a + 3840LL)[(((long long)n * 2 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[288 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[4576LL + (((long long)n * 2 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[288 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 2880LL)[i] = v;
+                a[0LL + (((long long)n * 10 + (4 + (c))) * 12 + (y)) * 20 + (x)] = v;
             }
         }
 
         // pyr: adaptiveavgpool -> 2x6x10
-        extern "C" __global__ void k16_adaptiveavgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k11_adaptiveavgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 120LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -721,14 +665,14 @@ namespace Models
                 const int xs = x * 20 / 10, xe = ((x + 1) * 20 + 9) / 10;
                 float v = 0.0f;
                 for (int iy = ys; iy < ye; iy++)
-                    for (int ix = xs; ix < xe; ix++) v += (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (iy)) * 20 + (ix)];
+                    for (int ix = xs; ix < xe; ix++) v += a[4576LL + (((long long)n * 2 + (c)) * 12 + (iy)) * 20 + (ix)];
                 v /= (float)((ye - ys) * (xe - xs));
-                (a + 0LL)[i] = v;
+                a[2400LL + (((long long)n * 2 + (c)) * 6 + (y)) * 10 + (x)] = v;
             }
         }
 
         // pyr: conv -> 2x6x10
-        extern "C" __global__ void k17_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k12_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 120LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -745,15 +689,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 10) continue;
-                            v += (a + 0LL)[(((long long)n * 2 + (g0 + ci)) * 6 + (iy)) * 10 + (ix)] * p[320 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[2400LL + (((long long)n * 2 + (g0 + ci)) * 6 + (iy)) * 10 + (ix)] * p[320 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 128LL)[i] = v;
+                a[2528LL + (((long long)n * 2 + (c)) * 6 + (y)) * 10 + (x)] = v;
             }
         }
 
         // pyr: resize -> 2x12x20
-        extern "C" __global__ void k18_resize(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k13_resize(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -763,15 +707,15 @@ namespace Models
                 const int y0 = (int)ESP_FLOOR(fy), x0 = (int)ESP_FLOOR(fx);
                 const int y1 = y0 + 1 < 6 ? y0 + 1 : 5, x1 = x0 + 1 < 10 ? x0 + 1 : 9;
                 const float wy = fy - y0, wx = fx - x0;
-                const float top = (a + 128LL)[(((long long)n * 2 + (c)) * 6 + (y0)) * 10 + (x0)] * (1.0f - wx) + (a + 128LL)[(((long long)n * 2 + (c)) * 6 + (y0)) * 10 + (x1)] * wx;
-                const float bottom = (a + 128LL)[(((long long)n * 2 + (c)) * 6 + (y1)) * 10 + (x0)] * (1.0f - wx) + (a + 128LL)[(((long long)n * 2 + (c)) * 6 + (y1)) * 10 + (x1)] * wx;
+                const float top = a[2528LL + (((long long)n * 2 + (c)) * 6 + (y0)) * 10 + (x0)] * (1.0f - wx) + a[2528LL + (((long long)n * 2 + (c)) * 6 + (y0)) * 10 + (x1)] * wx;
+                const float bottom = a[2528LL + (((long long)n * 2 + (c)) * 6 + (y1)) * 10 + (x0)] * (1.0f - wx) + a[2528LL + (((long long)n * 2 + (c)) * 6 + (y1)) * 10 + (x1)] * wx;
                 const float v = top * (1.0f - wy) + bottom * wy;
-                (a + 3360LL)[i] = v;
+                a[0LL + (((long long)n * 10 + (6 + (c))) * 12 + (y)) * 20 + (x)] = v;
             }
         }
 
         // pyr: adaptiveavgpool -> 2x5x5
-        extern "C" __global__ void k19_adaptiveavgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k14_adaptiveavgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 50LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -781,14 +725,14 @@ namespace Models
                 const int xs = x * 20 / 5, xe = ((x + 1) * 20 + 4) / 5;
                 float v = 0.0f;
                 for (int iy = ys; iy < ye; iy++)
-                    for (int ix = xs; ix < xe; ix++) v += (a + 3840LL)[(((long long)n * 2 + (c)) * 12 + (iy)) * 20 + (ix)];
+                    for (int ix = xs; ix < xe; ix++) v += a[4576LL + (((long long)n * 2 + (c)) * 12 + (iy)) * 20 + (ix)];
                 v /= (float)((ye - ys) * (xe - xs));
-                (a + 0LL)[i] = v;
+                a[2400LL + (((long long)n * 2 + (c)) * 5 + (y)) * 5 + (x)] = v;
             }
         }
 
         // pyr: conv -> 2x5x5
-        extern "C" __global__ void k20_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k15_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 50LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -805,15 +749,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 5) continue;
-                            v += (a + 0LL)[(((long long)n * 2 + (g0 + ci)) * 5 + (iy)) * 5 + (ix)] * p[352 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[2400LL + (((long long)n * 2 + (g0 + ci)) * 5 + (iy)) * 5 + (ix)] * p[352 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 64LL)[i] = v;
+                a[2464LL + (((long long)n * 2 + (c)) * 5 + (y)) * 5 + (x)] = v;
             }
         }
 
         // pyr: resize -> 2x12x20
-        extern "C" __global__ void k21_resize(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k16_resize(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -823,70 +767,41 @@ namespace Models
                 const int y0 = (int)ESP_FLOOR(fy), x0 = (int)ESP_FLOOR(fx);
                 const int y1 = y0 + 1 < 5 ? y0 + 1 : 4, x1 = x0 + 1 < 5 ? x0 + 1 : 4;
                 const float wy = fy - y0, wx = fx - x0;
-                const float top = (a + 64LL)[(((long long)n * 2 + (c)) * 5 + (y0)) * 5 + (x0)] * (1.0f - wx) + (a + 64LL)[(((long long)n * 2 + (c)) * 5 + (y0)) * 5 + (x1)] * wx;
-                const float bottom = (a + 64LL)[(((long long)n * 2 + (c)) * 5 + (y1)) * 5 + (x0)] * (1.0f - wx) + (a + 64LL)[(((long long)n * 2 + (c)) * 5 + (y1)) * 5 + (x1)] * wx;
+                const float top = a[2464LL + (((long long)n * 2 + (c)) * 5 + (y0)) * 5 + (x0)] * (1.0f - wx) + a[2464LL + (((long long)n * 2 + (c)) * 5 + (y0)) * 5 + (x1)] * wx;
+                const float bottom = a[2464LL + (((long long)n * 2 + (c)) * 5 + (y1)) * 5 + (x0)] * (1.0f - wx) + a[2464LL + (((long long)n * 2 + (c)) * 5 + (y1)) * 5 + (x1)] * wx;
                 const float v = top * (1.0f - wy) + bottom * wy;
-                (a + 3840LL)[i] = v;
+                a[0LL + (((long long)n * 10 + (8 + (c))) * 12 + (y)) * 20 + (x)] = v;
             }
         }
 
-        // pyr: concat -> 10x12x20
-        extern "C" __global__ void k22_concat(const float* __restrict__ p, float* __restrict__ a)
+        // pyr: batchnorm prelu -> 10x12x20
+        extern "C" __global__ void k17_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 10), n = (int)(i / 2400);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 2) v = (a + 4320LL)[(((long long)n * 2 + (c - 0)) * 12 + (y)) * 20 + (x)];
-                else if (c < 4) v = (a + 2400LL)[(((long long)n * 2 + (c - 2)) * 12 + (y)) * 20 + (x)];
-                else if (c < 6) v = (a + 2880LL)[(((long long)n * 2 + (c - 4)) * 12 + (y)) * 20 + (x)];
-                else if (c < 8) v = (a + 3360LL)[(((long long)n * 2 + (c - 6)) * 12 + (y)) * 20 + (x)];
-                else if (c < 10) v = (a + 3840LL)[(((long long)n * 2 + (c - 8)) * 12 + (y)) * 20 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // pyr: batchnorm -> 10x12x20
-        extern "C" __global__ void k23_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 10), n = (int)(i / 2400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 10 + (c)) * 12 + (y)) * 20 + (x)] - p[512 + c]) / ESP_SQRT(p[528 + c] + 1E-05f) * p[480 + c] + p[496 + c];
-                (a + 2400LL)[i] = v;
-            }
-        }
-
-        // pyr: prelu -> 10x12x20
-        extern "C" __global__ void k24_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 10), n = (int)(i / 2400);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 2400LL)[(((long long)n * 10 + (c)) * 12 + (y)) * 20 + (x)];
-                const float v = u > 0.0f ? u : p[544 + c] * u;
-                (a + 0LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 10 + (c)) * 12 + (y)) * 20 + (x)];
+                const float v = (u - p[512 + c]) / ESP_SQRT(p[528 + c] + 1E-05f) * p[480 + c] + p[496 + c];
+                const float v1 = v > 0.0f ? v : p[544 + c] * v;
+                a[2400LL + (((long long)n * 10 + (c)) * 12 + (y)) * 20 + (x)] = v1;
             }
         }
 
         // pyr: shuffle -> 10x12x20
-        extern "C" __global__ void k25_shuffle(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k18_shuffle(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2400LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 10), n = (int)(i / 2400);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 10 + ((c % 5) * 2 + c / 5)) * 12 + (y)) * 20 + (x)];
-                (a + 2400LL)[i] = v;
+                const float v = a[2400LL + (((long long)n * 10 + ((c % 5) * 2 + c / 5)) * 12 + (y)) * 20 + (x)];
+                a[0LL + (((long long)n * 10 + (c)) * 12 + (y)) * 20 + (x)] = v;
             }
         }
 
-        // pyr: conv -> 2x12x20
-        extern "C" __global__ void k26_conv(const float* __restrict__ p, float* __restrict__ a)
+        // pyr: conv batchnorm prelu -> 2x12x20
+        extern "C" __global__ void k19_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -903,40 +818,17 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 20) continue;
-                            v += (a + 2400LL)[(((long long)n * 10 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[560 + ((c * 5 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 10 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[560 + ((c * 5 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                const float v1 = (v - p[688 + c]) / ESP_SQRT(p[704 + c] + 1E-05f) * p[656 + c] + p[672 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[720 + c] * v1;
+                a[2400LL + (((long long)n * 2 + (c)) * 12 + (y)) * 20 + (x)] = v2;
             }
         }
 
-        // pyr: batchnorm -> 2x12x20
-        extern "C" __global__ void k27_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 2), n = (int)(i / 480);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 2 + (c)) * 12 + (y)) * 20 + (x)] - p[688 + c]) / ESP_SQRT(p[704 + c] + 1E-05f) * p[656 + c] + p[672 + c];
-                (a + 480LL)[i] = v;
-            }
-        }
-
-        // pyr: prelu -> 2x12x20
-        extern "C" __global__ void k28_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 2), n = (int)(i / 480);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 480LL)[(((long long)n * 2 + (c)) * 12 + (y)) * 20 + (x)];
-                const float v = u > 0.0f ? u : p[720 + c] * u;
-                (a + 960LL)[i] = v;
-            }
-        }
-
-        // pyr: conv -> 3x12x20
-        extern "C" __global__ void k29_conv(const float* __restrict__ p, float* __restrict__ a)
+        // pyr: conv bias -> 3x12x20
+        extern "C" __global__ void k20_conv_bias(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 720LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -953,27 +845,16 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 20) continue;
-                            v += (a + 960LL)[(((long long)n * 2 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[736 + ((c * 2 + ci) * 1 + ky) * 1 + kx];
+                            v += a[2400LL + (((long long)n * 2 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[736 + ((c * 2 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // pyr: bias -> 3x12x20
-        extern "C" __global__ void k30_bias(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 720LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 3), n = (int)(i / 720);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 3 + (c)) * 12 + (y)) * 20 + (x)] + p[752 + c];
-                (a + 720LL)[i] = v;
+                const float v1 = v + p[752 + c];
+                a[8640LL + (((long long)n * 3 + (c)) * 12 + (y)) * 20 + (x)] = v1;
             }
         }
 
         // up: resize -> 3x24x40
-        extern "C" __global__ void k31_resize(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k21_resize(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2880LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -983,15 +864,15 @@ namespace Models
                 const int y0 = (int)ESP_FLOOR(fy), x0 = (int)ESP_FLOOR(fx);
                 const int y1 = y0 + 1 < 12 ? y0 + 1 : 11, x1 = x0 + 1 < 20 ? x0 + 1 : 19;
                 const float wy = fy - y0, wx = fx - x0;
-                const float top = (a + 720LL)[(((long long)n * 3 + (c)) * 12 + (y0)) * 20 + (x0)] * (1.0f - wx) + (a + 720LL)[(((long long)n * 3 + (c)) * 12 + (y0)) * 20 + (x1)] * wx;
-                const float bottom = (a + 720LL)[(((long long)n * 3 + (c)) * 12 + (y1)) * 20 + (x0)] * (1.0f - wx) + (a + 720LL)[(((long long)n * 3 + (c)) * 12 + (y1)) * 20 + (x1)] * wx;
+                const float top = a[8640LL + (((long long)n * 3 + (c)) * 12 + (y0)) * 20 + (x0)] * (1.0f - wx) + a[8640LL + (((long long)n * 3 + (c)) * 12 + (y0)) * 20 + (x1)] * wx;
+                const float bottom = a[8640LL + (((long long)n * 3 + (c)) * 12 + (y1)) * 20 + (x0)] * (1.0f - wx) + a[8640LL + (((long long)n * 3 + (c)) * 12 + (y1)) * 20 + (x1)] * wx;
                 const float v = top * (1.0f - wy) + bottom * wy;
-                (a + 8640LL)[i] = v;
+                a[0LL + (((long long)n * 9 + (c)) * 24 + (y)) * 40 + (x)] = v;
             }
         }
 
         // psp: avgpool -> 3x12x20
-        extern "C" __global__ void k32_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k22_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 720LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1002,15 +883,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 24 && ix >= 0 && ix < 40) v += (a + 8640LL)[(((long long)n * 3 + (c)) * 24 + (iy)) * 40 + (ix)];
+                        if (iy >= 0 && iy < 24 && ix >= 0 && ix < 40) v += a[0LL + (((long long)n * 9 + (c)) * 24 + (iy)) * 40 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 0LL)[i] = v;
+                a[8640LL + (((long long)n * 3 + (c)) * 12 + (y)) * 20 + (x)] = v;
             }
         }
 
         // psp: conv -> 3x12x20
-        extern "C" __global__ void k33_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k23_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 720LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1027,15 +908,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 20) continue;
-                            v += (a + 0LL)[(((long long)n * 3 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[768 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[8640LL + (((long long)n * 3 + (g0 + ci)) * 12 + (iy)) * 20 + (ix)] * p[768 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 720LL)[i] = v;
+                a[9360LL + (((long long)n * 3 + (c)) * 12 + (y)) * 20 + (x)] = v;
             }
         }
 
         // psp: resize -> 3x24x40
-        extern "C" __global__ void k34_resize(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k24_resize(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2880LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1045,15 +926,15 @@ namespace Models
                 const int y0 = (int)ESP_FLOOR(fy), x0 = (int)ESP_FLOOR(fx);
                 const int y1 = y0 + 1 < 12 ? y0 + 1 : 11, x1 = x0 + 1 < 20 ? x0 + 1 : 19;
                 const float wy = fy - y0, wx = fx - x0;
-                const float top = (a + 720LL)[(((long long)n * 3 + (c)) * 12 + (y0)) * 20 + (x0)] * (1.0f - wx) + (a + 720LL)[(((long long)n * 3 + (c)) * 12 + (y0)) * 20 + (x1)] * wx;
-                const float bottom = (a + 720LL)[(((long long)n * 3 + (c)) * 12 + (y1)) * 20 + (x0)] * (1.0f - wx) + (a + 720LL)[(((long long)n * 3 + (c)) * 12 + (y1)) * 20 + (x1)] * wx;
+                const float top = a[9360LL + (((long long)n * 3 + (c)) * 12 + (y0)) * 20 + (x0)] * (1.0f - wx) + a[9360LL + (((long long)n * 3 + (c)) * 12 + (y0)) * 20 + (x1)] * wx;
+                const float bottom = a[9360LL + (((long long)n * 3 + (c)) * 12 + (y1)) * 20 + (x0)] * (1.0f - wx) + a[9360LL + (((long long)n * 3 + (c)) * 12 + (y1)) * 20 + (x1)] * wx;
                 const float v = top * (1.0f - wy) + bottom * wy;
-                (a + 11520LL)[i] = v;
+                a[0LL + (((long long)n * 9 + (3 + (c))) * 24 + (y)) * 40 + (x)] = v;
             }
         }
 
         // psp: avgpool -> 3x6x10
-        extern "C" __global__ void k35_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k25_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 180LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1064,15 +945,15 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 12 && ix >= 0 && ix < 20) v += (a + 0LL)[(((long long)n * 3 + (c)) * 12 + (iy)) * 20 + (ix)];
+                        if (iy >= 0 && iy < 12 && ix >= 0 && ix < 20) v += a[8640LL + (((long long)n * 3 + (c)) * 12 + (iy)) * 20 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 720LL)[i] = v;
+                a[9360LL + (((long long)n * 3 + (c)) * 6 + (y)) * 10 + (x)] = v;
             }
         }
 
         // psp: conv -> 3x6x10
-        extern "C" __global__ void k36_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k26_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 180LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1089,15 +970,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 10) continue;
-                            v += (a + 720LL)[(((long long)n * 3 + (g0 + ci)) * 6 + (iy)) * 10 + (ix)] * p[800 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                            v += a[9360LL + (((long long)n * 3 + (g0 + ci)) * 6 + (iy)) * 10 + (ix)] * p[800 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 0LL)[i] = v;
+                a[8640LL + (((long long)n * 3 + (c)) * 6 + (y)) * 10 + (x)] = v;
             }
         }
 
         // psp: resize -> 3x24x40
-        extern "C" __global__ void k37_resize(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k27_resize(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2880LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1107,31 +988,15 @@ namespace Models
                 const int y0 = (int)ESP_FLOOR(fy), x0 = (int)ESP_FLOOR(fx);
                 const int y1 = y0 + 1 < 6 ? y0 + 1 : 5, x1 = x0 + 1 < 10 ? x0 + 1 : 9;
                 const float wy = fy - y0, wx = fx - x0;
-                const float top = (a + 0LL)[(((long long)n * 3 + (c)) * 6 + (y0)) * 10 + (x0)] * (1.0f - wx) + (a + 0LL)[(((long long)n * 3 + (c)) * 6 + (y0)) * 10 + (x1)] * wx;
-                const float bottom = (a + 0LL)[(((long long)n * 3 + (c)) * 6 + (y1)) * 10 + (x0)] * (1.0f - wx) + (a + 0LL)[(((long long)n * 3 + (c)) * 6 + (y1)) * 10 + (x1)] * wx;
+                const float top = a[8640LL + (((long long)n * 3 + (c)) * 6 + (y0)) * 10 + (x0)] * (1.0f - wx) + a[8640LL + (((long long)n * 3 + (c)) * 6 + (y0)) * 10 + (x1)] * wx;
+                const float bottom = a[8640LL + (((long long)n * 3 + (c)) * 6 + (y1)) * 10 + (x0)] * (1.0f - wx) + a[8640LL + (((long long)n * 3 + (c)) * 6 + (y1)) * 10 + (x1)] * wx;
                 const float v = top * (1.0f - wy) + bottom * wy;
-                (a + 14400LL)[i] = v;
+                a[0LL + (((long long)n * 9 + (6 + (c))) * 24 + (y)) * 40 + (x)] = v;
             }
         }
 
-        // psp: concat -> 9x24x40
-        extern "C" __global__ void k38_concat(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 8640LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 40), y = (int)(i / 40 % 24), c = (int)(i / 960 % 9), n = (int)(i / 8640);
-                (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 3) v = (a + 8640LL)[(((long long)n * 3 + (c - 0)) * 24 + (y)) * 40 + (x)];
-                else if (c < 6) v = (a + 11520LL)[(((long long)n * 3 + (c - 3)) * 24 + (y)) * 40 + (x)];
-                else if (c < 9) v = (a + 14400LL)[(((long long)n * 3 + (c - 6)) * 24 + (y)) * 40 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // psp: conv -> 3x24x40
-        extern "C" __global__ void k39_conv(const float* __restrict__ p, float* __restrict__ a)
+        // psp: conv batchnorm prelu -> 3x24x40
+        extern "C" __global__ void k28_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2880LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1148,40 +1013,17 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 40) continue;
-                            v += (a + 0LL)[(((long long)n * 9 + (g0 + ci)) * 24 + (iy)) * 40 + (ix)] * p[832 + ((c * 9 + ci) * 1 + ky) * 1 + kx];
+                            v += a[0LL + (((long long)n * 9 + (g0 + ci)) * 24 + (iy)) * 40 + (ix)] * p[832 + ((c * 9 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 8640LL)[i] = v;
-            }
-        }
-
-        // psp: batchnorm -> 3x24x40
-        extern "C" __global__ void k40_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2880LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 40), y = (int)(i / 40 % 24), c = (int)(i / 960 % 3), n = (int)(i / 2880);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 8640LL)[(((long long)n * 3 + (c)) * 24 + (y)) * 40 + (x)] - p[896 + c]) / ESP_SQRT(p[912 + c] + 1E-05f) * p[864 + c] + p[880 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // psp: prelu -> 3x24x40
-        extern "C" __global__ void k41_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2880LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 40), y = (int)(i / 40 % 24), c = (int)(i / 960 % 3), n = (int)(i / 2880);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 3 + (c)) * 24 + (y)) * 40 + (x)];
-                const float v = u > 0.0f ? u : p[928 + c] * u;
-                (a + 2880LL)[i] = v;
+                const float v1 = (v - p[896 + c]) / ESP_SQRT(p[912 + c] + 1E-05f) * p[864 + c] + p[880 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[928 + c] * v1;
+                a[8640LL + (((long long)n * 3 + (c)) * 24 + (y)) * 40 + (x)] = v2;
             }
         }
 
         // out: resize -> 3x12x20
-        extern "C" __global__ void k42_resize(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k29_resize(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 720LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -1191,10 +1033,10 @@ namespace Models
                 const int y0 = (int)ESP_FLOOR(fy), x0 = (int)ESP_FLOOR(fx);
                 const int y1 = y0 + 1 < 24 ? y0 + 1 : 23, x1 = x0 + 1 < 40 ? x0 + 1 : 39;
                 const float wy = fy - y0, wx = fx - x0;
-                const float top = (a + 2880LL)[(((long long)n * 3 + (c)) * 24 + (y0)) * 40 + (x0)] * (1.0f - wx) + (a + 2880LL)[(((long long)n * 3 + (c)) * 24 + (y0)) * 40 + (x1)] * wx;
-                const float bottom = (a + 2880LL)[(((long long)n * 3 + (c)) * 24 + (y1)) * 40 + (x0)] * (1.0f - wx) + (a + 2880LL)[(((long long)n * 3 + (c)) * 24 + (y1)) * 40 + (x1)] * wx;
+                const float top = a[8640LL + (((long long)n * 3 + (c)) * 24 + (y0)) * 40 + (x0)] * (1.0f - wx) + a[8640LL + (((long long)n * 3 + (c)) * 24 + (y0)) * 40 + (x1)] * wx;
+                const float bottom = a[8640LL + (((long long)n * 3 + (c)) * 24 + (y1)) * 40 + (x0)] * (1.0f - wx) + a[8640LL + (((long long)n * 3 + (c)) * 24 + (y1)) * 40 + (x1)] * wx;
                 const float v = top * (1.0f - wy) + bottom * wy;
-                (a + 0LL)[i] = v;
+                a[0LL + (((long long)n * 3 + (c)) * 12 + (y)) * 20 + (x)] = v;
             }
         }
 
@@ -1204,47 +1046,34 @@ namespace Models
         {
             ESPNET_SHIM_LAUNCH(k0_globalavgpool, 6LL, p, a);
             ESPNET_SHIM_LAUNCH(k1_conv, 4LL, p, a);
-            ESPNET_SHIM_LAUNCH(k2_conv, 960LL, p, a);
-            ESPNET_SHIM_LAUNCH(k3_batchnorm, 960LL, p, a);
-            ESPNET_SHIM_LAUNCH(k4_prelu, 960LL, p, a);
-            ESPNET_SHIM_LAUNCH(k5_gate, 960LL, p, a);
-            ESPNET_SHIM_LAUNCH(k6_conv, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k7_batchnorm, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k8_prelu, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k9_resize, 1920LL, p, a);
-            ESPNET_SHIM_LAUNCH(k10_conv, 1920LL, p, a);
-            ESPNET_SHIM_LAUNCH(k11_adaptiveavgpool, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k12_resize, 1080LL, p, a);
-            ESPNET_SHIM_LAUNCH(k13_conv, 1080LL, p, a);
-            ESPNET_SHIM_LAUNCH(k14_adaptiveavgpool, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k15_conv, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k16_adaptiveavgpool, 120LL, p, a);
-            ESPNET_SHIM_LAUNCH(k17_conv, 120LL, p, a);
-            ESPNET_SHIM_LAUNCH(k18_resize, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k19_adaptiveavgpool, 50LL, p, a);
-            ESPNET_SHIM_LAUNCH(k20_conv, 50LL, p, a);
-            ESPNET_SHIM_LAUNCH(k21_resize, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k22_concat, 2400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k23_batchnorm, 2400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k24_prelu, 2400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k25_shuffle, 2400LL, p, a);
-            ESPNET_SHIM_LAUNCH(k26_conv, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k27_batchnorm, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k28_prelu, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k29_conv, 720LL, p, a);
-            ESPNET_SHIM_LAUNCH(k30_bias, 720LL, p, a);
-            ESPNET_SHIM_LAUNCH(k31_resize, 2880LL, p, a);
-            ESPNET_SHIM_LAUNCH(k32_avgpool, 720LL, p, a);
-            ESPNET_SHIM_LAUNCH(k33_conv, 720LL, p, a);
-            ESPNET_SHIM_LAUNCH(k34_resize, 2880LL, p, a);
-            ESPNET_SHIM_LAUNCH(k35_avgpool, 180LL, p, a);
-            ESPNET_SHIM_LAUNCH(k36_conv, 180LL, p, a);
-            ESPNET_SHIM_LAUNCH(k37_resize, 2880LL, p, a);
-            ESPNET_SHIM_LAUNCH(k38_concat, 8640LL, p, a);
-            ESPNET_SHIM_LAUNCH(k39_conv, 2880LL, p, a);
-            ESPNET_SHIM_LAUNCH(k40_batchnorm, 2880LL, p, a);
-            ESPNET_SHIM_LAUNCH(k41_prelu, 2880LL, p, a);
-            ESPNET_SHIM_LAUNCH(k42_resize, 720LL, p, a);
+            ESPNET_SHIM_LAUNCH(k2_conv_batchnorm_prelu_gate, 960LL, p, a);
+            ESPNET_SHIM_LAUNCH(k3_conv_batchnorm_prelu, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k4_resize, 1920LL, p, a);
+            ESPNET_SHIM_LAUNCH(k5_conv, 1920LL, p, a);
+            ESPNET_SHIM_LAUNCH(k6_adaptiveavgpool, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k7_resize, 1080LL, p, a);
+            ESPNET_SHIM_LAUNCH(k8_conv, 1080LL, p, a);
+            ESPNET_SHIM_LAUNCH(k9_adaptiveavgpool, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k10_conv, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k11_adaptiveavgpool, 120LL, p, a);
+            ESPNET_SHIM_LAUNCH(k12_conv, 120LL, p, a);
+            ESPNET_SHIM_LAUNCH(k13_resize, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k14_adaptiveavgpool, 50LL, p, a);
+            ESPNET_SHIM_LAUNCH(k15_conv, 50LL, p, a);
+            ESPNET_SHIM_LAUNCH(k16_resize, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k17_batchnorm_prelu, 2400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k18_shuffle, 2400LL, p, a);
+            ESPNET_SHIM_LAUNCH(k19_conv_batchnorm_prelu, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k20_conv_bias, 720LL, p, a);
+            ESPNET_SHIM_LAUNCH(k21_resize, 2880LL, p, a);
+            ESPNET_SHIM_LAUNCH(k22_avgpool, 720LL, p, a);
+            ESPNET_SHIM_LAUNCH(k23_conv, 720LL, p, a);
+            ESPNET_SHIM_LAUNCH(k24_resize, 2880LL, p, a);
+            ESPNET_SHIM_LAUNCH(k25_avgpool, 180LL, p, a);
+            ESPNET_SHIM_LAUNCH(k26_conv, 180LL, p, a);
+            ESPNET_SHIM_LAUNCH(k27_resize, 2880LL, p, a);
+            ESPNET_SHIM_LAUNCH(k28_conv_batchnorm_prelu, 2880LL, p, a);
+            ESPNET_SHIM_LAUNCH(k29_resize, 720LL, p, a);
         }
         #endif
 
@@ -1278,7 +1107,8 @@ namespace Models
                 const int x = (int)(i % 1), y = (int)(i / 1 % 1), c = (int)(i / 1 % 6), n = (int)(i / 6);
                 (void)x; (void)y; (void)c; (void)n;
                 float v = 0.0f;
-                for (int j = 0; j < 240; j++) v += (t + 26880LL)[((long long)n * 6 + c) * 240 + j];
+                for (int iy = 0; iy < 12; iy++)
+                    for (int ix = 0; ix < 20; ix++) v += (t + 26880LL)[(((long long)n * 6 + (c)) * 12 + (iy)) * 20 + (ix)];
                 v /= 240.0f;
                 (t + 35360LL)[i] = v;
             }
@@ -1439,7 +1269,8 @@ namespace Models
             {
                 const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 4), n = (int)(i / 960);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 30368LL)[(((long long)n * 4 + (c)) * 12 + (y)) * 20 + (x)] / (1.0f + ESP_EXP(-(t + 35408LL)[(long long)n * 4 + c]));
+                const float u = (t + 30368LL)[(((long long)n * 4 + (c)) * 12 + (y)) * 20 + (x)];
+                const float v = u / (1.0f + ESP_EXP(-(t + 35408LL)[(((long long)n * 4 + (c)) * 1 + (0)) * 1 + (0)]));
                 (t + 31328LL)[i] = v;
             }
         }
@@ -2115,7 +1946,8 @@ namespace Models
             {
                 const int x = (int)(i % 20), y = (int)(i / 20 % 12), c = (int)(i / 240 % 3), n = (int)(i / 720);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 0LL)[(((long long)n * 3 + (c)) * 12 + (y)) * 20 + (x)] + p[752 + c];
+                const float u = (t + 0LL)[(((long long)n * 3 + (c)) * 12 + (y)) * 20 + (x)];
+                const float v = u + p[752 + c];
                 (t + 720LL)[i] = v;
             }
         }
@@ -4347,60 +4179,47 @@ namespace Models
             ESPNET_SHIM_LAUNCH(t153_conv_dw_partial, 24LL, p, t, d, w);
             ESPNET_SHIM_LAUNCH(t154_conv_dw_total, 24LL, p, t, d, w);
         }
-        extern "C" void espnet_espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 944LL, p, t, d, w); }
-        extern "C" void espnet_espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 944LL, p, t, d, w); }
+        extern "C" void espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 944LL, p, t, d, w); }
+        extern "C" void espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 944LL, p, t, d, w); }
         #endif
 
         """u8;
         /// <summary>Floats of the CUDA activation arena (batch 1).</summary>
-        public const long CudaArenaLength = 17280;
+        public const long CudaArenaLength = 11520;
         public const long CudaInputStart = 0, CudaOutputStart = 0;
         /// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>
         public static readonly (string Kernel, long Threads)[] CudaLaunches =
         [
             ("k0_globalavgpool", 6),
             ("k1_conv", 4),
-            ("k2_conv", 960),
-            ("k3_batchnorm", 960),
-            ("k4_prelu", 960),
-            ("k5_gate", 960),
-            ("k6_conv", 480),
-            ("k7_batchnorm", 480),
-            ("k8_prelu", 480),
-            ("k9_resize", 1920),
-            ("k10_conv", 1920),
-            ("k11_adaptiveavgpool", 480),
-            ("k12_resize", 1080),
-            ("k13_conv", 1080),
-            ("k14_adaptiveavgpool", 480),
-            ("k15_conv", 480),
-            ("k16_adaptiveavgpool", 120),
-            ("k17_conv", 120),
-            ("k18_resize", 480),
-            ("k19_adaptiveavgpool", 50),
-            ("k20_conv", 50),
-            ("k21_resize", 480),
-            ("k22_concat", 2400),
-            ("k23_batchnorm", 2400),
-            ("k24_prelu", 2400),
-            ("k25_shuffle", 2400),
-            ("k26_conv", 480),
-            ("k27_batchnorm", 480),
-            ("k28_prelu", 480),
-            ("k29_conv", 720),
-            ("k30_bias", 720),
-            ("k31_resize", 2880),
-            ("k32_avgpool", 720),
-            ("k33_conv", 720),
-            ("k34_resize", 2880),
-            ("k35_avgpool", 180),
-            ("k36_conv", 180),
-            ("k37_resize", 2880),
-            ("k38_concat", 8640),
-            ("k39_conv", 2880),
-            ("k40_batchnorm", 2880),
-            ("k41_prelu", 2880),
-            ("k42_resize", 720),
+            ("k2_conv_batchnorm_prelu_gate", 960),
+            ("k3_conv_batchnorm_prelu", 480),
+            ("k4_resize", 1920),
+            ("k5_conv", 1920),
+            ("k6_adaptiveavgpool", 480),
+            ("k7_resize", 1080),
+            ("k8_conv", 1080),
+            ("k9_adaptiveavgpool", 480),
+            ("k10_conv", 480),
+            ("k11_adaptiveavgpool", 120),
+            ("k12_conv", 120),
+            ("k13_resize", 480),
+            ("k14_adaptiveavgpool", 50),
+            ("k15_conv", 50),
+            ("k16_resize", 480),
+            ("k17_batchnorm_prelu", 2400),
+            ("k18_shuffle", 2400),
+            ("k19_conv_batchnorm_prelu", 480),
+            ("k20_conv_bias", 720),
+            ("k21_resize", 2880),
+            ("k22_avgpool", 720),
+            ("k23_conv", 720),
+            ("k24_resize", 2880),
+            ("k25_avgpool", 180),
+            ("k26_conv", 180),
+            ("k27_resize", 2880),
+            ("k28_conv_batchnorm_prelu", 2880),
+            ("k29_resize", 720),
         ];
         protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;
         protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;

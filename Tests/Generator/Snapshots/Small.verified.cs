@@ -364,8 +364,8 @@ namespace Models
         #define ESP_DSQRT(v) sqrt(v)
         #endif
 
-        // level1: conv -> 8x20x24
-        extern "C" __global__ void k0_conv(const float* __restrict__ p, float* __restrict__ a)
+        // level1: conv batchnorm prelu -> 8x20x24
+        extern "C" __global__ void k0_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 3840LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -382,40 +382,17 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 48) continue;
-                            v += (a + 0LL)[(((long long)n * 3 + (g0 + ci)) * 40 + (iy)) * 48 + (ix)] * p[0 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 3 + (g0 + ci)) * 40 + (iy)) * 48 + (ix)] * p[0 + ((c * 3 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5760LL)[i] = v;
-            }
-        }
-
-        // level1: batchnorm -> 8x20x24
-        extern "C" __global__ void k1_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 3840LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 24), y = (int)(i / 24 % 20), c = (int)(i / 480 % 8), n = (int)(i / 3840);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 5760LL)[(((long long)n * 8 + (c)) * 20 + (y)) * 24 + (x)] - p[256 + c]) / ESP_SQRT(p[272 + c] + 0.001f) * p[224 + c] + p[240 + c];
-                (a + 9600LL)[i] = v;
-            }
-        }
-
-        // level1: prelu -> 8x20x24
-        extern "C" __global__ void k2_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 3840LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 24), y = (int)(i / 24 % 20), c = (int)(i / 480 % 8), n = (int)(i / 3840);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 9600LL)[(((long long)n * 8 + (c)) * 20 + (y)) * 24 + (x)];
-                const float v = u > 0.0f ? u : p[288 + c] * u;
-                (a + 5760LL)[i] = v;
+                const float v1 = (v - p[256 + c]) / ESP_SQRT(p[272 + c] + 0.001f) * p[224 + c] + p[240 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[288 + c] * v1;
+                a[5760LL + (((long long)n * 11 + (c)) * 20 + (y)) * 24 + (x)] = v2;
             }
         }
 
         // sample1: avgpool -> 3x20x24
-        extern "C" __global__ void k3_avgpool(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k1_avgpool(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -426,55 +403,29 @@ namespace Models
                     for (int kx = 0; kx < 3; kx++)
                     {
                         const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                        if (iy >= 0 && iy < 40 && ix >= 0 && ix < 48) v += (a + 0LL)[(((long long)n * 3 + (c)) * 40 + (iy)) * 48 + (ix)];
+                        if (iy >= 0 && iy < 40 && ix >= 0 && ix < 48) v += a[0LL + (((long long)n * 3 + (c)) * 40 + (iy)) * 48 + (ix)];
                     }
                 v /= 9.0f;
-                (a + 9600LL)[i] = v;
+                a[5760LL + (((long long)n * 11 + (8 + (c))) * 20 + (y)) * 24 + (x)] = v;
             }
         }
 
-        // cat: concat -> 11x20x24
-        extern "C" __global__ void k4_concat(const float* __restrict__ p, float* __restrict__ a)
+        // b1: batchnorm prelu -> 11x20x24
+        extern "C" __global__ void k2_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5280LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 24), y = (int)(i / 24 % 20), c = (int)(i / 480 % 11), n = (int)(i / 5280);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 8) v = (a + 5760LL)[(((long long)n * 8 + (c - 0)) * 20 + (y)) * 24 + (x)];
-                else if (c < 11) v = (a + 9600LL)[(((long long)n * 3 + (c - 8)) * 20 + (y)) * 24 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // b1: batchnorm -> 11x20x24
-        extern "C" __global__ void k5_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5280LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 24), y = (int)(i / 24 % 20), c = (int)(i / 480 % 11), n = (int)(i / 5280);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 11 + (c)) * 20 + (y)) * 24 + (x)] - p[336 + c]) / ESP_SQRT(p[352 + c] + 0.001f) * p[304 + c] + p[320 + c];
-                (a + 5280LL)[i] = v;
-            }
-        }
-
-        // b1: prelu -> 11x20x24
-        extern "C" __global__ void k6_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5280LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 24), y = (int)(i / 24 % 20), c = (int)(i / 480 % 11), n = (int)(i / 5280);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 5280LL)[(((long long)n * 11 + (c)) * 20 + (y)) * 24 + (x)];
-                const float v = u > 0.0f ? u : p[368 + c] * u;
-                (a + 0LL)[i] = v;
+                const float u = a[5760LL + (((long long)n * 11 + (c)) * 20 + (y)) * 24 + (x)];
+                const float v = (u - p[336 + c]) / ESP_SQRT(p[352 + c] + 0.001f) * p[304 + c] + p[320 + c];
+                const float v1 = v > 0.0f ? v : p[368 + c] * v;
+                a[0LL + (((long long)n * 11 + (c)) * 20 + (y)) * 24 + (x)] = v1;
             }
         }
 
         // down: conv -> 4x10x12
-        extern "C" __global__ void k7_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k3_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -491,15 +442,15 @@ namespace Models
                         {
                             const int ix = x * 2 - 1 + kx * 1;
                             if (ix < 0 || ix >= 24) continue;
-                            v += (a + 0LL)[(((long long)n * 11 + (g0 + ci)) * 20 + (iy)) * 24 + (ix)] * p[384 + ((c * 11 + ci) * 3 + ky) * 3 + kx];
+                            v += a[0LL + (((long long)n * 11 + (g0 + ci)) * 20 + (iy)) * 24 + (ix)] * p[384 + ((c * 11 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 5280LL)[i] = v;
+                a[5280LL + (((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] = v;
             }
         }
 
         // down: conv -> 4x10x12
-        extern "C" __global__ void k8_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k4_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -516,14 +467,104 @@ namespace Models
                         {
                             const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 12) continue;
-                            v += (a + 5280LL)[(((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[784 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                            v += a[5280LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[784 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 1440LL)[i] = v;
+                a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = v;
             }
         }
 
         // down: conv -> 4x10x12
+        extern "C" __global__ void k5_conv(const float* __restrict__ p, float* __restrict__ a)
+        {
+            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
+            {
+                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
+                (void)x; (void)y; (void)c; (void)n;
+                float v = 0.0f;
+                const int g0 = c / 4 * 4;
+                for (int ci = 0; ci < 4; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 10) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 12) continue;
+                            v += a[5280LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[928 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                a[0LL + (((long long)n * 12 + (4 + (c))) * 10 + (y)) * 12 + (x)] = v;
+            }
+        }
+
+        // down: conv add -> 4x10x12
+        extern "C" __global__ void k6_conv_add(const float* __restrict__ p, float* __restrict__ a)
+        {
+            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
+            {
+                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
+                (void)x; (void)y; (void)c; (void)n;
+                float v = 0.0f;
+                const int g0 = c / 4 * 4;
+                for (int ci = 0; ci < 4; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 4 + ky * 4;
+                        if (iy < 0 || iy >= 10) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 4 + kx * 4;
+                            if (ix < 0 || ix >= 12) continue;
+                            v += a[5280LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1072 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                const float v1 = v + a[0LL + (((long long)n * 12 + (4 + (c))) * 10 + (y)) * 12 + (x)];
+                a[0LL + (((long long)n * 12 + (8 + (c))) * 10 + (y)) * 12 + (x)] = v1;
+            }
+        }
+
+        // down: batchnorm prelu -> 12x10x12
+        extern "C" __global__ void k7_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+        {
+            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
+            {
+                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
+                (void)x; (void)y; (void)c; (void)n;
+                const float u = a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
+                const float v = (u - p[1248 + c]) / ESP_SQRT(p[1264 + c] + 0.001f) * p[1216 + c] + p[1232 + c];
+                const float v1 = v > 0.0f ? v : p[1280 + c] * v;
+                a[1440LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = v1;
+            }
+        }
+
+        // esp: conv -> 4x10x12
+        extern "C" __global__ void k8_conv(const float* __restrict__ p, float* __restrict__ a)
+        {
+            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
+            {
+                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
+                (void)x; (void)y; (void)c; (void)n;
+                float v = 0.0f;
+                const int g0 = c / 4 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 1; ky++)
+                    {
+                        const int iy = y * 1 - 0 + ky * 1;
+                        if (iy < 0 || iy >= 10) continue;
+                        for (int kx = 0; kx < 1; kx++)
+                        {
+                            const int ix = x * 1 - 0 + kx * 1;
+                            if (ix < 0 || ix >= 12) continue;
+                            v += a[1440LL + (((long long)n * 12 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1296 + ((c * 12 + ci) * 1 + ky) * 1 + kx];
+                        }
+                    }
+                a[2880LL + (((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] = v;
+            }
+        }
+
+        // esp: conv -> 4x10x12
         extern "C" __global__ void k9_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
@@ -535,20 +576,20 @@ namespace Models
                 for (int ci = 0; ci < 4; ci++)
                     for (int ky = 0; ky < 3; ky++)
                     {
-                        const int iy = y * 1 - 2 + ky * 2;
+                        const int iy = y * 1 - 1 + ky * 1;
                         if (iy < 0 || iy >= 10) continue;
                         for (int kx = 0; kx < 3; kx++)
                         {
-                            const int ix = x * 1 - 2 + kx * 2;
+                            const int ix = x * 1 - 1 + kx * 1;
                             if (ix < 0 || ix >= 12) continue;
-                            v += (a + 5280LL)[(((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[928 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                            v += a[2880LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1344 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 1920LL)[i] = v;
+                a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = v;
             }
         }
 
-        // down: conv -> 4x10x12
+        // esp: conv -> 4x10x12
         extern "C" __global__ void k10_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
@@ -560,149 +601,21 @@ namespace Models
                 for (int ci = 0; ci < 4; ci++)
                     for (int ky = 0; ky < 3; ky++)
                     {
-                        const int iy = y * 1 - 4 + ky * 4;
-                        if (iy < 0 || iy >= 10) continue;
-                        for (int kx = 0; kx < 3; kx++)
-                        {
-                            const int ix = x * 1 - 4 + kx * 4;
-                            if (ix < 0 || ix >= 12) continue;
-                            v += (a + 5280LL)[(((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1072 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
-                        }
-                    }
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // down: add -> 4x10x12
-        extern "C" __global__ void k11_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 0LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] + (a + 1920LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)];
-                (a + 2400LL)[i] = v;
-            }
-        }
-
-        // down: concat -> 12x10x12
-        extern "C" __global__ void k12_concat(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
-                (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 4) v = (a + 1440LL)[(((long long)n * 4 + (c - 0)) * 10 + (y)) * 12 + (x)];
-                else if (c < 8) v = (a + 1920LL)[(((long long)n * 4 + (c - 4)) * 10 + (y)) * 12 + (x)];
-                else if (c < 12) v = (a + 2400LL)[(((long long)n * 4 + (c - 8)) * 10 + (y)) * 12 + (x)];
-                else v = 0.0f;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // down: batchnorm -> 12x10x12
-        extern "C" __global__ void k13_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 0LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] - p[1248 + c]) / ESP_SQRT(p[1264 + c] + 0.001f) * p[1216 + c] + p[1232 + c];
-                (a + 1440LL)[i] = v;
-            }
-        }
-
-        // down: prelu -> 12x10x12
-        extern "C" __global__ void k14_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 1440LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
-                const float v = u > 0.0f ? u : p[1280 + c] * u;
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // esp: conv -> 4x10x12
-        extern "C" __global__ void k15_conv(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-                (void)x; (void)y; (void)c; (void)n;
-                float v = 0.0f;
-                const int g0 = c / 4 * 12;
-                for (int ci = 0; ci < 12; ci++)
-                    for (int ky = 0; ky < 1; ky++)
-                    {
-                        const int iy = y * 1 - 0 + ky * 1;
-                        if (iy < 0 || iy >= 10) continue;
-                        for (int kx = 0; kx < 1; kx++)
-                        {
-                            const int ix = x * 1 - 0 + kx * 1;
-                            if (ix < 0 || ix >= 12) continue;
-                            v += (a + 0LL)[(((long long)n * 12 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1296 + ((c * 12 + ci) * 1 + ky) * 1 + kx];
-                        }
-                    }
-                (a + 1440LL)[i] = v;
-            }
-        }
-
-        // esp: conv -> 4x10x12
-        extern "C" __global__ void k16_conv(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-                (void)x; (void)y; (void)c; (void)n;
-                float v = 0.0f;
-                const int g0 = c / 4 * 4;
-                for (int ci = 0; ci < 4; ci++)
-                    for (int ky = 0; ky < 3; ky++)
-                    {
-                        const int iy = y * 1 - 1 + ky * 1;
-                        if (iy < 0 || iy >= 10) continue;
-                        for (int kx = 0; kx < 3; kx++)
-                        {
-                            const int ix = x * 1 - 1 + kx * 1;
-                            if (ix < 0 || ix >= 12) continue;
-                            v += (a + 1440LL)[(((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1344 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
-                        }
-                    }
-                (a + 2880LL)[i] = v;
-            }
-        }
-
-        // esp: conv -> 4x10x12
-        extern "C" __global__ void k17_conv(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-                (void)x; (void)y; (void)c; (void)n;
-                float v = 0.0f;
-                const int g0 = c / 4 * 4;
-                for (int ci = 0; ci < 4; ci++)
-                    for (int ky = 0; ky < 3; ky++)
-                    {
                         const int iy = y * 1 - 2 + ky * 2;
                         if (iy < 0 || iy >= 10) continue;
                         for (int kx = 0; kx < 3; kx++)
                         {
                             const int ix = x * 1 - 2 + kx * 2;
                             if (ix < 0 || ix >= 12) continue;
-                            v += (a + 1440LL)[(((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1488 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                            v += a[2880LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1488 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 3360LL)[i] = v;
+                a[0LL + (((long long)n * 12 + (4 + (c))) * 10 + (y)) * 12 + (x)] = v;
             }
         }
 
-        // esp: conv -> 4x10x12
-        extern "C" __global__ void k18_conv(const float* __restrict__ p, float* __restrict__ a)
+        // esp: conv add -> 4x10x12
+        extern "C" __global__ void k11_conv_add(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -719,80 +632,31 @@ namespace Models
                         {
                             const int ix = x * 1 - 4 + kx * 4;
                             if (ix < 0 || ix >= 12) continue;
-                            v += (a + 1440LL)[(((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1632 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                            v += a[2880LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1632 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
                         }
                     }
-                (a + 1920LL)[i] = v;
+                const float v1 = v + a[0LL + (((long long)n * 12 + (4 + (c))) * 10 + (y)) * 12 + (x)];
+                a[0LL + (((long long)n * 12 + (8 + (c))) * 10 + (y)) * 12 + (x)] = v1;
             }
         }
 
-        // esp: add -> 4x10x12
-        extern "C" __global__ void k19_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 1920LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] + (a + 3360LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)];
-                (a + 3840LL)[i] = v;
-            }
-        }
-
-        // esp: concat -> 12x10x12
-        extern "C" __global__ void k20_concat(const float* __restrict__ p, float* __restrict__ a)
+        // esp: add batchnorm prelu -> 12x10x12
+        extern "C" __global__ void k12_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
                 const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
                 (void)x; (void)y; (void)c; (void)n;
-                float v;
-                if (c < 4) v = (a + 2880LL)[(((long long)n * 4 + (c - 0)) * 10 + (y)) * 12 + (x)];
-                else if (c < 8) v = (a + 3360LL)[(((long long)n * 4 + (c - 4)) * 10 + (y)) * 12 + (x)];
-                else if (c < 12) v = (a + 3840LL)[(((long long)n * 4 + (c - 8)) * 10 + (y)) * 12 + (x)];
-                else v = 0.0f;
-                (a + 1440LL)[i] = v;
-            }
-        }
-
-        // esp: add -> 12x10x12
-        extern "C" __global__ void k21_add(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = (a + 1440LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] + (a + 0LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
-                (a + 2880LL)[i] = v;
-            }
-        }
-
-        // esp: batchnorm -> 12x10x12
-        extern "C" __global__ void k22_batchnorm(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
-                (void)x; (void)y; (void)c; (void)n;
-                const float v = ((a + 2880LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] - p[1808 + c]) / ESP_SQRT(p[1824 + c] + 0.001f) * p[1776 + c] + p[1792 + c];
-                (a + 0LL)[i] = v;
-            }
-        }
-
-        // esp: prelu -> 12x10x12
-        extern "C" __global__ void k23_prelu(const float* __restrict__ p, float* __restrict__ a)
-        {
-            for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
-            {
-                const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
-                (void)x; (void)y; (void)c; (void)n;
-                const float u = (a + 0LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
-                const float v = u > 0.0f ? u : p[1840 + c] * u;
-                (a + 1440LL)[i] = v;
+                const float u = a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
+                const float v = u + a[1440LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
+                const float v1 = (v - p[1808 + c]) / ESP_SQRT(p[1824 + c] + 0.001f) * p[1776 + c] + p[1792 + c];
+                const float v2 = v1 > 0.0f ? v1 : p[1840 + c] * v1;
+                a[2880LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = v2;
             }
         }
 
         // classifier: conv -> 4x10x12
-        extern "C" __global__ void k24_conv(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k13_conv(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -809,15 +673,15 @@ namespace Models
                         {
                             const int ix = x * 1 - 0 + kx * 1;
                             if (ix < 0 || ix >= 12) continue;
-                            v += (a + 1440LL)[(((long long)n * 12 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1856 + ((c * 12 + ci) * 1 + ky) * 1 + kx];
+                            v += a[2880LL + (((long long)n * 12 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1856 + ((c * 12 + ci) * 1 + ky) * 1 + kx];
                         }
                     }
-                (a + 2880LL)[i] = v;
+                a[1920LL + (((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] = v;
             }
         }
 
         // up: convtranspose -> 4x20x24
-        extern "C" __global__ void k25_convtranspose(const float* __restrict__ p, float* __restrict__ a)
+        extern "C" __global__ void k14_convtranspose(const float* __restrict__ p, float* __restrict__ a)
         {
             for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1920LL; i += (long long)ESP_GDIM * ESP_BDIM)
             {
@@ -831,10 +695,10 @@ namespace Models
                     {
                         if ((x - kx) < 0 || (x - kx) % 2 != 0 || (x - kx) / 2 >= 12) continue;
                         for (int ci = 0; ci < 4; ci++)
-                            v += (a + 2880LL)[(((long long)n * 4 + (ci)) * 10 + ((y - ky) / 2)) * 12 + ((x - kx) / 2)] * p[1904 + ((ci * 4 + c) * 2 + ky) * 2 + kx];
+                            v += a[1920LL + (((long long)n * 4 + (ci)) * 10 + ((y - ky) / 2)) * 12 + ((x - kx) / 2)] * p[1904 + ((ci * 4 + c) * 2 + ky) * 2 + kx];
                     }
                 }
-                (a + 0LL)[i] = v;
+                a[0LL + (((long long)n * 4 + (c)) * 20 + (y)) * 24 + (x)] = v;
             }
         }
 
@@ -842,32 +706,21 @@ namespace Models
         // The CPU shim's forward pass: every kernel in order over the whole grid.
         extern "C" void espnet_forward_shim(const float* p, float* a)
         {
-            ESPNET_SHIM_LAUNCH(k0_conv, 3840LL, p, a);
-            ESPNET_SHIM_LAUNCH(k1_batchnorm, 3840LL, p, a);
-            ESPNET_SHIM_LAUNCH(k2_prelu, 3840LL, p, a);
-            ESPNET_SHIM_LAUNCH(k3_avgpool, 1440LL, p, a);
-            ESPNET_SHIM_LAUNCH(k4_concat, 5280LL, p, a);
-            ESPNET_SHIM_LAUNCH(k5_batchnorm, 5280LL, p, a);
-            ESPNET_SHIM_LAUNCH(k6_prelu, 5280LL, p, a);
-            ESPNET_SHIM_LAUNCH(k7_conv, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k0_conv_batchnorm_prelu, 3840LL, p, a);
+            ESPNET_SHIM_LAUNCH(k1_avgpool, 1440LL, p, a);
+            ESPNET_SHIM_LAUNCH(k2_batchnorm_prelu, 5280LL, p, a);
+            ESPNET_SHIM_LAUNCH(k3_conv, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k4_conv, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k5_conv, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k6_conv_add, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k7_batchnorm_prelu, 1440LL, p, a);
             ESPNET_SHIM_LAUNCH(k8_conv, 480LL, p, a);
             ESPNET_SHIM_LAUNCH(k9_conv, 480LL, p, a);
             ESPNET_SHIM_LAUNCH(k10_conv, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k11_add, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k12_concat, 1440LL, p, a);
-            ESPNET_SHIM_LAUNCH(k13_batchnorm, 1440LL, p, a);
-            ESPNET_SHIM_LAUNCH(k14_prelu, 1440LL, p, a);
-            ESPNET_SHIM_LAUNCH(k15_conv, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k16_conv, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k17_conv, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k18_conv, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k19_add, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k20_concat, 1440LL, p, a);
-            ESPNET_SHIM_LAUNCH(k21_add, 1440LL, p, a);
-            ESPNET_SHIM_LAUNCH(k22_batchnorm, 1440LL, p, a);
-            ESPNET_SHIM_LAUNCH(k23_prelu, 1440LL, p, a);
-            ESPNET_SHIM_LAUNCH(k24_conv, 480LL, p, a);
-            ESPNET_SHIM_LAUNCH(k25_convtranspose, 1920LL, p, a);
+            ESPNET_SHIM_LAUNCH(k11_conv_add, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k12_add_batchnorm_prelu, 1440LL, p, a);
+            ESPNET_SHIM_LAUNCH(k13_conv, 480LL, p, a);
+            ESPNET_SHIM_LAUNCH(k14_convtranspose, 1920LL, p, a);
         }
         #endif
 
@@ -1255,7 +1108,8 @@ namespace Models
             {
                 const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 17280LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] + (t + 16800LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)];
+                const float u = (t + 17280LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)];
+                const float v = u + (t + 16800LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)];
                 (t + 17760LL)[i] = v;
             }
         }
@@ -1481,7 +1335,8 @@ namespace Models
             {
                 const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16320LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] + (t + 18240LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)];
+                const float u = (t + 16320LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)];
+                const float v = u + (t + 18240LL)[(((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)];
                 (t + 18720LL)[i] = v;
             }
         }
@@ -1509,7 +1364,8 @@ namespace Models
             {
                 const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
                 (void)x; (void)y; (void)c; (void)n;
-                const float v = (t + 16320LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] + (t + 25440LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
+                const float u = (t + 16320LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
+                const float v = u + (t + 25440LL)[(((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
                 (t + 26880LL)[i] = v;
             }
         }
@@ -2820,43 +2676,32 @@ namespace Models
             ESPNET_SHIM_LAUNCH(t94_conv_dw_partial, 1512LL, p, t, d, w);
             ESPNET_SHIM_LAUNCH(t95_conv_dw_total, 216LL, p, t, d, w);
         }
-        extern "C" void espnet_espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 1968LL, p, t, d, w); }
-        extern "C" void espnet_espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 1968LL, p, t, d, w); }
+        extern "C" void espnet_sgd_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_sgd, 1968LL, p, t, d, w); }
+        extern "C" void espnet_adam_shim(float* p, float* t, float* d, float* w) { ESPNET_SHIM_LAUNCH(espnet_adam, 1968LL, p, t, d, w); }
         #endif
 
         """u8;
         /// <summary>Floats of the CUDA activation arena (batch 1).</summary>
-        public const long CudaArenaLength = 13440;
+        public const long CudaArenaLength = 11040;
         public const long CudaInputStart = 0, CudaOutputStart = 0;
         /// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>
         public static readonly (string Kernel, long Threads)[] CudaLaunches =
         [
-            ("k0_conv", 3840),
-            ("k1_batchnorm", 3840),
-            ("k2_prelu", 3840),
-            ("k3_avgpool", 1440),
-            ("k4_concat", 5280),
-            ("k5_batchnorm", 5280),
-            ("k6_prelu", 5280),
-            ("k7_conv", 480),
+            ("k0_conv_batchnorm_prelu", 3840),
+            ("k1_avgpool", 1440),
+            ("k2_batchnorm_prelu", 5280),
+            ("k3_conv", 480),
+            ("k4_conv", 480),
+            ("k5_conv", 480),
+            ("k6_conv_add", 480),
+            ("k7_batchnorm_prelu", 1440),
             ("k8_conv", 480),
             ("k9_conv", 480),
             ("k10_conv", 480),
-            ("k11_add", 480),
-            ("k12_concat", 1440),
-            ("k13_batchnorm", 1440),
-            ("k14_prelu", 1440),
-            ("k15_conv", 480),
-            ("k16_conv", 480),
-            ("k17_conv", 480),
-            ("k18_conv", 480),
-            ("k19_add", 480),
-            ("k20_concat", 1440),
-            ("k21_add", 1440),
-            ("k22_batchnorm", 1440),
-            ("k23_prelu", 1440),
-            ("k24_conv", 480),
-            ("k25_convtranspose", 1920),
+            ("k11_conv_add", 480),
+            ("k12_add_batchnorm_prelu", 1440),
+            ("k13_conv", 480),
+            ("k14_convtranspose", 1920),
         ];
         protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;
         protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;
