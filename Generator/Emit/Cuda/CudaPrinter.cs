@@ -87,7 +87,8 @@ internal static class CudaPrinter
         }
         for (int k = 0; k < count; k++)
         {
-            foreach (int i in kernels[k].Head.Inputs) Touch(i, k + 1, write: false);
+            // A block reads the tensor its branches convolve; any other kernel, its head's inputs.
+            foreach (int i in kernels[k].Branches?.Select(b => b.Conv.X) ?? kernels[k].Head.Inputs) Touch(i, k + 1, write: false);
             foreach (var node in kernels[k].Epilogue)
                 foreach (int i in node.Inputs) Touch(i, k + 1, write: false);
             Touch(kernels[k].Out, k + 1, write: true);
@@ -114,10 +115,46 @@ internal static class CudaPrinter
             var kernel = kernels[k];
             var o = g.Shapes[kernel.Out];
             long total = batch * o.Elements;
-            string kinds = string.Join("_", new[] { kernel.Head }.Concat(kernel.Epilogue).Select(Kind));
+            string kinds = string.Join("_", new[] { kernel.Branches is null ? Kind(kernel.Head) : "block" }.Concat(kernel.Epilogue.Select(Kind)));
             string name = $"k{k}_{kinds}";
             launches.Add((name, total));
             string layers = string.Join(", ", new[] { kernel.Head }.Concat(kernel.Epilogue).Select(n => n.Layer).Distinct());
+            if (kernel.Branches is { } branches)
+            {
+                // A block: per pixel and channel j of the branches, every branch, HFF, and the nodes after the concatenation.
+                int widest = branches.Max(b => g.Shapes[b.Part].C);
+                total = batch * (long)widest * o.H * o.W;
+                launches[launches.Count - 1] = (name, total);
+                s.Append($"\n// {layers}: {branches.Count} branches{(branches.Any(b => b.Sum is not null) ? ", HFF" : "")}, concatenation{string.Concat(kernel.Epilogue.Select(n => " " + Kind(n)))} -> {o.C}x{o.H}x{o.W}\n");
+                s.Append($"extern \"C\" __global__ void {name}(const float* __restrict__ p, float* __restrict__ a)\n{{\n");
+                s.Append($"    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < {total}LL; i += (long long)ESP_GDIM * ESP_BDIM)\n    {{\n");
+                s.Append($"        const int x = (int)(i % {o.W}), y = (int)(i / {o.W} % {o.H}), j = (int)(i / {(long)o.W * o.H} % {widest}), n = (int)(i / {(long)widest * o.H * o.W});\n");
+                s.Append("        (void)x; (void)y; (void)n;\n");
+                s.Append($"        float {string.Join(", ", branches.Select((_, b) => $"h{b} = 0.0f"))};\n");
+                int offset = 0;
+                for (int b = 0; b < branches.Count; b++)
+                {
+                    int width = g.Shapes[branches[b].Part].C;
+                    s.Append(width < widest ? $"        if (j < {width})\n" : "").Append("        {\n");
+                    s.Append("            {\n                const int c = j;\n");
+                    foreach (string line in Body(g, branches[b].Conv, At).TrimEnd('\n').Split('\n')) s.Append("        ").Append(line).Append('\n');
+                    s.Append($"                h{b} = {(branches[b].Sum is null ? "v" : $"v + h{b - 1}")};\n            }}\n");
+                    s.Append($"            const int c = {offset} + j;\n");
+                    string current = $"h{b}";
+                    int input = kernel.Head.Out, applied = 0;
+                    foreach (var node in kernel.Epilogue)
+                    {
+                        string next = $"h{b}_{++applied}";
+                        s.Append("    ").Append(Apply(node, input, current, next, At));
+                        current = next;
+                        input = node.Out;
+                    }
+                    s.Append($"            {At(kernel.Out, "c", "y", "x")} = {current};\n        }}\n");
+                    offset += width;
+                }
+                s.Append("    }\n}\n");
+                continue;
+            }
             s.Append($"\n// {layers}: {kinds.Replace('_', ' ')} -> {o.C}x{o.H}x{o.W}\n");
             s.Append($"extern \"C\" __global__ void {name}(const float* __restrict__ p, float* __restrict__ a)\n{{\n");
             s.Append($"    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < {total}LL; i += (long long)ESP_GDIM * ESP_BDIM)\n    {{\n");

@@ -8,11 +8,14 @@ namespace Espnet.Compiled.Generator.Plan.Graph;
 /// stored (bias, BatchNorm, PReLU, a sum with a tensor already made, the sigmoid gate), each reading the one
 /// before it and read by nothing else. Its output is the last node's.
 /// </summary>
-internal sealed record GraphKernel(Node Head, List<Node> Epilogue)
+internal sealed record GraphKernel(Node Head, List<Node> Epilogue, List<Branch>? Branches = null)
 {
     public Node Last => Epilogue.Count > 0 ? Epilogue[Epilogue.Count - 1] : Head;
     public int Out => Last.Out;
 }
+
+/// <summary>One branch of a block kernel: a convolution of the block's reduced tensor, and the HFF sum that adds the branch before it (null: none).</summary>
+internal sealed record Branch(ConvNode Conv, SumNode? Sum, int Part);
 
 /// <summary>
 /// The tensor graph formed into kernels for a backend that launches one kernel per group (CUDA), two rewrites:
@@ -24,6 +27,10 @@ internal sealed record GraphKernel(Node Head, List<Node> Epilogue)
 /// a convolution's bias, BatchNorm, PReLU and residual sum are applied to each value before it leaves the thread, and
 /// an HFF sum is the branch convolution's epilogue. The other operand of a sum or gate must be made by an earlier
 /// kernel.</item>
+/// <item><b>Blocks.</b> A concatenation (in place) of convolutions of one tensor and of HFF sums of them — the
+/// branches of an ESP or EESP block — becomes one kernel (<see cref="GraphKernel.Branches"/>): per pixel and branch
+/// channel it computes every branch, the HFF prefix sums, and the element-wise nodes after the concatenation
+/// (BatchNorm, PReLU, the residual sum), so neither the branches nor the concatenation are stored unless read.</item>
 /// </list>
 /// Backend-neutral: a printer prints <see cref="Kernels"/> in order, each writing <see cref="GraphKernel.Out"/>
 /// at its view; <see cref="Root"/> and <see cref="ChannelOffset"/> say where every tensor lives.
@@ -104,7 +111,63 @@ internal sealed record GraphKernels(TensorGraph Graph, List<GraphKernel> Kernels
             kernelOf[node.Out] = kernels.Count;
             kernels.Add(new GraphKernel(node, new List<Node>()));
         }
+        FuseBlocks(g, kernels, producer, readers, inPlace);
         return new GraphKernels(g, kernels, root, channel);
+    }
+
+    /// <summary>The block rewrite (see the type's summary): the branch kernels and the kernel that reads the concatenation become one.</summary>
+    private static void FuseBlocks(TensorGraph g, List<GraphKernel> kernels, Node?[] producer, int[] readers, HashSet<int> inPlace)
+    {
+        foreach (var concat in g.Nodes.OfType<ConcatNode>().Where(c => inPlace.Contains(c.Out)).ToList())
+        {
+            var parts = concat.Parts.ToList();
+            var branches = new List<Branch>();
+            int reduced = -1;
+            for (int k = 0; k < parts.Count && branches.Count == k; k++)
+            {
+                int part = parts[k];
+                bool readNext = k + 1 < parts.Count && producer[parts[k + 1]] is SumNode next && (next.A == part || next.B == part);
+                if (readers[part] != (readNext ? 2 : 1)) break;
+                switch (producer[part])
+                {
+                    case ConvNode cv when reduced < 0 || cv.X == reduced:
+                        reduced = cv.X;
+                        branches.Add(new Branch(cv, null, part));
+                        break;
+                    case SumNode sum when k > 0 && (sum.A == parts[k - 1] || sum.B == parts[k - 1]):
+                    {
+                        int other = sum.A == parts[k - 1] ? sum.B : sum.A;
+                        if (readers[other] == 1 && producer[other] is ConvNode cv && cv.X == reduced) branches.Add(new Branch(cv, sum, part));
+                        break;
+                    }
+                }
+            }
+            if (branches.Count != parts.Count || parts.Count < 2) continue;
+            // The kernels that make the branches: a convolution each, with its HFF sum as the only epilogue.
+            var removed = new List<int>();
+            foreach (var b in branches)
+            {
+                int k = kernels.FindIndex(x => x.Branches is null && x.Head == b.Conv);
+                if (k < 0 || kernels[k].Epilogue.Count != (b.Sum is null ? 0 : 1) || (b.Sum is not null && kernels[k].Epilogue[0] != b.Sum)) break;
+                removed.Add(k);
+            }
+            if (removed.Count != branches.Count) continue;
+            // The kernel that reads the concatenation, when what it does is element-wise on it.
+            var epilogue = new List<Node>();
+            int reader = readers[concat.Out] == 1 && concat.Out != g.Output
+                ? kernels.FindIndex(x => x.Branches is null && Chainable(x.Head).Any(c => c.Main == concat.Out))
+                : -1;
+            if (reader >= 0)
+            {
+                epilogue.Add(kernels[reader].Head);
+                epilogue.AddRange(kernels[reader].Epilogue);
+                removed.Add(reader);
+            }
+            int at = removed.Max();
+            var fused = new GraphKernel(concat, epilogue, branches);
+            kernels[at] = fused;
+            foreach (int k in removed.Where(k => k != at).OrderByDescending(k => k)) kernels.RemoveAt(k);
+        }
     }
 
     /// <summary>

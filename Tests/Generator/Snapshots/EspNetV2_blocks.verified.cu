@@ -106,125 +106,115 @@ extern "C" __global__ void k2_conv_batchnorm_prelu(const float* __restrict__ p, 
     }
 }
 
-// level2_0: conv -> 4x8x8
-extern "C" __global__ void k3_conv(const float* __restrict__ p, float* __restrict__ a)
+// level2_0: 4 branches, HFF, concatenation batchnorm prelu -> 16x8x8
+extern "C" __global__ void k3_block_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 8), y = (int)(i / 8 % 8), j = (int)(i / 64 % 4), n = (int)(i / 256);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f;
+        {
             {
-                const int iy = y * 2 - 1 + ky * 1;
-                if (iy < 0 || iy >= 16) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 2 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 16) continue;
-                    v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[400 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 2 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 16) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 2 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 16) continue;
+                            v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[400 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v;
-    }
-}
-
-// level2_0: conv add -> 4x8x8
-extern "C" __global__ void k4_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 0 + j;
+            const float h0_1 = (h0 - p[752 + c]) / ESP_SQRT(p[768 + c] + 1E-05f) * p[720 + c] + p[736 + c];
+            const float h0_2 = h0_1 > 0.0f ? h0_1 : p[784 + c] * h0_1;
+            a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = h0_2;
+        }
+        {
             {
-                const int iy = y * 2 - 2 + ky * 2;
-                if (iy < 0 || iy >= 16) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 2 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 16) continue;
-                    v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[448 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 2 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 16) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 2 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 16) continue;
+                            v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[448 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v + h0;
             }
-        const float v1 = v + a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
-        a[3072LL + (((long long)n * 16 + (4 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// level2_0: conv add -> 4x8x8
-extern "C" __global__ void k5_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 4 + j;
+            const float h1_1 = (h1 - p[752 + c]) / ESP_SQRT(p[768 + c] + 1E-05f) * p[720 + c] + p[736 + c];
+            const float h1_2 = h1_1 > 0.0f ? h1_1 : p[784 + c] * h1_1;
+            a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = h1_2;
+        }
+        {
             {
-                const int iy = y * 2 - 3 + ky * 3;
-                if (iy < 0 || iy >= 16) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 2 - 3 + kx * 3;
-                    if (ix < 0 || ix >= 16) continue;
-                    v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[496 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 2 - 3 + ky * 3;
+                        if (iy < 0 || iy >= 16) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 2 - 3 + kx * 3;
+                            if (ix < 0 || ix >= 16) continue;
+                            v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[496 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
             }
-        const float v1 = v + a[3072LL + (((long long)n * 16 + (4 + (c))) * 8 + (y)) * 8 + (x)];
-        a[3072LL + (((long long)n * 16 + (8 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// level2_0: conv add -> 4x8x8
-extern "C" __global__ void k6_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 8 + j;
+            const float h2_1 = (h2 - p[752 + c]) / ESP_SQRT(p[768 + c] + 1E-05f) * p[720 + c] + p[736 + c];
+            const float h2_2 = h2_1 > 0.0f ? h2_1 : p[784 + c] * h2_1;
+            a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = h2_2;
+        }
+        {
             {
-                const int iy = y * 2 - 4 + ky * 4;
-                if (iy < 0 || iy >= 16) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 2 - 4 + kx * 4;
-                    if (ix < 0 || ix >= 16) continue;
-                    v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[544 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 2 - 4 + ky * 4;
+                        if (iy < 0 || iy >= 16) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 2 - 4 + kx * 4;
+                            if (ix < 0 || ix >= 16) continue;
+                            v += a[6656LL + (((long long)n * 4 + (g0 + ci)) * 16 + (iy)) * 16 + (ix)] * p[544 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h3 = v + h2;
             }
-        const float v1 = v + a[3072LL + (((long long)n * 16 + (8 + (c))) * 8 + (y)) * 8 + (x)];
-        a[3072LL + (((long long)n * 16 + (12 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// level2_0: batchnorm prelu -> 16x8x8
-extern "C" __global__ void k7_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
-        const float v = (u - p[752 + c]) / ESP_SQRT(p[768 + c] + 1E-05f) * p[720 + c] + p[736 + c];
-        const float v1 = v > 0.0f ? v : p[784 + c] * v;
-        a[4096LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v1;
+            const int c = 12 + j;
+            const float h3_1 = (h3 - p[752 + c]) / ESP_SQRT(p[768 + c] + 1E-05f) * p[720 + c] + p[736 + c];
+            const float h3_2 = h3_1 > 0.0f ? h3_1 : p[784 + c] * h3_1;
+            a[3072LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = h3_2;
+        }
     }
 }
 
 // level2_0: conv batchnorm -> 16x8x8
-extern "C" __global__ void k8_conv_batchnorm(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k4_conv_batchnorm(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -241,7 +231,7 @@ extern "C" __global__ void k8_conv_batchnorm(const float* __restrict__ p, float*
                 {
                     const int ix = x * 1 - 0 + kx * 1;
                     if (ix < 0 || ix >= 8) continue;
-                    v += a[4096LL + (((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[592 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
+                    v += a[3072LL + (((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[592 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
                 }
             }
         const float v1 = (v - p[688 + c]) / ESP_SQRT(p[704 + c] + 1E-05f) * p[656 + c] + p[672 + c];
@@ -250,7 +240,7 @@ extern "C" __global__ void k8_conv_batchnorm(const float* __restrict__ p, float*
 }
 
 // level2_0: avgpool -> 3x16x16
-extern "C" __global__ void k9_avgpool(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k5_avgpool(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -269,7 +259,7 @@ extern "C" __global__ void k9_avgpool(const float* __restrict__ p, float* __rest
 }
 
 // level2_0: avgpool -> 3x8x8
-extern "C" __global__ void k10_avgpool(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k6_avgpool(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 192LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -288,7 +278,7 @@ extern "C" __global__ void k10_avgpool(const float* __restrict__ p, float* __res
 }
 
 // level2_0: conv batchnorm prelu -> 3x8x8
-extern "C" __global__ void k11_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k7_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 192LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -315,7 +305,7 @@ extern "C" __global__ void k11_conv_batchnorm_prelu(const float* __restrict__ p,
 }
 
 // level2_0: conv batchnorm add prelu -> 24x8x8
-extern "C" __global__ void k12_conv_batchnorm_add_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k8_conv_batchnorm_add_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1536LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -343,7 +333,7 @@ extern "C" __global__ void k12_conv_batchnorm_add_prelu(const float* __restrict_
 }
 
 // level2.0: conv batchnorm prelu -> 4x8x8
-extern "C" __global__ void k13_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k9_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -369,125 +359,115 @@ extern "C" __global__ void k13_conv_batchnorm_prelu(const float* __restrict__ p,
     }
 }
 
-// level2.0: conv -> 4x8x8
-extern "C" __global__ void k14_conv(const float* __restrict__ p, float* __restrict__ a)
+// level2.0: 4 branches, HFF, concatenation batchnorm prelu -> 16x8x8
+extern "C" __global__ void k10_block_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 8), y = (int)(i / 8 % 8), j = (int)(i / 64 % 4), n = (int)(i / 256);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f;
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1344 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1344 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v;
-    }
-}
-
-// level2.0: conv add -> 4x8x8
-extern "C" __global__ void k15_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 0 + j;
+            const float h0_1 = (h0 - p[1696 + c]) / ESP_SQRT(p[1712 + c] + 1E-05f) * p[1664 + c] + p[1680 + c];
+            const float h0_2 = h0_1 > 0.0f ? h0_1 : p[1728 + c] * h0_1;
+            a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = h0_2;
+        }
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1392 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1392 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v + h0;
             }
-        const float v1 = v + a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
-        a[0LL + (((long long)n * 16 + (4 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// level2.0: conv add -> 4x8x8
-extern "C" __global__ void k16_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 4 + j;
+            const float h1_1 = (h1 - p[1696 + c]) / ESP_SQRT(p[1712 + c] + 1E-05f) * p[1664 + c] + p[1680 + c];
+            const float h1_2 = h1_1 > 0.0f ? h1_1 : p[1728 + c] * h1_1;
+            a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = h1_2;
+        }
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1440 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1440 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
             }
-        const float v1 = v + a[0LL + (((long long)n * 16 + (4 + (c))) * 8 + (y)) * 8 + (x)];
-        a[0LL + (((long long)n * 16 + (8 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// level2.0: conv add -> 4x8x8
-extern "C" __global__ void k17_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 4), n = (int)(i / 256);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 8 + j;
+            const float h2_1 = (h2 - p[1696 + c]) / ESP_SQRT(p[1712 + c] + 1E-05f) * p[1664 + c] + p[1680 + c];
+            const float h2_2 = h2_1 > 0.0f ? h2_1 : p[1728 + c] * h2_1;
+            a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = h2_2;
+        }
+        {
             {
-                const int iy = y * 1 - 2 + ky * 2;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1488 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1488 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h3 = v + h2;
             }
-        const float v1 = v + a[0LL + (((long long)n * 16 + (8 + (c))) * 8 + (y)) * 8 + (x)];
-        a[0LL + (((long long)n * 16 + (12 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// level2.0: batchnorm prelu -> 16x8x8
-extern "C" __global__ void k18_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)];
-        const float v = (u - p[1696 + c]) / ESP_SQRT(p[1712 + c] + 1E-05f) * p[1664 + c] + p[1680 + c];
-        const float v1 = v > 0.0f ? v : p[1728 + c] * v;
-        a[1024LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v1;
+            const int c = 12 + j;
+            const float h3_1 = (h3 - p[1696 + c]) / ESP_SQRT(p[1712 + c] + 1E-05f) * p[1664 + c] + p[1680 + c];
+            const float h3_2 = h3_1 > 0.0f ? h3_1 : p[1728 + c] * h3_1;
+            a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = h3_2;
+        }
     }
 }
 
 // level2.0: conv batchnorm prelu -> 16x8x8
-extern "C" __global__ void k19_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k11_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -504,17 +484,17 @@ extern "C" __global__ void k19_conv_batchnorm_prelu(const float* __restrict__ p,
                 {
                     const int ix = x * 1 - 0 + kx * 1;
                     if (ix < 0 || ix >= 8) continue;
-                    v += a[1024LL + (((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1536 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
+                    v += a[0LL + (((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1536 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
                 }
             }
         const float v1 = (v - p[1632 + c]) / ESP_SQRT(p[1648 + c] + 1E-05f) * p[1600 + c] + p[1616 + c];
         const float v2 = v1 > 0.0f ? v1 : p[1744 + c] * v1;
-        a[0LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v2;
+        a[1024LL + (((long long)n * 16 + (c)) * 8 + (y)) * 8 + (x)] = v2;
     }
 }
 
 // level3_0: avgpool -> 16x4x4
-extern "C" __global__ void k20_avgpool(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k12_avgpool(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -525,15 +505,15 @@ extern "C" __global__ void k20_avgpool(const float* __restrict__ p, float* __res
             for (int kx = 0; kx < 3; kx++)
             {
                 const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                if (iy >= 0 && iy < 8 && ix >= 0 && ix < 8) v += a[0LL + (((long long)n * 16 + (c)) * 8 + (iy)) * 8 + (ix)];
+                if (iy >= 0 && iy < 8 && ix >= 0 && ix < 8) v += a[1024LL + (((long long)n * 16 + (c)) * 8 + (iy)) * 8 + (ix)];
             }
         v /= 9.0f;
-        a[1024LL + (((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)] = v;
+        a[0LL + (((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)] = v;
     }
 }
 
 // level3_0: conv batchnorm prelu -> 4x8x8
-extern "C" __global__ void k21_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k13_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -550,134 +530,124 @@ extern "C" __global__ void k21_conv_batchnorm_prelu(const float* __restrict__ p,
                 {
                     const int ix = x * 1 - 0 + kx * 1;
                     if (ix < 0 || ix >= 8) continue;
-                    v += a[0LL + (((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1760 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
+                    v += a[1024LL + (((long long)n * 16 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1760 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
                 }
             }
         const float v1 = (v - p[1808 + c]) / ESP_SQRT(p[1824 + c] + 1E-05f) * p[1776 + c] + p[1792 + c];
         const float v2 = v1 > 0.0f ? v1 : p[1840 + c] * v1;
-        a[1536LL + (((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] = v2;
+        a[512LL + (((long long)n * 4 + (c)) * 8 + (y)) * 8 + (x)] = v2;
     }
 }
 
-// level3_0: conv -> 4x4x4
-extern "C" __global__ void k22_conv(const float* __restrict__ p, float* __restrict__ a)
+// level3_0: 4 branches, HFF, concatenation batchnorm prelu -> 16x4x4
+extern "C" __global__ void k14_block_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 4), y = (int)(i / 4 % 4), j = (int)(i / 16 % 4), n = (int)(i / 64);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f;
+        {
             {
-                const int iy = y * 2 - 1 + ky * 1;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 2 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1856 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 2 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 2 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[512LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1856 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[0LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] = v;
-    }
-}
-
-// level3_0: conv add -> 4x4x4
-extern "C" __global__ void k23_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 0 + j;
+            const float h0_1 = (h0 - p[2208 + c]) / ESP_SQRT(p[2224 + c] + 1E-05f) * p[2176 + c] + p[2192 + c];
+            const float h0_2 = h0_1 > 0.0f ? h0_1 : p[2240 + c] * h0_1;
+            a[768LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] = h0_2;
+        }
+        {
             {
-                const int iy = y * 2 - 1 + ky * 1;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 2 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1904 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 2 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 2 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[512LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1904 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v + h0;
             }
-        const float v1 = v + a[0LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)];
-        a[0LL + (((long long)n * 16 + (4 + (c))) * 4 + (y)) * 4 + (x)] = v1;
-    }
-}
-
-// level3_0: conv add -> 4x4x4
-extern "C" __global__ void k24_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 4 + j;
+            const float h1_1 = (h1 - p[2208 + c]) / ESP_SQRT(p[2224 + c] + 1E-05f) * p[2176 + c] + p[2192 + c];
+            const float h1_2 = h1_1 > 0.0f ? h1_1 : p[2240 + c] * h1_1;
+            a[768LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] = h1_2;
+        }
+        {
             {
-                const int iy = y * 2 - 2 + ky * 2;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 2 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1952 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 2 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 2 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[512LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[1952 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
             }
-        const float v1 = v + a[0LL + (((long long)n * 16 + (4 + (c))) * 4 + (y)) * 4 + (x)];
-        a[0LL + (((long long)n * 16 + (8 + (c))) * 4 + (y)) * 4 + (x)] = v1;
-    }
-}
-
-// level3_0: conv add -> 4x4x4
-extern "C" __global__ void k25_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 4), n = (int)(i / 64);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 8 + j;
+            const float h2_1 = (h2 - p[2208 + c]) / ESP_SQRT(p[2224 + c] + 1E-05f) * p[2176 + c] + p[2192 + c];
+            const float h2_2 = h2_1 > 0.0f ? h2_1 : p[2240 + c] * h2_1;
+            a[768LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] = h2_2;
+        }
+        {
             {
-                const int iy = y * 2 - 3 + ky * 3;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 2 - 3 + kx * 3;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[1536LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2000 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 2 - 3 + ky * 3;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 2 - 3 + kx * 3;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[512LL + (((long long)n * 4 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2000 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h3 = v + h2;
             }
-        const float v1 = v + a[0LL + (((long long)n * 16 + (8 + (c))) * 4 + (y)) * 4 + (x)];
-        a[0LL + (((long long)n * 16 + (12 + (c))) * 4 + (y)) * 4 + (x)] = v1;
-    }
-}
-
-// level3_0: batchnorm prelu -> 16x4x4
-extern "C" __global__ void k26_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 16), n = (int)(i / 256);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[0LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)];
-        const float v = (u - p[2208 + c]) / ESP_SQRT(p[2224 + c] + 1E-05f) * p[2176 + c] + p[2192 + c];
-        const float v1 = v > 0.0f ? v : p[2240 + c] * v;
-        a[256LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] = v1;
+            const int c = 12 + j;
+            const float h3_1 = (h3 - p[2208 + c]) / ESP_SQRT(p[2224 + c] + 1E-05f) * p[2176 + c] + p[2192 + c];
+            const float h3_2 = h3_1 > 0.0f ? h3_1 : p[2240 + c] * h3_1;
+            a[768LL + (((long long)n * 16 + (c)) * 4 + (y)) * 4 + (x)] = h3_2;
+        }
     }
 }
 
 // level3_0: conv batchnorm -> 16x4x4
-extern "C" __global__ void k27_conv_batchnorm(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k15_conv_batchnorm(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 256LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -694,29 +664,29 @@ extern "C" __global__ void k27_conv_batchnorm(const float* __restrict__ p, float
                 {
                     const int ix = x * 1 - 0 + kx * 1;
                     if (ix < 0 || ix >= 4) continue;
-                    v += a[256LL + (((long long)n * 16 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[2048 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
+                    v += a[768LL + (((long long)n * 16 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[2048 + ((c * 4 + ci) * 1 + ky) * 1 + kx];
                 }
             }
         const float v1 = (v - p[2144 + c]) / ESP_SQRT(p[2160 + c] + 1E-05f) * p[2112 + c] + p[2128 + c];
-        a[1024LL + (((long long)n * 32 + (16 + (c))) * 4 + (y)) * 4 + (x)] = v1;
+        a[0LL + (((long long)n * 32 + (16 + (c))) * 4 + (y)) * 4 + (x)] = v1;
     }
 }
 
 // level3_0: prelu -> 32x4x4
-extern "C" __global__ void k28_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k16_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 512LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
         const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 32), n = (int)(i / 512);
         (void)x; (void)y; (void)c; (void)n;
-        const float u = a[1024LL + (((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)];
+        const float u = a[0LL + (((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)];
         const float v = u > 0.0f ? u : p[2672 + c] * u;
-        a[0LL + (((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)] = v;
+        a[512LL + (((long long)n * 32 + (c)) * 4 + (y)) * 4 + (x)] = v;
     }
 }
 
 // pool: globalavgpool -> 32x1x1
-extern "C" __global__ void k29_globalavgpool(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k17_globalavgpool(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 32LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -724,14 +694,14 @@ extern "C" __global__ void k29_globalavgpool(const float* __restrict__ p, float*
         (void)x; (void)y; (void)c; (void)n;
         float v = 0.0f;
         for (int iy = 0; iy < 4; iy++)
-            for (int ix = 0; ix < 4; ix++) v += a[0LL + (((long long)n * 32 + (c)) * 4 + (iy)) * 4 + (ix)];
+            for (int ix = 0; ix < 4; ix++) v += a[512LL + (((long long)n * 32 + (c)) * 4 + (iy)) * 4 + (ix)];
         v /= 16.0f;
-        a[512LL + (((long long)n * 32 + (c)) * 1 + (y)) * 1 + (x)] = v;
+        a[0LL + (((long long)n * 32 + (c)) * 1 + (y)) * 1 + (x)] = v;
     }
 }
 
 // classifier: conv bias -> 5x1x1
-extern "C" __global__ void k30_conv_bias(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k18_conv_bias(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -748,11 +718,11 @@ extern "C" __global__ void k30_conv_bias(const float* __restrict__ p, float* __r
                 {
                     const int ix = x * 1 - 0 + kx * 1;
                     if (ix < 0 || ix >= 1) continue;
-                    v += a[512LL + (((long long)n * 32 + (g0 + ci)) * 1 + (iy)) * 1 + (ix)] * p[2704 + ((c * 32 + ci) * 1 + ky) * 1 + kx];
+                    v += a[0LL + (((long long)n * 32 + (g0 + ci)) * 1 + (iy)) * 1 + (ix)] * p[2704 + ((c * 32 + ci) * 1 + ky) * 1 + kx];
                 }
             }
         const float v1 = v + p[2864 + c];
-        a[0LL + (((long long)n * 5 + (c)) * 1 + (y)) * 1 + (x)] = v1;
+        a[32LL + (((long long)n * 5 + (c)) * 1 + (y)) * 1 + (x)] = v1;
     }
 }
 
@@ -763,34 +733,22 @@ extern "C" void espnet_forward_shim(const float* p, float* a)
     ESPNET_SHIM_LAUNCH(k0_conv_batchnorm_prelu, 2048LL, p, a);
     ESPNET_SHIM_LAUNCH(k1_avgpool, 512LL, p, a);
     ESPNET_SHIM_LAUNCH(k2_conv_batchnorm_prelu, 1024LL, p, a);
-    ESPNET_SHIM_LAUNCH(k3_conv, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k4_conv_add, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k5_conv_add, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k6_conv_add, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k7_batchnorm_prelu, 1024LL, p, a);
-    ESPNET_SHIM_LAUNCH(k8_conv_batchnorm, 1024LL, p, a);
-    ESPNET_SHIM_LAUNCH(k9_avgpool, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k10_avgpool, 192LL, p, a);
-    ESPNET_SHIM_LAUNCH(k11_conv_batchnorm_prelu, 192LL, p, a);
-    ESPNET_SHIM_LAUNCH(k12_conv_batchnorm_add_prelu, 1536LL, p, a);
+    ESPNET_SHIM_LAUNCH(k3_block_batchnorm_prelu, 256LL, p, a);
+    ESPNET_SHIM_LAUNCH(k4_conv_batchnorm, 1024LL, p, a);
+    ESPNET_SHIM_LAUNCH(k5_avgpool, 768LL, p, a);
+    ESPNET_SHIM_LAUNCH(k6_avgpool, 192LL, p, a);
+    ESPNET_SHIM_LAUNCH(k7_conv_batchnorm_prelu, 192LL, p, a);
+    ESPNET_SHIM_LAUNCH(k8_conv_batchnorm_add_prelu, 1536LL, p, a);
+    ESPNET_SHIM_LAUNCH(k9_conv_batchnorm_prelu, 256LL, p, a);
+    ESPNET_SHIM_LAUNCH(k10_block_batchnorm_prelu, 256LL, p, a);
+    ESPNET_SHIM_LAUNCH(k11_conv_batchnorm_prelu, 1024LL, p, a);
+    ESPNET_SHIM_LAUNCH(k12_avgpool, 256LL, p, a);
     ESPNET_SHIM_LAUNCH(k13_conv_batchnorm_prelu, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k14_conv, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k15_conv_add, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k16_conv_add, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k17_conv_add, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k18_batchnorm_prelu, 1024LL, p, a);
-    ESPNET_SHIM_LAUNCH(k19_conv_batchnorm_prelu, 1024LL, p, a);
-    ESPNET_SHIM_LAUNCH(k20_avgpool, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k21_conv_batchnorm_prelu, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k22_conv, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k23_conv_add, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k24_conv_add, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k25_conv_add, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k26_batchnorm_prelu, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k27_conv_batchnorm, 256LL, p, a);
-    ESPNET_SHIM_LAUNCH(k28_prelu, 512LL, p, a);
-    ESPNET_SHIM_LAUNCH(k29_globalavgpool, 32LL, p, a);
-    ESPNET_SHIM_LAUNCH(k30_conv_bias, 5LL, p, a);
+    ESPNET_SHIM_LAUNCH(k14_block_batchnorm_prelu, 64LL, p, a);
+    ESPNET_SHIM_LAUNCH(k15_conv_batchnorm, 256LL, p, a);
+    ESPNET_SHIM_LAUNCH(k16_prelu, 512LL, p, a);
+    ESPNET_SHIM_LAUNCH(k17_globalavgpool, 32LL, p, a);
+    ESPNET_SHIM_LAUNCH(k18_conv_bias, 5LL, p, a);
 }
 #endif
 

@@ -159,150 +159,143 @@ extern "C" __global__ void k5_conv(const float* __restrict__ p, float* __restric
     }
 }
 
-// encoder.level2_0: conv -> 16x8x8
-extern "C" __global__ void k6_conv(const float* __restrict__ p, float* __restrict__ a)
+// encoder.level2_0: 5 branches, HFF, concatenation batchnorm prelu -> 64x8x8
+extern "C" __global__ void k6_block_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 16 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 8), y = (int)(i / 8 % 8), j = (int)(i / 64 % 16), n = (int)(i / 1024);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f, h4 = 0.0f;
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 16 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[2736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] = v;
-    }
-}
-
-// encoder.level2_0: conv -> 12x8x8
-extern "C" __global__ void k7_conv(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 12 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 0 + j;
+            const float h0_1 = (h0 - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
+            const float h0_2 = h0_1 > 0.0f ? h0_1 : p[9904 + c] * h0_1;
+            a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)] = h0_2;
+        }
+        if (j < 12)
+        {
             {
-                const int iy = y * 1 - 2 + ky * 2;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[4464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 12 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[4464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v;
             }
-        a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)] = v;
-    }
-}
-
-// encoder.level2_0: conv add -> 12x8x8
-extern "C" __global__ void k8_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 12 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 16 + j;
+            const float h1_1 = (h1 - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
+            const float h1_2 = h1_1 > 0.0f ? h1_1 : p[9904 + c] * h1_1;
+            a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)] = h1_2;
+        }
+        if (j < 12)
+        {
             {
-                const int iy = y * 1 - 4 + ky * 4;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 4 + kx * 4;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[5760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 12 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 4 + ky * 4;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 4 + kx * 4;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[5760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
             }
-        const float v1 = v + a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)];
-        a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// encoder.level2_0: conv add -> 12x8x8
-extern "C" __global__ void k9_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 12 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 28 + j;
+            const float h2_1 = (h2 - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
+            const float h2_2 = h2_1 > 0.0f ? h2_1 : p[9904 + c] * h2_1;
+            a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)] = h2_2;
+        }
+        if (j < 12)
+        {
             {
-                const int iy = y * 1 - 8 + ky * 8;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 8 + kx * 8;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[7056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 12 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 8 + ky * 8;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 8 + kx * 8;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[7056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h3 = v + h2;
             }
-        const float v1 = v + a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)];
-        a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// encoder.level2_0: conv add -> 12x8x8
-extern "C" __global__ void k10_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 12 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 40 + j;
+            const float h3_1 = (h3 - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
+            const float h3_2 = h3_1 > 0.0f ? h3_1 : p[9904 + c] * h3_1;
+            a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)] = h3_2;
+        }
+        if (j < 12)
+        {
             {
-                const int iy = y * 1 - 16 + ky * 16;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 16 + kx * 16;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[8352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 12 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 16 + ky * 16;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 16 + kx * 16;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[13248LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[8352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h4 = v + h3;
             }
-        const float v1 = v + a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)];
-        a[8384LL + (((long long)n * 64 + (52 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// encoder.level2_0: batchnorm prelu -> 64x8x8
-extern "C" __global__ void k11_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
-        const float v = (u - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
-        const float v1 = v > 0.0f ? v : p[9904 + c] * v;
-        a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)] = v1;
+            const int c = 52 + j;
+            const float h4_1 = (h4 - p[9776 + c]) / ESP_SQRT(p[9840 + c] + 0.001f) * p[9648 + c] + p[9712 + c];
+            const float h4_2 = h4_1 > 0.0f ? h4_1 : p[9904 + c] * h4_1;
+            a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)] = h4_2;
+        }
     }
 }
 
 // encoder.level2.0: conv -> 12x8x8
-extern "C" __global__ void k12_conv(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k7_conv(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -322,155 +315,152 @@ extern "C" __global__ void k12_conv(const float* __restrict__ p, float* __restri
                     v += a[0LL + (((long long)n * 131 + (64 + (g0 + ci))) * 8 + (iy)) * 8 + (ix)] * p[9968 + ((c * 64 + ci) * 1 + ky) * 1 + kx];
                 }
             }
-        a[12480LL + (((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] = v;
+        a[8384LL + (((long long)n * 12 + (c)) * 8 + (y)) * 8 + (x)] = v;
     }
 }
 
-// encoder.level2.0: conv -> 16x8x8
-extern "C" __global__ void k13_conv(const float* __restrict__ p, float* __restrict__ a)
+// encoder.level2.0: 5 branches, HFF, concatenation add batchnorm prelu -> 64x8x8
+extern "C" __global__ void k8_block_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1024LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 16), n = (int)(i / 1024);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 16 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 8), y = (int)(i / 8 % 8), j = (int)(i / 64 % 16), n = (int)(i / 1024);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f, h4 = 0.0f;
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[10736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 16 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[8384LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[10736 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)] = v;
-    }
-}
-
-// encoder.level2.0: conv -> 12x8x8
-extern "C" __global__ void k14_conv(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 12 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 0 + j;
+            const float h0_1 = h0 + a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)];
+            const float h0_2 = (h0_1 - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
+            const float h0_3 = h0_2 > 0.0f ? h0_2 : p[17904 + c] * h0_2;
+            a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = h0_3;
+        }
+        if (j < 12)
+        {
             {
-                const int iy = y * 1 - 2 + ky * 2;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[12464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 12 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[8384LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[12464 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v;
             }
-        a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)] = v;
-    }
-}
-
-// encoder.level2.0: conv add -> 12x8x8
-extern "C" __global__ void k15_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 12 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 16 + j;
+            const float h1_1 = h1 + a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)];
+            const float h1_2 = (h1_1 - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
+            const float h1_3 = h1_2 > 0.0f ? h1_2 : p[17904 + c] * h1_2;
+            a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = h1_3;
+        }
+        if (j < 12)
+        {
             {
-                const int iy = y * 1 - 4 + ky * 4;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 4 + kx * 4;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[13760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 12 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 4 + ky * 4;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 4 + kx * 4;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[8384LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[13760 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
             }
-        const float v1 = v + a[8384LL + (((long long)n * 64 + (16 + (c))) * 8 + (y)) * 8 + (x)];
-        a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// encoder.level2.0: conv add -> 12x8x8
-extern "C" __global__ void k16_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 12 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 28 + j;
+            const float h2_1 = h2 + a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)];
+            const float h2_2 = (h2_1 - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
+            const float h2_3 = h2_2 > 0.0f ? h2_2 : p[17904 + c] * h2_2;
+            a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = h2_3;
+        }
+        if (j < 12)
+        {
             {
-                const int iy = y * 1 - 8 + ky * 8;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 8 + kx * 8;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[15056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 12 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 8 + ky * 8;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 8 + kx * 8;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[8384LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[15056 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h3 = v + h2;
             }
-        const float v1 = v + a[8384LL + (((long long)n * 64 + (28 + (c))) * 8 + (y)) * 8 + (x)];
-        a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// encoder.level2.0: conv add -> 12x8x8
-extern "C" __global__ void k17_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 768LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 12), n = (int)(i / 768);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 12 * 12;
-        for (int ci = 0; ci < 12; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 40 + j;
+            const float h3_1 = h3 + a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)];
+            const float h3_2 = (h3_1 - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
+            const float h3_3 = h3_2 > 0.0f ? h3_2 : p[17904 + c] * h3_2;
+            a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = h3_3;
+        }
+        if (j < 12)
+        {
             {
-                const int iy = y * 1 - 16 + ky * 16;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 16 + kx * 16;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[12480LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[16352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 12 * 12;
+                for (int ci = 0; ci < 12; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 16 + ky * 16;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 16 + kx * 16;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[8384LL + (((long long)n * 12 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[16352 + ((c * 12 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h4 = v + h3;
             }
-        const float v1 = v + a[8384LL + (((long long)n * 64 + (40 + (c))) * 8 + (y)) * 8 + (x)];
-        a[8384LL + (((long long)n * 64 + (52 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// encoder.level2.0: add batchnorm prelu -> 64x8x8
-extern "C" __global__ void k18_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 64), n = (int)(i / 4096);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[8384LL + (((long long)n * 64 + (c)) * 8 + (y)) * 8 + (x)];
-        const float v = u + a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)];
-        const float v1 = (v - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
-        const float v2 = v1 > 0.0f ? v1 : p[17904 + c] * v1;
-        a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = v2;
+            const int c = 52 + j;
+            const float h4_1 = h4 + a[0LL + (((long long)n * 131 + (64 + (c))) * 8 + (y)) * 8 + (x)];
+            const float h4_2 = (h4_1 - p[17776 + c]) / ESP_SQRT(p[17840 + c] + 0.001f) * p[17648 + c] + p[17712 + c];
+            const float h4_3 = h4_2 > 0.0f ? h4_2 : p[17904 + c] * h4_2;
+            a[0LL + (((long long)n * 131 + (c)) * 8 + (y)) * 8 + (x)] = h4_3;
+        }
     }
 }
 
 // encoder.b2: batchnorm prelu -> 131x8x8
-extern "C" __global__ void k19_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k9_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 8384LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -484,7 +474,7 @@ extern "C" __global__ void k19_batchnorm_prelu(const float* __restrict__ p, floa
 }
 
 // encoder.level3_0: conv -> 25x4x4
-extern "C" __global__ void k20_conv(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k10_conv(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -504,154 +494,147 @@ extern "C" __global__ void k20_conv(const float* __restrict__ p, float* __restri
                     v += a[8384LL + (((long long)n * 131 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[18688 + ((c * 131 + ci) * 3 + ky) * 3 + kx];
                 }
             }
-        a[0LL + (((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] = v;
+        a[4096LL + (((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] = v;
     }
 }
 
-// encoder.level3_0: conv -> 28x4x4
-extern "C" __global__ void k21_conv(const float* __restrict__ p, float* __restrict__ a)
+// encoder.level3_0: 5 branches, HFF, concatenation batchnorm prelu -> 128x4x4
+extern "C" __global__ void k11_block_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 448LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 28), n = (int)(i / 448);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 28 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 4), y = (int)(i / 4 % 4), j = (int)(i / 16 % 28), n = (int)(i / 448);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f, h4 = 0.0f;
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[48176 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 28 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[48176 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] = v;
-    }
-}
-
-// encoder.level3_0: conv -> 25x4x4
-extern "C" __global__ void k22_conv(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 25 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 0 + j;
+            const float h0_1 = (h0 - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
+            const float h0_2 = h0_1 > 0.0f ? h0_1 : p[77520 + c] * h0_1;
+            a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = h0_2;
+        }
+        if (j < 25)
+        {
             {
-                const int iy = y * 1 - 2 + ky * 2;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[54480 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 25 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[54480 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v;
             }
-        a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)] = v;
-    }
-}
-
-// encoder.level3_0: conv add -> 25x4x4
-extern "C" __global__ void k23_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 25 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 28 + j;
+            const float h1_1 = (h1 - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
+            const float h1_2 = h1_1 > 0.0f ? h1_1 : p[77520 + c] * h1_1;
+            a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = h1_2;
+        }
+        if (j < 25)
+        {
             {
-                const int iy = y * 1 - 4 + ky * 4;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 4 + kx * 4;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[60112 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 25 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 4 + ky * 4;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 4 + kx * 4;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[60112 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
             }
-        const float v1 = v + a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)];
-        a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)] = v1;
-    }
-}
-
-// encoder.level3_0: conv add -> 25x4x4
-extern "C" __global__ void k24_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 25 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 53 + j;
+            const float h2_1 = (h2 - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
+            const float h2_2 = h2_1 > 0.0f ? h2_1 : p[77520 + c] * h2_1;
+            a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = h2_2;
+        }
+        if (j < 25)
+        {
             {
-                const int iy = y * 1 - 8 + ky * 8;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 8 + kx * 8;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[65744 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 25 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 8 + ky * 8;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 8 + kx * 8;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[65744 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h3 = v + h2;
             }
-        const float v1 = v + a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)];
-        a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)] = v1;
-    }
-}
-
-// encoder.level3_0: conv add -> 25x4x4
-extern "C" __global__ void k25_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 25 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 78 + j;
+            const float h3_1 = (h3 - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
+            const float h3_2 = h3_1 > 0.0f ? h3_1 : p[77520 + c] * h3_1;
+            a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = h3_2;
+        }
+        if (j < 25)
+        {
             {
-                const int iy = y * 1 - 16 + ky * 16;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 16 + kx * 16;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[0LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[71376 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 25 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 16 + ky * 16;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 16 + kx * 16;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[71376 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h4 = v + h3;
             }
-        const float v1 = v + a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)];
-        a[4096LL + (((long long)n * 128 + (103 + (c))) * 4 + (y)) * 4 + (x)] = v1;
-    }
-}
-
-// encoder.level3_0: batchnorm prelu -> 128x4x4
-extern "C" __global__ void k26_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
-        const float v = (u - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
-        const float v1 = v > 0.0f ? v : p[77520 + c] * v;
-        a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = v1;
+            const int c = 103 + j;
+            const float h4_1 = (h4 - p[77264 + c]) / ESP_SQRT(p[77392 + c] + 0.001f) * p[77008 + c] + p[77136 + c];
+            const float h4_2 = h4_1 > 0.0f ? h4_1 : p[77520 + c] * h4_1;
+            a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)] = h4_2;
+        }
     }
 }
 
 // encoder.level3.0: conv -> 25x4x4
-extern "C" __global__ void k27_conv(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k12_conv(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -671,155 +654,152 @@ extern "C" __global__ void k27_conv(const float* __restrict__ p, float* __restri
                     v += a[0LL + (((long long)n * 256 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[77648 + ((c * 128 + ci) * 1 + ky) * 1 + kx];
                 }
             }
-        a[6144LL + (((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] = v;
+        a[4096LL + (((long long)n * 25 + (c)) * 4 + (y)) * 4 + (x)] = v;
     }
 }
 
-// encoder.level3.0: conv -> 28x4x4
-extern "C" __global__ void k28_conv(const float* __restrict__ p, float* __restrict__ a)
+// encoder.level3.0: 5 branches, HFF, concatenation add batchnorm prelu -> 128x4x4
+extern "C" __global__ void k13_block_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 448LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 28), n = (int)(i / 448);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 28 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 4), y = (int)(i / 4 % 4), j = (int)(i / 16 % 28), n = (int)(i / 448);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f, h4 = 0.0f;
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[80848 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 28 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[80848 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)] = v;
-    }
-}
-
-// encoder.level3.0: conv -> 25x4x4
-extern "C" __global__ void k29_conv(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 25 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 0 + j;
+            const float h0_1 = h0 + a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
+            const float h0_2 = (h0_1 - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
+            const float h0_3 = h0_2 > 0.0f ? h0_2 : p[110192 + c] * h0_2;
+            a[0LL + (((long long)n * 256 + (128 + (c))) * 4 + (y)) * 4 + (x)] = h0_3;
+        }
+        if (j < 25)
+        {
             {
-                const int iy = y * 1 - 2 + ky * 2;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[87152 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 25 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[87152 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v;
             }
-        a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)] = v;
-    }
-}
-
-// encoder.level3.0: conv add -> 25x4x4
-extern "C" __global__ void k30_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 25 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 28 + j;
+            const float h1_1 = h1 + a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
+            const float h1_2 = (h1_1 - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
+            const float h1_3 = h1_2 > 0.0f ? h1_2 : p[110192 + c] * h1_2;
+            a[0LL + (((long long)n * 256 + (128 + (c))) * 4 + (y)) * 4 + (x)] = h1_3;
+        }
+        if (j < 25)
+        {
             {
-                const int iy = y * 1 - 4 + ky * 4;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 4 + kx * 4;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[92784 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 25 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 4 + ky * 4;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 4 + kx * 4;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[92784 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
             }
-        const float v1 = v + a[4096LL + (((long long)n * 128 + (28 + (c))) * 4 + (y)) * 4 + (x)];
-        a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)] = v1;
-    }
-}
-
-// encoder.level3.0: conv add -> 25x4x4
-extern "C" __global__ void k31_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 25 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 53 + j;
+            const float h2_1 = h2 + a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
+            const float h2_2 = (h2_1 - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
+            const float h2_3 = h2_2 > 0.0f ? h2_2 : p[110192 + c] * h2_2;
+            a[0LL + (((long long)n * 256 + (128 + (c))) * 4 + (y)) * 4 + (x)] = h2_3;
+        }
+        if (j < 25)
+        {
             {
-                const int iy = y * 1 - 8 + ky * 8;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 8 + kx * 8;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[98416 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 25 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 8 + ky * 8;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 8 + kx * 8;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[98416 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h3 = v + h2;
             }
-        const float v1 = v + a[4096LL + (((long long)n * 128 + (53 + (c))) * 4 + (y)) * 4 + (x)];
-        a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)] = v1;
-    }
-}
-
-// encoder.level3.0: conv add -> 25x4x4
-extern "C" __global__ void k32_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 400LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 25), n = (int)(i / 400);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 25 * 25;
-        for (int ci = 0; ci < 25; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 78 + j;
+            const float h3_1 = h3 + a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
+            const float h3_2 = (h3_1 - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
+            const float h3_3 = h3_2 > 0.0f ? h3_2 : p[110192 + c] * h3_2;
+            a[0LL + (((long long)n * 256 + (128 + (c))) * 4 + (y)) * 4 + (x)] = h3_3;
+        }
+        if (j < 25)
+        {
             {
-                const int iy = y * 1 - 16 + ky * 16;
-                if (iy < 0 || iy >= 4) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 16 + kx * 16;
-                    if (ix < 0 || ix >= 4) continue;
-                    v += a[6144LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[104048 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 25 * 25;
+                for (int ci = 0; ci < 25; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 16 + ky * 16;
+                        if (iy < 0 || iy >= 4) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 16 + kx * 16;
+                            if (ix < 0 || ix >= 4) continue;
+                            v += a[4096LL + (((long long)n * 25 + (g0 + ci)) * 4 + (iy)) * 4 + (ix)] * p[104048 + ((c * 25 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h4 = v + h3;
             }
-        const float v1 = v + a[4096LL + (((long long)n * 128 + (78 + (c))) * 4 + (y)) * 4 + (x)];
-        a[4096LL + (((long long)n * 128 + (103 + (c))) * 4 + (y)) * 4 + (x)] = v1;
-    }
-}
-
-// encoder.level3.0: add batchnorm prelu -> 128x4x4
-extern "C" __global__ void k33_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 2048LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 4), y = (int)(i / 4 % 4), c = (int)(i / 16 % 128), n = (int)(i / 2048);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[4096LL + (((long long)n * 128 + (c)) * 4 + (y)) * 4 + (x)];
-        const float v = u + a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
-        const float v1 = (v - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
-        const float v2 = v1 > 0.0f ? v1 : p[110192 + c] * v1;
-        a[0LL + (((long long)n * 256 + (128 + (c))) * 4 + (y)) * 4 + (x)] = v2;
+            const int c = 103 + j;
+            const float h4_1 = h4 + a[0LL + (((long long)n * 256 + (c)) * 4 + (y)) * 4 + (x)];
+            const float h4_2 = (h4_1 - p[109936 + c]) / ESP_SQRT(p[110064 + c] + 0.001f) * p[109680 + c] + p[109808 + c];
+            const float h4_3 = h4_2 > 0.0f ? h4_2 : p[110192 + c] * h4_2;
+            a[0LL + (((long long)n * 256 + (128 + (c))) * 4 + (y)) * 4 + (x)] = h4_3;
+        }
     }
 }
 
 // encoder.b3: batchnorm prelu -> 256x4x4
-extern "C" __global__ void k34_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k14_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 4096LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -833,7 +813,7 @@ extern "C" __global__ void k34_batchnorm_prelu(const float* __restrict__ p, floa
 }
 
 // encoder.classifier, br: conv batchnorm -> 5x4x4
-extern "C" __global__ void k35_conv_batchnorm(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k15_conv_batchnorm(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 80LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -859,7 +839,7 @@ extern "C" __global__ void k35_conv_batchnorm(const float* __restrict__ p, float
 }
 
 // up_l3.0: convtranspose -> 5x8x8
-extern "C" __global__ void k36_convtranspose(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k16_convtranspose(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 320LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -881,7 +861,7 @@ extern "C" __global__ void k36_convtranspose(const float* __restrict__ p, float*
 }
 
 // level3_C: conv -> 5x8x8
-extern "C" __global__ void k37_conv(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k17_conv(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 320LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -906,7 +886,7 @@ extern "C" __global__ void k37_conv(const float* __restrict__ p, float* __restri
 }
 
 // combine_l2_l3.0: batchnorm prelu -> 10x8x8
-extern "C" __global__ void k38_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k18_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 640LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -920,7 +900,7 @@ extern "C" __global__ void k38_batchnorm_prelu(const float* __restrict__ p, floa
 }
 
 // combine_l2_l3.1: conv -> 1x8x8
-extern "C" __global__ void k39_conv(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k19_conv(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -944,150 +924,139 @@ extern "C" __global__ void k39_conv(const float* __restrict__ p, float* __restri
     }
 }
 
-// combine_l2_l3.1: conv -> 1x8x8
-extern "C" __global__ void k40_conv(const float* __restrict__ p, float* __restrict__ a)
+// combine_l2_l3.1: 5 branches, HFF, concatenation batchnorm prelu -> 5x8x8
+extern "C" __global__ void k20_block_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 8), y = (int)(i / 8 % 8), j = (int)(i / 64 % 1), n = (int)(i / 64);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f, h4 = 0.0f;
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113808 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113808 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[0LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] = v;
-    }
-}
-
-// combine_l2_l3.1: conv -> 1x8x8
-extern "C" __global__ void k41_conv(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 0 + j;
+            const float h0_1 = (h0 - p[113920 + c]) / ESP_SQRT(p[113936 + c] + 0.001f) * p[113888 + c] + p[113904 + c];
+            const float h0_2 = h0_1 > 0.0f ? h0_1 : p[113952 + c] * h0_1;
+            a[0LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] = h0_2;
+        }
+        {
             {
-                const int iy = y * 1 - 2 + ky * 2;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113824 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113824 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v;
             }
-        a[0LL + (((long long)n * 5 + (1 + (c))) * 8 + (y)) * 8 + (x)] = v;
-    }
-}
-
-// combine_l2_l3.1: conv add -> 1x8x8
-extern "C" __global__ void k42_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 1 + j;
+            const float h1_1 = (h1 - p[113920 + c]) / ESP_SQRT(p[113936 + c] + 0.001f) * p[113888 + c] + p[113904 + c];
+            const float h1_2 = h1_1 > 0.0f ? h1_1 : p[113952 + c] * h1_1;
+            a[0LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] = h1_2;
+        }
+        {
             {
-                const int iy = y * 1 - 4 + ky * 4;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 4 + kx * 4;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113840 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 4 + ky * 4;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 4 + kx * 4;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113840 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
             }
-        const float v1 = v + a[0LL + (((long long)n * 5 + (1 + (c))) * 8 + (y)) * 8 + (x)];
-        a[0LL + (((long long)n * 5 + (2 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// combine_l2_l3.1: conv add -> 1x8x8
-extern "C" __global__ void k43_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 2 + j;
+            const float h2_1 = (h2 - p[113920 + c]) / ESP_SQRT(p[113936 + c] + 0.001f) * p[113888 + c] + p[113904 + c];
+            const float h2_2 = h2_1 > 0.0f ? h2_1 : p[113952 + c] * h2_1;
+            a[0LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] = h2_2;
+        }
+        {
             {
-                const int iy = y * 1 - 8 + ky * 8;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 8 + kx * 8;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113856 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 8 + ky * 8;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 8 + kx * 8;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113856 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h3 = v + h2;
             }
-        const float v1 = v + a[0LL + (((long long)n * 5 + (2 + (c))) * 8 + (y)) * 8 + (x)];
-        a[0LL + (((long long)n * 5 + (3 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// combine_l2_l3.1: conv add -> 1x8x8
-extern "C" __global__ void k44_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 64LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 1), n = (int)(i / 64);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 1 * 1;
-        for (int ci = 0; ci < 1; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 3 + j;
+            const float h3_1 = (h3 - p[113920 + c]) / ESP_SQRT(p[113936 + c] + 0.001f) * p[113888 + c] + p[113904 + c];
+            const float h3_2 = h3_1 > 0.0f ? h3_1 : p[113952 + c] * h3_1;
+            a[0LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] = h3_2;
+        }
+        {
             {
-                const int iy = y * 1 - 16 + ky * 16;
-                if (iy < 0 || iy >= 8) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 16 + kx * 16;
-                    if (ix < 0 || ix >= 8) continue;
-                    v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113872 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 1 * 1;
+                for (int ci = 0; ci < 1; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 16 + ky * 16;
+                        if (iy < 0 || iy >= 8) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 16 + kx * 16;
+                            if (ix < 0 || ix >= 8) continue;
+                            v += a[320LL + (((long long)n * 1 + (g0 + ci)) * 8 + (iy)) * 8 + (ix)] * p[113872 + ((c * 1 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h4 = v + h3;
             }
-        const float v1 = v + a[0LL + (((long long)n * 5 + (3 + (c))) * 8 + (y)) * 8 + (x)];
-        a[0LL + (((long long)n * 5 + (4 + (c))) * 8 + (y)) * 8 + (x)] = v1;
-    }
-}
-
-// combine_l2_l3.1: batchnorm prelu -> 5x8x8
-extern "C" __global__ void k45_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 320LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 8), y = (int)(i / 8 % 8), c = (int)(i / 64 % 5), n = (int)(i / 320);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[0LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)];
-        const float v = (u - p[113920 + c]) / ESP_SQRT(p[113936 + c] + 0.001f) * p[113888 + c] + p[113904 + c];
-        const float v1 = v > 0.0f ? v : p[113952 + c] * v;
-        a[320LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] = v1;
+            const int c = 4 + j;
+            const float h4_1 = (h4 - p[113920 + c]) / ESP_SQRT(p[113936 + c] + 0.001f) * p[113888 + c] + p[113904 + c];
+            const float h4_2 = h4_1 > 0.0f ? h4_1 : p[113952 + c] * h4_1;
+            a[0LL + (((long long)n * 5 + (c)) * 8 + (y)) * 8 + (x)] = h4_2;
+        }
     }
 }
 
 // up_l2.0, up_l2.1: convtranspose batchnorm prelu -> 5x16x16
-extern "C" __global__ void k46_convtranspose_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k21_convtranspose_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1280LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -1101,7 +1070,7 @@ extern "C" __global__ void k46_convtranspose_batchnorm_prelu(const float* __rest
             {
                 if ((x - kx) < 0 || (x - kx) % 2 != 0 || (x - kx) / 2 >= 8) continue;
                 for (int ci = 0; ci < 5; ci++)
-                    v += a[320LL + (((long long)n * 5 + (ci)) * 8 + ((y - ky) / 2)) * 8 + ((x - kx) / 2)] * p[113968 + ((ci * 5 + c) * 2 + ky) * 2 + kx];
+                    v += a[0LL + (((long long)n * 5 + (ci)) * 8 + ((y - ky) / 2)) * 8 + ((x - kx) / 2)] * p[113968 + ((ci * 5 + c) * 2 + ky) * 2 + kx];
             }
         }
         const float v1 = (v - p[114112 + c]) / ESP_SQRT(p[114128 + c] + 0.001f) * p[114080 + c] + p[114096 + c];
@@ -1111,7 +1080,7 @@ extern "C" __global__ void k46_convtranspose_batchnorm_prelu(const float* __rest
 }
 
 // cat_skip: concat -> 21x16x16
-extern "C" __global__ void k47_concat(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k22_concat(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5376LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -1126,7 +1095,7 @@ extern "C" __global__ void k47_concat(const float* __restrict__ p, float* __rest
 }
 
 // conv: conv batchnorm prelu -> 5x16x16
-extern "C" __global__ void k48_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k23_conv_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1280LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -1153,7 +1122,7 @@ extern "C" __global__ void k48_conv_batchnorm_prelu(const float* __restrict__ p,
 }
 
 // classifier: convtranspose -> 5x32x32
-extern "C" __global__ void k49_convtranspose(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k24_convtranspose(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 5120LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -1184,50 +1153,25 @@ extern "C" void espnet_forward_shim(const float* p, float* a)
     ESPNET_SHIM_LAUNCH(k3_avgpool, 192LL, p, a);
     ESPNET_SHIM_LAUNCH(k4_concat_batchnorm_prelu, 4864LL, p, a);
     ESPNET_SHIM_LAUNCH(k5_conv, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k6_conv, 1024LL, p, a);
+    ESPNET_SHIM_LAUNCH(k6_block_batchnorm_prelu, 1024LL, p, a);
     ESPNET_SHIM_LAUNCH(k7_conv, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k8_conv_add, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k9_conv_add, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k10_conv_add, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k11_batchnorm_prelu, 4096LL, p, a);
-    ESPNET_SHIM_LAUNCH(k12_conv, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k13_conv, 1024LL, p, a);
-    ESPNET_SHIM_LAUNCH(k14_conv, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k15_conv_add, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k16_conv_add, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k17_conv_add, 768LL, p, a);
-    ESPNET_SHIM_LAUNCH(k18_add_batchnorm_prelu, 4096LL, p, a);
-    ESPNET_SHIM_LAUNCH(k19_batchnorm_prelu, 8384LL, p, a);
-    ESPNET_SHIM_LAUNCH(k20_conv, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k21_conv, 448LL, p, a);
-    ESPNET_SHIM_LAUNCH(k22_conv, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k23_conv_add, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k24_conv_add, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k25_conv_add, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k26_batchnorm_prelu, 2048LL, p, a);
-    ESPNET_SHIM_LAUNCH(k27_conv, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k28_conv, 448LL, p, a);
-    ESPNET_SHIM_LAUNCH(k29_conv, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k30_conv_add, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k31_conv_add, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k32_conv_add, 400LL, p, a);
-    ESPNET_SHIM_LAUNCH(k33_add_batchnorm_prelu, 2048LL, p, a);
-    ESPNET_SHIM_LAUNCH(k34_batchnorm_prelu, 4096LL, p, a);
-    ESPNET_SHIM_LAUNCH(k35_conv_batchnorm, 80LL, p, a);
-    ESPNET_SHIM_LAUNCH(k36_convtranspose, 320LL, p, a);
-    ESPNET_SHIM_LAUNCH(k37_conv, 320LL, p, a);
-    ESPNET_SHIM_LAUNCH(k38_batchnorm_prelu, 640LL, p, a);
-    ESPNET_SHIM_LAUNCH(k39_conv, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k40_conv, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k41_conv, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k42_conv_add, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k43_conv_add, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k44_conv_add, 64LL, p, a);
-    ESPNET_SHIM_LAUNCH(k45_batchnorm_prelu, 320LL, p, a);
-    ESPNET_SHIM_LAUNCH(k46_convtranspose_batchnorm_prelu, 1280LL, p, a);
-    ESPNET_SHIM_LAUNCH(k47_concat, 5376LL, p, a);
-    ESPNET_SHIM_LAUNCH(k48_conv_batchnorm_prelu, 1280LL, p, a);
-    ESPNET_SHIM_LAUNCH(k49_convtranspose, 5120LL, p, a);
+    ESPNET_SHIM_LAUNCH(k8_block_add_batchnorm_prelu, 1024LL, p, a);
+    ESPNET_SHIM_LAUNCH(k9_batchnorm_prelu, 8384LL, p, a);
+    ESPNET_SHIM_LAUNCH(k10_conv, 400LL, p, a);
+    ESPNET_SHIM_LAUNCH(k11_block_batchnorm_prelu, 448LL, p, a);
+    ESPNET_SHIM_LAUNCH(k12_conv, 400LL, p, a);
+    ESPNET_SHIM_LAUNCH(k13_block_add_batchnorm_prelu, 448LL, p, a);
+    ESPNET_SHIM_LAUNCH(k14_batchnorm_prelu, 4096LL, p, a);
+    ESPNET_SHIM_LAUNCH(k15_conv_batchnorm, 80LL, p, a);
+    ESPNET_SHIM_LAUNCH(k16_convtranspose, 320LL, p, a);
+    ESPNET_SHIM_LAUNCH(k17_conv, 320LL, p, a);
+    ESPNET_SHIM_LAUNCH(k18_batchnorm_prelu, 640LL, p, a);
+    ESPNET_SHIM_LAUNCH(k19_conv, 64LL, p, a);
+    ESPNET_SHIM_LAUNCH(k20_block_batchnorm_prelu, 64LL, p, a);
+    ESPNET_SHIM_LAUNCH(k21_convtranspose_batchnorm_prelu, 1280LL, p, a);
+    ESPNET_SHIM_LAUNCH(k22_concat, 5376LL, p, a);
+    ESPNET_SHIM_LAUNCH(k23_conv_batchnorm_prelu, 1280LL, p, a);
+    ESPNET_SHIM_LAUNCH(k24_convtranspose, 5120LL, p, a);
 }
 #endif
 

@@ -118,32 +118,90 @@ extern "C" __global__ void k3_conv(const float* __restrict__ p, float* __restric
     }
 }
 
-// down: conv -> 4x10x12
-extern "C" __global__ void k4_conv(const float* __restrict__ p, float* __restrict__ a)
+// down: 3 branches, HFF, concatenation batchnorm prelu -> 12x10x12
+extern "C" __global__ void k4_block_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 4 * 4;
-        for (int ci = 0; ci < 4; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 12), y = (int)(i / 12 % 10), j = (int)(i / 120 % 4), n = (int)(i / 480);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 10) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 12) continue;
-                    v += a[5280LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[784 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 4 * 4;
+                for (int ci = 0; ci < 4; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 10) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 12) continue;
+                            v += a[5280LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[784 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = v;
+            const int c = 0 + j;
+            const float h0_1 = (h0 - p[1248 + c]) / ESP_SQRT(p[1264 + c] + 0.001f) * p[1216 + c] + p[1232 + c];
+            const float h0_2 = h0_1 > 0.0f ? h0_1 : p[1280 + c] * h0_1;
+            a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = h0_2;
+        }
+        {
+            {
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 4 * 4;
+                for (int ci = 0; ci < 4; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 10) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 12) continue;
+                            v += a[5280LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[928 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v;
+            }
+            const int c = 4 + j;
+            const float h1_1 = (h1 - p[1248 + c]) / ESP_SQRT(p[1264 + c] + 0.001f) * p[1216 + c] + p[1232 + c];
+            const float h1_2 = h1_1 > 0.0f ? h1_1 : p[1280 + c] * h1_1;
+            a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = h1_2;
+        }
+        {
+            {
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 4 * 4;
+                for (int ci = 0; ci < 4; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 4 + ky * 4;
+                        if (iy < 0 || iy >= 10) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 4 + kx * 4;
+                            if (ix < 0 || ix >= 12) continue;
+                            v += a[5280LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1072 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
+            }
+            const int c = 8 + j;
+            const float h2_1 = (h2 - p[1248 + c]) / ESP_SQRT(p[1264 + c] + 0.001f) * p[1216 + c] + p[1232 + c];
+            const float h2_2 = h2_1 > 0.0f ? h2_1 : p[1280 + c] * h2_1;
+            a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = h2_2;
+        }
     }
 }
 
-// down: conv -> 4x10x12
+// esp: conv -> 4x10x12
 extern "C" __global__ void k5_conv(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
@@ -151,71 +209,6 @@ extern "C" __global__ void k5_conv(const float* __restrict__ p, float* __restric
         const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
         (void)x; (void)y; (void)c; (void)n;
         float v = 0.0f;
-        const int g0 = c / 4 * 4;
-        for (int ci = 0; ci < 4; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            {
-                const int iy = y * 1 - 2 + ky * 2;
-                if (iy < 0 || iy >= 10) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 12) continue;
-                    v += a[5280LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[928 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
-                }
-            }
-        a[0LL + (((long long)n * 12 + (4 + (c))) * 10 + (y)) * 12 + (x)] = v;
-    }
-}
-
-// down: conv add -> 4x10x12
-extern "C" __global__ void k6_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 4 * 4;
-        for (int ci = 0; ci < 4; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            {
-                const int iy = y * 1 - 4 + ky * 4;
-                if (iy < 0 || iy >= 10) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 4 + kx * 4;
-                    if (ix < 0 || ix >= 12) continue;
-                    v += a[5280LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1072 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
-                }
-            }
-        const float v1 = v + a[0LL + (((long long)n * 12 + (4 + (c))) * 10 + (y)) * 12 + (x)];
-        a[0LL + (((long long)n * 12 + (8 + (c))) * 10 + (y)) * 12 + (x)] = v1;
-    }
-}
-
-// down: batchnorm prelu -> 12x10x12
-extern "C" __global__ void k7_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
-        const float v = (u - p[1248 + c]) / ESP_SQRT(p[1264 + c] + 0.001f) * p[1216 + c] + p[1232 + c];
-        const float v1 = v > 0.0f ? v : p[1280 + c] * v;
-        a[1440LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = v1;
-    }
-}
-
-// esp: conv -> 4x10x12
-extern "C" __global__ void k8_conv(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
         const int g0 = c / 4 * 12;
         for (int ci = 0; ci < 12; ci++)
             for (int ky = 0; ky < 1; ky++)
@@ -226,106 +219,101 @@ extern "C" __global__ void k8_conv(const float* __restrict__ p, float* __restric
                 {
                     const int ix = x * 1 - 0 + kx * 1;
                     if (ix < 0 || ix >= 12) continue;
-                    v += a[1440LL + (((long long)n * 12 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1296 + ((c * 12 + ci) * 1 + ky) * 1 + kx];
+                    v += a[0LL + (((long long)n * 12 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1296 + ((c * 12 + ci) * 1 + ky) * 1 + kx];
                 }
             }
         a[2880LL + (((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] = v;
     }
 }
 
-// esp: conv -> 4x10x12
-extern "C" __global__ void k9_conv(const float* __restrict__ p, float* __restrict__ a)
+// esp: 3 branches, HFF, concatenation add batchnorm prelu -> 12x10x12
+extern "C" __global__ void k6_block_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
-        const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 4 * 4;
-        for (int ci = 0; ci < 4; ci++)
-            for (int ky = 0; ky < 3; ky++)
+        const int x = (int)(i % 12), y = (int)(i / 12 % 10), j = (int)(i / 120 % 4), n = (int)(i / 480);
+        (void)x; (void)y; (void)n;
+        float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
+        {
             {
-                const int iy = y * 1 - 1 + ky * 1;
-                if (iy < 0 || iy >= 10) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 1 + kx * 1;
-                    if (ix < 0 || ix >= 12) continue;
-                    v += a[2880LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1344 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 4 * 4;
+                for (int ci = 0; ci < 4; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 1 + ky * 1;
+                        if (iy < 0 || iy >= 10) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 1 + kx * 1;
+                            if (ix < 0 || ix >= 12) continue;
+                            v += a[2880LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1344 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h0 = v;
             }
-        a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = v;
-    }
-}
-
-// esp: conv -> 4x10x12
-extern "C" __global__ void k10_conv(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 4 * 4;
-        for (int ci = 0; ci < 4; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 0 + j;
+            const float h0_1 = h0 + a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
+            const float h0_2 = (h0_1 - p[1808 + c]) / ESP_SQRT(p[1824 + c] + 0.001f) * p[1776 + c] + p[1792 + c];
+            const float h0_3 = h0_2 > 0.0f ? h0_2 : p[1840 + c] * h0_2;
+            a[1440LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = h0_3;
+        }
+        {
             {
-                const int iy = y * 1 - 2 + ky * 2;
-                if (iy < 0 || iy >= 10) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 2 + kx * 2;
-                    if (ix < 0 || ix >= 12) continue;
-                    v += a[2880LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1488 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 4 * 4;
+                for (int ci = 0; ci < 4; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 2 + ky * 2;
+                        if (iy < 0 || iy >= 10) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 2 + kx * 2;
+                            if (ix < 0 || ix >= 12) continue;
+                            v += a[2880LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1488 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h1 = v;
             }
-        a[0LL + (((long long)n * 12 + (4 + (c))) * 10 + (y)) * 12 + (x)] = v;
-    }
-}
-
-// esp: conv add -> 4x10x12
-extern "C" __global__ void k11_conv_add(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 4), n = (int)(i / 480);
-        (void)x; (void)y; (void)c; (void)n;
-        float v = 0.0f;
-        const int g0 = c / 4 * 4;
-        for (int ci = 0; ci < 4; ci++)
-            for (int ky = 0; ky < 3; ky++)
+            const int c = 4 + j;
+            const float h1_1 = h1 + a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
+            const float h1_2 = (h1_1 - p[1808 + c]) / ESP_SQRT(p[1824 + c] + 0.001f) * p[1776 + c] + p[1792 + c];
+            const float h1_3 = h1_2 > 0.0f ? h1_2 : p[1840 + c] * h1_2;
+            a[1440LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = h1_3;
+        }
+        {
             {
-                const int iy = y * 1 - 4 + ky * 4;
-                if (iy < 0 || iy >= 10) continue;
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    const int ix = x * 1 - 4 + kx * 4;
-                    if (ix < 0 || ix >= 12) continue;
-                    v += a[2880LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1632 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
-                }
+                const int c = j;
+                float v = 0.0f;
+                const int g0 = c / 4 * 4;
+                for (int ci = 0; ci < 4; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        const int iy = y * 1 - 4 + ky * 4;
+                        if (iy < 0 || iy >= 10) continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            const int ix = x * 1 - 4 + kx * 4;
+                            if (ix < 0 || ix >= 12) continue;
+                            v += a[2880LL + (((long long)n * 4 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1632 + ((c * 4 + ci) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                h2 = v + h1;
             }
-        const float v1 = v + a[0LL + (((long long)n * 12 + (4 + (c))) * 10 + (y)) * 12 + (x)];
-        a[0LL + (((long long)n * 12 + (8 + (c))) * 10 + (y)) * 12 + (x)] = v1;
-    }
-}
-
-// esp: add batchnorm prelu -> 12x10x12
-extern "C" __global__ void k12_add_batchnorm_prelu(const float* __restrict__ p, float* __restrict__ a)
-{
-    for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1440LL; i += (long long)ESP_GDIM * ESP_BDIM)
-    {
-        const int x = (int)(i % 12), y = (int)(i / 12 % 10), c = (int)(i / 120 % 12), n = (int)(i / 1440);
-        (void)x; (void)y; (void)c; (void)n;
-        const float u = a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
-        const float v = u + a[1440LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
-        const float v1 = (v - p[1808 + c]) / ESP_SQRT(p[1824 + c] + 0.001f) * p[1776 + c] + p[1792 + c];
-        const float v2 = v1 > 0.0f ? v1 : p[1840 + c] * v1;
-        a[2880LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = v2;
+            const int c = 8 + j;
+            const float h2_1 = h2 + a[0LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)];
+            const float h2_2 = (h2_1 - p[1808 + c]) / ESP_SQRT(p[1824 + c] + 0.001f) * p[1776 + c] + p[1792 + c];
+            const float h2_3 = h2_2 > 0.0f ? h2_2 : p[1840 + c] * h2_2;
+            a[1440LL + (((long long)n * 12 + (c)) * 10 + (y)) * 12 + (x)] = h2_3;
+        }
     }
 }
 
 // classifier: conv -> 4x10x12
-extern "C" __global__ void k13_conv(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k7_conv(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 480LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -342,15 +330,15 @@ extern "C" __global__ void k13_conv(const float* __restrict__ p, float* __restri
                 {
                     const int ix = x * 1 - 0 + kx * 1;
                     if (ix < 0 || ix >= 12) continue;
-                    v += a[2880LL + (((long long)n * 12 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1856 + ((c * 12 + ci) * 1 + ky) * 1 + kx];
+                    v += a[1440LL + (((long long)n * 12 + (g0 + ci)) * 10 + (iy)) * 12 + (ix)] * p[1856 + ((c * 12 + ci) * 1 + ky) * 1 + kx];
                 }
             }
-        a[1920LL + (((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] = v;
+        a[2880LL + (((long long)n * 4 + (c)) * 10 + (y)) * 12 + (x)] = v;
     }
 }
 
 // up: convtranspose -> 4x20x24
-extern "C" __global__ void k14_convtranspose(const float* __restrict__ p, float* __restrict__ a)
+extern "C" __global__ void k8_convtranspose(const float* __restrict__ p, float* __restrict__ a)
 {
     for (long long i = (long long)ESP_BID * ESP_BDIM + ESP_TID; i < 1920LL; i += (long long)ESP_GDIM * ESP_BDIM)
     {
@@ -364,7 +352,7 @@ extern "C" __global__ void k14_convtranspose(const float* __restrict__ p, float*
             {
                 if ((x - kx) < 0 || (x - kx) % 2 != 0 || (x - kx) / 2 >= 12) continue;
                 for (int ci = 0; ci < 4; ci++)
-                    v += a[1920LL + (((long long)n * 4 + (ci)) * 10 + ((y - ky) / 2)) * 12 + ((x - kx) / 2)] * p[1904 + ((ci * 4 + c) * 2 + ky) * 2 + kx];
+                    v += a[2880LL + (((long long)n * 4 + (ci)) * 10 + ((y - ky) / 2)) * 12 + ((x - kx) / 2)] * p[1904 + ((ci * 4 + c) * 2 + ky) * 2 + kx];
             }
         }
         a[0LL + (((long long)n * 4 + (c)) * 20 + (y)) * 24 + (x)] = v;
@@ -379,17 +367,11 @@ extern "C" void espnet_forward_shim(const float* p, float* a)
     ESPNET_SHIM_LAUNCH(k1_avgpool, 1440LL, p, a);
     ESPNET_SHIM_LAUNCH(k2_batchnorm_prelu, 5280LL, p, a);
     ESPNET_SHIM_LAUNCH(k3_conv, 480LL, p, a);
-    ESPNET_SHIM_LAUNCH(k4_conv, 480LL, p, a);
+    ESPNET_SHIM_LAUNCH(k4_block_batchnorm_prelu, 480LL, p, a);
     ESPNET_SHIM_LAUNCH(k5_conv, 480LL, p, a);
-    ESPNET_SHIM_LAUNCH(k6_conv_add, 480LL, p, a);
-    ESPNET_SHIM_LAUNCH(k7_batchnorm_prelu, 1440LL, p, a);
-    ESPNET_SHIM_LAUNCH(k8_conv, 480LL, p, a);
-    ESPNET_SHIM_LAUNCH(k9_conv, 480LL, p, a);
-    ESPNET_SHIM_LAUNCH(k10_conv, 480LL, p, a);
-    ESPNET_SHIM_LAUNCH(k11_conv_add, 480LL, p, a);
-    ESPNET_SHIM_LAUNCH(k12_add_batchnorm_prelu, 1440LL, p, a);
-    ESPNET_SHIM_LAUNCH(k13_conv, 480LL, p, a);
-    ESPNET_SHIM_LAUNCH(k14_convtranspose, 1920LL, p, a);
+    ESPNET_SHIM_LAUNCH(k6_block_add_batchnorm_prelu, 480LL, p, a);
+    ESPNET_SHIM_LAUNCH(k7_conv, 480LL, p, a);
+    ESPNET_SHIM_LAUNCH(k8_convtranspose, 1920LL, p, a);
 }
 #endif
 
