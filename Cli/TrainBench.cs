@@ -32,10 +32,12 @@ internal static class TrainBench
             trainer.Step(1e-3);
             return loss;
         }
+        double firstLoss = double.NaN;   // the first step's loss, the same on any device for the same seeds
         for (int i = 0; i < warmup; i++)
         {
             stderr.Write($"\rwarm-up {i + 1}/{warmup}   ");
-            Step();
+            double loss = Step();
+            if (i == 0) firstLoss = loss;
         }
         var times = new double[runs];
         long allocated = 0;
@@ -45,6 +47,7 @@ internal static class TrainBench
             long start = Stopwatch.GetTimestamp();
             double loss = Step();
             times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            if (warmup == 0 && i == 0) firstLoss = loss;
             allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
             if (!double.IsFinite(loss)) throw new CommandException($"{request.Label}: the loss became {loss} on the benchmark data");
             stderr.Write($"\rstep {i + 1}/{runs}: {times[i]:F0} ms   ");
@@ -68,7 +71,7 @@ internal static class TrainBench
             var i0 = network.InputShape;
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{{\"model\":\"{request.Name}\",\"mode\":\"train\",\"height\":{i0.Height},\"width\":{i0.Width},\"batch\":{network.Batch},\"threads\":{(gpu is null ? threads : 0)},\"device\":\"{(gpu is null ? "cpu" : "cuda")}\"," +
-                $"\"median_ms\":{median:F3},\"min_ms\":{times[0]:F3},\"runs\":{runs},\"warmup\":{warmup},\"images_per_s\":{imagesPerSecond:F3}," +
+                $"\"median_ms\":{median:F3},\"min_ms\":{times[0]:F3},\"runs\":{runs},\"warmup\":{warmup},\"images_per_s\":{imagesPerSecond:F3},\"first_loss\":{firstLoss:R}," +
                 $"\"allocated_bytes_per_step\":{perStep},\"peak_rss_mb\":{peakMb:F1}}}"));
         }
         return Program.Success;

@@ -1,8 +1,11 @@
 """PyTorch on the GPU for the GPU check: the peer networks of Benchmarks/peers/models.py, batch 1, float32,
 timed with CUDA events (median of RUNS after WARMUP): eager, a captured CUDA graph, and torch.compile (default
 mode) where it works. Prints one JSON line: {"eager": ms, "graph": ms, "compile": ms}.
+With TRAIN_BATCH, a training step instead (what `espnet bench --train` times: forward in training mode,
+cross-entropy, backward, SGD with momentum 0.9 and weight decay 4e-5), eager, NCHW and channels-last:
+{"eager": ms, "eager_cl": ms}.
 
-usage: python3 bench_torch_cuda.py MODEL H W RUNS WARMUP
+usage: python3 bench_torch_cuda.py MODEL H W RUNS WARMUP [TRAIN_BATCH]
 """
 import json
 import os
@@ -30,9 +33,33 @@ def timed(fn, runs, warmup):
     return statistics.median(times)
 
 
+def train(name, h, w, runs, warmup, batch):
+    import torch.nn.functional as F
+    result = {}
+    for layout, fmt in (("eager", torch.contiguous_format), ("eager_cl", torch.channels_last)):
+        torch.manual_seed(0)
+        model = models.build(name, seed=0).cuda().train().to(memory_format=fmt)
+        x = (torch.rand(batch, 3, h, w, device="cuda") * 2 - 1).contiguous(memory_format=fmt)
+        with torch.no_grad():
+            out = model(x)
+        target = torch.randint(0, out.shape[1], (batch,) if out.dim() == 2 else (batch, out.shape[2], out.shape[3]), device="cuda")
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=4e-5)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), target).backward()
+            opt.step()
+
+        result[layout] = timed(step, runs, warmup)
+    print(json.dumps(result))
+
+
 def main():
     name, h, w, runs, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     torch.backends.cudnn.benchmark = True
+    if len(sys.argv) > 6:
+        train(name, h, w, runs, warmup, int(sys.argv[6]))
+        return
     model = models.build(name, seed=0).cuda().eval()
     x = torch.rand(1, 3, h, w, device="cuda") * 2 - 1
     result = {}

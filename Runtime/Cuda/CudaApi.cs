@@ -11,7 +11,7 @@ public sealed class CudaUnavailableException(string message) : Exception(message
 
 /// <summary>
 /// The CUDA driver API and NVRTC, bound with LibraryImport and kept to the calls this project uses (ManagedCuda
-/// is not available here): initialisation, devices, contexts, modules, memory, launches, events; NVRTC's
+/// is not available here): initialisation, devices, contexts, modules, memory, launches, streams, graph capture, events; NVRTC's
 /// program, compile, PTX and log. Library names are resolved at first use (libcuda.so.1 / nvcuda.dll; the
 /// NVRTC of CUDA 13, 12 or 11); a missing library becomes <see cref="CudaUnavailableException"/>.
 /// </summary>
@@ -80,6 +80,15 @@ internal static unsafe partial class CudaApi
     [LibraryImport(Driver)]
     public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedBytes, IntPtr stream, void** parameters, void** extra);
+    [LibraryImport(Driver)] public static partial int cuStreamCreate(out IntPtr stream, uint flags);
+    [LibraryImport(Driver)] public static partial int cuStreamDestroy_v2(IntPtr stream);
+    [LibraryImport(Driver)] public static partial int cuStreamSynchronize(IntPtr stream);
+    [LibraryImport(Driver)] public static partial int cuStreamBeginCapture_v2(IntPtr stream, int mode);
+    [LibraryImport(Driver)] public static partial int cuStreamEndCapture(IntPtr stream, out IntPtr graph);
+    [LibraryImport(Driver)] public static partial int cuGraphInstantiateWithFlags(out IntPtr exec, IntPtr graph, ulong flags);
+    [LibraryImport(Driver)] public static partial int cuGraphLaunch(IntPtr exec, IntPtr stream);
+    [LibraryImport(Driver)] public static partial int cuGraphExecDestroy(IntPtr exec);
+    [LibraryImport(Driver)] public static partial int cuGraphDestroy(IntPtr graph);
     [LibraryImport(Driver)] public static partial int cuEventCreate(out IntPtr @event, uint flags);
     [LibraryImport(Driver)] public static partial int cuEventRecord(IntPtr @event, IntPtr stream);
     [LibraryImport(Driver)] public static partial int cuEventSynchronize(IntPtr @event);

@@ -3,14 +3,14 @@ namespace Espnet.Compiled.Cuda;
 /// <summary>
 /// A compiled network on the GPU: its generated CUDA source compiled for the device (NVRTC, cached), the parameter
 /// store and the activation arena allocated once, and <see cref="Forward"/> as on the CPU (the same batch and
-/// shapes), launching the kernels in order. No allocation per call on the host or the device.
+/// shapes), launching the kernels in order (a CUDA graph after the first call). No allocation per call on the host or the device.
 /// </summary>
 public sealed unsafe class CudaNetwork : IDisposable
 {
     private readonly CompiledNetwork _network;
     private readonly CudaDevice _device;
     private readonly IntPtr _module;
-    private readonly (IntPtr Function, uint Grid)[] _launches;
+    private CudaLaunches? _forward;
     private readonly long _inputOffset, _outputOffset;
     private ulong _parameters, _arena;
 
@@ -23,21 +23,13 @@ public sealed unsafe class CudaNetwork : IDisposable
         byte[] ptx = _device.Compile(network.CudaKernelSource, network.Name, cache);
         byte[] image = [.. ptx, 0];
         fixed (byte* p = image) CudaApi.Check(CudaApi.cuModuleLoadData(out _module, p), $"cuModuleLoadData ({network.Name})");
-        var launches = network.CudaKernelLaunches;
-        _launches = new (IntPtr, uint)[launches.Length];
-        for (int i = 0; i < launches.Length; i++)
-        {
-            CudaApi.Check(CudaApi.cuModuleGetFunction(out var function, _module, launches[i].Kernel), $"cuModuleGetFunction({launches[i].Kernel})");
-            _launches[i] = (function, (uint)Math.Clamp((launches[i].Threads + BlockSize - 1) / BlockSize, 1, 1 << 20));
-        }
         _inputOffset = network.CudaInputOffset;
         _outputOffset = network.CudaOutputOffset;
         Allocate(out _parameters, network.Store.Length, "the parameters");
         Allocate(out _arena, network.CudaArenaFloats, "the activation arena");
+        _forward = new CudaLaunches(_module, network.CudaKernelLaunches, [_parameters, _arena], network.Name);
         UploadWeights();
     }
-
-    private const int BlockSize = 256;
 
     public string DeviceName => _device.Name;
 
@@ -74,9 +66,10 @@ public sealed unsafe class CudaNetwork : IDisposable
         _device.MakeCurrent();
         CudaApi.Check(CudaApi.cuEventCreate(out var start, 0), "cuEventCreate");
         CudaApi.Check(CudaApi.cuEventCreate(out var end, 0), "cuEventCreate");
-        CudaApi.Check(CudaApi.cuEventRecord(start, IntPtr.Zero), "cuEventRecord");
-        Launch();
-        CudaApi.Check(CudaApi.cuEventRecord(end, IntPtr.Zero), "cuEventRecord");
+        var forward = _forward!;
+        CudaApi.Check(CudaApi.cuEventRecord(start, forward.Stream), "cuEventRecord");
+        forward.Enqueue();
+        CudaApi.Check(CudaApi.cuEventRecord(end, forward.Stream), "cuEventRecord");
         CudaApi.Check(CudaApi.cuEventSynchronize(end), "cuEventSynchronize");
         CudaApi.Check(CudaApi.cuEventElapsedTime(out float ms, start, end), "cuEventElapsedTime");
         CudaApi.cuEventDestroy_v2(start);
@@ -84,19 +77,12 @@ public sealed unsafe class CudaNetwork : IDisposable
         return ms;
     }
 
-    private void Launch()
-    {
-        ulong p = _parameters, a = _arena;
-        void** args = stackalloc void*[2];
-        args[0] = &p;
-        args[1] = &a;
-        foreach (var (function, grid) in _launches)
-            CudaApi.Check(CudaApi.cuLaunchKernel(function, grid, 1, 1, BlockSize, 1, 1, 0, IntPtr.Zero, args, null), "cuLaunchKernel");
-        CudaApi.Check(CudaApi.cuCtxSynchronize(), $"{_network.Name}: running the kernels (cuCtxSynchronize)");
-    }
+    private void Launch() => _forward!.Run();
 
     public void Dispose()
     {
+        _forward?.Dispose();
+        _forward = null;
         if (_arena != 0) CudaApi.cuMemFree_v2(_arena);
         if (_parameters != 0) CudaApi.cuMemFree_v2(_parameters);
         _arena = _parameters = 0;

@@ -13,13 +13,11 @@ namespace Espnet.Compiled.Cuda;
 /// </summary>
 public sealed unsafe class CudaTrainer : ITrainer, IDisposable
 {
-    private const int BlockSize = 256;
     private readonly CompiledNetwork _network;
     private readonly CudaTrainingKernels _kernels;
     private readonly CudaDevice _device;
     private readonly IntPtr _module;
-    private readonly (IntPtr Function, uint Grid)[] _step;
-    private readonly (IntPtr Function, uint Grid) _update;
+    private CudaLaunches? _step, _update;
     private readonly CudaOptimizer _optimizer;
     private readonly ParameterInfo[] _trainedInfo;
     private readonly int[] _labels;
@@ -40,8 +38,6 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
         byte[] ptx = _device.Compile(network.CudaKernelSource, network.Name, cacheDirectory ?? Path.Combine(Path.GetTempPath(), "espnet-compiled-ptx"));
         byte[] image = [.. ptx, 0];
         fixed (byte* p = image) CudaApi.Check(CudaApi.cuModuleLoadData(out _module, p), $"cuModuleLoadData ({network.Name})");
-        _step = [.. _kernels.Step.Select(Function)];
-        _update = Function(_kernels.Optimizers.Single(k => k.Kernel == optimizer.Kernel));
         _trainedInfo = Trainer.TrainedParameters(network);
         _labels = new int[network.Batch * network.OutputShape.Height * network.OutputShape.Width];
         _classWeights = new float[network.OutputShape.Channels];
@@ -53,17 +49,13 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
         _t = Allocate(_kernels.ArenaFloats, "the training arena");
         _d = Allocate(store, "the parameter gradients");
         _w = Allocate(_kernels.WorkFloats, "the work area and optimizer state");
+        _step = new CudaLaunches(_module, _kernels.Step, [_p, _t, _d, _w], network.Name + " training step");
+        _update = new CudaLaunches(_module, _kernels.Optimizers.Where(k => k.Kernel == optimizer.Kernel), [_p, _t, _d, _w], network.Name + " " + optimizer.Kernel);
         CudaApi.Check(CudaApi.cuMemsetD8_v2(_w, 0, (nuint)(_kernels.WorkFloats * 4)), "cuMemsetD8 (work area)");
         var groups = new int[store];
         CudaTrainingKernels.WriteGroups(_trainedInfo, groups);
         Upload(_w, _kernels.Groups, groups.AsSpan(), "the parameter groups");
         UploadWeights();
-    }
-
-    private (IntPtr, uint) Function((string Kernel, long Threads) launch)
-    {
-        CudaApi.Check(CudaApi.cuModuleGetFunction(out var function, _module, launch.Kernel), $"cuModuleGetFunction({launch.Kernel})");
-        return (function, (uint)Math.Clamp((launch.Threads + BlockSize - 1) / BlockSize, 1, 1 << 20));
     }
 
     private ulong Allocate(long floats, string what)
@@ -147,7 +139,7 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
         Upload(_t, _kernels.Input, input, "the input");
         Upload(_w, _kernels.Labels, (ReadOnlySpan<int>)_labels, "the labels");
         Upload(_w, _kernels.ClassWeights, (ReadOnlySpan<float>)_classWeights, "the class weights");
-        Launch(_step);
+        _step!.Run();
         Download(_w, _kernels.Loss, _loss.AsSpan(0, 1), "the loss");
         return _loss[0];
     }
@@ -159,7 +151,7 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
         CudaTrainingKernels.WriteHyper(_optimizer, _steps, _rates, _hyper);
         _device.MakeCurrent();
         Upload(_w, _kernels.Hyper, (ReadOnlySpan<double>)_hyper, "the optimizer settings");
-        Launch([_update]);
+        _update!.Run();
         _steps++;
     }
 
@@ -213,21 +205,11 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
         Download(_d, 0, into[.._network.Store.Length], "the gradients");
     }
 
-    private void Launch(ReadOnlySpan<(IntPtr Function, uint Grid)> launches)
-    {
-        ulong p = _p, t = _t, d = _d, w = _w;
-        void** args = stackalloc void*[4];
-        args[0] = &p;
-        args[1] = &t;
-        args[2] = &d;
-        args[3] = &w;
-        foreach (var (function, grid) in launches)
-            CudaApi.Check(CudaApi.cuLaunchKernel(function, grid, 1, 1, BlockSize, 1, 1, 0, IntPtr.Zero, args, null), "cuLaunchKernel");
-        CudaApi.Check(CudaApi.cuCtxSynchronize(), $"{_network.Name}: running the training kernels (cuCtxSynchronize)");
-    }
-
     public void Dispose()
     {
+        _step?.Dispose();
+        _update?.Dispose();
+        _step = _update = null;
         foreach (ulong buffer in new[] { _p, _t, _d, _w })
             if (buffer != 0) CudaApi.cuMemFree_v2(buffer);
         _p = _t = _d = _w = 0;
