@@ -52,6 +52,25 @@ public sealed class CudaDevice
     /// <summary>Makes this device's context current on the calling thread.</summary>
     public void MakeCurrent() => CudaApi.Check(CudaApi.cuCtxSetCurrent(Context), "cuCtxSetCurrent");
 
+    /// <summary>
+    /// The network's kernels loaded on this device (compiled by NVRTC, or from the cache); a driver that cannot take
+    /// the PTX is said in words, naming the network and what to do.
+    /// </summary>
+    public unsafe IntPtr LoadModule(ReadOnlySpan<byte> source, string name, string? cacheDirectory)
+    {
+        MakeCurrent();
+        byte[] ptx = Compile(source, name, cacheDirectory ?? Path.Combine(Path.GetTempPath(), "espnet-compiled-ptx"));
+        byte[] image = [.. ptx, 0];
+        IntPtr module;
+        int result;
+        fixed (byte* p = image) result = CudaApi.cuModuleLoadData(out module, p);
+        if (result is 222 or 218) // CUDA_ERROR_UNSUPPORTED_PTX_VERSION, CUDA_ERROR_INVALID_PTX
+            throw new CudaException($"{name}: the CUDA driver cannot load the PTX NVRTC made for sm_{Architecture} (error {result}): the driver is older than " +
+                                    "the NVRTC library; update the driver, or put an NVRTC no newer than it first on the library path");
+        CudaApi.Check(result, $"cuModuleLoadData ({name})");
+        return module;
+    }
+
     /// <summary>PTX for <paramref name="source"/> on this device: from the cache, else compiled by NVRTC and cached.</summary>
     public byte[] Compile(ReadOnlySpan<byte> source, string name, string cacheDirectory)
     {

@@ -10,6 +10,7 @@ internal sealed unsafe class CudaLaunches : IDisposable
 {
     public const int BlockSize = 256;
     private readonly (IntPtr Function, uint Grid)[] _kernels;
+    private readonly string[] _names;
     private readonly ulong[] _arguments;
     private readonly string _what;
     private readonly bool _graphs = Environment.GetEnvironmentVariable("ESPNET_CUDA_GRAPHS") != "0";
@@ -22,6 +23,7 @@ internal sealed unsafe class CudaLaunches : IDisposable
             CudaApi.Check(CudaApi.cuModuleGetFunction(out var function, module, launch.Kernel), $"cuModuleGetFunction({launch.Kernel})");
             return (function, (uint)Math.Clamp((launch.Threads + BlockSize - 1) / BlockSize, 1, 1 << 20));
         })];
+        _names = [.. launches.Select(l => l.Kernel)];
         _arguments = arguments;
         _what = what;
         // A blocking stream: it waits for the copies made on the legacy default stream before it, and they for it.
@@ -59,8 +61,11 @@ internal sealed unsafe class CudaLaunches : IDisposable
             values[i] = _arguments[i];
             args[i] = values + i;
         }
-        foreach (var (function, grid) in _kernels)
-            CudaApi.Check(CudaApi.cuLaunchKernel(function, grid, 1, 1, BlockSize, 1, 1, 0, _stream, args, null), $"cuLaunchKernel ({_what})");
+        for (int k = 0; k < _kernels.Length; k++)
+        {
+            int result = CudaApi.cuLaunchKernel(_kernels[k].Function, _kernels[k].Grid, 1, 1, BlockSize, 1, 1, 0, _stream, args, null);
+            if (result != 0) CudaApi.Check(result, $"cuLaunchKernel ({_what}, kernel {_names[k]})");
+        }
     }
 
     /// <summary>Records the launches into a graph (thread-local capture mode: other threads' CUDA calls are not disturbed).</summary>

@@ -18,11 +18,7 @@ public sealed unsafe class CudaNetwork : IDisposable
     {
         _network = network;
         _device = device ?? CudaDevice.Default;
-        _device.MakeCurrent();
-        string cache = cacheDirectory ?? Path.Combine(Path.GetTempPath(), "espnet-compiled-ptx");
-        byte[] ptx = _device.Compile(network.CudaKernelSource, network.Name, cache);
-        byte[] image = [.. ptx, 0];
-        fixed (byte* p = image) CudaApi.Check(CudaApi.cuModuleLoadData(out _module, p), $"cuModuleLoadData ({network.Name})");
+        _module = _device.LoadModule(network.CudaKernelSource, network.Name, cacheDirectory);
         _inputOffset = network.CudaInputOffset;
         _outputOffset = network.CudaOutputOffset;
         Allocate(out _parameters, network.Store.Length, "the parameters");

@@ -34,10 +34,7 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
         _kernels = network.CudaTrainingKernels
             ?? throw new NotSupportedException($"{network.Name} has no CUDA training kernels (a batch too large for one training arena, or built by an older generator)");
         _device = device ?? CudaDevice.Default;
-        _device.MakeCurrent();
-        byte[] ptx = _device.Compile(network.CudaKernelSource, network.Name, cacheDirectory ?? Path.Combine(Path.GetTempPath(), "espnet-compiled-ptx"));
-        byte[] image = [.. ptx, 0];
-        fixed (byte* p = image) CudaApi.Check(CudaApi.cuModuleLoadData(out _module, p), $"cuModuleLoadData ({network.Name})");
+        _module = _device.LoadModule(network.CudaKernelSource, network.Name, cacheDirectory);
         _trainedInfo = Trainer.TrainedParameters(network);
         _labels = new int[network.Batch * network.OutputShape.Height * network.OutputShape.Width];
         _classWeights = new float[network.OutputShape.Channels];
