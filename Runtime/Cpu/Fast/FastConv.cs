@@ -745,18 +745,16 @@ public static unsafe partial class FastConv
         float* xg = a.Padded + (nint)g * cinG * planeLength + (nint)(oy * a.Stride + a.Shift - a.RowOrigin) * a.RowLength;
         // 512-bit registers are 32: four vectors of columns per block (16 accumulators), a third fewer loads per FMA.
         int oxStart = typeof(TV) == typeof(V512) ? Dense3x3_4x4V<TV>(a, xg, g, oy) : 0;
-        int oc = 0;
-        for (; oc + OcBlock <= coutG; oc += OcBlock)
-        {
-            int o = g * coutG + oc;
-            float* w = a.W + (nint)o * wStride;
-            float* y = OutRow(a, o, oy);
-            int ox = oxStart;
-            for (; ox + 2 * L <= wo; ox += 2 * L)
-            {
-                float* yp = y + ox;
-                for (int cb = 0; cb < cinG; cb += run)
+        int blocks = coutG / OcBlock * OcBlock, ox = oxStart;
+        // Runs of input channels outside the blocks of output channels: a run's rows stay in L1 while every block
+        // reads them (each output's sums still come run by run, in the same order).
+        for (; ox + 2 * L <= wo; ox += 2 * L)
+            for (int cb = 0; cb < cinG; cb += run)
+                for (int oc = 0; oc < blocks; oc += OcBlock)
                 {
+                    int o = g * coutG + oc;
+                    float* w = a.W + (nint)o * wStride;
+                    float* yp = OutRow(a, o, oy) + ox;
                     int ce = Math.Min(cinG, cb + run);
                     bool first = cb == 0, last = ce == cinG;
                     TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
@@ -791,13 +789,17 @@ public static unsafe partial class FastConv
                     }
                     Store4x2(a, yp, plane, first, last, o, c00, c01, c10, c11, c20, c21, c30, c31);
                 }
-            }
-            // The last columns, one vector (or its first lanes) of all four channels at a time: four chains in
-            // flight rather than one channel's.
-            for (; ox < wo; ox += L)
-                Dense3x3_4x1V<TV>(a, xg + ox, w, y, plane, ox, o, c0, c1, c2, rowStep, run);
+        // The last columns, one vector (or its first lanes) of all four channels at a time: four chains in flight
+        // rather than one channel's.
+        for (int oc = 0; oc < blocks; oc += OcBlock)
+        {
+            int o = g * coutG + oc;
+            float* w = a.W + (nint)o * wStride;
+            float* y = OutRow(a, o, oy);
+            for (int x = ox; x < wo; x += L)
+                Dense3x3_4x1V<TV>(a, xg + x, w, y, plane, x, o, c0, c1, c2, rowStep, run);
         }
-        for (; oc < coutG; oc++) DenseRest<TV>(a, oy, g, g * coutG + oc, 0);
+        for (int oc = blocks; oc < coutG; oc++) DenseRest<TV>(a, oy, g, g * coutG + oc, 0);
         NormalizeItem(a, g * coutG, (g + 1) * coutG, (nint)oy * wo, wo);
     }
 
@@ -854,12 +856,13 @@ public static unsafe partial class FastConv
         nint k0 = ColumnOffset(a, 0), k1 = ColumnOffset(a, 1), k2 = ColumnOffset(a, 2);
         int ox = 0;
         for (; ox + 4 * L <= wo; ox += 4 * L)
-            for (int oc = 0; oc + OcBlock <= coutG; oc += OcBlock)
-            {
-                int o = g * coutG + oc;
-                float* yp = OutRow(a, o, oy) + ox;
-                for (int cb = 0; cb < cinG; cb += run)
+            // Runs of input channels outside the output channels: a run's rows stay in L1 while every block of
+            // output channels reads them (each output's sums still come run by run, in the same order).
+            for (int cb = 0; cb < cinG; cb += run)
+                for (int oc = 0; oc + OcBlock <= coutG; oc += OcBlock)
                 {
+                    int o = g * coutG + oc;
+                    float* yp = OutRow(a, o, oy) + ox;
                     int ce = Math.Min(cinG, cb + run);
                     bool first = cb == 0, last = ce == cinG;
                     TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
@@ -894,7 +897,6 @@ public static unsafe partial class FastConv
                     Store1x4(a, yp + 2 * plane, first, last, o + 2, c20, c21, c22, c23);
                     Store1x4(a, yp + 3 * plane, first, last, o + 3, c30, c31, c32, c33);
                 }
-            }
         return ox;
     }
 
