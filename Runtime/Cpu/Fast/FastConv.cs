@@ -844,9 +844,10 @@ public static unsafe partial class FastConv
 
     /// <summary>
     /// Dense3x3_4x4V: 4 output channels x 4 vectors of one output row, for every block of four channels of group
-    /// <paramref name="g"/>; returns the first column left. Column blocks are the outer loop so the input columns one
-    /// block reads (every input channel, three rows, the block's width plus the halo) stay in L1 across the channel
-    /// blocks; each block's four weight rows are walked by pointer so every broadcast is a load at a constant offset.
+    /// <paramref name="g"/>; returns the first column left. Column blocks, then runs of input channels, are the outer
+    /// loops, so the input one run reads (its channels' three rows over the block's width plus the halo) stays in L1
+    /// across the blocks of output channels; each block's four weight rows are walked by pointer so every broadcast
+    /// is a load at a constant offset.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Dense3x3_4x4V<TV>(in Args a, float* xg, int g, int oy) where TV : struct, IVec<TV>
