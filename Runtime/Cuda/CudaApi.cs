@@ -76,7 +76,9 @@ internal static unsafe partial class CudaApi
     [LibraryImport(Driver)] public static partial int cuMemFree_v2(ulong pointer);
     [LibraryImport(Driver)] public static partial int cuMemcpyHtoD_v2(ulong destination, void* source, nuint bytes);
     [LibraryImport(Driver)] public static partial int cuMemcpyDtoH_v2(void* destination, ulong source, nuint bytes);
-    [LibraryImport(Driver)] public static partial int cuMemsetD8_v2(ulong destination, byte value, nuint bytes);
+    [LibraryImport(Driver)] public static partial int cuMemcpyHtoDAsync_v2(ulong destination, void* source, nuint bytes, IntPtr stream);
+    [LibraryImport(Driver)] public static partial int cuMemcpyDtoHAsync_v2(void* destination, ulong source, nuint bytes, IntPtr stream);
+    [LibraryImport(Driver)] public static partial int cuMemsetD8Async(ulong destination, byte value, nuint bytes, IntPtr stream);
     [LibraryImport(Driver)]
     public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedBytes, IntPtr stream, void** parameters, void** extra);

@@ -11,6 +11,7 @@ public sealed unsafe class CudaNetwork : IDisposable
     private readonly CudaDevice _device;
     private readonly IntPtr _module;
     private CudaLaunches? _forward;
+    private CudaStream? _stream;
     private readonly long _inputOffset, _outputOffset;
     private ulong _parameters, _arena;
 
@@ -23,7 +24,8 @@ public sealed unsafe class CudaNetwork : IDisposable
         _outputOffset = network.CudaOutputOffset;
         Allocate(out _parameters, network.Store.Length, "the parameters");
         Allocate(out _arena, network.CudaArenaFloats, "the activation arena");
-        _forward = new CudaLaunches(_module, network.CudaKernelLaunches, [_parameters, _arena], network.Name);
+        _stream = new CudaStream();
+        _forward = new CudaLaunches(_module, _stream.Handle, network.CudaKernelLaunches, [_parameters, _arena], network.Name);
         UploadWeights();
     }
 
@@ -40,8 +42,9 @@ public sealed unsafe class CudaNetwork : IDisposable
     /// <summary>Copies the network's current parameters (after LoadWeights or training) to the device.</summary>
     public void UploadWeights()
     {
-        var store = _network.Store;
-        fixed (float* s = store) CudaApi.Check(CudaApi.cuMemcpyHtoD_v2(_parameters, s, (nuint)(store.Length * 4)), "cuMemcpyHtoD (weights)");
+        _device.MakeCurrent();
+        _stream!.Up(_parameters, 0, _network.Store, "the weights");
+        _stream.Wait("the weights");
     }
 
     /// <summary>Runs the network on <c>Batch</c> samples, NCHW float32, as <see cref="ICompiledNetwork.Forward"/> does on the CPU.</summary>
@@ -51,9 +54,9 @@ public sealed unsafe class CudaNetwork : IDisposable
         if (input.Length != inLength || output.Length != outLength)
             throw new ArgumentException($"{_network.Name} on the GPU takes {inLength} input floats and writes {outLength}; got {input.Length} and {output.Length}");
         _device.MakeCurrent();
-        fixed (float* x = input) CudaApi.Check(CudaApi.cuMemcpyHtoD_v2(_arena + (ulong)(_inputOffset * 4), x, (nuint)(inLength * 4)), "cuMemcpyHtoD (input)");
-        Launch();
-        fixed (float* y = output) CudaApi.Check(CudaApi.cuMemcpyDtoH_v2(y, _arena + (ulong)(_outputOffset * 4), (nuint)(outLength * 4)), "cuMemcpyDtoH (output)");
+        _stream!.Up(_arena, _inputOffset, input, "the input");
+        _forward!.Run();
+        _stream.Down(_arena, _outputOffset, output, "the output");
     }
 
     /// <summary>The kernels alone, timed with CUDA events (milliseconds), on what the arena holds.</summary>
@@ -62,10 +65,10 @@ public sealed unsafe class CudaNetwork : IDisposable
         _device.MakeCurrent();
         CudaApi.Check(CudaApi.cuEventCreate(out var start, 0), "cuEventCreate");
         CudaApi.Check(CudaApi.cuEventCreate(out var end, 0), "cuEventCreate");
-        var forward = _forward!;
-        CudaApi.Check(CudaApi.cuEventRecord(start, forward.Stream), "cuEventRecord");
-        forward.Enqueue();
-        CudaApi.Check(CudaApi.cuEventRecord(end, forward.Stream), "cuEventRecord");
+        IntPtr stream = _stream!.Handle;
+        CudaApi.Check(CudaApi.cuEventRecord(start, stream), "cuEventRecord");
+        _forward!.Enqueue();
+        CudaApi.Check(CudaApi.cuEventRecord(end, stream), "cuEventRecord");
         CudaApi.Check(CudaApi.cuEventSynchronize(end), "cuEventSynchronize");
         CudaApi.Check(CudaApi.cuEventElapsedTime(out float ms, start, end), "cuEventElapsedTime");
         CudaApi.cuEventDestroy_v2(start);
@@ -73,12 +76,12 @@ public sealed unsafe class CudaNetwork : IDisposable
         return ms;
     }
 
-    private void Launch() => _forward!.Run();
-
     public void Dispose()
     {
         _forward?.Dispose();
+        _stream?.Dispose();
         _forward = null;
+        _stream = null;
         if (_arena != 0) CudaApi.cuMemFree_v2(_arena);
         if (_parameters != 0) CudaApi.cuMemFree_v2(_parameters);
         _arena = _parameters = 0;

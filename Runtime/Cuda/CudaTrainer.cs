@@ -18,6 +18,7 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
     private readonly CudaDevice _device;
     private readonly IntPtr _module;
     private CudaLaunches? _step, _update;
+    private CudaStream? _stream;
     private readonly CudaOptimizer _optimizer;
     private readonly ParameterInfo[] _trainedInfo;
     private readonly int[] _labels;
@@ -46,9 +47,10 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
         _t = Allocate(_kernels.ArenaFloats, "the training arena");
         _d = Allocate(store, "the parameter gradients");
         _w = Allocate(_kernels.WorkFloats, "the work area and optimizer state");
-        _step = new CudaLaunches(_module, _kernels.Step, [_p, _t, _d, _w], network.Name + " training step");
-        _update = new CudaLaunches(_module, _kernels.Optimizers.Where(k => k.Kernel == optimizer.Kernel), [_p, _t, _d, _w], network.Name + " " + optimizer.Kernel);
-        CudaApi.Check(CudaApi.cuMemsetD8_v2(_w, 0, (nuint)(_kernels.WorkFloats * 4)), "cuMemsetD8 (work area)");
+        _stream = new CudaStream();
+        _step = new CudaLaunches(_module, _stream.Handle, _kernels.Step, [_p, _t, _d, _w], network.Name + " training step");
+        _update = new CudaLaunches(_module, _stream.Handle, _kernels.Optimizers.Where(k => k.Kernel == optimizer.Kernel), [_p, _t, _d, _w], network.Name + " " + optimizer.Kernel);
+        _stream.Zero(_w, _kernels.WorkFloats, "the work area");
         var groups = new int[store];
         CudaTrainingKernels.WriteGroups(_trainedInfo, groups);
         Upload(_w, _kernels.Groups, groups.AsSpan(), "the parameter groups");
@@ -64,17 +66,11 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
         return pointer;
     }
 
-    private static void Upload<T>(ulong buffer, long floatOffset, ReadOnlySpan<T> values, string what) where T : unmanaged
-    {
-        fixed (T* v = values)
-            CudaApi.Check(CudaApi.cuMemcpyHtoD_v2(buffer + (ulong)(floatOffset * 4), v, (nuint)(values.Length * sizeof(T))), $"cuMemcpyHtoD ({what})");
-    }
+    private void Upload<T>(ulong buffer, long floatOffset, ReadOnlySpan<T> values, string what) where T : unmanaged =>
+        _stream!.Up(buffer, floatOffset, values, what);
 
-    private static void Download<T>(ulong buffer, long floatOffset, Span<T> values, string what) where T : unmanaged
-    {
-        fixed (T* v = values)
-            CudaApi.Check(CudaApi.cuMemcpyDtoH_v2(v, buffer + (ulong)(floatOffset * 4), (nuint)(values.Length * sizeof(T))), $"cuMemcpyDtoH ({what})");
-    }
+    private void Download<T>(ulong buffer, long floatOffset, Span<T> values, string what) where T : unmanaged =>
+        _stream!.Down(buffer, floatOffset, values, what);
 
     /// <summary>Floats of the training arena on the device (saved activations, gradients, BatchNorm statistics).</summary>
     public long ArenaFloats => _kernels.ArenaFloats;
@@ -206,7 +202,9 @@ public sealed unsafe class CudaTrainer : ITrainer, IDisposable
     {
         _step?.Dispose();
         _update?.Dispose();
+        _stream?.Dispose();
         _step = _update = null;
+        _stream = null;
         foreach (ulong buffer in new[] { _p, _t, _d, _w })
             if (buffer != 0) CudaApi.cuMemFree_v2(buffer);
         _p = _t = _d = _w = 0;
