@@ -67,7 +67,7 @@ public abstract class CompiledNetwork : ICompiledNetwork
 
     // ---- CUDA (generated: see docs/cuda.md) ----
 
-    /// <summary>The network's CUDA C (UTF-8): one kernel per node.</summary>
+    /// <summary>The network's CUDA C (UTF-8): its fused forward kernels and its training step's.</summary>
     protected internal virtual ReadOnlySpan<byte> CudaKernelSource =>
         throw new NotSupportedException($"{Name} was compiled without CUDA kernels; rebuild it with this version of the generator");
     /// <summary>The kernels in launch order, with the threads each needs.</summary>

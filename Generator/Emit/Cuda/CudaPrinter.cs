@@ -13,11 +13,14 @@ namespace Espnet.Compiled.Generator.Emit.Cuda;
 
 /// <summary>
 /// The CUDA printer: the network's tensor graph (inference: BatchNorm on its running statistics) as one CUDA C
-/// translation unit, one kernel per node with every shape, offset and loop bound a constant, over two buffers:
+/// translation unit, one kernel per group of <see cref="GraphKernels"/> (a node with its element-wise epilogue, or an
+/// ESP/EESP block's branches and what follows their concatenation) with every shape, offset and loop bound a
+/// constant, over two buffers:
 /// the parameter store <c>p</c> (the C# store's layout) and an activation arena <c>a</c> placed by liveness for the
 /// whole batch. The same source compiles with NVRTC (the GPU), clang (<c>-nocudainc</c>, PTX, in CI) and a C++
 /// compiler through a CPU shim that runs every thread in turn (<c>ESPNET_CUDA_SHIM</c>, in CI). Knows nodes, not
-/// layer kinds. Embedded in the generated C# as UTF-8 with the launch table (kernel, threads).
+/// layer kinds. Embedded in the generated C# as UTF-8 with the launch table (kernel, threads); the training step's
+/// kernels (<see cref="CudaTrainingPrinter"/>) follow in the same text.
 /// </summary>
 internal static class CudaPrinter
 {
@@ -36,7 +39,7 @@ internal static class CudaPrinter
         var text = new StringBuilder(source);
         var training = plan is null ? default : CudaTrainingPrinter.Append(text, plan, parameterFloats,
             plan.Graph.Nodes.SelectMany(TrainingPrinter.Parameters).Select(p => p.Offset).Distinct().Count());
-        w.Line("/// <summary>This network as CUDA C: one kernel per node of its tensor graph, shapes and offsets as constants, and the training step's kernels (UTF-8).</summary>");
+        w.Line("/// <summary>This network as CUDA C: its forward kernels (fused over its tensor graph) and its training step's, shapes and offsets as constants (UTF-8).</summary>");
         w.Line("public static global::System.ReadOnlySpan<byte> CudaSource => \"\"\"");
         foreach (string line in text.ToString().Split('\n')) w.Line(line);
         w.Line("\"\"\"u8;");
