@@ -83,21 +83,23 @@ public sealed class SnapshotTests
 
     [Theory]
     [MemberData(nameof(Networks))]
-    public void Reference_kernels(string name, string source) => Check(name, source.Replace("{0}", ", Kernels = CpuKernels.Reference"), name, cuda: true);
+    public void Reference_kernels(string name, string source) => Check(name, source.Replace("{0}", ", Kernels = CpuKernels.Reference"), name);
 
     [Theory]
     [MemberData(nameof(Networks))]
     public void Fast_kernels(string name, string source) => Check(name, source.Replace("{0}", ""), name + ".fast");
 
-    private static void Check(string name, string source, string snapshot, bool cuda = false)
+    private static void Check(string name, string source, string snapshot)
     {
         var result = GeneratorHarness.Run(source);
         Assert.DoesNotContain(result.GeneratorDiagnostics, d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error);
         Assert.Empty(result.CompilationErrors);
         string generated = Assert.Single(result.Sources).Value;
-        Snapshot.Verify(generated, "cs", snapshot);
-        // The CUDA translation unit on its own (the same for either CPU kernel choice), as it is compiled.
-        if (cuda) Snapshot.Verify(CudaText(generated), "cu", snapshot);
+        // The CUDA translation unit is kept once, as it is compiled, in {name}.verified.cu: both CPU kernel choices
+        // must print the same one; the C# snapshot holds the rest.
+        var (cs, cu) = SplitCuda(generated, name);
+        Snapshot.Verify(cs, "cs", snapshot);
+        Snapshot.Verify(cu, "cu", name);
 
         var spec = (NetworkSpec)result.Driver.GetRunResult().Results.Single().TrackedSteps["LocationFreeSpec"].Single().Outputs.Single().Value;
         string? schedule = EspnetGenerator.Schedule(spec);
@@ -105,14 +107,19 @@ public sealed class SnapshotTests
         Snapshot.Verify(schedule, "txt", snapshot + ".schedule");
     }
 
-    /// <summary>The CudaSource raw string literal of the generated C#, its indentation removed as the compiler does.</summary>
-    private static string CudaText(string generated)
+    /// <summary>
+    /// The generated C# with its CudaSource raw string literal replaced by a pointer to the .cu snapshot, and that
+    /// literal's text, its indentation removed as the compiler does.
+    /// </summary>
+    private static (string Cs, string Cu) SplitCuda(string generated, string name)
     {
         var lines = generated.Split('\n');
         int open = Array.FindIndex(lines, l => l.Contains("CudaSource => \"\"\"", StringComparison.Ordinal));
         Assert.True(open >= 0, "the generated code has no CudaSource");
         int close = Array.FindIndex(lines, open + 1, l => l.TrimStart() == "\"\"\"u8;");
         int indent = lines[close].Length - lines[close].TrimStart().Length;
-        return string.Join("\n", lines[(open + 1)..close].Select(l => l.Length >= indent ? l[indent..] : l.TrimStart())) + "\n";
+        string cu = string.Join("\n", lines[(open + 1)..close].Select(l => l.Length >= indent ? l[indent..] : l.TrimStart())) + "\n";
+        string cs = string.Join("\n", lines[..(open + 1)].Append(new string(' ', indent) + $"(the CUDA translation unit: {name}.verified.cu)").Concat(lines[close..]));
+        return (cs, cu);
     }
 }
