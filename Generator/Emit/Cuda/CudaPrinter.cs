@@ -47,29 +47,41 @@ internal static class CudaPrinter
         w.Line($"public const long CudaArenaLength = {arena.Size};");
         w.Line($"public const long CudaInputStart = {arena.Offsets[graph.Input]}, CudaOutputStart = {arena.Offsets[graph.Output]};");
         w.Line("/// <summary>The kernels in launch order and how many threads each needs (one per output element).</summary>");
-        w.Line("public static readonly (string Kernel, long Threads)[] CudaLaunches =");
-        w.Line("[");
-        foreach (var (name, threads) in launches) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
-        w.Line("];");
+        w.Line("public static (string Kernel, long Threads)[] CudaLaunches => CudaTables.Launches;");
         w.Line("protected override global::System.ReadOnlySpan<byte> CudaKernelSource => CudaSource;");
         w.Line("protected override (string Kernel, long Threads)[] CudaKernelLaunches => CudaLaunches;");
         w.Line("protected override long CudaArenaFloats => CudaArenaLength;");
         w.Line("protected override long CudaInputOffset => CudaInputStart;");
         w.Line("protected override long CudaOutputOffset => CudaOutputStart;");
-        if (plan is null) return;
-        var g = plan.Graph;
-        var work = training.Work;
-        w.Line("/// <summary>The training step on the GPU: its launches in order (clear, forward, loss, backward), the optimizers' kernels, the arena and the work area's regions.</summary>");
-        w.Line("public static readonly global::Espnet.Compiled.Cuda.CudaTrainingKernels CudaTraining = new(");
+        if (plan is not null)
+        {
+            w.Line("/// <summary>The training step on the GPU: its launches in order (clear, forward, loss, backward), the optimizers' kernels, the arena and the work area's regions.</summary>");
+            w.Line("public static global::Espnet.Compiled.Cuda.CudaTrainingKernels CudaTraining => CudaTables.Training;");
+            w.Line("protected override global::Espnet.Compiled.Cuda.CudaTrainingKernels? CudaTrainingKernels => CudaTraining;");
+        }
+        // The tables live in a class of their own: its initialiser (hundreds of launches) runs, and is compiled, only when
+        // the CUDA backend first asks for them, not with the network's other statics in every CPU process.
+        w.Line("/// <summary>The CUDA launch tables, built on the CUDA backend's first use.</summary>");
+        w.Open("private static class CudaTables");
+        w.Line("public static readonly (string Kernel, long Threads)[] Launches =");
         w.Line("[");
-        foreach (var (name, threads) in training.Step) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
-        w.Line("],");
-        w.Line("[");
-        foreach (var (name, threads) in training.Optimizers) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
-        w.Line("],");
-        w.Line($"    ArenaFloats: {plan.ArenaFloats}, WorkFloats: {work.Length}, Input: {plan.Activation[g.Input]}, Output: {plan.Activation[g.Output]}, " +
-               $"Labels: {work.Labels}, ClassWeights: {work.ClassWeights}, Loss: {work.Loss}, Hyper: {work.Hyper}, Groups: {work.Groups}, State: {work.State});");
-        w.Line("protected override global::Espnet.Compiled.Cuda.CudaTrainingKernels? CudaTrainingKernels => CudaTraining;");
+        foreach (var (name, threads) in launches) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
+        w.Line("];");
+        if (plan is not null)
+        {
+            var g = plan.Graph;
+            var work = training.Work;
+            w.Line("public static readonly global::Espnet.Compiled.Cuda.CudaTrainingKernels Training = new(");
+            w.Line("[");
+            foreach (var (name, threads) in training.Step) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
+            w.Line("],");
+            w.Line("[");
+            foreach (var (name, threads) in training.Optimizers) w.Line($"    ({CodeWriter.Str(name)}, {threads}),");
+            w.Line("],");
+            w.Line($"    ArenaFloats: {plan.ArenaFloats}, WorkFloats: {work.Length}, Input: {plan.Activation[g.Input]}, Output: {plan.Activation[g.Output]}, " +
+                   $"Labels: {work.Labels}, ClassWeights: {work.ClassWeights}, Loss: {work.Loss}, Hyper: {work.Hyper}, Groups: {work.Groups}, State: {work.State});");
+        }
+        w.Close();
     }
 
     /// <summary>The translation unit, the arena (offset per buffer: a tensor or a concatenation its parts live in, size) and the launches in order.</summary>
