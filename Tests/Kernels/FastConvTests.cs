@@ -217,6 +217,34 @@ public sealed class FastConvTests
     }
 
     /// <summary>
+    /// The transformed weights U = G g Gt (made four output channels at a time, the rest one by one): every pair,
+    /// both paths (6 output channels: a group of four and two), against the matrices written out in double; the
+    /// padding channels of the last block zero.
+    /// </summary>
+    [Fact]
+    public void Winograd_weights_are_G_g_Gt()
+    {
+        int cin = 3, cout = 6, blocks = 8;
+        var weight = Random(new Random(7), cout * cin * 9);
+        var u = new float[FastConv.WinogradWeightFloats(cin, cout)];
+        Array.Fill(u, float.NaN);
+        FastConv.WinogradWeights(weight, cin, cout, u);
+        double[,] g = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+        for (int o = 0; o < blocks; o++)
+            for (int ci = 0; ci < cin; ci++)
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++)
+                    {
+                        double sum = 0;
+                        if (o < cout)
+                            for (int r = 0; r < 3; r++)
+                                for (int c = 0; c < 3; c++) sum += g[i, r] * weight[(o * cin + ci) * 9 + r * 3 + c] * g[j, c];
+                        float got = u[((4 * i + j) * cin + ci) * blocks + o];
+                        Assert.True(Math.Abs(got - sum) <= 1e-7 * Math.Max(1, Math.Abs(sum)), $"U[{i},{j}] of pair ({o}, {ci}): {got}, expected {sum}");
+                    }
+    }
+
+    /// <summary>
     /// A convolution whose input is un-shuffled, batch-normalised and PReLU'd while it is padded equals the plain
     /// kernels run one after another: BatchNorm, PReLU, channel shuffle, then the convolution (grouped, as in
     /// EfficientPyrPool's merge; also ungrouped, dilated, and large enough to be padded in bands).

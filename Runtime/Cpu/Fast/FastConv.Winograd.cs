@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Espnet.Compiled.Cpu.Fast;
 
@@ -90,15 +91,47 @@ public static unsafe partial class FastConv
         fixed (float* pw = weight, pu = u) WinogradWeights(pw, cin, cout, blocks, pu);
     }
 
-    /// <summary>U = G g Gt for every (output, input) channel pair, summed in double; stored [position][cin][stride].</summary>
+    /// <summary>
+    /// U = G g Gt for every (output, input) channel pair, in double; stored [position][cin][stride]. Four output
+    /// channels at a time (adjacent in U), the last few one by one: the same operations in the same order either
+    /// way, so the same floats. It runs on every call (while a second thread waits), so it is kept cheap: 25 x 25
+    /// pairs took ~10 us one pair at a time.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WinogradWeights(float* w, int cin, int cout, int stride, float* u)
     {
         double* gg = stackalloc double[12];
-        for (int o = 0; o < cout; o++)
-            for (int ci = 0; ci < cin; ci++)
+        var k = stackalloc Vector256<double>[12];
+        nint position = (nint)cin * stride, pair = (nint)cin * 9;
+        var half = Vector256.Create(0.5);
+        for (int ci = 0; ci < cin; ci++)
+        {
+            float* to = u + (nint)ci * stride;
+            int o = 0;
+            for (; o + 4 <= cout; o += 4)
             {
-                float* g = w + ((nint)o * cin + ci) * 9;
+                float* g = w + o * pair + ci * 9;
+                for (int c = 0; c < 3; c++)
+                {
+                    Vector256<double> g0 = Gather4(g + c, pair), g1 = Gather4(g + 3 + c, pair), g2 = Gather4(g + 6 + c, pair);
+                    k[c] = g0;
+                    k[3 + c] = (g0 + g1 + g2) * half;
+                    k[6 + c] = (g0 - g1 + g2) * half;
+                    k[9 + c] = g2;
+                }
+                for (int r = 0; r < 4; r++)
+                {
+                    Vector256<double> h0 = k[3 * r], h1 = k[3 * r + 1], h2 = k[3 * r + 2];
+                    float* at = to + 4 * r * position + o;
+                    Vector128.Store(Vector256.Narrow(h0, h0).GetLower(), at);
+                    Vector128.Store(Vector256.Narrow((h0 + h1 + h2) * half, default).GetLower(), at + position);
+                    Vector128.Store(Vector256.Narrow((h0 - h1 + h2) * half, default).GetLower(), at + 2 * position);
+                    Vector128.Store(Vector256.Narrow(h2, h2).GetLower(), at + 3 * position);
+                }
+            }
+            for (; o < cout; o++)
+            {
+                float* g = w + o * pair + ci * 9;
                 for (int c = 0; c < 3; c++)
                 {
                     double g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
@@ -107,18 +140,21 @@ public static unsafe partial class FastConv
                     gg[6 + c] = (g0 - g1 + g2) * 0.5;
                     gg[9 + c] = g2;
                 }
-                float* to = u + (nint)ci * stride + o;
-                nint position = (nint)cin * stride;
                 for (int r = 0; r < 4; r++)
                 {
                     double h0 = gg[3 * r], h1 = gg[3 * r + 1], h2 = gg[3 * r + 2];
-                    to[(4 * r) * position] = (float)h0;
-                    to[(4 * r + 1) * position] = (float)((h0 + h1 + h2) * 0.5);
-                    to[(4 * r + 2) * position] = (float)((h0 - h1 + h2) * 0.5);
-                    to[(4 * r + 3) * position] = (float)h2;
+                    to[(4 * r) * position + o] = (float)h0;
+                    to[(4 * r + 1) * position + o] = (float)((h0 + h1 + h2) * 0.5);
+                    to[(4 * r + 2) * position + o] = (float)((h0 - h1 + h2) * 0.5);
+                    to[(4 * r + 3) * position + o] = (float)h2;
                 }
             }
+        }
     }
+
+    /// <summary>Four weights <paramref name="step"/> floats apart, as doubles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Gather4(float* p, nint step) => Vector256.Create((double)p[0], p[step], p[2 * step], p[3 * step]);
 
     /// <summary>One pair of output rows: every tile of it, every output channel.</summary>
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
