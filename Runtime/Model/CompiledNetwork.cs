@@ -127,6 +127,7 @@ public abstract class CompiledNetwork : ICompiledNetwork
         // The output buffer also holds intermediate tensors before the last layer: an input inside it would be overwritten.
         if (input.Overlaps(output))
             throw new ArgumentException($"{Name}: the input and output buffers overlap; give the output its own buffer.", nameof(output));
+        Cpu.Fast.Workers.Prepare();
         for (int n = 0; n < Batch; n++)
             ForwardSample(n, input.Slice(n * inputSample, inputSample), output.Slice(n * outputSample, outputSample), observer);
     }

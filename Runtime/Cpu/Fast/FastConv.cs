@@ -343,7 +343,8 @@ public static unsafe partial class FastConv
         {
             var a = new Args { X = px, Cin = c, H = h, Wd = w, Stride = stride };
             Layout(ref a, pp, halo);
-            Workers.For(&a, &PadItem, c, (long)c * a.PlaneLength);
+            // The convolutions that read it take at least nine multiply-adds per float.
+            PadAll(&a, 9L * c * a.PlaneLength);
         }
     }
 
@@ -362,10 +363,36 @@ public static unsafe partial class FastConv
         a.Shift = halo - (a.Kernel - 1) / 2 * a.Dilation;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PadItem(void* state, int c)
+    private static void PadItem(void* state, int c) => PadRows(*(Args*)state, c, 0, ((Args*)state)->PlaneRows);
+
+    /// <summary>Rows per item of <see cref="PadBand"/>.</summary>
+    private const int PadBandRows = 8;
+
+    /// <summary>
+    /// Pads every channel's padded rows [band * PadBandRows, ...) (<see cref="PadRows"/>): items in row order, so the
+    /// thread that pads a part of the map is the one whose kernels read it next (<see cref="Workers"/>' ranges).
+    /// </summary>
+    private static void PadBand(void* state, int band)
     {
         ref Args a = ref *(Args*)state;
+        int q0 = band * PadBandRows, q1 = Math.Min(a.PlaneRows, q0 + PadBandRows);
+        for (int c = 0; c < a.Cin; c++) PadRows(a, c, q0, q1);
+    }
+
+    /// <summary>
+    /// The whole padded copy, in row bands over the threads (<see cref="PadBand"/>), counted as work the pool takes
+    /// whenever the convolution after it is: its rows then stay with the core that reads them.
+    /// </summary>
+    private static void PadAll(Args* a, long consumerWork)
+    {
+        long floats = (long)a->Cin * a->PlaneLength;
+        Workers.For(a, &PadBand, (a->PlaneRows + PadBandRows - 1) / PadBandRows, Math.Max(floats, consumerWork));
+    }
+
+    /// <summary>Padded rows [q0, q1) of padded channel c (all of a narrow plane's rows are cleared with the first band's).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PadRows(in Args a, int c, int q0, int q1)
+    {
         float* dst = a.Padded + (nint)c * a.PlaneLength;
         // Padded channel c holds input channel s: itself, or (a shuffle of G groups undone) channel (c mod G) * C/G + c / G.
         int s = a.InGroups <= 1 ? c : c % a.InGroups * (a.Cin / a.InGroups) + c / a.InGroups;
@@ -375,8 +402,8 @@ public static unsafe partial class FastConv
         {
             // Narrow rows (7 to 64 columns): the whole plane cleared at once, then each row copied by vectors,
             // rather than three short library calls per row.
-            new Span<float>(dst, a.PlaneRows * row).Clear();
-            int r0 = Math.Max(0, pad - a.RowOrigin), r1 = Math.Min(a.PlaneRows, a.H + pad - a.RowOrigin);
+            new Span<float>(dst + (nint)q0 * row, (q1 - q0) * row).Clear();
+            int r0 = Math.Max(q0, pad - a.RowOrigin), r1 = Math.Min(q1, a.H + pad - a.RowOrigin);
             for (int q = r0; q < r1; q++)
             {
                 float* from = src + (nint)(q + a.RowOrigin - pad) * w, to = dst + (nint)q * row + pad;
@@ -386,7 +413,7 @@ public static unsafe partial class FastConv
             }
             return;
         }
-        for (int q = 0; q < a.PlaneRows; q++)
+        for (int q = q0; q < q1; q++)
         {
             float* d = dst + (nint)q * row;
             int r = q + a.RowOrigin - pad;                 // the input row this padded row holds
