@@ -245,6 +245,43 @@ public sealed class FastConvTests
     }
 
     /// <summary>
+    /// The padded copy, float by float, with the buffer poisoned first: every padding float zero, every input float
+    /// where the layout puts it (stride 2: each padded row split into its even columns, then its odd ones), at both
+    /// vector widths, odd and even widths and halos, rows long enough for the 512- and 256-bit paths and their tails.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 2)]
+    [InlineData(2, 2)]
+    [InlineData(3, 2)]
+    [InlineData(4, 2)]
+    [InlineData(16, 2)]
+    [InlineData(5, 1)]
+    public void Padded_layout_holds_the_input_and_zeros(int halo, int stride)
+    {
+        foreach (bool wide in new[] { false, true })
+            foreach (int w in new[] { 1, 7, 16, 33, 64, 95, 130 })
+                using (KernelSettings.Width(wide))
+                {
+                    int c = 3, h = 5, row = w + 2 * halo, even = (row + 1) / 2;
+                    var x = Random(new Random(w * 31 + halo), c * h * w);
+                    var padded = new float[FastConv.PaddedFloats(c, h, w, halo)];
+                    Array.Fill(padded, float.NaN);
+                    FastConv.Pad(x, c, h, w, halo, stride, padded);
+                    for (int ch = 0; ch < c; ch++)
+                        for (int q = 0; q < h + 2 * halo; q++)
+                            for (int col = 0; col < row; col++)
+                            {
+                                int r = q - halo, i = col - halo;
+                                float expected = r >= 0 && r < h && i >= 0 && i < w ? x[(ch * h + r) * w + i] : 0f;
+                                int at = stride == 1 ? col : (col & 1) == 0 ? col / 2 : even + col / 2;
+                                float got = padded[(ch * (h + 2 * halo) + q) * row + at];
+                                Assert.True(got.Equals(expected), $"width {w}, halo {halo}, stride {stride}, {(wide ? 512 : 256)}-bit: channel {ch} padded ({q}, {col}) holds {got}, expected {expected}");
+                            }
+                }
+    }
+
+    /// <summary>
     /// A convolution whose input is un-shuffled, batch-normalised and PReLU'd while it is padded equals the plain
     /// kernels run one after another: BatchNorm, PReLU, channel shuffle, then the convolution (grouped, as in
     /// EfficientPyrPool's merge; also ungrouped, dilated, and large enough to be padded in bands).

@@ -431,11 +431,16 @@ public static unsafe partial class FastConv
                 continue;
             }
             // Padded column q = i + pad holds s[i]; it goes to q/2 (even q) or EvenLength + q/2 (odd q). So the
-            // source's even elements land in one half and its odd ones in the other, each contiguous.
-            new Span<float>(d, row).Clear();
+            // source's even elements land in one half and its odd ones in the other, each contiguous; only the
+            // floats around those two runs (the padding) are cleared.
             float* toEvenI, toOddI;
             if ((pad & 1) == 0) { toEvenI = d + pad / 2; toOddI = d + a.EvenLength + pad / 2; }
             else { toEvenI = d + a.EvenLength + (pad - 1) / 2; toOddI = d + (pad + 1) / 2; }
+            float* first = toEvenI < toOddI ? toEvenI : toOddI, second = toEvenI < toOddI ? toOddI : toEvenI;
+            int firstCount = toEvenI < toOddI ? (w + 1) / 2 : w / 2, secondCount = w - firstCount;
+            new Span<float>(d, (int)(first - d)).Clear();
+            new Span<float>(first + firstCount, (int)(second - first - firstCount)).Clear();
+            new Span<float>(second + secondCount, (int)(d + row - second - secondCount)).Clear();
             Deinterleave(src + (nint)r * w, w, toEvenI, toOddI);
         }
     }
@@ -472,6 +477,19 @@ public static unsafe partial class FastConv
     internal static void Deinterleave(float* s, int n, float* even, float* odd)
     {
         int i = 0;
+        if (Simd.Use512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            // One two-source permute per 16 outputs (vpermt2ps): lanes 0, 2, ... 30 and 1, 3, ... 31 of (lo, hi).
+            var toEven = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var toOdd = toEven + Vector512<int>.One;
+            for (; i + 32 <= n; i += 32)
+            {
+                var lo = Vector512.Load(s + i);
+                var hi = Vector512.Load(s + i + 16);
+                System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32x2(lo, toEven, hi).Store(even + i / 2);
+                System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32x2(lo, toOdd, hi).Store(odd + i / 2);
+            }
+        }
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
         {
             for (; i + 16 <= n; i += 16)
