@@ -210,9 +210,7 @@ public static unsafe partial class FastConv
                     OutputTiles(a, m + r * T, OcBlock * T, oc + r, y0, t0, nv, permute, back0, back1);
             }
         }
-        // The item's two output rows, every channel: through the BatchNorms the convolution carries, if any.
-        NormalizeItem(a, 0, cout, (nint)y0 * a.Wo, a.Wo);
-        NormalizeItem(a, 0, cout, (nint)(y0 + d) * a.Wo, a.Wo);
+        // The BatchNorms the convolution carries went through with each vector as it was stored (WinogradStore).
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -276,14 +274,17 @@ public static unsafe partial class FastConv
 
     /// <summary>
     /// Y = At M A for output channel <paramref name="oc"/> over <paramref name="nv"/> vectors of tiles (position p of M
-    /// at m + p * stride), written through the epilogue to rows y0 and y0 + d.
+    /// at m + p * stride), written through the epilogue to rows y0 and y0 + d. A method of its own: inlined into
+    /// <see cref="WinogradRows{TV}"/> with the BatchNorms of its stores, it left the JIT too many locals to track
+    /// there (ESPNet-C 48 -> 74 ms); the call is once per channel and chunk of tiles.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void OutputTiles<TV>(in Args a, float* m, nint stride, int oc, int y0, int t0, int nv, bool permute, TV back0, TV back1)
         where TV : struct, IVec<TV>
     {
         int L = TV.Count, d = a.Dilation, wo = a.Wo;
         float* row0 = OutRow(a, oc, y0), row1 = row0 + d * a.YRow;
+        var norms = new StoreNorms<TV>(a, oc);
         for (int k = 0; k < nv; k++, m += L)
         {
             // Rows of At M: t0j = m0j + m1j + m2j, t1j = m1j - m2j - m3j.
@@ -302,19 +303,76 @@ public static unsafe partial class FastConv
             if (permute)
             {
                 // The window of 2L columns from x0 holds these tiles' first and second columns, interleaved in runs of d.
-                Accumulate(a, TV.Permute2(y00, y01, back0), row0 + x0, true, true, oc);
-                Accumulate(a, TV.Permute2(y00, y01, back1), row0 + x0 + L, true, true, oc);
-                Accumulate(a, TV.Permute2(y10, y11, back0), row1 + x0, true, true, oc);
-                Accumulate(a, TV.Permute2(y10, y11, back1), row1 + x0 + L, true, true, oc);
+                WinogradStore(a, norms, TV.Permute2(y00, y01, back0), row0 + x0, oc);
+                WinogradStore(a, norms, TV.Permute2(y00, y01, back1), row0 + x0 + L, oc);
+                WinogradStore(a, norms, TV.Permute2(y10, y11, back0), row1 + x0, oc);
+                WinogradStore(a, norms, TV.Permute2(y10, y11, back1), row1 + x0 + L, oc);
             }
             else
             {
-                Accumulate(a, y00, row0 + x0, true, true, oc);
-                Accumulate(a, y01, row0 + x0 + d, true, true, oc);
-                Accumulate(a, y10, row1 + x0, true, true, oc);
-                Accumulate(a, y11, row1 + x0 + d, true, true, oc);
+                WinogradStore(a, norms, y00, row0 + x0, oc);
+                WinogradStore(a, norms, y01, row0 + x0 + d, oc);
+                WinogradStore(a, norms, y10, row1 + x0, oc);
+                WinogradStore(a, norms, y11, row1 + x0 + d, oc);
             }
         }
+    }
+
+    /// <summary>
+    /// One output channel's share of the BatchNorm + PReLU after an ESP block (<see cref="NormPointers"/>), as vectors:
+    /// for its own output (<c>Norm</c>) and for the residual it adds (<c>ResidualNorm</c>). Made once per channel.
+    /// </summary>
+    private readonly struct StoreNorms<TV> where TV : struct, IVec<TV>
+    {
+        public readonly TV Mean, Scale, Beta, ResidualMean, ResidualScale, ResidualBeta;
+        public readonly float Slope, ResidualSlope;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public StoreNorms(in Args a, int oc)
+        {
+            if (a.Norm.Mean != null)
+            {
+                Mean = TV.Splat(a.Norm.Mean[oc]); Scale = TV.Splat(a.Norm.Scale[oc]); Beta = TV.Splat(a.Norm.Beta[oc]);
+                Slope = a.Norm.Slope != null ? a.Norm.Slope[oc] : 0;
+            }
+            if (a.ResidualNorm.Mean != null)
+            {
+                ResidualMean = TV.Splat(a.ResidualNorm.Mean[oc]); ResidualScale = TV.Splat(a.ResidualNorm.Scale[oc]); ResidualBeta = TV.Splat(a.ResidualNorm.Beta[oc]);
+                ResidualSlope = a.ResidualNorm.Slope != null ? a.ResidualNorm.Slope[oc] : 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// One vector of Winograd outputs stored: + the residual (HFF's previous branch), the bias and PReLU epilogue as
+    /// <see cref="Accumulate"/> runs it, then the output's BatchNorm + PReLU; the residual, read here for the last
+    /// time, is normalised in place by its own. Per element exactly what <see cref="NormPointers.Apply"/> computes
+    /// after the item — prelu(fma((v + block residual) - mean, scale, beta)) — without a second pass over the rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WinogradStore<TV>(in Args a, in StoreNorms<TV> n, TV v, float* to, int oc) where TV : struct, IVec<TV>
+    {
+        nint at = (nint)(to - a.Y);
+        if (a.Residual != null)
+        {
+            TV r = TV.Load(a.Residual + at);
+            v = TV.Add(v, r);
+            if (a.ResidualNorm.Mean != null)
+            {
+                if (a.ResidualNorm.Residual != null) r = TV.Add(r, TV.Load(a.ResidualNorm.Residual + at));
+                r = TV.FusedMultiplyAdd(TV.Subtract(r, n.ResidualMean), n.ResidualScale, n.ResidualBeta);
+                if (a.ResidualNorm.Slope != null) r = TV.Prelu(r, n.ResidualSlope);
+                r.Store(a.Residual + at);
+            }
+        }
+        v = TV.Epilogue(v, Bias(a, oc), Slope(a, oc), a.Slope != null);
+        if (a.Norm.Mean != null)
+        {
+            if (a.Norm.Residual != null) v = TV.Add(v, TV.Load(a.Norm.Residual + at));
+            v = TV.FusedMultiplyAdd(TV.Subtract(v, n.Mean), n.Scale, n.Beta);
+            if (a.Norm.Slope != null) v = TV.Prelu(v, n.Slope);
+        }
+        v.Store(to);
     }
 
     /// <summary>Gemm_4x4V: M[4 channels][4 vectors of tiles] = sum over input channels of U[ci][4 channels] x V[ci][tiles].</summary>
