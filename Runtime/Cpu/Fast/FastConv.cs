@@ -343,8 +343,9 @@ public static unsafe partial class FastConv
         {
             var a = new Args { X = px, Cin = c, H = h, Wd = w, Stride = stride };
             Layout(ref a, pp, halo);
-            // The convolutions that read it take at least nine multiply-adds per float.
-            PadAll(&a, 9L * c * a.PlaneLength);
+            // In bands of rows over the threads (items in row order: each thread pads the rows its convolutions then
+            // read), counted as the work of the convolutions that read it: at least nine multiply-adds per float.
+            Workers.For(&a, &PadBand, (a.PlaneRows + PadBandRows - 1) / PadBandRows, 9L * c * a.PlaneLength);
         }
     }
 
@@ -363,6 +364,7 @@ public static unsafe partial class FastConv
         a.Shift = halo - (a.Kernel - 1) / 2 * a.Dilation;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PadItem(void* state, int c) => PadRows(*(Args*)state, c, 0, ((Args*)state)->PlaneRows);
 
     /// <summary>Rows per item of <see cref="PadBand"/>.</summary>
@@ -372,6 +374,7 @@ public static unsafe partial class FastConv
     /// Pads every channel's padded rows [band * PadBandRows, ...) (<see cref="PadRows"/>): items in row order, so the
     /// thread that pads a part of the map is the one whose kernels read it next (<see cref="Workers"/>' ranges).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PadBand(void* state, int band)
     {
         ref Args a = ref *(Args*)state;
@@ -379,17 +382,7 @@ public static unsafe partial class FastConv
         for (int c = 0; c < a.Cin; c++) PadRows(a, c, q0, q1);
     }
 
-    /// <summary>
-    /// The whole padded copy, in row bands over the threads (<see cref="PadBand"/>), counted as work the pool takes
-    /// whenever the convolution after it is: its rows then stay with the core that reads them.
-    /// </summary>
-    private static void PadAll(Args* a, long consumerWork)
-    {
-        long floats = (long)a->Cin * a->PlaneLength;
-        Workers.For(a, &PadBand, (a->PlaneRows + PadBandRows - 1) / PadBandRows, Math.Max(floats, consumerWork));
-    }
-
-    /// <summary>Padded rows [q0, q1) of padded channel c (all of a narrow plane's rows are cleared with the first band's).</summary>
+    /// <summary>Padded rows [q0, q1) of padded channel c: its halo zeros and its input rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PadRows(in Args a, int c, int q0, int q1)
     {
